@@ -1,0 +1,22 @@
+"""Credit assignment: strategies, the shared local rule, credit layouts and diffusion."""
+
+from tdca.credit.diffusion import Diffusion, grid_diffusion, line_diffusion
+from tdca.credit.layout import CreditLayout, LayerCredits
+from tdca.credit.local_rule import local_update
+from tdca.credit.strategies import BP, DFA, FA, STRATEGIES, TDCA, CreditStrategy, make_strategy
+
+__all__ = [
+    "BP",
+    "DFA",
+    "FA",
+    "STRATEGIES",
+    "TDCA",
+    "CreditLayout",
+    "CreditStrategy",
+    "Diffusion",
+    "LayerCredits",
+    "grid_diffusion",
+    "line_diffusion",
+    "local_update",
+    "make_strategy",
+]

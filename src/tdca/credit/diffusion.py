@@ -1,0 +1,79 @@
+"""Credit diffusion: a few credits spread to a whole layer by a fixed Gaussian kernel.
+
+k credits sit at evenly spaced centre neurons of a layer laid out on a 1-D line or a 2-D
+grid; neuron j receives ``sum_i C_i * exp(-|pos_i - pos_j|^2 / sigma^2)`` (2024 paper,
+eq. 2). The kernel is built once as a (k, n) matrix, so diffusing is one matmul.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+DEFAULT_SIGMA = 5.0
+
+
+def _centres(k: int, n: int) -> np.ndarray:
+    """Integer centre positions of k equal groups on n neurons (group middles)."""
+    if not 1 <= k <= n:
+        raise ValueError(f"need 1 <= credits <= neurons, got {k} credits for {n} neurons")
+    return np.floor((np.arange(k) + 0.5) * n / k).astype(np.int64)
+
+
+def line_diffusion(k: int, n: int, sigma: float = DEFAULT_SIGMA) -> np.ndarray:
+    """(k, n) kernel for k credits on a line of n neurons."""
+    if sigma <= 0:
+        raise ValueError(f"sigma must be > 0, got {sigma}")
+    c = _centres(k, n).astype(np.float64)
+    pos = np.arange(n, dtype=np.float64)
+    return np.exp(-((c[:, None] - pos[None, :]) ** 2) / sigma**2).astype(np.float32)
+
+
+def grid_diffusion(
+    credits: tuple[int, int], units: tuple[int, int], sigma: float = DEFAULT_SIGMA
+) -> np.ndarray:
+    """(kr*kc, nr*nc) kernel for a kr x kc credit grid over an nr x nc neuron grid (row-major)."""
+    if sigma <= 0:
+        raise ValueError(f"sigma must be > 0, got {sigma}")
+    (kr, kc), (nr, nc) = credits, units
+    cr, cc = _centres(kr, nr), _centres(kc, nc)
+    centre = np.stack(np.meshgrid(cr, cc, indexing="ij"), -1).reshape(-1, 2).astype(np.float64)
+    rr, col = np.meshgrid(np.arange(nr), np.arange(nc), indexing="ij")
+    pos = np.stack([rr, col], -1).reshape(-1, 2).astype(np.float64)
+    d2 = ((centre[:, None, :] - pos[None, :, :]) ** 2).sum(-1)
+    return np.exp(-d2 / sigma**2).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Diffusion:
+    """How one layer's credits diffuse: ``line`` (1-D) or ``grid`` (2-D) with a kernel width."""
+
+    kind: str
+    credits: tuple[int, ...]
+    units: tuple[int, ...]
+    sigma: float = DEFAULT_SIGMA
+
+    def __post_init__(self) -> None:
+        dims = {"line": 1, "grid": 2}
+        if self.kind not in dims:
+            raise ValueError(f"diffusion kind must be 'line' or 'grid', got {self.kind!r}")
+        want = dims[self.kind]
+        if len(self.credits) != want or len(self.units) != want:
+            raise ValueError(
+                f"{self.kind} diffusion needs {want}-D credit and unit shapes, "
+                f"got credits={self.credits} units={self.units}"
+            )
+
+    @property
+    def num_credits(self) -> int:
+        return int(np.prod(self.credits))
+
+    @property
+    def num_units(self) -> int:
+        return int(np.prod(self.units))
+
+    def matrix(self) -> np.ndarray:
+        if self.kind == "line":
+            return line_diffusion(self.credits[0], self.units[0], self.sigma)
+        return grid_diffusion(self.credits, self.units, self.sigma)  # type: ignore[arg-type]

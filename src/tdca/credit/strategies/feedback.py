@@ -1,0 +1,72 @@
+"""Feedback alignment (FA) and direct feedback alignment (DFA).
+
+FA sends the output error down through fixed random matrices in place of W^T (Lillicrap
+et al. 2016); DFA sends it straight from the output to every hidden layer (Nokland 2016).
+Both then use the shared local rule, so they differ from TDCA only in where credits come
+from: DFA is exactly a TDCA whose credit network is the linear map B (y - p).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from tdca.credit.local_rule import local_update
+from tdca.networks.mlp import tanh_prime
+from tdca.tasks.base import Batch, LayeredTask, Task, Theta, require_layered
+
+
+def _feedback_init(key: jax.Array, shapes: list[tuple[int, int]]) -> list[jax.Array]:
+    keys = jax.random.split(key, max(len(shapes), 1))
+    return [jax.random.normal(k, s) / jnp.sqrt(s[0]) for k, s in zip(keys, shapes, strict=False)]
+
+
+@dataclass(frozen=True)
+class DFA:
+    """``credit_l = e @ B_l`` for hidden layers, ``credit_out = e``; B fixed and random."""
+
+    units: tuple[int, ...]
+    name: str = "dfa"
+
+    @classmethod
+    def for_task(cls, task: Task) -> DFA:
+        return cls(tuple(require_layered(task, "dfa").credit_units))
+
+    def init(self, key: jax.Array) -> list[jax.Array]:
+        n_out = self.units[-1]
+        return _feedback_init(key, [(n_out, u) for u in self.units[:-1]])
+
+    def direction(self, sparams: Any, task: Task, theta: Theta, batch: Batch) -> Theta:
+        layered: LayeredTask = task  # type: ignore[assignment]
+        taps, err = layered.taps_and_error(theta, batch)
+        credits = [err @ b for b in sparams] + [err]
+        return local_update(taps, credits)
+
+
+@dataclass(frozen=True)
+class FA:
+    """Backprop's chain with fixed random ``B_{l+1}`` (n_{l+1}, n_l) in place of W^T."""
+
+    units: tuple[int, ...]
+    name: str = "fa"
+
+    @classmethod
+    def for_task(cls, task: Task) -> FA:
+        return cls(tuple(require_layered(task, "fa").credit_units))
+
+    def init(self, key: jax.Array) -> list[jax.Array]:
+        return _feedback_init(key, list(zip(self.units[1:], self.units[:-1], strict=True)))
+
+    def direction(self, sparams: Any, task: Task, theta: Theta, batch: Batch) -> Theta:
+        layered: LayeredTask = task  # type: ignore[assignment]
+        taps, err = layered.taps_and_error(theta, batch)
+        credits = [err]
+        delta = err
+        for i in range(len(taps) - 2, -1, -1):
+            c = delta @ sparams[i]
+            credits.insert(0, c)
+            delta = c * tanh_prime(taps[i].pre)
+        return local_update(taps, credits)

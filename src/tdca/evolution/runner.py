@@ -1,0 +1,144 @@
+"""Driving an evolution: progress bar, per-generation log, checkpoints, resume.
+
+Generation g uses the key ``fold_in(PRNGKey(seed), g)``, so a run resumed from the
+checkpoint of generation g continues exactly as the uninterrupted run would have: on the
+same device the results are bit for bit the same.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import numpy as np
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from tdca.evolution.pgpe import Evolution
+from tdca.io import ArtifactError, load_pytree, save_pytree
+from tdca.rundir import RunDir
+from tdca.tasks.base import Task
+
+CHECKPOINT = "checkpoint.npz"
+HISTORY = "metrics.jsonl"
+
+
+@dataclass
+class EvolutionResult:
+    state: Any
+    params: Any
+    generation: int
+    history: list[dict[str, Any]]
+    interrupted: bool
+
+
+def _key_for(seed: int, generation: int) -> jax.Array:
+    return jax.random.fold_in(jax.random.PRNGKey(seed), generation)
+
+
+def _read_history(run: RunDir, upto: int) -> list[dict[str, Any]]:
+    """Generations before ``upto`` from metrics.jsonl (later lines were not checkpointed)."""
+    path = run.file(HISTORY)
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut by an interruption
+        if row.get("generation", upto) < upto:
+            rows.append(row)
+    return rows
+
+
+def evolve(
+    evolution: Evolution,
+    task: Task,
+    initial_params: Any,
+    run: RunDir,
+    *,
+    seed: int,
+    resume: bool = False,
+    stop_after: int | None = None,
+    progress: bool = True,
+    label: str = "evolving",
+) -> EvolutionResult:
+    """Run ``evolution.config.generations`` generations (or continue a checkpointed run).
+
+    ``stop_after`` ends this call after that many generations of its own, as an
+    interruption would (the run can then be resumed); a Ctrl-C does the same.
+    """
+    cfg = evolution.config
+    state = evolution.init(jax.random.PRNGKey(seed), initial_params)
+    start = 0
+    if resume and run.file(CHECKPOINT).exists():
+        state, meta = load_pytree(run.file(CHECKPOINT), state)
+        if meta.get("seed") != seed:
+            raise ArtifactError(f"{run.file(CHECKPOINT)}: written with seed {meta.get('seed')}")
+        start = int(meta["generation"])
+        run.log(f"resumed from generation {start}")
+    history = _read_history(run, start)
+    run.file(HISTORY).write_text("".join(json.dumps(r) + "\n" for r in history))
+
+    def checkpoint(generation: int) -> None:
+        save_pytree(run.file(CHECKPOINT), state, {"generation": generation, "seed": seed})
+
+    end = cfg.generations if stop_after is None else min(cfg.generations, start + stop_after)
+    generation = start
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[status]}"),
+    )
+    interrupted = False
+    with (
+        Progress(*columns, disable=not progress, transient=False) as bar,
+        run.file(HISTORY).open("a") as log,
+    ):
+        job = bar.add_task(label, total=cfg.generations, completed=start, status="")
+        try:
+            while generation < end:
+                t0 = time.perf_counter()
+                new_state, stats = evolution.step(state, task, _key_for(seed, generation))
+                stats = {k: np.asarray(v).item() for k, v in stats.items()}
+                state = new_state
+                generation += 1
+                row = {
+                    "generation": generation - 1,
+                    **stats,
+                    "seconds": round(time.perf_counter() - t0, 4),
+                }
+                history.append(row)
+                log.write(json.dumps(row) + "\n")
+                log.flush()
+                bar.update(
+                    job,
+                    advance=1,
+                    status=(
+                        f"best {stats['best_fitness']:.4g} mean {stats['mean_fitness']:.4g} "
+                        f"diverged {stats['diverged']}"
+                    ),
+                )
+                if generation % cfg.checkpoint_every == 0 or generation == cfg.generations:
+                    checkpoint(generation)
+        except KeyboardInterrupt:
+            interrupted = True
+    if generation < cfg.generations:
+        checkpoint(generation)
+        interrupted = True
+        run.log(f"stopped at generation {generation} of {cfg.generations}; checkpoint saved")
+    return EvolutionResult(state, evolution.mean(state), generation, history, interrupted)

@@ -1,0 +1,1 @@
+"""Experiments: one function per paper experiment, each writing a run directory."""

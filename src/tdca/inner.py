@@ -1,0 +1,74 @@
+"""The inner loop: a freshly initialised bottom-up network trained for M steps.
+
+One pure function, ``run_inner_loop``: jittable, and vmappable over the strategy's
+parameters (that is how a whole population is evaluated at once). Each step asks the
+strategy for an update direction and hands minus that direction to an optax optimizer, so
+``optax.sgd(lr)`` gives the papers' ``theta += lr * direction``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from tdca.credit.strategies.base import CreditStrategy
+from tdca.tasks.base import Task, Theta
+
+Recorder = Callable[[Task, Theta], Any]
+
+
+@dataclass(frozen=True)
+class InnerLoop:
+    """M steps of ``strategy`` on ``task`` with ``optimizer`` (default: SGD at ``lr``)."""
+
+    strategy: CreditStrategy
+    steps: int
+    lr: float = 0.1
+    optimizer: optax.GradientTransformation | None = None
+
+    def __post_init__(self) -> None:
+        if self.steps < 1:
+            raise ValueError(f"inner-loop steps must be >= 1, got {self.steps}")
+
+    @property
+    def tx(self) -> optax.GradientTransformation:
+        return self.optimizer if self.optimizer is not None else optax.sgd(self.lr)
+
+    def run(
+        self,
+        sparams: Any,
+        task: Task,
+        key: jax.Array,
+        theta0: Theta | None = None,
+        record: Recorder | None = None,
+    ) -> tuple[Theta, Any]:
+        """Train from ``theta0`` (default ``task.init_params``); return (theta_M, trace).
+
+        ``trace`` stacks ``record(task, theta)`` after every step (None without a recorder).
+        """
+        k_init, k_batch = jax.random.split(key)
+        theta = task.init_params(k_init) if theta0 is None else theta0
+        tx = self.tx
+
+        def step(carry, t):
+            theta, opt_state = carry
+            batch = task.batch(k_batch, t)
+            direction = self.strategy.direction(sparams, task, theta, batch)
+            grads = jax.tree.map(jnp.negative, direction)
+            updates, opt_state = tx.update(grads, opt_state, theta)
+            theta = optax.apply_updates(theta, updates)
+            return (theta, opt_state), (None if record is None else record(task, theta))
+
+        (theta, _), trace = jax.lax.scan(step, (theta, tx.init(theta)), jnp.arange(self.steps))
+        return theta, trace
+
+    def fitness(self, sparams: Any, task: Task, key: jax.Array) -> jax.Array:
+        """The outer loop's objective for one candidate (higher is better)."""
+        k_run, k_fit = jax.random.split(key)
+        theta, _ = self.run(sparams, task, k_run)
+        return task.fitness(theta, k_fit)

@@ -1,0 +1,95 @@
+"""Saving pytrees (ES states, credit networks) as plain ``.npz`` files, safely.
+
+No pickle: every leaf is an array and the metadata is a JSON string, so a file from an
+untrusted source cannot run code. Writes are atomic (temp file + rename), so an
+interrupted save never leaves a half-written checkpoint behind. Loading checks the file
+against a template pytree and refuses, with the reason, one written for another
+architecture or configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+
+class ArtifactError(Exception):
+    """A checkpoint or saved network that cannot be used, with the reason."""
+
+
+def save_pytree(path: str | Path, tree: Any, meta: dict[str, Any]) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {f"leaf_{i:05d}": np.asarray(x) for i, x in enumerate(jax.tree.leaves(tree))}
+    arrays["__meta__"] = np.asarray(json.dumps(meta, sort_keys=True))
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_meta(path: str | Path) -> dict[str, Any]:
+    """The JSON metadata of a saved pytree, without needing a template."""
+    with _open(path) as data:
+        return json.loads(str(data["__meta__"]))
+
+
+def load_pytree(path: str | Path, template: Any) -> tuple[Any, dict[str, Any]]:
+    """Leaves from ``path`` in the structure of ``template``; shapes and dtypes must match."""
+    with _open(path) as data:
+        meta = json.loads(str(data["__meta__"]))
+        names = sorted(k for k in data.files if k.startswith("leaf_"))
+        leaves, treedef = jax.tree.flatten(template)
+        if len(names) != len(leaves):
+            raise ArtifactError(
+                f"{path}: holds {len(names)} arrays but this configuration needs "
+                f"{len(leaves)}; it was written for a different architecture or optimiser"
+            )
+        loaded = []
+        for i, (name, ref) in enumerate(zip(names, leaves, strict=True)):
+            arr = data[name]
+            ref = np.asarray(ref)
+            if arr.shape != ref.shape or arr.dtype != ref.dtype:
+                raise ArtifactError(
+                    f"{path}: array {i} is {arr.dtype}{list(arr.shape)} but this configuration "
+                    f"needs {ref.dtype}{list(ref.shape)}; it was written for a different "
+                    "architecture or configuration"
+                )
+            loaded.append(arr)
+    return jax.tree.unflatten(treedef, loaded), meta
+
+
+class _open:
+    """Open an npz with errors that name the file and say what is wrong."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def __enter__(self) -> Any:
+        if not self.path.is_file():
+            raise ArtifactError(f"{self.path}: no such file")
+        try:
+            self.data = np.load(self.path, allow_pickle=False)
+            if "__meta__" not in self.data.files:
+                raise ArtifactError(f"{self.path}: not a tdca file (no metadata)")
+            json.loads(str(self.data["__meta__"]))
+        except ArtifactError:
+            raise
+        except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:
+            raise ArtifactError(f"{self.path}: corrupt or truncated ({e})") from e
+        return self.data
+
+    def __exit__(self, *exc: object) -> None:
+        self.data.close()

@@ -1,0 +1,88 @@
+"""Bottom-up multilayer perceptrons that expose what local learning rules need.
+
+A local rule updates each layer from that layer's own input and pre-activation, so the
+forward pass returns both for every layer ("taps") next to the output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+Params = list[dict[str, jax.Array]]
+"""One ``{"w": (n_in, n_out), "b": (n_out,)}`` per layer, bottom to top."""
+
+INIT_SCHEMES = ("zero", "kaiming", "near_zero")
+NEAR_ZERO = 1e-16
+
+
+class LayerTap(NamedTuple):
+    """What a neuron sees locally: its layer's input and its pre-activation."""
+
+    inputs: jax.Array  # (batch, n_in)
+    pre: jax.Array  # (batch, n_out)
+
+
+def tanh_prime(z: jax.Array) -> jax.Array:
+    """Derivative of tanh, the hidden units' g'(z)."""
+    t = jnp.tanh(z)
+    return 1.0 - t * t
+
+
+@dataclass(frozen=True)
+class MLP:
+    """A tanh MLP with a linear output layer; ``sizes`` = (inputs, hidden..., outputs)."""
+
+    sizes: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.sizes) < 2 or any(int(s) < 1 for s in self.sizes):
+            raise ValueError(f"MLP sizes must be >= 2 positive integers, got {self.sizes}")
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.sizes) - 1
+
+    @property
+    def units(self) -> tuple[int, ...]:
+        """Neurons per layer that receive credit (every layer but the input)."""
+        return tuple(self.sizes[1:])
+
+    def init(self, key: jax.Array, scheme: str = "zero") -> Params:
+        """Initialise weights; the papers start TDCA from zero and Zero-BP from +-1e-16."""
+        if scheme not in INIT_SCHEMES:
+            raise ValueError(f"unknown init scheme {scheme!r}; choose one of {INIT_SCHEMES}")
+        params: Params = []
+        keys = jax.random.split(key, self.num_layers)
+        for k, n_in, n_out in zip(keys, self.sizes[:-1], self.sizes[1:], strict=True):
+            kw, kb = jax.random.split(k)
+            if scheme == "zero":
+                w, b = jnp.zeros((n_in, n_out)), jnp.zeros((n_out,))
+            elif scheme == "near_zero":
+                w = jax.random.uniform(kw, (n_in, n_out), minval=-NEAR_ZERO, maxval=NEAR_ZERO)
+                b = jax.random.uniform(kb, (n_out,), minval=-NEAR_ZERO, maxval=NEAR_ZERO)
+            else:  # kaiming (He) normal, the usual default for BP baselines
+                w = jax.random.normal(kw, (n_in, n_out)) * jnp.sqrt(2.0 / n_in)
+                b = jnp.zeros((n_out,))
+            params.append({"w": w, "b": b})
+        return params
+
+    def forward(self, params: Params, x: jax.Array) -> tuple[jax.Array, list[LayerTap]]:
+        """Return the output logits and each layer's (input, pre-activation)."""
+        taps: list[LayerTap] = []
+        a = x
+        for i, layer in enumerate(params):
+            z = a @ layer["w"] + layer["b"]
+            taps.append(LayerTap(a, z))
+            a = z if i == len(params) - 1 else jnp.tanh(z)
+        return a, taps
+
+    def apply(self, params: Params, x: jax.Array) -> jax.Array:
+        """Output logits only."""
+        return self.forward(params, x)[0]
+
+    def num_params(self) -> int:
+        return sum((i + 1) * o for i, o in zip(self.sizes[:-1], self.sizes[1:], strict=True))

@@ -1,0 +1,68 @@
+"""The task interface: what a credit-assignment strategy may ask of a task.
+
+A task owns the bottom-up parameters theta (their init), the data for each inner step, a
+loss (only BP uses it), the state the credit network reads, how per-unit credits become a
+parameter update, and the fitness evolution maximises. Tasks are pytrees (their arrays are
+leaves), so jitted functions take them as arguments instead of baking data into the
+compiled program.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+import jax
+
+Theta = Any
+Batch = Any
+
+
+@runtime_checkable
+class Task(Protocol):
+    """Minimal interface for BP and TDCA."""
+
+    name: str
+
+    @property
+    def credit_input_dim(self) -> int:
+        """Width of the state vector u the credit network reads."""
+
+    @property
+    def credit_units(self) -> tuple[int, ...]:
+        """Credited units per layer, bottom to top."""
+
+    def init_params(self, key: jax.Array) -> Theta: ...
+
+    def batch(self, key: jax.Array, step: jax.Array) -> Batch: ...
+
+    def loss(self, theta: Theta, batch: Batch) -> jax.Array: ...
+
+    def credit_state(self, theta: Theta, batch: Batch) -> tuple[jax.Array, Any]:
+        """(u, aux): the credit network's input, and what ``apply_credits`` needs."""
+
+    def apply_credits(self, theta: Theta, aux: Any, credits: list[jax.Array]) -> Theta:
+        """Turn per-unit credits into an update direction for theta (ascent sign)."""
+
+    def fitness(self, theta: Theta, key: jax.Array) -> jax.Array:
+        """How well the inner loop trained; higher is better."""
+
+
+@runtime_checkable
+class LayeredTask(Task, Protocol):
+    """A task whose bottom-up network is an MLP: needed by FA and DFA."""
+
+    @property
+    def model(self) -> Any: ...
+
+    def taps_and_error(self, theta: Theta, batch: Batch) -> tuple[list, jax.Array]:
+        """Each layer's taps and the output error (target - prediction, = -dLoss/dout)."""
+
+
+def require_layered(task: Task, strategy: str) -> LayeredTask:
+    """Fail early, with a reason, when a strategy needs layers the task does not have."""
+    if not isinstance(task, LayeredTask):
+        raise TypeError(
+            f"strategy {strategy!r} needs a task with a layered bottom-up network "
+            f"(e.g. classification); task {getattr(task, 'name', task)!r} has none"
+        )
+    return task

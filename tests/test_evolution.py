@@ -1,0 +1,128 @@
+"""Outer loop: resume is bit-exact, diverged candidates are handled, checkpoints are checked."""
+
+import json
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from tdca.credit import TDCA
+from tdca.evolution import ESConfig, Evolution, evolve
+from tdca.inner import InnerLoop
+from tdca.io import ArtifactError, load_pytree, save_pytree
+from tdca.rundir import RunDir
+from tdca.tasks import GaussianTask
+
+
+def _setup(generations=6, checkpoint_every=2):
+    task = GaussianTask(num_points=8)
+    tdca = TDCA.for_task(task, hidden=(8,))
+    beta0 = tdca.init(jax.random.PRNGKey(1))
+    cfg = ESConfig(population=8, generations=generations, checkpoint_every=checkpoint_every)
+    return task, Evolution(InnerLoop(tdca, 10, 10.0), beta0, cfg), beta0
+
+
+def _leaves(state):
+    return [np.asarray(x) for x in jax.tree.leaves(state)]
+
+
+def _history(path):
+    rows = [json.loads(line) for line in (path / "metrics.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
+
+@pytest.mark.parametrize("stop_after", [2, 3])
+def test_interrupt_and_resume_equals_uninterrupted_bit_for_bit(tmp_path, stop_after):
+    task, evo, beta0 = _setup()
+    full = evolve(evo, task, beta0, RunDir(tmp_path / "a"), seed=7, progress=False)
+    assert not full.interrupted and full.generation == 6
+
+    run_b = RunDir(tmp_path / "b")
+    part = evolve(evo, task, beta0, run_b, seed=7, progress=False, stop_after=stop_after)
+    assert part.interrupted and part.generation == stop_after
+    resumed = evolve(evo, task, beta0, run_b, seed=7, progress=False, resume=True)
+    assert resumed.generation == 6
+    for a, b in zip(_leaves(full.state), _leaves(resumed.state), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert _history(tmp_path / "a") == _history(tmp_path / "b")
+
+
+def test_same_seed_same_result_different_seed_different(tmp_path):
+    task, evo, beta0 = _setup(generations=3)
+    r1 = evolve(evo, task, beta0, RunDir(tmp_path / "1"), seed=0, progress=False)
+    r2 = evolve(evo, task, beta0, RunDir(tmp_path / "2"), seed=0, progress=False)
+    r3 = evolve(evo, task, beta0, RunDir(tmp_path / "3"), seed=1, progress=False)
+    same = lambda x, y: all(  # noqa: E731
+        np.array_equal(a, b) for a, b in zip(_leaves(x.state), _leaves(y.state), strict=True)
+    )
+    assert same(r1, r2)
+    assert not same(r1, r3)
+
+
+@dataclass(frozen=True)
+class _Exploding:
+    """A strategy whose update is NaN when its first parameter is positive."""
+
+    base: TDCA
+    name: str = "exploding"
+
+    def init(self, key):
+        return self.base.init(key)
+
+    def direction(self, sparams, task, theta, batch):
+        d = self.base.direction(sparams, task, theta, batch)
+        return jnp.where(sparams[0]["w"][0, 0] > 0, jnp.nan, d)
+
+
+@pytest.mark.parametrize("offset", [0.0, 10.0])
+def test_nan_candidates_get_worst_fitness_and_es_stays_finite(offset):
+    task = GaussianTask(num_points=8)
+    base = TDCA.for_task(task, hidden=(8,))
+    beta0 = base.init(jax.random.PRNGKey(1))
+    beta0[0]["w"] = beta0[0]["w"].at[0, 0].set(offset)  # offset 10: every candidate explodes
+    evo = Evolution(
+        InnerLoop(_Exploding(base), 5, 10.0), beta0, ESConfig(population=16, generations=1)
+    )
+    state = evo.init(jax.random.PRNGKey(0), beta0)
+    new_state, stats = evo.step(state, task, jax.random.PRNGKey(3))
+    population, _ = evo.es.ask(jax.random.split(jax.random.PRNGKey(3), 3)[0], state, evo.es_params)
+    expected = int(np.sum(np.asarray(population[0]["w"][:, 0, 0]) > 0))
+    assert int(stats["diverged"]) == expected > 0
+    assert all(np.all(np.isfinite(x)) for x in _leaves(new_state))
+    if offset == 0.0:
+        assert np.isfinite(float(stats["best_fitness"]))
+        # The search centre moves towards the candidates that did not explode.
+        assert float(evo.mean(new_state)[0]["w"][0, 0]) < 0
+
+
+def test_checkpoint_for_another_architecture_is_refused(tmp_path):
+    task, evo, beta0 = _setup()
+    state = evo.init(jax.random.PRNGKey(0), beta0)
+    save_pytree(tmp_path / "c.npz", state, {"generation": 0})
+    loaded, meta = load_pytree(tmp_path / "c.npz", state)
+    assert meta == {"generation": 0}
+    for a, b in zip(_leaves(loaded), _leaves(state), strict=True):
+        np.testing.assert_array_equal(a, b)
+    other = TDCA.for_task(task, hidden=(9,))
+    evo2 = Evolution(InnerLoop(other, 10, 10.0), other.init(jax.random.PRNGKey(0)), evo.config)
+    with pytest.raises(ArtifactError, match="different"):
+        load_pytree(
+            tmp_path / "c.npz", evo2.init(jax.random.PRNGKey(0), other.init(jax.random.PRNGKey(0)))
+        )
+
+
+def test_corrupt_or_missing_checkpoint_gives_clear_error(tmp_path):
+    _task, evo, beta0 = _setup()
+    state = evo.init(jax.random.PRNGKey(0), beta0)
+    path = save_pytree(tmp_path / "c.npz", state, {"generation": 0})
+    data = path.read_bytes()
+    (tmp_path / "cut.npz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ArtifactError, match="corrupt or truncated"):
+        load_pytree(tmp_path / "cut.npz", state)
+    with pytest.raises(ArtifactError, match="no such file"):
+        load_pytree(tmp_path / "missing.npz", state)
+    (tmp_path / "plain.npz").write_bytes(b"not a zip")
+    with pytest.raises(ArtifactError, match="corrupt"):
+        load_pytree(tmp_path / "plain.npz", state)

@@ -1,0 +1,44 @@
+"""The papers' first experiment end to end, at the default settings of ``tdca gaussian``.
+
+These are the issue's acceptance checks: from the default start BP stops in the local
+minimum and TDCA reaches the global one; TDCA brings >= 95% of a grid of start points to
+the global minimum (>= 90% per task in multi-task mode).
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+from tdca.experiments.gaussian import GaussianConfig, run_gaussian
+from tdca.tasks import FUNCTION_1, FUNCTION_2
+
+
+def test_bp_gets_trapped_from_the_default_start():
+    for f in (FUNCTION_1, FUNCTION_2):
+        assert np.linalg.norm(f.local_min - np.asarray(f.wells[1].centre)) < 3
+        assert float(f.value(f.global_min)) < float(f.value(f.local_min))
+
+
+def test_single_task_default_run(tmp_path):
+    m = run_gaussian(GaussianConfig(), tmp_path, progress=False, make_figures=False)
+    assert m["bp"]["reached"] == "local"
+    assert m["tdca"]["reached"] == "global"
+    assert m["field"]["tdca_to_global_fraction"] >= 0.95
+    bp_frac, basin = m["field"]["bp_to_global_fraction"], m["field"]["global_basin_fraction"]
+    assert 0.3 < basin < 0.95  # the local basin is a real share of the domain
+    assert bp_frac <= basin + 1e-9  # BP never does better than its basin allows
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert set(saved) >= {"global_min", "local_min", "start", "bp", "tdca", "field"}
+    assert saved["field"]["grid"] == 21
+
+
+@pytest.mark.parametrize("seed", [0])
+def test_multi_task_default_run(tmp_path, seed):
+    m = run_gaussian(
+        GaussianConfig(multi_task=True, seed=seed), tmp_path, progress=False, make_figures=False
+    )
+    assert len(m["tasks"]) == 2
+    for t in m["tasks"]:
+        assert t["field"]["tdca_to_global_fraction"] >= 0.9
+        assert t["bp"]["reached"] == "local"

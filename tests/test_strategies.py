@@ -1,0 +1,101 @@
+"""BP, FA, DFA and TDCA behind one interface, checked against their definitions."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from tdca.credit import BP, DFA, FA, TDCA, make_strategy
+from tdca.inner import InnerLoop
+from tdca.networks import MLP
+from tdca.tasks import ClassificationTask, GaussianTask
+
+
+@pytest.fixture
+def task():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 8)).astype(np.float32)
+    y = rng.integers(0, 3, size=32)
+    return ClassificationTask.create(x, y, MLP((8, 6, 5, 3)), num_classes=3, init_scheme="kaiming")
+
+
+def test_dfa_equals_tdca_with_linear_credit_net_on_y_minus_p(task):
+    dfa = DFA.for_task(task)
+    B = dfa.init(jax.random.PRNGKey(1))
+    n_cls = task.num_classes
+    # A linear credit net on u = [p, onehot(y)] with weights [-B_all; B_all] emits B_all(y - p).
+    b_all = jnp.concatenate([*B, jnp.eye(n_cls)], axis=1)
+    tdca = TDCA.for_task(task, hidden=())
+    beta = [{"w": jnp.concatenate([-b_all, b_all], 0), "b": jnp.zeros(b_all.shape[1])}]
+    theta = task.init_params(jax.random.PRNGKey(2))
+    batch = (task.x, task.y)
+    got = tdca.direction(beta, task, theta, batch)
+    want = dfa.direction(B, task, theta, batch)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g["w"], w["w"], rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(g["b"], w["b"], rtol=1e-5, atol=1e-7)
+    # ...and whole inner loops agree too.
+    a, _ = InnerLoop(tdca, 5, 0.3).run(beta, task, jax.random.PRNGKey(3))
+    b, _ = InnerLoop(dfa, 5, 0.3).run(B, task, jax.random.PRNGKey(3))
+    for g, w in zip(a, b, strict=True):
+        np.testing.assert_allclose(g["w"], w["w"], rtol=1e-4, atol=1e-6)
+
+
+def test_bp_inner_loop_equals_plain_sgd_with_jax_grad(task):
+    lr, steps = 0.5, 7
+    key = jax.random.PRNGKey(4)
+    got, _ = InnerLoop(BP(), steps, lr).run((), task, key)
+    theta = task.init_params(jax.random.split(key)[0])
+    for _ in range(steps):
+        g = jax.grad(task.loss)(theta, (task.x, task.y))
+        theta = jax.tree.map(lambda p, d: p - lr * d, theta, g)
+    for a, b in zip(got, theta, strict=True):
+        np.testing.assert_allclose(a["w"], b["w"], rtol=1e-5, atol=1e-6)
+
+
+def test_fa_with_transposed_weights_equals_bp(task):
+    theta = task.init_params(jax.random.PRNGKey(5))
+    feedback = [layer["w"].T for layer in theta[1:]]
+    fa = FA.for_task(task)
+    assert [f.shape for f in fa.init(jax.random.PRNGKey(0))] == [f.shape for f in feedback]
+    got = fa.direction(feedback, task, theta, (task.x, task.y))
+    want = BP().direction((), task, theta, (task.x, task.y))
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g["w"], w["w"], rtol=1e-5, atol=1e-6)
+
+
+def test_random_feedback_strategies_reduce_the_loss(task):
+    for name in ("fa", "dfa", "bp"):
+        strategy = make_strategy(name, task)
+        sp = strategy.init(jax.random.PRNGKey(0))
+        _theta, trace = InnerLoop(strategy, 60, 0.3).run(
+            sp, task, jax.random.PRNGKey(1), record=lambda t, th: t.loss(th, (t.x, t.y))
+        )
+        assert float(trace[-1]) < 0.8 * float(trace[0]), name
+
+
+def test_strategies_that_need_layers_refuse_the_gaussian_task():
+    for name in ("fa", "dfa"):
+        with pytest.raises(TypeError, match="layered bottom-up network"):
+            make_strategy(name, GaussianTask())
+    with pytest.raises(ValueError, match="unknown strategy"):
+        make_strategy("hebb", GaussianTask())
+
+
+def test_inner_loop_accepts_any_optax_optimizer(task):
+    loop = InnerLoop(BP(), 20, optimizer=optax.adam(0.05))
+    record = lambda t, th: t.loss(th, (t.x, t.y))  # noqa: E731
+    _, trace = loop.run((), task, jax.random.PRNGKey(0), record=record)
+    assert float(trace[-1]) < float(trace[0])
+
+
+def test_population_is_vmapped_not_looped(task):
+    tdca = TDCA.for_task(task)
+    keys = jax.random.split(jax.random.PRNGKey(0), 4)
+    pop = jax.vmap(tdca.init)(keys)
+    loop = InnerLoop(tdca, 3, 0.1)
+    fits = jax.jit(jax.vmap(loop.fitness, in_axes=(0, None, None)))(pop, task, keys[0])
+    members = [jax.tree.map(lambda a, i=i: a[i], pop) for i in range(4)]
+    singles = [loop.fitness(m, task, keys[0]) for m in members]
+    np.testing.assert_allclose(fits, np.array(singles), rtol=1e-5)
