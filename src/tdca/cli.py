@@ -9,7 +9,10 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from tdca.data import DatasetError
 from tdca.evolution import ESConfig
+from tdca.experiments.classification import ARCHS
+from tdca.experiments.reproduce import TABLES
 from tdca.io import ArtifactError
 from tdca.rundir import RunDirError
 
@@ -69,7 +72,191 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--population", type=_even_population, default=None)
     g.add_argument("--seed", type=_seed, default=0)
     g.add_argument("--steps", type=_positive_int, default=None, help="inner-loop steps M")
+    t = sub.add_parser("train", help="train a bottom-up classifier with one learner")
+    t.add_argument("--dataset", required=True, help="mnist | fashion-mnist | cifar10 | npz:PATH")
+    t.add_argument(
+        "--learner", required=True, help="bp | bp-zero | fa | dfa | bp-adam | tdca:RUN_DIR_OR_FILE"
+    )
+    t.add_argument("--arch", default="mlp-100", choices=ARCHS)
+    t.add_argument("--train-size", type=_positive_int, default=1000)
+    t.add_argument("--steps", type=_positive_int, default=20)
+    t.add_argument(
+        "--lr",
+        type=_positive_float,
+        default=None,
+        help="learning rate (default: picked on a validation split; TDCA: 1.0)",
+    )
+    t.add_argument("--batch-size", type=_positive_int, default=None, help="default: full batch")
+    t.add_argument("--seed", type=_seed, default=0)
+    t.add_argument("--data-dir", default=None, help="data folder (default $TDCA_DATA_DIR)")
+    t.add_argument("--out", type=Path, required=True)
+
+    e = sub.add_parser("evolve", help="evolve a TDCA credit network")
+    _add_run_args(e)
+    e.add_argument("--task", default="classification", choices=["classification"])
+    e.add_argument(
+        "--dataset",
+        action="append",
+        default=None,
+        help="repeat for a multi-data-set ('All') credit network",
+    )
+    e.add_argument("--arch", default="mlp-100", choices=ARCHS)
+    e.add_argument("--layout", default="dense", help="dense | line:K | grid:RxC")
+    e.add_argument("--train-size", type=_positive_int, default=1000)
+    e.add_argument("--steps", type=_positive_int, default=20)
+    e.add_argument("--lr", type=_positive_float, default=1.0, help="inner-loop learning rate")
+    e.add_argument("--credit-init", default="dfa", choices=["dfa", "random"])
+    e.add_argument("--generations", type=_positive_int, default=None)
+    e.add_argument("--population", type=_even_population, default=None)
+    e.add_argument("--sigma", type=_positive_float, default=None, help="PGPE initial std")
+    e.add_argument("--seed", type=_seed, default=0)
+    e.add_argument("--data-dir", default=None)
+
+    r = sub.add_parser("reproduce", help="rerun a table or figure of the papers")
+    r.add_argument("table", choices=TABLES)
+    r.add_argument(
+        "--out", type=Path, required=True, help="folder (rerunning the same command resumes)"
+    )
+    r.add_argument("--scale", default="small", choices=["small", "paper"])
+    r.add_argument("--data-dir", default=None)
+    r.add_argument("--no-progress", action="store_true")
+
+    rep = sub.add_parser("report", help="write docs/results.md from reproduce run directories")
+    rep.add_argument("runs", nargs="+", type=Path)
+    rep.add_argument("--out", type=Path, default=Path("docs/results.md"))
     return parser
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _train(args: argparse.Namespace) -> int:
+    import jax
+
+    from tdca.experiments.classification import (
+        build_model,
+        learner_parts,
+        make_split,
+        make_task,
+        train_learner,
+        tune_lr,
+    )
+    from tdca.rundir import RunDir
+
+    # Validate data, learner and checkpoint before creating the run directory.
+    split = make_split(args.dataset, args.data_dir, args.train_size)
+    probe = make_task(split, build_model(args.arch, split.dataset), "zero")
+    learner_parts(args.learner, probe, jax.random.PRNGKey(0))
+    run = RunDir(args.out)
+    lr, tuned = args.lr, None
+    if lr is None and args.learner.startswith("tdca:"):
+        lr = 1.0
+    elif lr is None:
+        tuned = tune_lr(
+            args.learner,
+            args.dataset,
+            args.data_dir,
+            arch=args.arch,
+            train_size=args.train_size,
+            steps=args.steps,
+            batch_size=args.batch_size,
+        )
+        lr = tuned["lr"]
+    config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    run.write_config({"experiment": "train", **config, "lr": lr, "lr_tuning": tuned})
+    m = train_learner(
+        args.learner,
+        split,
+        arch=args.arch,
+        steps=args.steps,
+        lr=lr,
+        seed=args.seed,
+        batch_size=args.batch_size,
+    )
+    m["lr_tuning"] = tuned
+    run.write_json("metrics.json", m)
+    from tdca.plotting.curves import accuracy_curves
+
+    accuracy_curves(
+        {args.learner: {"train": m["curve_train_accuracy"], "test": m["curve_test_accuracy"]}},
+        run.file("accuracy.png"),
+        f"{split.name}, {m['train_size']} images",
+    )
+    run.log(f"train accuracy {m['train_accuracy']:.4f}, test {m['test_accuracy']:.4f}")
+    print(
+        f"{args.learner} on {split.name} ({m['train_size']} images, {m['steps']} steps, "
+        f"lr {lr:g}): train {100 * m['train_accuracy']:.2f}%, "
+        f"test {100 * m['test_accuracy']:.2f}%  -> {args.out}/metrics.json"
+    )
+    return 0
+
+
+def _evolve(args: argparse.Namespace) -> int:
+    from tdca.experiments.classification import EvolveConfig, run_evolve
+
+    cfg = EvolveConfig(
+        datasets=tuple(args.dataset or ["mnist"]),
+        arch=args.arch,
+        train_size=args.train_size,
+        steps=args.steps,
+        lr=args.lr,
+        layout=args.layout,
+        credit_init=args.credit_init,
+        seed=args.seed,
+        data_dir=args.data_dir,
+    )
+    es = cfg.es
+    if args.generations is not None:
+        es = replace(es, generations=args.generations)
+    if args.population is not None:
+        es = replace(es, population=args.population)
+    if args.sigma is not None:
+        es = replace(es, sigma_init=args.sigma)
+    cfg = replace(cfg, es=es)
+    out = args.resume or args.out
+    m = run_evolve(cfg, out, resume=args.resume is not None, progress=not args.no_progress)
+    if m is None:
+        print(f"interrupted; continue with: tdca evolve --resume {out}", file=sys.stderr)
+        return 130
+    for r in m["results"]:
+        print(
+            f"{r['dataset']}: train {100 * r['train_accuracy']:.2f}%, "
+            f"test {100 * r['test_accuracy']:.2f}% ({r['train_size']} images, "
+            f"{r['steps']} steps)"
+        )
+    print(f"credit network: {out}/credit_net.npz")
+    return 0
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    from tdca.experiments.reproduce import run_reproduce
+
+    m = run_reproduce(
+        args.table,
+        args.out,
+        scale=args.scale,
+        data_dir=args.data_dir,
+        progress=not args.no_progress,
+    )
+    print((args.out / "table.md").read_text())
+    print(f"{len(m['rows'])} rows in {m['seconds']} s -> {args.out}/metrics.json")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from tdca.experiments.report import results_document
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(results_document(args.runs))
+    print(f"wrote {args.out}")
+    return 0
 
 
 def _gaussian(args: argparse.Namespace) -> int:
@@ -110,10 +297,17 @@ def _demo(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"gaussian": _gaussian, "demo": _demo}
+    handlers = {
+        "gaussian": _gaussian,
+        "demo": _demo,
+        "train": _train,
+        "evolve": _evolve,
+        "reproduce": _reproduce,
+        "report": _report,
+    }
     try:
         return handlers[args.command](args)
-    except (RunDirError, ArtifactError, ValueError) as e:
+    except (RunDirError, ArtifactError, DatasetError, ValueError) as e:
         print(f"tdca {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

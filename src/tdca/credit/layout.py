@@ -69,6 +69,48 @@ class CreditLayout:
             out.append(c if kernel is None else c @ kernel)
         return out
 
+    @classmethod
+    def from_description(cls, layers: list[dict]) -> CreditLayout:
+        """Inverse of :meth:`describe` (how saved credit networks record their layout)."""
+        built = []
+        for d in layers:
+            diffusion = None
+            if "diffusion" in d:
+                diffusion = Diffusion(
+                    d["diffusion"],
+                    tuple(d["credit_shape"]),
+                    tuple(d["unit_shape"]),
+                    float(d["sigma"]),
+                )
+            built.append(LayerCredits(int(d["units"]), diffusion))
+        return cls(tuple(built))
+
+    @classmethod
+    def parse(cls, spec: str, units: tuple[int, ...], sigma: float = 5.0) -> CreditLayout:
+        """``dense``, ``line:K`` or ``grid:RxC``: diffusion on every hidden layer, dense output.
+
+        ``line:10`` on a 100-unit hidden layer is the papers' 10-to-100; ``grid:6x6`` on a
+        900-unit layer lays the neurons on a 30x30 grid (the layer must be a square).
+        """
+        if spec == "dense":
+            return cls.dense(units)
+        kind, _, size = spec.partition(":")
+        layers = []
+        for u in units[:-1]:
+            if kind == "line" and size.isdigit():
+                layers.append(LayerCredits(u, Diffusion("line", (int(size),), (u,), sigma)))
+            elif kind == "grid" and "x" in size:
+                kr, kc = (int(v) for v in size.split("x"))
+                side = round(u**0.5)
+                if side * side != u:
+                    raise ValueError(f"grid diffusion needs a square hidden layer, got {u} units")
+                layers.append(LayerCredits(u, Diffusion("grid", (kr, kc), (side, side), sigma)))
+            else:
+                raise ValueError(
+                    f"credit layout must be 'dense', 'line:K' or 'grid:RxC', got {spec!r}"
+                )
+        return cls((*layers, LayerCredits(units[-1])))
+
     def describe(self) -> list[dict]:
         """JSON-able description, stored with evolved credit networks."""
         return [

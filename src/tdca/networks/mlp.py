@@ -84,5 +84,11 @@ class MLP:
         """Output logits only."""
         return self.forward(params, x)[0]
 
+    def local_update(self, taps: list[LayerTap], credits: list[jax.Array]) -> Params:
+        """The neuron-local rule (see ``tdca.credit.local_rule``)."""
+        from tdca.credit.local_rule import local_update
+
+        return local_update(taps, credits)
+
     def num_params(self) -> int:
         return sum((i + 1) * o for i, o in zip(self.sizes[:-1], self.sizes[1:], strict=True))

@@ -49,7 +49,7 @@ class Task(Protocol):
 
 @runtime_checkable
 class LayeredTask(Task, Protocol):
-    """A task whose bottom-up network is an MLP: needed by FA and DFA."""
+    """A task whose bottom-up network is layered (MLP or CNN): needed by FA and DFA."""
 
     @property
     def model(self) -> Any: ...

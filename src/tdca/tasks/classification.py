@@ -1,4 +1,4 @@
-"""Supervised classification with an MLP bottom-up network (the papers' main experiment).
+"""Supervised classification with a bottom-up network (the papers' main experiment).
 
 The credit network reads [p(y|x), one-hot(y)] per example and emits one credit per
 credited neuron (hidden and output); each neuron applies the local rule. Fitness is minus
@@ -12,7 +12,6 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from tdca.credit.local_rule import local_update
 from tdca.networks.mlp import MLP, LayerTap, Params
 
 FITNESS_METRICS = ("neg_ce", "accuracy")
@@ -30,7 +29,12 @@ def accuracy(logits: jax.Array, labels: jax.Array) -> jax.Array:
 
 @struct.dataclass
 class ClassificationTask:
-    """Train ``model`` on (x, y); full batch unless ``batch_size`` is set."""
+    """Train ``model`` on (x, y); full batch unless ``batch_size`` is set.
+
+    ``model`` is any bottom-up network with ``init(key, scheme)``, ``forward(params, x) ->
+    (logits, taps)``, ``apply``, ``units`` (credited units per layer) and
+    ``local_update(taps, credits)``: the MLP here, or a CNN with one credit per channel.
+    """
 
     x: jax.Array
     y: jax.Array
@@ -101,7 +105,7 @@ class ClassificationTask:
         return u, taps
 
     def apply_credits(self, theta: Params, aux: list[LayerTap], credits: list[jax.Array]) -> Params:
-        return local_update(aux, credits)
+        return self.model.local_update(aux, credits)
 
     def evaluate(self, theta: Params, x: jax.Array, y: jax.Array) -> dict[str, jax.Array]:
         logits = self.model.apply(theta, x)

@@ -43,7 +43,7 @@ class DFA:
         layered: LayeredTask = task  # type: ignore[assignment]
         taps, err = layered.taps_and_error(theta, batch)
         credits = [err @ b for b in sparams] + [err]
-        return local_update(taps, credits)
+        return layered.model.local_update(taps, credits)
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,15 @@ class FA:
 
     @classmethod
     def for_task(cls, task: Task) -> FA:
-        return cls(tuple(require_layered(task, "fa").credit_units))
+        from tdca.networks.mlp import MLP
+
+        layered = require_layered(task, "fa")
+        if not isinstance(layered.model, MLP):
+            raise TypeError(
+                f"strategy 'fa' sends errors back through dense layers; it needs an MLP "
+                f"bottom-up network, not {type(layered.model).__name__}"
+            )
+        return cls(tuple(layered.credit_units))
 
     def init(self, key: jax.Array) -> list[jax.Array]:
         return _feedback_init(key, list(zip(self.units[1:], self.units[:-1], strict=True)))

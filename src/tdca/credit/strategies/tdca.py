@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import jax
+import jax.numpy as jnp
 
 from tdca.credit.layout import CreditLayout
 from tdca.networks.credit_net import CreditNet, CreditParams
@@ -48,3 +49,45 @@ class TDCA:
         u, aux = task.credit_state(theta, batch)
         credits = self.layout.expand(self.net.apply(sparams, u))
         return task.apply_credits(theta, aux, credits)
+
+
+def dfa_like_init(
+    strategy: TDCA, key: jax.Array, num_classes: int, eps: float = 1.0
+) -> CreditParams:
+    """Credit-network parameters that start out as (saturating) DFA.
+
+    For classification the credit network reads u = [p, onehot(y)]. The first ``num_classes``
+    units of hidden layer 1 compute tanh(eps * (y - p)), hidden layer 2 copies them through
+    another tanh, and the output layer maps them with ``B_all / eps`` where ``B_all`` holds
+    DFA's random feedback matrices (and the identity for the output layer). So at
+    initialisation the network emits ~B_all (y - p): evolution starts from a credit rule
+    that already learns, instead of from noise. The other hidden units get random weights
+    and zero outgoing weights, so they add nothing until evolution uses them. Why: PGPE from
+    a random credit network needs populations in the hundreds (a GPU); this is the lever
+    that makes small-scale evolution on a CPU useful. Reported runs say which init they used.
+    """
+    from tdca.credit.strategies.feedback import _feedback_init
+
+    c = num_classes
+    net = strategy.net
+    if net.inputs != 2 * c or len(net.hidden) != 2 or min(net.hidden) < c:
+        raise ValueError(
+            f"the DFA-like init needs a credit network reading [p, onehot] ({2 * c} inputs) "
+            f"with two hidden layers of >= {c} units, got sizes {net.sizes}"
+        )
+    units = strategy.layout.units
+    if any(lc.diffusion is not None for lc in strategy.layout.layers) or units[-1] != c:
+        raise ValueError("the DFA-like init needs a dense credit layout ending in the outputs")
+    k_fb, k_net = jax.random.split(key)
+    feedback = _feedback_init(k_fb, [(c, u) for u in units[:-1]])
+    b_all = jnp.concatenate([*feedback, jnp.eye(c)], axis=1)
+    beta = net.init(k_net)
+    eye = jnp.eye(c)
+    w1 = beta[0]["w"].at[:, :c].set(0.0).at[:c, :c].set(-eps * eye).at[c:, :c].set(eps * eye)
+    w2 = beta[1]["w"].at[:c, :].set(0.0).at[:, :c].set(0.0).at[:c, :c].set(eye)
+    w3 = jnp.zeros_like(beta[2]["w"]).at[:c].set(b_all / eps)
+    return [
+        {"w": w1, "b": jnp.zeros_like(beta[0]["b"])},
+        {"w": w2, "b": jnp.zeros_like(beta[1]["b"])},
+        {"w": w3, "b": jnp.zeros_like(beta[2]["b"])},
+    ]

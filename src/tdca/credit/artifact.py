@@ -1,0 +1,75 @@
+"""Evolved credit networks as self-describing files.
+
+``credit_net.npz`` holds beta and, as JSON metadata, everything needed to rebuild the
+strategy and to know where it came from: credit-network sizes, credit layout, the data sets
+and inner-loop settings it was evolved for, its fitness, the config and the code version.
+Loading it for a bottom-up network whose credited layers do not match is refused.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jax
+
+from tdca.credit.layout import CreditLayout
+from tdca.credit.strategies.tdca import TDCA
+from tdca.io import ArtifactError, load_pytree, read_meta, save_pytree
+from tdca.networks.credit_net import CreditNet
+from tdca.tasks.base import Task
+
+KIND = "tdca-credit-net"
+FILENAME = "credit_net.npz"
+
+
+def save_credit_net(path: str | Path, strategy: TDCA, beta: Any, meta: dict[str, Any]) -> Path:
+    net = strategy.net
+    return save_pytree(
+        path,
+        beta,
+        {
+            "kind": KIND,
+            "credit_net": {
+                "inputs": net.inputs,
+                "outputs": net.outputs,
+                "hidden": list(net.hidden),
+            },
+            "layout": strategy.layout.describe(),
+            **meta,
+        },
+    )
+
+
+def resolve(path: str | Path) -> Path:
+    """A run directory or the file itself."""
+    p = Path(path)
+    return p / FILENAME if p.is_dir() else p
+
+
+def load_credit_net(path: str | Path) -> tuple[TDCA, Any, dict[str, Any]]:
+    """(strategy, beta, metadata) from a saved credit network."""
+    file = resolve(path)
+    meta = read_meta(file)
+    if meta.get("kind") != KIND:
+        raise ArtifactError(f"{file}: not a tdca credit network (kind {meta.get('kind')!r})")
+    spec = meta["credit_net"]
+    net = CreditNet(int(spec["inputs"]), int(spec["outputs"]), tuple(spec["hidden"]))
+    strategy = TDCA(net, CreditLayout.from_description(meta["layout"]))
+    beta, _ = load_pytree(file, net.init(jax.random.PRNGKey(0)))
+    return strategy, beta, meta
+
+
+def check_fits(strategy: TDCA, task: Task, source: str | Path) -> None:
+    """Refuse, with the reason, a credit network that cannot drive this bottom-up network."""
+    if strategy.layout.units != tuple(task.credit_units):
+        raise ArtifactError(
+            f"{source}: this credit network credits layers of {strategy.layout.units} units, but "
+            f"the bottom-up network has {tuple(task.credit_units)}; evolve one for this "
+            "architecture (tdca evolve --arch ...) or pick the matching --arch"
+        )
+    if strategy.net.inputs != task.credit_input_dim:
+        raise ArtifactError(
+            f"{source}: this credit network reads {strategy.net.inputs} inputs, but the task "
+            f"provides {task.credit_input_dim} (2 x number of classes)"
+        )

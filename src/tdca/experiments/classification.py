@@ -1,0 +1,402 @@
+"""Supervised classification: train a bottom-up network with any learner, or evolve a TDCA
+credit network for one or several data sets.
+
+Learners (all share one inner loop, full batch unless ``batch_size`` is set):
+``bp`` (Kaiming init, SGD), ``bp-zero`` (init within +-1e-16, SGD), ``fa`` and ``dfa`` (zero
+init, fixed random feedback), ``tdca:PATH`` (zero init, a saved credit network), and
+``bp-adam`` (Kaiming init, Adam on mini-batches for many epochs: the architecture's ceiling).
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from tdca.credit.artifact import check_fits, load_credit_net, save_credit_net
+from tdca.credit.layout import CreditLayout
+from tdca.credit.strategies import BP, DFA, FA, TDCA
+from tdca.credit.strategies.tdca import dfa_like_init
+from tdca.data import Dataset, load_dataset
+from tdca.evolution import ESConfig, Evolution, evolve
+from tdca.inner import InnerLoop
+from tdca.networks import MLP
+from tdca.rundir import RunDir
+from tdca.tasks.classification import ClassificationTask, accuracy, cross_entropy
+
+ARCHS = ("mlp-100", "mlp-900", "mlp-1000", "deep-fc", "cnn")
+BASE_LEARNERS = ("bp", "bp-zero", "fa", "dfa", "bp-adam")
+VALIDATION_SIZE = 5000
+
+
+def build_model(arch: str, ds: Dataset) -> Any:
+    """The papers' bottom-up networks, sized for the data set's inputs."""
+    d, c = ds.input_dim, ds.num_classes
+    hidden = {
+        "mlp-100": (100,),
+        "mlp-900": (900,),
+        "mlp-1000": (1000,),
+        "deep-fc": (100,) * 4,
+    }
+    if arch in hidden:
+        return MLP((d, *hidden[arch], c))
+    if arch == "cnn":
+        from tdca.networks.cnn import CNN
+
+        shape = ds.image_shape if len(ds.image_shape) == 3 else (*ds.image_shape, 1)
+        return CNN(input_shape=tuple(shape), num_classes=c)
+    raise ValueError(f"unknown architecture {arch!r}; choose one of {ARCHS}")
+
+
+@functools.lru_cache(maxsize=4)
+def _load(spec: str, data_dir: str | None) -> tuple[Dataset, np.ndarray, np.ndarray]:
+    ds = load_dataset(spec, data_dir)
+    return ds, ds.features("train"), ds.features("test")
+
+
+@dataclass(frozen=True)
+class Split:
+    """Arrays for one experiment cell: the inner-loop training set and an evaluation set."""
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_eval: np.ndarray
+    y_eval: np.ndarray
+    dataset: Dataset
+
+
+def make_split(
+    spec: str, data_dir: str | None, train_size: int, *, validation: bool = False
+) -> Split:
+    """The first ``train_size`` training images, evaluated on the test set; with
+    ``validation`` the evaluation set is 5,000 *training* images the learner never sees
+    (used to pick learning rates, so the test set is never used for tuning)."""
+    ds, xtr, xte = _load(spec, data_dir)
+    n_total = len(xtr)
+    if not 1 <= train_size <= n_total:
+        raise ValueError(f"--train-size must be in [1, {n_total}] for {ds.name}, got {train_size}")
+    if not validation:
+        return Split(ds.name, xtr[:train_size], ds.y_train[:train_size], xte, ds.y_test, ds)
+    v = min(VALIDATION_SIZE, n_total // 10)
+    if train_size + v <= n_total:
+        tr, va = slice(0, train_size), slice(train_size, train_size + v)
+    else:  # the whole training set is in use: tune on the rest, validate on the held-out end
+        tr, va = slice(0, n_total - v), slice(n_total - v, n_total)
+    return Split(ds.name, xtr[tr], ds.y_train[tr], xtr[va], ds.y_train[va], ds)
+
+
+def make_task(
+    split: Split,
+    model: Any,
+    init: str,
+    batch_size: int | None = None,
+    fitness_metric: str = "neg_ce",
+) -> ClassificationTask:
+    return ClassificationTask.create(
+        split.x_train,
+        split.y_train,
+        model,
+        num_classes=split.dataset.num_classes,
+        init_scheme=init,
+        batch_size=batch_size,
+        fitness_metric=fitness_metric,
+    )
+
+
+def learner_parts(learner: str, task: ClassificationTask, key: jax.Array) -> tuple[Any, Any, str]:
+    """(strategy, its parameters, bottom-up init scheme) for a learner name."""
+    if learner in ("bp", "bp-adam"):
+        return BP(), (), "kaiming"
+    if learner == "bp-zero":
+        return BP(), (), "near_zero"
+    if learner in ("fa", "dfa"):
+        strategy = FA.for_task(task) if learner == "fa" else DFA.for_task(task)
+        return strategy, strategy.init(key), "zero"
+    if learner.startswith("tdca:"):
+        source = learner.split(":", 1)[1]
+        strategy, beta, _ = load_credit_net(source)
+        check_fits(strategy, task, source)
+        return strategy, beta, "zero"
+    raise ValueError(f"unknown learner {learner!r}; choose one of {BASE_LEARNERS} or tdca:PATH")
+
+
+def train_learner(
+    learner: str,
+    split: Split,
+    *,
+    arch: str = "mlp-100",
+    steps: int,
+    lr: float,
+    seed: int = 0,
+    batch_size: int | None = None,
+    curves: bool = True,
+    keep_theta: bool = False,
+) -> dict[str, Any]:
+    """Train a fresh bottom-up network; return accuracies (fractions) and per-step curves
+    (and, with ``keep_theta``, the trained parameters under ``"theta"``)."""
+    model = build_model(arch, split.dataset)
+    key = jax.random.PRNGKey(seed)
+    probe = make_task(split, model, "zero", batch_size)
+    strategy, sparams, init = learner_parts(learner, probe, jax.random.fold_in(key, 7))
+    optimizer = None
+    if learner == "bp-adam":
+        optimizer = optax.adam(lr)
+        batch_size = batch_size or min(128, len(split.x_train))
+    task = make_task(split, model, init, batch_size)
+    x_eval, y_eval = jnp.asarray(split.x_eval), jnp.asarray(split.y_eval)
+
+    def record(t: ClassificationTask, theta: Any) -> Any:
+        if not curves:
+            return None
+        tr = t.model.apply(theta, t.x)
+        ev = t.model.apply(theta, x_eval)
+        return accuracy(tr, t.y), accuracy(ev, y_eval)
+
+    loop = InnerLoop(strategy, steps, lr, optimizer)
+    t0 = time.perf_counter()
+    theta, trace = jax.jit(lambda sp, task: loop.run(sp, task, key, record=record))(sparams, task)
+    train_logits, eval_logits = model.apply(theta, task.x), model.apply(theta, x_eval)
+    out: dict[str, Any] = {
+        "learner": learner,
+        "dataset": split.name,
+        "arch": arch,
+        "train_size": len(task.x),
+        "steps": steps,
+        "lr": lr,
+        "seed": seed,
+        "batch_size": batch_size,
+        "train_accuracy": float(accuracy(train_logits, task.y)),
+        "test_accuracy": float(accuracy(eval_logits, y_eval)),
+        "train_loss": float(cross_entropy(train_logits, task.y)),
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
+    if not np.isfinite(out["train_loss"]):
+        out["diverged"] = True
+    if keep_theta:
+        out["theta"] = theta
+    if curves:
+        out["curve_train_accuracy"] = np.asarray(trace[0]).round(5).tolist()
+        out["curve_test_accuracy"] = np.asarray(trace[1]).round(5).tolist()
+    return out
+
+
+LR_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+
+
+def tune_lr(
+    learner: str,
+    spec: str,
+    data_dir: str | None,
+    *,
+    arch: str,
+    train_size: int,
+    steps: int,
+    grid: tuple[float, ...] = LR_GRID,
+    batch_size: int | None = None,
+) -> dict[str, Any]:
+    """Pick the learning rate with the best accuracy on a validation split (never the test
+    set). Returns the grid, each validation accuracy and the pick."""
+    split = make_split(spec, data_dir, train_size, validation=True)
+    scores = []
+    for lr in grid:
+        r = train_learner(
+            learner, split, arch=arch, steps=steps, lr=lr, curves=False, batch_size=batch_size
+        )
+        scores.append(r["test_accuracy"] if np.isfinite(r["train_loss"]) else -1.0)
+    best = int(np.argmax(scores))
+    return {"grid": list(grid), "validation_accuracy": scores, "lr": grid[best]}
+
+
+def seeds_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """mean +- std over seeds of the accuracies."""
+    out: dict[str, Any] = {"seeds": len(runs)}
+    for k in ("train_accuracy", "test_accuracy"):
+        v = np.asarray([r[k] for r in runs])
+        out[k], out[f"{k}_std"] = float(v.mean()), float(v.std(ddof=1) if len(v) > 1 else 0.0)
+    return out
+
+
+# ---------------------------------------------------------------- evolution
+
+
+@dataclass(frozen=True)
+class EvolveConfig:
+    """One TDCA evolution for classification (saved as config.json)."""
+
+    datasets: tuple[str, ...] = ("mnist",)
+    arch: str = "mlp-100"
+    train_size: int = 1000
+    steps: int = 20
+    lr: float = 1.0
+    layout: str = "dense"
+    hidden: tuple[int, ...] = (30, 30)
+    credit_init: str = "dfa"
+    fitness: str = "neg_ce"
+    seed: int = 0
+    data_dir: str | None = None
+    es: ESConfig = field(
+        default_factory=lambda: ESConfig(
+            population=32,
+            generations=150,
+            sigma_init=0.003,
+            learning_rate=0.001,
+            checkpoint_every=25,
+        )
+    )
+
+    def __post_init__(self) -> None:
+        if not self.datasets:
+            raise ValueError("need at least one data set")
+        if self.arch not in ARCHS:
+            raise ValueError(f"unknown architecture {self.arch!r}; choose one of {ARCHS}")
+        if self.credit_init not in ("dfa", "random"):
+            raise ValueError("credit_init must be 'dfa' or 'random'")
+        if self.steps < 1 or self.train_size < 1 or self.lr <= 0:
+            raise ValueError("steps and train_size must be >= 1 and lr > 0")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"experiment": "evolve-classification", **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> EvolveConfig:
+        d = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        d["datasets"], d["hidden"] = tuple(d["datasets"]), tuple(d["hidden"])
+        d["es"] = ESConfig(**d["es"])
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class MeanOverTasks:
+    """The "All" fitness: one credit network, one bottom-up network per data set, mean."""
+
+    loop: InnerLoop
+
+    def fitness(self, sparams: Any, tasks: tuple, key: jax.Array) -> jax.Array:
+        fits = [
+            self.loop.fitness(sparams, t, jax.random.fold_in(key, i)) for i, t in enumerate(tasks)
+        ]
+        return jnp.mean(jnp.stack(fits))
+
+
+def _strategy_for(cfg: EvolveConfig, task: ClassificationTask) -> TDCA:
+    layout = CreditLayout.parse(cfg.layout, tuple(task.credit_units))
+    return TDCA.for_task(task, hidden=cfg.hidden, layout=layout)
+
+
+def _initial_beta(cfg: EvolveConfig, strategy: TDCA, num_classes: int) -> Any:
+    key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 1)
+    if cfg.credit_init == "dfa" and cfg.layout == "dense":
+        return dfa_like_init(strategy, key, num_classes)
+    if cfg.credit_init == "dfa":
+        # Diffused layouts: emulate DFA on the credit centres (same construction).
+        return dfa_like_init(_as_dense(strategy), key, num_classes)
+    return strategy.init(key)
+
+
+def _as_dense(strategy: TDCA) -> TDCA:
+    """Same network, dense-looking layout: the DFA-like init only needs output counts."""
+    from tdca.credit.layout import LayerCredits
+
+    layers = tuple(LayerCredits(lc.num_credits) for lc in strategy.layout.layers)
+    return TDCA(strategy.net, CreditLayout(layers))
+
+
+def run_evolve(
+    cfg: EvolveConfig,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    stop_after: int | None = None,
+) -> dict[str, Any] | None:
+    """Evolve a credit network; write credit_net.npz and metrics.json (train/test accuracy
+    of a fresh bottom-up network trained by it on each data set)."""
+    run = RunDir(out, resume=resume)
+    if resume:
+        saved = EvolveConfig.from_dict(run.read_json("config.json"))
+        if cfg.es.generations > saved.es.generations:
+            saved = replace(saved, es=replace(saved.es, generations=cfg.es.generations))
+        cfg = saved
+    run.write_config(cfg.to_dict())
+    splits = [make_split(d, cfg.data_dir, cfg.train_size) for d in cfg.datasets]
+    tasks = tuple(
+        make_task(s, build_model(cfg.arch, s.dataset), "zero", fitness_metric=cfg.fitness)
+        for s in splits
+    )
+    units = {tuple(t.credit_units) for t in tasks}
+    if len(units) > 1:
+        raise ValueError(f"data sets need the same credited layers for one credit network: {units}")
+    strategy = _strategy_for(cfg, tasks[0])
+    beta0 = _initial_beta(cfg, strategy, tasks[0].num_classes)
+    loop = InnerLoop(strategy, cfg.steps, cfg.lr)
+    evaluator = loop if len(tasks) == 1 else MeanOverTasks(loop)
+    task_arg = tasks[0] if len(tasks) == 1 else tasks
+    evolution = Evolution(evaluator, beta0, cfg.es)  # type: ignore[arg-type]
+    name = "+".join(cfg.datasets)
+    result = evolve(
+        evolution,
+        task_arg,
+        beta0,
+        run,
+        seed=cfg.seed,
+        resume=resume,
+        stop_after=stop_after,
+        progress=progress,
+        label=f"evolving TDCA ({name})",
+    )
+    if result.interrupted:
+        return None
+    last = result.history[-1] if result.history else {}
+    save_credit_net(
+        run.file("credit_net.npz"),
+        strategy,
+        result.params,
+        {
+            "datasets": list(cfg.datasets),
+            "arch": cfg.arch,
+            "train_size": cfg.train_size,
+            "steps": cfg.steps,
+            "lr": cfg.lr,
+            "layout_spec": cfg.layout,
+            "credit_init": cfg.credit_init,
+            "generations": result.generation,
+            "centre_fitness": last.get("centre_fitness"),
+            "fitness": cfg.fitness,
+            "config": cfg.to_dict(),
+        },
+    )
+    learner = f"tdca:{run.file('credit_net.npz')}"
+    per_dataset = [
+        train_learner(learner, s, arch=cfg.arch, steps=cfg.steps, lr=cfg.lr) for s in splits
+    ]
+    init_runs = []
+    if cfg.credit_init == "dfa" and cfg.layout == "dense" and cfg.arch != "cnn":
+        init_runs = [
+            train_learner("dfa", s, arch=cfg.arch, steps=cfg.steps, lr=cfg.lr, curves=False)
+            for s in splits
+        ]
+    metrics = {
+        "datasets": list(cfg.datasets),
+        "evolution": {
+            "generations": result.generation,
+            "final_centre_fitness": last.get("centre_fitness"),
+            "first_centre_fitness": result.history[0]["centre_fitness"] if result.history else None,
+            "diverged_total": int(sum(r["diverged"] for r in result.history)),
+        },
+        "results": per_dataset,
+        "dfa_at_same_lr": init_runs,
+    }
+    run.write_json("metrics.json", metrics)
+    from tdca.plotting.curves import fitness_figure
+
+    fitness_figure(result.history, run.file("fitness.png"))
+    run.log("done")
+    return metrics

@@ -1,0 +1,510 @@
+"""``tdca reproduce TABLE``: the papers' tables and figures, our numbers beside theirs.
+
+Two scales. ``paper`` is the papers' protocol (5,000 generations, full training sets, 150
+full-batch steps); it needs a GPU. ``small`` runs on a CPU in minutes: fewer generations,
+a smaller population, smaller training subsets, and the credit network starts from the
+DFA-like initialisation (see ``tdca.credit.strategies.tdca.dfa_like_init``); each table says
+what it ran. Baselines are fair: every BP/FA/DFA learning rate is picked on a validation
+split (5,000 training images the learner never trains on) from a grid, then run over
+several seeds (mean +- std). Re-running the same command resumes: finished evolutions and
+baselines are reused, interrupted evolutions continue from their checkpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from tdca.credit.artifact import FILENAME
+from tdca.evolution import ESConfig
+from tdca.experiments import paper_numbers as paper
+from tdca.experiments.classification import (
+    LR_GRID,
+    EvolveConfig,
+    make_split,
+    run_evolve,
+    seeds_summary,
+    train_learner,
+    tune_lr,
+)
+from tdca.rundir import code_version
+
+TABLES = ("table1", "table2", "tableS1", "tableS2", "tableS3", "tableS4", "figS2")
+DATASETS = ("mnist", "fashion-mnist", "cifar10")
+TRAIN_TOTAL = {"mnist": 60000, "fashion-mnist": 60000, "cifar10": 50000}
+
+
+@dataclass(frozen=True)
+class Scale:
+    name: str
+    es: ESConfig
+    seeds: int
+    table1_cells: tuple[tuple[int, int], ...]
+    full: tuple[int | None, int]  # (train size or None = whole set, steps)
+    cnn_train: int
+    credit_init: str
+    per_cell_evolution: bool  # table 1: evolve every cell, or reuse the first cell's network
+
+
+SMALL = Scale(
+    "small",
+    ESConfig(
+        population=32, generations=150, sigma_init=0.003, learning_rate=0.001, checkpoint_every=25
+    ),
+    seeds=3,
+    table1_cells=((1000, 20), (5000, 50), (10000, 150)),
+    full=(1000, 20),
+    cnn_train=1000,
+    credit_init="dfa",
+    per_cell_evolution=False,
+)
+PAPER = Scale(
+    "paper",
+    ESConfig(
+        population=64, generations=5000, sigma_init=0.003, learning_rate=0.001, checkpoint_every=100
+    ),
+    seeds=5,
+    table1_cells=((1000, 20), (10000, 50), (60000, 150)),
+    full=(None, 150),
+    cnn_train=10000,
+    credit_init="dfa",
+    per_cell_evolution=True,
+)
+SCALES = {"small": SMALL, "paper": PAPER}
+TDCA_LR = 1.0
+
+
+class Reproduction:
+    """Shared machinery: cached evolutions and baselines under one output folder."""
+
+    def __init__(
+        self,
+        table: str,
+        out: Path,
+        scale: Scale,
+        data_dir: str | None,
+        progress: bool,
+        console: Console,
+    ) -> None:
+        if table not in TABLES:
+            raise ValueError(f"unknown table {table!r}; choose one of {TABLES}")
+        self.table, self.out, self.scale = table, Path(out), scale
+        self.data_dir, self.progress, self.console = data_dir, progress, console
+        if self.out.exists() and not self.out.is_dir():
+            raise ValueError(f"--out {self.out}: exists and is not a directory")
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.cache_file = self.out / "baselines.json"
+        self.cache: dict[str, Any] = (
+            json.loads(self.cache_file.read_text()) if self.cache_file.exists() else {}
+        )
+
+    def size(self, dataset: str, train_size: int | None) -> int:
+        return TRAIN_TOTAL[dataset] if train_size is None else min(train_size, TRAIN_TOTAL[dataset])
+
+    # -- evolutions ----------------------------------------------------------------------
+    def evolution(
+        self,
+        datasets: tuple[str, ...],
+        arch: str,
+        train_size: int | None,
+        steps: int,
+        layout: str = "dense",
+    ) -> tuple[str, dict[str, Any]]:
+        """Path of an evolved credit network (evolving, resuming or reusing it)."""
+        sizes = min(self.size(d, train_size) for d in datasets)
+        key = f"{'+'.join(datasets)}_{arch}_{layout.replace(':', '-')}_{sizes}x{steps}"
+        run = self.out / "evolutions" / key
+        if (run / "metrics.json").exists() and (run / FILENAME).exists():
+            return str(run / FILENAME), json.loads((run / "metrics.json").read_text())
+        cfg = EvolveConfig(
+            datasets=datasets,
+            arch=arch,
+            train_size=sizes,
+            steps=steps,
+            lr=TDCA_LR,
+            layout=layout,
+            credit_init=self.scale.credit_init,
+            data_dir=self.data_dir,
+            es=self.scale.es,
+        )
+        resume = (run / "config.json").exists()
+        self.console.print(f"evolving {key} ({'resuming' if resume else 'new'})")
+        metrics = run_evolve(cfg, run, resume=resume, progress=self.progress)
+        if metrics is None:
+            raise KeyboardInterrupt
+        return str(run / FILENAME), metrics
+
+    # -- learners --------------------------------------------------------------------------
+    def baseline(
+        self, learner: str, dataset: str, arch: str, train_size: int | None, steps: int
+    ) -> dict[str, Any]:
+        """lr tuned on validation, then ``seeds`` runs; cached in baselines.json."""
+        n = self.size(dataset, train_size)
+        key = f"{learner}|{dataset}|{arch}|{n}|{steps}|{self.scale.seeds}"
+        if key not in self.cache:
+            grid = (1e-4, 3e-4, 1e-3, 3e-3) if learner == "bp-adam" else LR_GRID
+            tuned = tune_lr(
+                learner, dataset, self.data_dir, arch=arch, train_size=n, steps=steps, grid=grid
+            )
+            split = make_split(dataset, self.data_dir, n)
+            runs = [
+                train_learner(
+                    learner, split, arch=arch, steps=steps, lr=tuned["lr"], seed=s, curves=False
+                )
+                for s in range(self.scale.seeds)
+            ]
+            self.cache[key] = {
+                **seeds_summary(runs),
+                "lr": tuned["lr"],
+                "lr_grid": grid,
+                "validation_accuracy": tuned["validation_accuracy"],
+            }
+            self.cache_file.write_text(json.dumps(self.cache, indent=1))
+        return dict(self.cache[key])
+
+    def tdca(
+        self,
+        credit: str,
+        dataset: str,
+        arch: str,
+        train_size: int | None,
+        steps: int,
+        keep_theta: bool = False,
+        curves: bool = False,
+    ) -> dict[str, Any]:
+        split = make_split(dataset, self.data_dir, self.size(dataset, train_size))
+        r = train_learner(
+            f"tdca:{credit}",
+            split,
+            arch=arch,
+            steps=steps,
+            lr=TDCA_LR,
+            keep_theta=keep_theta,
+            curves=curves,
+        )
+        return r | {"seeds": 1, "lr": TDCA_LR}
+
+
+def row(
+    dataset: str,
+    method: str,
+    result: dict[str, Any],
+    train_size: int,
+    steps: int,
+    paper_cell: tuple[float | None, float | None],
+    **extra: Any,
+) -> dict[str, Any]:
+    keep = (
+        "train_accuracy",
+        "test_accuracy",
+        "train_accuracy_std",
+        "test_accuracy_std",
+        "seeds",
+        "lr",
+        "lr_grid",
+    )
+    out = {"dataset": dataset, "method": method, "train_size": train_size, "steps": steps}
+    out |= {k: result[k] for k in keep if k in result}
+    out |= {"paper_train_accuracy": paper_cell[0], "paper_test_accuracy": paper_cell[1]}
+    return out | extra
+
+
+# ---------------------------------------------------------------- the tables
+
+
+def _table1(r: Reproduction) -> list[dict[str, Any]]:
+    rows = []
+    first_credit = None
+    for col, (n, steps) in enumerate(r.scale.table1_cells):
+        if r.scale.per_cell_evolution or first_credit is None:
+            credit, _ = r.evolution(("mnist",), "mlp-100", n, steps)
+            first_credit = first_credit or credit
+            note = ""
+        else:
+            credit = first_credit
+            n0, s0 = r.scale.table1_cells[0]
+            note = f"credit network evolved at {n0}/{s0}, not re-evolved for this cell"
+        for ds in ("mnist", "fashion-mnist"):
+            for learner, method in (("bp", "kaiming-bp"), ("bp-zero", "zero-bp"), ("dfa", "dfa")):
+                res = r.baseline(learner, ds, "mlp-100", n, steps)
+                rows.append(row(ds, method, res, n, steps, paper.table1(ds, method, col)))
+        mnist_tdca = r.tdca(credit, "mnist", "mlp-100", n, steps, keep_theta=True)
+        rows.append(
+            row(
+                "mnist", "tdca", mnist_tdca, n, steps, paper.table1("mnist", "tdca", col), note=note
+            )
+        )
+        # TrFC: the MNIST network trained by TDCA, applied to Fashion-MNIST untouched.
+        from tdca.tasks.classification import accuracy
+
+        fashion = make_split("fashion-mnist", r.data_dir, n)
+        theta = mnist_tdca.pop("theta")
+        model_apply = _mlp_apply(fashion.dataset)
+        trfc = {
+            "train_accuracy": float(accuracy(model_apply(theta, fashion.x_train), fashion.y_train)),
+            "test_accuracy": float(accuracy(model_apply(theta, fashion.x_eval), fashion.y_eval)),
+            "seeds": 1,
+        }
+        rows.append(
+            row(
+                "fashion-mnist",
+                "tr-fc",
+                trfc,
+                n,
+                steps,
+                paper.table1("fashion-mnist", "tr-fc", col),
+            )
+        )
+        tr = r.tdca(credit, "fashion-mnist", "mlp-100", n, steps)
+        rows.append(
+            row(
+                "fashion-mnist",
+                "tr-tdca",
+                tr,
+                n,
+                steps,
+                paper.table1("fashion-mnist", "tr-tdca", col),
+                note=note,
+            )
+        )
+    return rows
+
+
+def _mlp_apply(ds: Any) -> Any:
+    from tdca.experiments.classification import build_model
+
+    return build_model("mlp-100", ds).apply
+
+
+def _full(r: Reproduction, ds: str) -> tuple[int, int]:
+    n, steps = r.scale.full
+    return r.size(ds, n), steps
+
+
+def _tableS1(r: Reproduction) -> list[dict[str, Any]]:
+    rows = []
+    for ds in DATASETS:
+        n, steps = _full(r, ds)
+        for learner, method in (("bp", "kaiming-bp"), ("bp-zero", "zero-bp"), ("dfa", "dfa")):
+            rows.append(
+                row(
+                    ds,
+                    method,
+                    r.baseline(learner, ds, "mlp-100", n, steps),
+                    n,
+                    steps,
+                    paper.table_s1(ds, method),
+                )
+            )
+        credit, _ = r.evolution((ds,), "mlp-100", n, steps)
+        rows.append(
+            row(
+                ds,
+                "tdca",
+                r.tdca(credit, ds, "mlp-100", n, steps),
+                n,
+                steps,
+                paper.table_s1(ds, "tdca"),
+            )
+        )
+        ref = r.baseline("bp-adam", ds, "mlp-100", n, 20 * steps)
+        rows.append(
+            row(
+                ds,
+                "bp-adam-converged",
+                ref,
+                n,
+                20 * steps,
+                (None, None),
+                note="reference: Adam, mini-batch 128, 20x the steps",
+            )
+        )
+    return rows
+
+
+def _tableS2(r: Reproduction) -> list[dict[str, Any]]:
+    rows = []
+    sources = [(ds,) for ds in DATASETS] + [DATASETS]
+    for src in sources:
+        n = min(_full(r, d)[0] for d in src)
+        steps = r.scale.full[1]
+        credit, _ = r.evolution(src, "mlp-100", n, steps)
+        name = "all" if len(src) > 1 else src[0]
+        for ds in DATASETS:
+            res = r.tdca(credit, ds, "mlp-100", n, steps)
+            rows.append(
+                row(
+                    ds,
+                    "tdca" if name == ds else "tr-tdca",
+                    res,
+                    n,
+                    steps,
+                    paper.table_s2(name, ds),
+                    evolved_on=name,
+                )
+            )
+    return rows
+
+
+S3_LAYOUTS = (
+    ("mlp-100", "dense"),
+    ("mlp-100", "line:10"),
+    ("mlp-1000", "line:100"),
+    ("mlp-900", "line:36"),
+    ("mlp-900", "grid:6x6"),
+)
+
+
+def _tableS3(r: Reproduction) -> list[dict[str, Any]]:
+    rows = []
+    for ds in DATASETS:
+        n, steps = _full(r, ds)
+        for col, (arch, layout) in enumerate(S3_LAYOUTS):
+            credit, _ = r.evolution((ds,), arch, n, steps, layout)
+            res = r.tdca(credit, ds, arch, n, steps)
+            method = "tdca" if layout == "dense" else "tdca-diffusion"
+            rows.append(
+                row(
+                    ds,
+                    method,
+                    res,
+                    n,
+                    steps,
+                    paper.table_s3(ds, col),
+                    arch=arch,
+                    layout=layout,
+                    column=paper.TABLE_S3_COLUMNS[col],
+                )
+            )
+    return rows
+
+
+def _table2(r: Reproduction) -> list[dict[str, Any]]:
+    rows = []
+    for arch in ("deep-fc", "cnn"):
+        for ds in DATASETS:
+            n, steps = _full(r, ds)
+            if arch == "cnn":
+                n = min(n, r.scale.cnn_train)
+            for learner, method in (("bp", "kaiming-bp"), ("bp-zero", "zero-bp")):
+                rows.append(
+                    row(
+                        ds,
+                        method,
+                        r.baseline(learner, ds, arch, n, steps),
+                        n,
+                        steps,
+                        paper.table2(arch, ds, method),
+                        arch=arch,
+                    )
+                )
+            credit, _ = r.evolution((ds,), arch, n, steps)
+            rows.append(
+                row(
+                    ds,
+                    "tdca",
+                    r.tdca(credit, ds, arch, n, steps),
+                    n,
+                    steps,
+                    paper.table2(arch, ds, "tdca"),
+                    arch=arch,
+                )
+            )
+    return rows
+
+
+def _figS2(r: Reproduction) -> list[dict[str, Any]]:
+    from tdca.plotting.curves import accuracy_curves
+
+    rows = []
+    for ds in DATASETS:
+        n, steps = _full(r, ds)
+        bp = r.baseline("bp", ds, "mlp-100", n, steps)
+        split = make_split(ds, r.data_dir, n)
+        curves = {"BP": train_learner("bp", split, steps=steps, lr=bp["lr"])}
+        for label, arch, layout in (
+            ("TDCA", "mlp-100", "dense"),
+            ("TDCA+diffusion", "mlp-100", "line:10"),
+        ):
+            credit, _ = r.evolution((ds,), arch, n, steps, layout)
+            curves[label] = r.tdca(credit, ds, arch, n, steps, curves=True)
+        accuracy_curves(
+            {
+                k: {"train": v["curve_train_accuracy"], "test": v["curve_test_accuracy"]}
+                for k, v in curves.items()
+            },
+            r.out / f"figS2_{ds}.png",
+            f"{ds}: accuracy per inner step ({n} images)",
+        )
+        for label, v in curves.items():
+            rows.append(
+                row(
+                    ds,
+                    label.lower().replace("+", "-"),
+                    v,
+                    n,
+                    steps,
+                    (None, None),
+                    curve_train_accuracy=v["curve_train_accuracy"],
+                    curve_test_accuracy=v["curve_test_accuracy"],
+                )
+            )
+    return rows
+
+
+def _tableS4(r: Reproduction) -> list[dict[str, Any]]:
+    from tdca.complexity import complexity_table
+
+    return complexity_table()
+
+
+BUILDERS = {
+    "table1": _table1,
+    "table2": _table2,
+    "tableS1": _tableS1,
+    "tableS2": _tableS2,
+    "tableS3": _tableS3,
+    "tableS4": _tableS4,
+    "figS2": _figS2,
+}
+
+
+def run_reproduce(
+    table: str,
+    out: str | Path,
+    *,
+    scale: str = "small",
+    data_dir: str | None = None,
+    progress: bool = True,
+    console: Console | None = None,
+) -> dict[str, Any]:
+    if scale not in SCALES:
+        raise ValueError(f"--scale must be one of {tuple(SCALES)}, got {scale!r}")
+    console = console or Console()
+    r = Reproduction(table, Path(out), SCALES[scale], data_dir, progress, console)
+    t0 = time.perf_counter()
+    rows = BUILDERS[table](r)
+    metrics = {
+        "table": table,
+        "scale": scale,
+        "rows": rows,
+        "settings": {
+            "es": r.scale.es.to_dict(),
+            "seeds": r.scale.seeds,
+            "credit_init": r.scale.credit_init,
+            "tdca_lr": TDCA_LR,
+            "lr_grid": list(LR_GRID),
+        },
+        "seconds": round(time.perf_counter() - t0, 1),
+        "code_version": code_version(),
+    }
+    (r.out / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
+    from tdca.experiments.report import table_markdown
+
+    (r.out / "table.md").write_text(table_markdown(metrics))
+    return metrics

@@ -1,0 +1,234 @@
+"""Classification experiments on small synthetic data sets (npz), end to end."""
+
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from tdca.cli import main
+from tdca.credit import CreditLayout, make_strategy
+from tdca.credit.artifact import load_credit_net
+from tdca.credit.strategies.tdca import dfa_like_init
+from tdca.evolution import ESConfig
+from tdca.experiments.classification import (
+    EvolveConfig,
+    MeanOverTasks,
+    make_split,
+    make_task,
+    run_evolve,
+    train_learner,
+    tune_lr,
+)
+from tdca.experiments.report import results_document, table_markdown
+from tdca.inner import InnerLoop
+from tdca.io import ArtifactError
+from tdca.networks import MLP
+
+
+def _npz(path, shape, n_train=300, n_test=200, seed=0):
+    """Ten classes, each a fixed random prototype image plus noise (learnable, not trivial)."""
+    rng = np.random.default_rng(seed)
+    protos = rng.integers(0, 256, size=(10, *shape))
+
+    def draw(n):
+        y = rng.integers(0, 10, size=n)
+        x = protos[y] * 0.5 + rng.integers(0, 128, size=(n, *shape))
+        return np.clip(x, 0, 255).astype(np.uint8), y.astype(np.int32)
+
+    xtr, ytr = draw(n_train)
+    xte, yte = draw(n_test)
+    np.savez(path, x_train=xtr, y_train=ytr, x_test=xte, y_test=yte)
+    return f"npz:{path}"
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    d = tmp_path_factory.mktemp("data")
+    return {"small": _npz(d / "a.npz", (28, 28)), "rgb": _npz(d / "b.npz", (32, 32, 3), seed=1)}
+
+
+@pytest.fixture(scope="module")
+def evolved(tmp_path_factory, data):
+    out = tmp_path_factory.mktemp("evo") / "run"
+    cfg = EvolveConfig(
+        datasets=(data["small"],),
+        train_size=200,
+        steps=10,
+        lr=0.1,
+        es=ESConfig(population=8, generations=3, sigma_init=0.003, learning_rate=0.001),
+    )
+    metrics = run_evolve(cfg, out, progress=False)
+    return out, metrics
+
+
+def test_evolve_writes_a_self_describing_credit_network(evolved):
+    out, metrics = evolved
+    strategy, _beta, meta = load_credit_net(out)
+    assert meta["kind"] == "tdca-credit-net" and meta["generations"] == 3
+    assert meta["arch"] == "mlp-100" and meta["steps"] == 10 and meta["layout_spec"] == "dense"
+    assert strategy.net.sizes == (20, 30, 30, 110)
+    assert metrics["results"][0]["train_accuracy"] > 0.35  # chance is 0.1
+    assert (out / "metrics.json").exists() and (out / "fitness.png").exists()
+
+
+def test_credit_network_from_784_inputs_trains_a_3072_input_network(evolved, data):
+    out, _ = evolved
+    split = make_split(data["rgb"], None, 300)
+    r = train_learner(f"tdca:{out}", split, steps=10, lr=0.03)  # 4x the inputs: smaller lr
+    assert split.x_train.shape[1] == 3072
+    assert r["train_accuracy"] > 0.3 and r["test_accuracy"] > 0.25  # chance is 0.1
+
+
+def test_credit_network_for_another_architecture_is_refused(evolved, data):
+    out, _ = evolved
+    split = make_split(data["small"], None, 100)
+    with pytest.raises(ArtifactError, match=r"credits layers of \(100, 10\) units.*\(1000, 10\)"):
+        train_learner(f"tdca:{out}", split, arch="mlp-1000", steps=2, lr=1.0)
+    with pytest.raises(ArtifactError, match="no such file"):
+        train_learner(f"tdca:{out}/missing.npz", split, steps=2, lr=1.0)
+
+
+def test_dfa_like_init_starts_as_dfa(data):
+    split = make_split(data["small"], None, 64)
+    task = make_task(split, MLP((784, 100, 10)), "kaiming")
+    tdca = make_strategy("tdca", task)
+    beta = dfa_like_init(tdca, jax.random.PRNGKey(0), 10, eps=1e-3)
+    u, _ = task.credit_state(task.init_params(jax.random.PRNGKey(1)), (task.x, task.y))
+    credits = tdca.net.apply(beta, u)
+    err = u[:, 10:] - u[:, :10]
+    # Output-layer credits are exactly (y - p) up to the tanh's cubic error.
+    np.testing.assert_allclose(credits[:, 100:], err, atol=1e-4)
+    # Hidden credits are a fixed linear map of (y - p): rank <= 10.
+    assert np.linalg.matrix_rank(np.asarray(credits[:, :100]), tol=1e-3) <= 10
+
+
+def test_validation_split_never_touches_train_subset_or_test_set(data):
+    ds_train = make_split(data["small"], None, 100)
+    val = make_split(data["small"], None, 100, validation=True)
+    np.testing.assert_array_equal(val.x_train, ds_train.x_train)
+    assert not any((val.x_eval == row).all(axis=1).any() for row in ds_train.x_train[:20])
+    tuned = tune_lr(
+        "bp", data["small"], None, arch="mlp-100", train_size=100, steps=5, grid=(0.01, 0.3)
+    )
+    assert tuned["lr"] in (0.01, 0.3) and len(tuned["validation_accuracy"]) == 2
+
+
+def test_mean_over_tasks_is_the_mean_fitness(data):
+    a = make_task(make_split(data["small"], None, 50), MLP((784, 100, 10)), "zero")
+    b = make_task(make_split(data["rgb"], None, 50), MLP((3072, 100, 10)), "zero")
+    tdca = make_strategy("tdca", a)
+    beta = tdca.init(jax.random.PRNGKey(0))
+    loop = InnerLoop(tdca, 3, 1.0)
+    key = jax.random.PRNGKey(2)
+    both = MeanOverTasks(loop).fitness(beta, (a, b), key)
+    singles = [loop.fitness(beta, t, jax.random.fold_in(key, i)) for i, t in enumerate((a, b))]
+    np.testing.assert_allclose(both, np.mean(singles), rtol=1e-6)
+
+
+def test_layout_specs_round_trip():
+    layout = CreditLayout.parse("grid:6x6", (900, 10))
+    assert layout.num_credits == 46
+    again = CreditLayout.from_description(layout.describe())
+    assert again.describe() == layout.describe()
+    assert CreditLayout.parse("line:10", (100, 10)).num_credits == 20
+    with pytest.raises(ValueError, match="square"):
+        CreditLayout.parse("grid:6x6", (100 + 1, 10))
+    with pytest.raises(ValueError, match="dense"):
+        CreditLayout.parse("ring:5", (100, 10))
+
+
+def test_train_and_evolve_commands(tmp_path, data, capsys):
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                data["small"],
+                "--learner",
+                "dfa",
+                "--train-size",
+                "100",
+                "--steps",
+                "5",
+                "--lr",
+                "0.3",
+                "--out",
+                str(tmp_path / "t"),
+            ]
+        )
+        == 0
+    )
+    m = json.loads((tmp_path / "t" / "metrics.json").read_text())
+    assert {"train_accuracy", "test_accuracy", "train_size", "steps"} <= set(m)
+    assert len(m["curve_test_accuracy"]) == 5
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                data["small"],
+                "--learner",
+                "hebb",
+                "--train-size",
+                "100",
+                "--out",
+                str(tmp_path / "u"),
+            ]
+        )
+        == 2
+    )
+    assert "unknown learner" in capsys.readouterr().err
+    assert not (tmp_path / "u").exists()  # nothing half-written for a bad command
+    assert (
+        main(
+            [
+                "evolve",
+                "--dataset",
+                data["small"],
+                "--train-size",
+                "100",
+                "--steps",
+                "5",
+                "--generations",
+                "2",
+                "--population",
+                "4",
+                "--out",
+                str(tmp_path / "e"),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    assert (tmp_path / "e" / "credit_net.npz").exists()
+
+
+def test_report_puts_paper_numbers_beside_ours(tmp_path):
+    metrics = {
+        "table": "table1",
+        "scale": "small",
+        "seconds": 1.0,
+        "settings": {"seeds": 3},
+        "rows": [
+            {
+                "dataset": "mnist",
+                "method": "tdca",
+                "train_size": 1000,
+                "steps": 20,
+                "train_accuracy": 0.9,
+                "test_accuracy": 0.85,
+                "seeds": 1,
+                "lr": 1.0,
+                "paper_train_accuracy": 0.998,
+                "paper_test_accuracy": 0.8861,
+            }
+        ],
+    }
+    md = table_markdown(metrics)
+    assert "| mnist | tdca | 1000 | 20 | 90.00 | 85.00 | 99.80 | 88.61 |" in md
+    run = tmp_path / "t1"
+    run.mkdir()
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    doc = results_document([run])
+    assert "tdca reproduce table1 --scale small" in doc and "Not run yet" in doc
