@@ -12,7 +12,7 @@ from pathlib import Path
 from tdca.data import DatasetError
 from tdca.evolution import ESConfig
 from tdca.experiments.classification import ARCHS
-from tdca.experiments.reproduce import TABLES
+from tdca.experiments.reproduce import DATASETS, TABLES
 from tdca.io import ArtifactError
 from tdca.rundir import RunDirError
 
@@ -119,6 +119,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--scale", default="small", choices=["small", "paper"])
     r.add_argument("--data-dir", default=None)
+    r.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="folder for evolutions and baselines shared between tables (default: --out)",
+    )
+    r.add_argument(
+        "--datasets",
+        default=",".join(DATASETS),
+        help="comma-separated subset of the data sets to run (default: all)",
+    )
     r.add_argument("--no-progress", action="store_true")
 
     rep = sub.add_parser("report", help="write docs/results.md from reproduce run directories")
@@ -238,12 +249,15 @@ def _evolve(args: argparse.Namespace) -> int:
 def _reproduce(args: argparse.Namespace) -> int:
     from tdca.experiments.reproduce import run_reproduce
 
+    datasets = tuple(d.strip() for d in args.datasets.split(",") if d.strip())
     m = run_reproduce(
         args.table,
         args.out,
         scale=args.scale,
         data_dir=args.data_dir,
         progress=not args.no_progress,
+        cache=args.cache,
+        datasets=datasets,
     )
     print((args.out / "table.md").read_text())
     print(f"{len(m['rows'])} rows in {m['seconds']} s -> {args.out}/metrics.json")

@@ -1,7 +1,13 @@
 """The outer loop: PGPE (evosax) over credit-strategy parameters, with checkpoints."""
 
 from tdca.evolution.pgpe import ESConfig, Evolution, population_mesh
-from tdca.evolution.runner import CHECKPOINT, HISTORY, EvolutionResult, evolve
+from tdca.evolution.runner import (
+    CHECKPOINT,
+    HISTORY,
+    EvolutionResult,
+    config_for_resume,
+    evolve,
+)
 
 __all__ = [
     "CHECKPOINT",
@@ -9,6 +15,7 @@ __all__ = [
     "ESConfig",
     "Evolution",
     "EvolutionResult",
+    "config_for_resume",
     "evolve",
     "population_mesh",
 ]

@@ -2,6 +2,11 @@
 inner loop in parallel (``jax.vmap`` over the population axis, sharded across devices when
 there are several), and tell PGPE the fitnesses.
 
+Memory: a vmapped population holds every candidate's training-set activations at once.
+``Evolution(..., chunk_size=k)`` evaluates k candidates at a time per device instead
+(``jax.lax.map(..., batch_size=k)``), trading some speed for memory; ``auto_chunk_size``
+picks the largest k that fits a memory budget, from XLA's own memory analysis.
+
 evosax minimises, tdca's fitness is "higher is better": we hand evosax minus the fitness.
 A candidate whose inner loop diverged (NaN/Inf fitness) is given a fitness just below the
 worst finite one and counted, so the ES update never sees a NaN.
@@ -9,6 +14,7 @@ worst finite one and counted, so the ES update never sees a NaN.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -65,15 +71,32 @@ class ESConfig:
 
 
 def population_mesh() -> Mesh | None:
-    """A 1-D mesh named ``pop`` over all devices, or None on a single device."""
+    """A 1-D mesh named ``pop`` over all devices, or None on a single device.
+
+    After ``jax.distributed.initialize`` ``jax.devices()`` lists every process's devices,
+    so the same mesh spans hosts.
+    """
     devices = jax.devices()
     return None if len(devices) == 1 else Mesh(devices, ("pop",))
 
 
 class Evolution:
-    """PGPE over a strategy's parameters, each candidate scored by ``inner.fitness``."""
+    """PGPE over a strategy's parameters, each candidate scored by ``inner.fitness``.
 
-    def __init__(self, inner: InnerLoop, template: Any, config: ESConfig) -> None:
+    ``chunk_size``: evaluate at most that many candidates at once per device (None: the
+    whole population in one vmap). ``mesh``: "auto" shards the population over all devices
+    (``population_mesh``); None keeps it on the default device; or pass a 1-D Mesh whose
+    axis is named ``pop``.
+    """
+
+    def __init__(
+        self,
+        inner: InnerLoop,
+        template: Any,
+        config: ESConfig,
+        chunk_size: int | None = None,
+        mesh: Mesh | str | None = "auto",
+    ) -> None:
         self.inner = inner
         self.config = config
         self.es = PGPE(config.population, solution=template, optimizer=config.make_optimizer())
@@ -82,14 +105,32 @@ class Evolution:
             std_lr=config.std_lr,
             std_max_change=config.std_max_change,
         )
-        self.mesh = population_mesh()
+        if isinstance(mesh, str):
+            if mesh != "auto":
+                raise ValueError(f"mesh must be 'auto', None or a jax.sharding.Mesh, got {mesh!r}")
+            mesh = population_mesh()
+        if mesh is not None and mesh.axis_names != ("pop",):
+            raise ValueError(
+                f"the population mesh needs one axis named 'pop', got {mesh.axis_names}"
+            )
+        self.mesh = None if mesh is not None and mesh.size == 1 else mesh
         if self.mesh is not None and config.population % self.mesh.size:
             raise ValueError(
                 f"population {config.population} must be divisible by the "
                 f"{self.mesh.size} devices it is sharded over"
             )
+        if chunk_size is not None and (isinstance(chunk_size, bool) or int(chunk_size) < 1):
+            raise ValueError(f"chunk_size must be a positive integer or None, got {chunk_size}")
+        self.chunk_size = None if chunk_size is None else int(chunk_size)
+        self.template_shapes = jax.tree.map(
+            lambda x: jax.ShapeDtypeStruct(jnp.shape(x), jnp.result_type(x)), template
+        )
         self.init = jax.jit(self._init)
         self.step = jax.jit(self._step)
+
+    @property
+    def num_devices(self) -> int:
+        return 1 if self.mesh is None else self.mesh.size
 
     def _init(self, key: jax.Array, mean: Any) -> Any:
         return self.es.init(key, mean, self.es_params)
@@ -104,12 +145,35 @@ class Evolution:
         sharding = NamedSharding(self.mesh, PartitionSpec("pop"))
         return jax.tree.map(lambda x: jax.lax.with_sharding_constraint(x, sharding), population)
 
+    def evaluate(self, population: Any, task: Task, key: jax.Array) -> jax.Array:
+        """Fitness of every candidate (leading axis of ``population``), all with ``key``.
+
+        Unchunked: one vmap over the (sharded) population. Chunked: each device maps over
+        its own slice, ``chunk_size`` candidates at a time, so peak memory scales with the
+        chunk instead of the population.
+        """
+
+        def one(sparams: Any) -> jax.Array:
+            return self.inner.fitness(sparams, task, key)
+
+        if self.chunk_size is None:
+            return jax.vmap(one)(self._shard(population))
+        if self.mesh is None:
+            return jax.lax.map(one, population, batch_size=self.chunk_size)
+        d = self.mesh.size
+        n = jax.tree.leaves(population)[0].shape[0]
+        if n % d:
+            raise ValueError(f"population {n} must be divisible by the {d} devices")
+        blocks = jax.tree.map(lambda x: x.reshape(d, n // d, *x.shape[1:]), population)
+        blocks = self._shard(blocks)  # one block per device; each maps over its own chunks
+        fitness = jax.vmap(lambda b: jax.lax.map(one, b, batch_size=self.chunk_size))(blocks)
+        return fitness.reshape(n)
+
     def _step(self, state: Any, task: Task, key: jax.Array) -> tuple[Any, dict[str, jax.Array]]:
         k_ask, k_eval, k_tell = jax.random.split(key, 3)
         centre_fitness = self.inner.fitness(self.mean(state), task, k_eval)
         population, state = self.es.ask(k_ask, state, self.es_params)
-        population = self._shard(population)
-        fitness = jax.vmap(self.inner.fitness, in_axes=(0, None, None))(population, task, k_eval)
+        fitness = self.evaluate(population, task, k_eval)
         ok = jnp.isfinite(fitness)
         worst = jnp.min(jnp.where(ok, fitness, jnp.inf))
         worst = jnp.where(jnp.isfinite(worst), worst, 0.0)
@@ -124,3 +188,111 @@ class Evolution:
             "diverged": jnp.sum(~ok),
         }
         return state, stats
+
+
+# ----------------------------------------------------------------------------- memory
+
+ACTIVATION_BUFFERS = 4
+"""Live (batch, units) float32 buffers per credited layer in the analytic estimate: the
+pre-activation, the activation, the credit and the local rule's delta."""
+
+
+def analytic_candidate_bytes(task: Any, credit_widths: tuple[int, ...] = ()) -> int | None:
+    """Rough bytes one candidate's inner loop keeps live, from the task's shapes only.
+
+    Dominant: the training-set activations, batch x units x 4 bytes x a few buffers per
+    layer, plus the credit network's activations; the scan keeps no per-step history (no
+    gradient flows through it), so this does not grow with the number of steps. None for
+    tasks without ``x`` and ``model.sizes`` (e.g. the Gaussian task, whose state is tiny).
+    """
+    x = getattr(task, "x", None)
+    sizes = getattr(getattr(task, "model", None), "sizes", None)
+    if x is None or sizes is None:
+        return None
+    batch = int(getattr(task, "batch_size", None) or x.shape[0])
+    units = sum(int(s) for s in sizes[1:])
+    params = sum((int(a) + 1) * int(b) for a, b in itertools.pairwise(sizes))
+    per_example = ACTIVATION_BUFFERS * units + sum(credit_widths)
+    return 4 * (batch * per_example + 3 * params)
+
+
+def _temp_bytes(evolution: Evolution, task: Task, n: int) -> tuple[int, int] | None:
+    """(temp, argument) bytes XLA reserves to evaluate ``n`` candidates in one vmap."""
+    population = jax.tree.map(
+        lambda s: jax.ShapeDtypeStruct((n, *s.shape), s.dtype), evolution.template_shapes
+    )
+    key = jax.ShapeDtypeStruct((2,), jnp.uint32)
+    fn = jax.vmap(evolution.inner.fitness, in_axes=(0, None, None))
+    try:
+        stats = jax.jit(fn).lower(population, task, key).compile().memory_analysis()
+    except (NotImplementedError, AttributeError, RuntimeError):
+        return None
+    if stats is None:
+        return None
+    return int(stats.temp_size_in_bytes), int(stats.argument_size_in_bytes)
+
+
+def candidate_memory(evolution: Evolution, task: Task) -> dict[str, Any]:
+    """Bytes per candidate and fixed bytes (data, shared buffers) of population evaluation.
+
+    Measured: XLA's ``memory_analysis`` of the compiled vmapped fitness for 2 and 4
+    candidates, per candidate = the difference / 2. Falls back to the analytic estimate
+    where the backend reports nothing. ``source`` says which one was used.
+    """
+    widths = tuple(getattr(getattr(evolution.inner.strategy, "net", None), "sizes", ())[1:])
+    analytic = analytic_candidate_bytes(task, widths)
+    two, four = _temp_bytes(evolution, task, 2), _temp_bytes(evolution, task, 4)
+    if two is not None and four is not None and four[0] > two[0]:
+        per = (four[0] - two[0]) / 2
+        fixed = max(two[0] - 2 * per, 0) + two[1]
+        return {
+            "per_candidate": int(per),
+            "fixed": int(fixed),
+            "analytic": analytic,
+            "source": "xla_memory_analysis",
+        }
+    if analytic is None:
+        raise ValueError(
+            "XLA reports no memory analysis here and the task has no shapes to "
+            "estimate from; pass chunk_size explicitly"
+        )
+    data = sum(int(getattr(a, "nbytes", 0)) for a in jax.tree.leaves(task))
+    return {"per_candidate": analytic, "fixed": data, "analytic": analytic, "source": "analytic"}
+
+
+def device_memory_budget(device: jax.Device | None = None) -> int | None:
+    """Free bytes on ``device`` (default: the first) per its allocator, or None (CPU)."""
+    stats = (device or jax.devices()[0]).memory_stats()
+    if not stats or "bytes_limit" not in stats:
+        return None
+    return int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0))
+
+
+def auto_chunk_size(
+    evolution: Evolution,
+    task: Task,
+    budget_bytes: int | None = None,
+    headroom: float = 0.8,
+) -> int | None:
+    """The largest per-device chunk whose evaluation fits ``headroom`` x the budget.
+
+    The budget is the device's free memory when its allocator reports it (GPU/TPU), else
+    ``budget_bytes`` must be given. Returns None when the whole per-device population fits
+    (no chunking needed), else a divisor of the per-device population (no ragged last
+    chunk). Raises when not even one candidate fits.
+    """
+    budget = budget_bytes if budget_bytes is not None else device_memory_budget()
+    if budget is None:
+        raise ValueError("this device reports no memory statistics; pass budget_bytes")
+    mem = candidate_memory(evolution, task)
+    per_device = evolution.config.population // evolution.num_devices
+    usable = headroom * budget - mem["fixed"]
+    fit = int(usable // max(mem["per_candidate"], 1))
+    if fit < 1:
+        raise ValueError(
+            f"one candidate needs ~{mem['per_candidate'] / 2**20:.1f} MiB on top of "
+            f"{mem['fixed'] / 2**20:.1f} MiB fixed; the budget is {budget / 2**20:.1f} MiB"
+        )
+    if fit >= per_device:
+        return None
+    return max(k for k in range(1, fit + 1) if per_device % k == 0)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 import jax
@@ -39,6 +40,15 @@ class EvolutionResult:
     generation: int
     history: list[dict[str, Any]]
     interrupted: bool
+
+
+def config_for_resume(run: RunDir, requested: Any, from_dict: Callable[[dict], Any]) -> Any:
+    """The config a resumed run continues with: the saved one, whose generation count the
+    command line may raise (to extend a finished run) but never silently change otherwise."""
+    saved = from_dict(run.read_json("config.json"))
+    if requested.es.generations > saved.es.generations:
+        saved = replace(saved, es=replace(saved.es, generations=requested.es.generations))
+    return saved
 
 
 def _key_for(seed: int, generation: int) -> jax.Array:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from tdca.credit.layout import CreditLayout
 from tdca.credit.strategies import BP, DFA, FA, TDCA
 from tdca.credit.strategies.tdca import dfa_like_init
 from tdca.data import Dataset, load_dataset
-from tdca.evolution import ESConfig, Evolution, evolve
+from tdca.evolution import ESConfig, Evolution, config_for_resume, evolve
 from tdca.inner import InnerLoop
 from tdca.networks import MLP
 from tdca.rundir import RunDir
@@ -321,10 +321,7 @@ def run_evolve(
     of a fresh bottom-up network trained by it on each data set)."""
     run = RunDir(out, resume=resume)
     if resume:
-        saved = EvolveConfig.from_dict(run.read_json("config.json"))
-        if cfg.es.generations > saved.es.generations:
-            saved = replace(saved, es=replace(saved.es, generations=cfg.es.generations))
-        cfg = saved
+        cfg = config_for_resume(run, cfg, EvolveConfig.from_dict)
     run.write_config(cfg.to_dict())
     splits = [make_split(d, cfg.data_dir, cfg.train_size) for d in cfg.datasets]
     tasks = tuple(

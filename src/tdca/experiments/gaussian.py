@@ -8,7 +8,7 @@ from the default start point (BP blue, TDCA red) and the update fields of BP and
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from tdca.credit.strategies import BP, TDCA
-from tdca.evolution import ESConfig, Evolution, evolve
+from tdca.evolution import ESConfig, Evolution, config_for_resume, evolve
 from tdca.inner import InnerLoop
 from tdca.io import save_pytree
 from tdca.rundir import RunDir
@@ -172,10 +172,7 @@ def run_gaussian(
     """Evolve, analyse and plot; returns metrics, or None if the evolution was interrupted."""
     run = RunDir(out, resume=resume)
     if resume:
-        saved = GaussianConfig.from_dict(run.read_json("config.json"))
-        if cfg.es.generations > saved.es.generations:  # resuming may extend a run
-            saved = replace(saved, es=replace(saved.es, generations=cfg.es.generations))
-        cfg = saved
+        cfg = config_for_resume(run, cfg, GaussianConfig.from_dict)
     run.write_config(cfg.to_dict())
     run.log(f"gaussian run: {cfg.to_dict()}")
 

@@ -90,6 +90,8 @@ class Reproduction:
         data_dir: str | None,
         progress: bool,
         console: Console,
+        cache: Path | None = None,
+        datasets: tuple[str, ...] = DATASETS,
     ) -> None:
         if table not in TABLES:
             raise ValueError(f"unknown table {table!r}; choose one of {TABLES}")
@@ -98,7 +100,13 @@ class Reproduction:
         if self.out.exists() and not self.out.is_dir():
             raise ValueError(f"--out {self.out}: exists and is not a directory")
         self.out.mkdir(parents=True, exist_ok=True)
-        self.cache_file = self.out / "baselines.json"
+        unknown = set(datasets) - set(DATASETS)
+        if unknown or not datasets:
+            raise ValueError(f"--datasets must be a subset of {DATASETS}, got {datasets}")
+        self.datasets = tuple(d for d in DATASETS if d in datasets)
+        self.shared = Path(cache) if cache is not None else self.out
+        self.shared.mkdir(parents=True, exist_ok=True)
+        self.cache_file = self.shared / "baselines.json"
         self.cache: dict[str, Any] = (
             json.loads(self.cache_file.read_text()) if self.cache_file.exists() else {}
         )
@@ -118,7 +126,7 @@ class Reproduction:
         """Path of an evolved credit network (evolving, resuming or reusing it)."""
         sizes = min(self.size(d, train_size) for d in datasets)
         key = f"{'+'.join(datasets)}_{arch}_{layout.replace(':', '-')}_{sizes}x{steps}"
-        run = self.out / "evolutions" / key
+        run = self.shared / "evolutions" / key
         if (run / "metrics.json").exists() and (run / FILENAME).exists():
             return str(run / FILENAME), json.loads((run / "metrics.json").read_text())
         cfg = EvolveConfig(
@@ -288,7 +296,7 @@ def _full(r: Reproduction, ds: str) -> tuple[int, int]:
 
 def _tableS1(r: Reproduction) -> list[dict[str, Any]]:
     rows = []
-    for ds in DATASETS:
+    for ds in r.datasets:
         n, steps = _full(r, ds)
         for learner, method in (("bp", "kaiming-bp"), ("bp-zero", "zero-bp"), ("dfa", "dfa")):
             rows.append(
@@ -329,13 +337,13 @@ def _tableS1(r: Reproduction) -> list[dict[str, Any]]:
 
 def _tableS2(r: Reproduction) -> list[dict[str, Any]]:
     rows = []
-    sources = [(ds,) for ds in DATASETS] + [DATASETS]
+    sources = [(ds,) for ds in r.datasets] + ([r.datasets] if len(r.datasets) > 1 else [])
     for src in sources:
         n = min(_full(r, d)[0] for d in src)
         steps = r.scale.full[1]
         credit, _ = r.evolution(src, "mlp-100", n, steps)
         name = "all" if len(src) > 1 else src[0]
-        for ds in DATASETS:
+        for ds in r.datasets:
             res = r.tdca(credit, ds, "mlp-100", n, steps)
             rows.append(
                 row(
@@ -362,7 +370,7 @@ S3_LAYOUTS = (
 
 def _tableS3(r: Reproduction) -> list[dict[str, Any]]:
     rows = []
-    for ds in DATASETS:
+    for ds in r.datasets:
         n, steps = _full(r, ds)
         for col, (arch, layout) in enumerate(S3_LAYOUTS):
             credit, _ = r.evolution((ds,), arch, n, steps, layout)
@@ -387,7 +395,7 @@ def _tableS3(r: Reproduction) -> list[dict[str, Any]]:
 def _table2(r: Reproduction) -> list[dict[str, Any]]:
     rows = []
     for arch in ("deep-fc", "cnn"):
-        for ds in DATASETS:
+        for ds in r.datasets:
             n, steps = _full(r, ds)
             if arch == "cnn":
                 n = min(n, r.scale.cnn_train)
@@ -422,7 +430,7 @@ def _figS2(r: Reproduction) -> list[dict[str, Any]]:
     from tdca.plotting.curves import accuracy_curves
 
     rows = []
-    for ds in DATASETS:
+    for ds in r.datasets:
         n, steps = _full(r, ds)
         bp = r.baseline("bp", ds, "mlp-100", n, steps)
         split = make_split(ds, r.data_dir, n)
@@ -482,11 +490,22 @@ def run_reproduce(
     data_dir: str | None = None,
     progress: bool = True,
     console: Console | None = None,
+    cache: str | Path | None = None,
+    datasets: tuple[str, ...] = DATASETS,
 ) -> dict[str, Any]:
     if scale not in SCALES:
         raise ValueError(f"--scale must be one of {tuple(SCALES)}, got {scale!r}")
     console = console or Console()
-    r = Reproduction(table, Path(out), SCALES[scale], data_dir, progress, console)
+    r = Reproduction(
+        table,
+        Path(out),
+        SCALES[scale],
+        data_dir,
+        progress,
+        console,
+        None if cache is None else Path(cache),
+        tuple(datasets),
+    )
     t0 = time.perf_counter()
     rows = BUILDERS[table](r)
     metrics = {

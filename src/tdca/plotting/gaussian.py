@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from tdca.plotting.curves import fitness_figure
 from tdca.tasks.gaussian import GaussianTask
 
 BP_COLOUR, TDCA_COLOUR = "tab:blue", "tab:red"
@@ -75,20 +76,6 @@ def _field_figure(task: GaussianTask, k: int, arrays: dict[str, Any], path: Path
     plt.close(fig)
 
 
-def _fitness_figure(history: list[dict[str, Any]], path: Path) -> None:
-    if not history:
-        return
-    g = [r["generation"] for r in history]
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(g, [r["mean_fitness"] for r in history], label="population mean")
-    ax.plot(g, [r["best_fitness"] for r in history], label="population best")
-    ax.plot(g, [r["centre_fitness"] for r in history], label="search centre")
-    ax.set_xlabel("generation"), ax.set_ylabel("fitness"), ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
 def plot_gaussian_run(
     out: Path,
     task: GaussianTask,
@@ -104,5 +91,5 @@ def plot_gaussian_run(
         paths.append(out / f"fields{suffix}.png")
         _field_figure(task, k, arrays, paths[-1])
     paths.append(out / "fitness.png")
-    _fitness_figure(history, paths[-1])
+    fitness_figure(history, paths[-1])
     return paths
