@@ -145,6 +145,14 @@ class Evolution:
         sharding = NamedSharding(self.mesh, PartitionSpec("pop"))
         return jax.tree.map(lambda x: jax.lax.with_sharding_constraint(x, sharding), population)
 
+    def _replicate(self, tree: Any) -> Any:
+        """Gather to every device, so the ES update's reductions run in the one-device order
+        (a sharded sum would add per-device partial sums: not bit-identical)."""
+        if self.mesh is None:
+            return tree
+        sharding = NamedSharding(self.mesh, PartitionSpec())
+        return jax.tree.map(lambda x: jax.lax.with_sharding_constraint(x, sharding), tree)
+
     def evaluate(self, population: Any, task: Task, key: jax.Array) -> jax.Array:
         """Fitness of every candidate (leading axis of ``population``), all with ``key``.
 
@@ -173,7 +181,8 @@ class Evolution:
         k_ask, k_eval, k_tell = jax.random.split(key, 3)
         centre_fitness = self.inner.fitness(self.mean(state), task, k_eval)
         population, state = self.es.ask(k_ask, state, self.es_params)
-        fitness = self.evaluate(population, task, k_eval)
+        fitness = self._replicate(self.evaluate(population, task, k_eval))
+        population = self._replicate(population)  # the update runs as on one device
         ok = jnp.isfinite(fitness)
         worst = jnp.min(jnp.where(ok, fitness, jnp.inf))
         worst = jnp.where(jnp.isfinite(worst), worst, 0.0)

@@ -112,7 +112,13 @@ class Reproduction:
         )
 
     def size(self, dataset: str, train_size: int | None) -> int:
-        return TRAIN_TOTAL[dataset] if train_size is None else min(train_size, TRAIN_TOTAL[dataset])
+        """Training-set size for a cell; None = the whole set (known data sets only)."""
+        total = TRAIN_TOTAL.get(dataset)
+        if total is None:
+            if train_size is None:
+                raise ValueError(f"give a training-set size for {dataset!r}")
+            return train_size
+        return total if train_size is None else min(train_size, total)
 
     # -- evolutions ----------------------------------------------------------------------
     def evolution(
@@ -169,7 +175,7 @@ class Reproduction:
             self.cache[key] = {
                 **seeds_summary(runs),
                 "lr": tuned["lr"],
-                "lr_grid": grid,
+                "lr_grid": list(grid),
                 "validation_accuracy": tuned["validation_accuracy"],
             }
             self.cache_file.write_text(json.dumps(self.cache, indent=1))
