@@ -89,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=_positive_int, default=None, help="default: full batch")
     t.add_argument("--seed", type=_seed, default=0)
     t.add_argument("--data-dir", default=None, help="data folder (default $TDCA_DATA_DIR)")
+    t.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help="allow reading CIFAR-10's python (pickle) release; unpickling can run code "
+        "from the file, so only for files you trust",
+    )
     t.add_argument("--out", type=Path, required=True)
 
     e = sub.add_parser("evolve", help="evolve a TDCA credit network")
@@ -162,7 +168,7 @@ def _train(args: argparse.Namespace) -> int:
     from tdca.rundir import RunDir
 
     # Validate data, learner and checkpoint before creating the run directory.
-    split = make_split(args.dataset, args.data_dir, args.train_size)
+    split = make_split(args.dataset, args.data_dir, args.train_size, allow_pickle=args.allow_pickle)
     probe = make_task(split, build_model(args.arch, split.dataset), "zero")
     learner_parts(args.learner, probe, jax.random.PRNGKey(0))
     run = RunDir(args.out)
@@ -178,6 +184,7 @@ def _train(args: argparse.Namespace) -> int:
             train_size=args.train_size,
             steps=args.steps,
             batch_size=args.batch_size,
+            allow_pickle=args.allow_pickle,
         )
         lr = tuned["lr"]
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}

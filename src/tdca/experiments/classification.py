@@ -56,8 +56,10 @@ def build_model(arch: str, ds: Dataset) -> Any:
 
 
 @functools.lru_cache(maxsize=4)
-def _load(spec: str, data_dir: str | None) -> tuple[Dataset, np.ndarray, np.ndarray]:
-    ds = load_dataset(spec, data_dir)
+def _load(
+    spec: str, data_dir: str | None, allow_pickle: bool = False
+) -> tuple[Dataset, np.ndarray, np.ndarray]:
+    ds = load_dataset(spec, data_dir, allow_pickle=allow_pickle)
     return ds, ds.features("train"), ds.features("test")
 
 
@@ -74,12 +76,17 @@ class Split:
 
 
 def make_split(
-    spec: str, data_dir: str | None, train_size: int, *, validation: bool = False
+    spec: str,
+    data_dir: str | None,
+    train_size: int,
+    *,
+    validation: bool = False,
+    allow_pickle: bool = False,
 ) -> Split:
     """The first ``train_size`` training images, evaluated on the test set; with
     ``validation`` the evaluation set is 5,000 *training* images the learner never sees
     (used to pick learning rates, so the test set is never used for tuning)."""
-    ds, xtr, xte = _load(spec, data_dir)
+    ds, xtr, xte = _load(spec, data_dir, allow_pickle)
     n_total = len(xtr)
     if not 1 <= train_size <= n_total:
         raise ValueError(f"--train-size must be in [1, {n_total}] for {ds.name}, got {train_size}")
@@ -201,10 +208,11 @@ def tune_lr(
     steps: int,
     grid: tuple[float, ...] = LR_GRID,
     batch_size: int | None = None,
+    allow_pickle: bool = False,
 ) -> dict[str, Any]:
     """Pick the learning rate with the best accuracy on a validation split (never the test
     set). Returns the grid, each validation accuracy and the pick."""
-    split = make_split(spec, data_dir, train_size, validation=True)
+    split = make_split(spec, data_dir, train_size, validation=True, allow_pickle=allow_pickle)
     scores = []
     for lr in grid:
         r = train_learner(

@@ -1,0 +1,571 @@
+"""Throughput benchmark: how fast tdca runs a generation, against the device and a baseline.
+
+One run on one device measures three things, all at the same matmul precision:
+
+* the device's achievable dense matmul throughput (a large GEMM, best of several reps):
+  the "peak" that tdca's throughput is a fraction of;
+* tdca's seconds per generation (``Evolution.step`` with a TDCA credit network on a
+  classification task) and the FLOP/s that implies, FLOPs counted from the model
+  (``tdca.complexity``) and cross-checked with XLA's cost analysis of the compiled
+  generation;
+* a straightforward per-candidate reference (a Python loop over candidates, each running
+  the same inner loop jitted for one candidate), so ``speedup_vs_reference`` says what
+  batching the population buys over the way one would write it without tdca.
+
+The full configuration is the papers' MNIST protocol (784-100-10, 60,000 examples full
+batch, 150 inner steps, population 64) on random data of that shape, so no data files are
+needed. ``small`` is a 2-core-CPU-sized version. The issue's GPU targets (H100: <= 0.7 s per
+generation, >= 40% of measured matmul peak, >= 10x the reference) are evaluated and
+reported in ``metrics["targets"]`` only for the full configuration on a GPU.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from tdca import complexity as cx
+from tdca.credit.strategies.tdca import TDCA, dfa_like_init
+from tdca.evolution.pgpe import ESConfig, Evolution, candidate_memory, device_memory_budget
+from tdca.inner import InnerLoop
+from tdca.networks.mlp import MLP
+from tdca.tasks.classification import ClassificationTask
+
+PRECISIONS: dict[str, str] = {
+    "float32": "highest",  # true f32 matmuls (on GPUs JAX's default may use TF32)
+    "tf32": "tensorfloat32",
+    "bfloat16": "BF16_BF16_F32",  # bf16 matmul inputs, f32 accumulation; state stays f32
+}
+"""Our precision names -> ``jax.default_matmul_precision`` values. bfloat16 uses XLA's dot
+algorithm preset, so every matmul of the MLP, the credit net and the local rule rounds its
+inputs to bf16 and accumulates in f32 without any change to the model code."""
+
+TARGETS = {"seconds_per_generation": 0.7, "fraction_of_peak": 0.4, "speedup_vs_reference": 10.0}
+"""The issue's goals for the full configuration on an H100 (upper, lower, lower bound)."""
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """One benchmark configuration (bottom-up MLP, data, population, timing reps)."""
+
+    examples: int = 60_000
+    inputs: int = 784
+    hidden: tuple[int, ...] = (100,)
+    classes: int = 10
+    credit_hidden: tuple[int, ...] = (30, 30)
+    population: int = 64
+    steps: int = 150
+    lr: float = 0.1
+    generations: int = 5  # timed, after ``warmup`` generations
+    warmup: int = 2  # the first compiles; on XLA:CPU the second is still ~2x slow
+    reference_generations: int = 1  # timed, after one warm-up generation
+    gemm_size: int | None = None  # None: 8192 on GPU/TPU, 2048 on CPU
+    gemm_reps: int = 10
+    chunk_size: int | None = None
+    seed: int = 0
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        return (self.inputs, *self.hidden, self.classes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+FULL = BenchConfig()
+SMALL = BenchConfig(
+    examples=2_000, population=16, steps=20, generations=3, gemm_size=1024, gemm_reps=10
+)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _block(tree: Any) -> Any:
+    return jax.block_until_ready(tree)
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    t0 = time.perf_counter()
+    out = _block(fn())
+    return out, time.perf_counter() - t0
+
+
+def device_description() -> dict[str, Any]:
+    """What ran the benchmark: platform, device kind, count, host CPU."""
+    dev = jax.devices()[0]
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {
+        "platform": dev.platform,
+        "device_kind": dev.device_kind,
+        "device_count": jax.device_count(),
+        "host": f"{cpu}, {os.cpu_count()} cores",
+        "jax_version": jax.__version__,
+    }
+
+
+def effective_matmul_inputs() -> str:
+    """What the matmul units actually saw under the current precision, by experiment.
+
+    ``A @ I`` returns A exactly only if A's entries reach the multiplier unrounded; entries
+    1 + 2^-12 survive f32 only, 1 + 2^-9 survive f32 and TF32 (10-bit mantissa) but not
+    bf16 (7 bits). CPUs ignore the TF32/bf16 requests, so this says "float32" there.
+    """
+    n = 256
+    a = np.ones((n, n), np.float32)
+    a[:, ::2] += np.float32(2.0**-12)
+    a[:, 1::2] += np.float32(2.0**-9)
+    out = np.asarray(jax.jit(jnp.matmul)(jnp.asarray(a), jnp.eye(n, dtype=jnp.float32)))
+    if np.array_equal(out, a):
+        return "float32"
+    if np.array_equal(out[:, 1::2], a[:, 1::2]):
+        return "tf32-like (10-bit mantissa)"
+    return "bf16-like (7-bit mantissa)"
+
+
+def measure_peak(size: int, reps: int, native_bf16: bool = False) -> dict[str, Any]:
+    """Best dense-GEMM throughput of two ``size`` x ``size`` matrices.
+
+    By default f32 arrays under the caller's ``default_matmul_precision``: the matmuls
+    tdca's model runs, so the peak is at the precision actually used (a backend that
+    ignores a TF32/bf16 request, like XLA:CPU, gets its f32 peak). ``native_bf16``
+    multiplies bf16 arrays with f32 accumulation instead: the hardware's bf16 peak.
+    """
+    ka, kb = jax.random.split(jax.random.PRNGKey(0))
+    dtype = jnp.bfloat16 if native_bf16 else jnp.float32
+    a = jax.random.normal(ka, (size, size), dtype)
+    b = jax.random.normal(kb, (size, size), dtype)
+    gemm = jax.jit(lambda a, b: jnp.matmul(a, b, preferred_element_type=jnp.float32))
+    for _ in range(2):
+        _block(gemm(a, b))
+    times = [_timed(lambda: gemm(a, b))[1] for _ in range(reps)]
+    return {
+        "gemm_size": size,
+        "gemm_reps": reps,
+        "gemm_best_seconds": min(times),
+        "gemm_median_seconds": float(np.median(times)),
+        "peak_tflops": 2.0 * size**3 / min(times) / 1e12,
+    }
+
+
+def xla_counts_loop_trips() -> bool:
+    """Whether this backend's cost analysis multiplies a loop body by its trip count.
+
+    XLA's HloCostAnalysis has counted a while body once (a 10-step scan reports a tenth of
+    its FLOPs); we check instead of assuming, so the cross-check stays right either way.
+    """
+
+    def ten_steps(x: jax.Array, w: jax.Array) -> jax.Array:
+        return jax.lax.scan(lambda c, _: (c @ w, None), x, None, length=10)[0]
+
+    spec = jax.ShapeDtypeStruct((64, 64), jnp.float32)
+    flops = cx.xla_cost(ten_steps, spec, spec)["flops"]
+    return flops > 5 * 2 * 64**3
+
+
+def make_task(cfg: BenchConfig, key: jax.Array) -> ClassificationTask:
+    """Random data of the protocol's shape (pixels in [0, 1), uniform labels)."""
+    kx, ky = jax.random.split(key)
+    x = jax.random.uniform(kx, (cfg.examples, cfg.inputs))
+    y = jax.random.randint(ky, (cfg.examples,), 0, cfg.classes)
+    return ClassificationTask.create(x, y, MLP(cfg.sizes), cfg.classes)
+
+
+def build(cfg: BenchConfig, task: ClassificationTask) -> tuple[Evolution, TDCA, Any, ESConfig]:
+    """The evolution the benchmark times: TDCA (DFA-like start), SGD inner loop, one device."""
+    strategy = TDCA.for_task(task, hidden=cfg.credit_hidden)
+    beta0 = dfa_like_init(strategy, jax.random.PRNGKey(cfg.seed + 1), cfg.classes)
+    es_cfg = ESConfig(population=cfg.population, generations=1)
+    evo = Evolution(
+        InnerLoop(strategy, cfg.steps, cfg.lr), beta0, es_cfg, cfg.chunk_size, mesh=None
+    )
+    return evo, strategy, beta0, es_cfg
+
+
+def analytic_generation_flops(cfg: BenchConfig, examples: int | None = None) -> dict[str, int]:
+    """FLOPs of one generation from the model: (population + 1 centre) candidates, each
+    ``steps`` TDCA steps (``complexity.tdca_step_flops``) plus the fitness forward pass
+    (forward + log-softmax cross-entropy). PGPE's ask/tell (a few FLOPs per candidate and
+    credit-net parameter) is left out: < 1e-4 of the total at the paper's sizes."""
+    n = cfg.examples if examples is None else examples
+    step = cx.tdca_step_flops(cfg.sizes, n, None, cfg.credit_hidden).flops
+    fitness = cx.mlp_forward_flops(cfg.sizes, n).flops + (
+        cx.SOFTMAX_FLOPS_PER_LOGIT * n * cfg.classes + n
+    )
+    candidates = cfg.population + 1
+    return {
+        "step_flops_per_candidate": step,
+        "fitness_flops_per_candidate": fitness,
+        "candidates": candidates,
+        "flops_per_generation": candidates * (cfg.steps * step + fitness),
+    }
+
+
+def xla_generation_flops(
+    evo: Evolution, strategy: TDCA, state: Any, task: Any, cfg: BenchConfig
+) -> dict[str, Any]:
+    """XLA's FLOPs for the compiled generation, loop bodies scaled by their trip counts.
+
+    Lowered from an unchunked copy (a chunked one adds a loop of its own); when the backend
+    counts a while body once, the missing (steps - 1) inner steps of every candidate are
+    added from XLA's cost of one compiled inner step (``complexity.xla_step_cost``).
+    """
+    if evo.chunk_size is not None:
+        template = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), evo.template_shapes)
+        evo = Evolution(evo.inner, template, evo.config, None, mesh=None)
+    key = jax.ShapeDtypeStruct((2,), jnp.uint32)
+    raw = cx.cost_dict(evo.step.lower(state, task, key).compile().cost_analysis())["flops"]
+    trips = xla_counts_loop_trips()
+    step = cx.xla_step_cost(strategy, task, cfg.lr)["flops"]
+    total = raw if trips else raw + (cfg.steps - 1) * (cfg.population + 1) * step
+    return {
+        "xla_raw_flops": raw,
+        "xla_step_flops_per_candidate": step,
+        "xla_counts_loop_trips": trips,
+        "flops_per_generation_xla": total,
+    }
+
+
+# ----------------------------------------------------------------------------- timing
+
+
+def time_generations(cfg: BenchConfig, task: ClassificationTask | None = None) -> dict[str, Any]:
+    """Seconds per generation of tdca, averaged after ``cfg.warmup`` generations.
+
+    Keys starting with "_" hold the objects later measurements reuse (not written out).
+    """
+    if cfg.generations < 1 or cfg.warmup < 1:
+        raise ValueError(f"need generations >= 1 and warmup >= 1, got {cfg}")
+    task = make_task(cfg, jax.random.PRNGKey(cfg.seed)) if task is None else task
+    evo, strategy, beta0, _ = build(cfg, task)
+    key = jax.random.PRNGKey(cfg.seed)
+    state0 = evo.init(key, beta0)
+    (state1, _), first = _timed(lambda: evo.step(state0, task, jax.random.fold_in(key, 0)))
+    state = state1
+    for g in range(1, cfg.warmup):
+        state, _ = _block(evo.step(state, task, jax.random.fold_in(key, g)))
+    times = []
+    for g in range(cfg.warmup, cfg.warmup + cfg.generations):
+        (state, stats), dt = _timed(
+            lambda s=state, g=g: evo.step(s, task, jax.random.fold_in(key, g))
+        )
+        times.append(dt)
+    flops = analytic_generation_flops(cfg)["flops_per_generation"]
+    spg = float(np.mean(times))
+    return {
+        "seconds_per_generation": spg,
+        "generation_seconds": times,
+        "compile_and_first_generation_seconds": first,
+        "achieved_tflops": flops / spg / 1e12,
+        "diverged_last_generation": int(stats["diverged"]),
+        "_evo": evo,
+        "_strategy": strategy,
+        "_state0": state0,
+        "_state1": state1,
+        "_final": state,
+        "_key": key,
+        "_task": task,
+    }
+
+
+def reference_generation(evo: Evolution, task: Any) -> Callable[[Any, jax.Array], Any]:
+    """A generation written without tdca's batching: the inner loop jitted for ONE
+    candidate and called in a Python loop over the population (plus the centre)."""
+    fitness = jax.jit(evo.inner.fitness)
+    ask, tell, mean = jax.jit(evo.es.ask), jax.jit(evo.es.tell), jax.jit(evo.es.get_mean)
+    params = evo.es_params
+    n = evo.config.population
+
+    def generation(state: Any, key: jax.Array) -> Any:
+        k_ask, k_eval, k_tell = jax.random.split(key, 3)
+        centre = fitness(mean(state), task, k_eval)
+        population, state = ask(k_ask, state, params)
+        scores = [
+            fitness(jax.tree.map(lambda x, i=i: x[i], population), task, k_eval) for i in range(n)
+        ]
+        state, _ = tell(k_tell, population, -jnp.stack(scores), state, params)
+        return state, centre
+
+    return generation
+
+
+def time_reference(run: dict[str, Any], cfg: BenchConfig) -> dict[str, Any]:
+    """Seconds per generation of the per-candidate reference, and how far its first
+    generation's ES state is from tdca's (same start, same key: should be ~0)."""
+    evo, task, key = run["_evo"], run["_task"], run["_key"]
+    generation = reference_generation(evo, task)
+    (ref1, _), first = _timed(lambda: generation(run["_state0"], jax.random.fold_in(key, 0)))
+    diff = max(
+        float(jnp.max(jnp.abs(a - b)))
+        for a, b in zip(jax.tree.leaves(ref1), jax.tree.leaves(run["_state1"]), strict=True)
+    )
+    state, times = ref1, []
+    for g in range(1, cfg.reference_generations + 1):
+        (state, _), dt = _timed(lambda s=state, g=g: generation(s, jax.random.fold_in(key, g)))
+        times.append(dt)
+    return {
+        "reference_seconds_per_generation": float(np.mean(times)),
+        "reference_generation_seconds": times,
+        "reference_compile_and_first_generation_seconds": first,
+        "reference_state_max_abs_diff": diff,
+    }
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def _load_average() -> float | None:
+    """The host's 1-minute load average: other processes' load skews CPU timings."""
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return None
+
+
+def _targets(metrics: dict[str, Any], full: bool) -> dict[str, Any]:
+    applicable = full and metrics["device"]["platform"] == "gpu"
+    rows = {}
+    for name, bound in TARGETS.items():
+        value = metrics[name]
+        met = value <= bound if name == "seconds_per_generation" else value >= bound
+        rows[name] = {"target": bound, "value": value, "met": met if applicable else None}
+    return {"applicable": applicable, "note": "H100, full config only", **rows}
+
+
+def run_bench(
+    small: bool,
+    out: Path,
+    precision: str = "float32",
+    config: BenchConfig | None = None,
+) -> dict[str, Any]:
+    """Run the benchmark, write ``out/metrics.json``, print a short table, return metrics.
+
+    ``config`` overrides the preset that ``small`` selects (tests use a tinier one).
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {tuple(PRECISIONS)}, got {precision!r}")
+    cfg = config if config is not None else (SMALL if small else FULL)
+    on_cpu = jax.devices()[0].platform == "cpu"
+    if cfg.gemm_size is None:
+        cfg = replace(cfg, gemm_size=2048 if on_cpu else 8192)
+    assert cfg.gemm_size is not None
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    t_start, load_before = time.perf_counter(), _load_average()
+    with jax.default_matmul_precision(PRECISIONS[precision]):
+        effective = effective_matmul_inputs()
+        peak = measure_peak(cfg.gemm_size, cfg.gemm_reps)
+        native = (
+            measure_peak(cfg.gemm_size, cfg.gemm_reps, native_bf16=True)["peak_tflops"]
+            if precision == "bfloat16"
+            else None
+        )
+        run = time_generations(cfg)
+        ref = time_reference(run, cfg)
+        analytic = analytic_generation_flops(cfg)
+        xla = xla_generation_flops(run["_evo"], run["_strategy"], run["_state0"], run["_task"], cfg)
+        mem = candidate_memory(run["_evo"], run["_task"])
+    budget = device_memory_budget()
+    metrics: dict[str, Any] = {
+        "device": device_description(),
+        "precision": precision,
+        "matmul_inputs_effective": effective,
+        "config": {
+            **cfg.to_dict(),
+            "preset": "custom" if config else ("small" if small else "full"),
+        },
+        **{k: v for k, v in run.items() if not k.startswith("_")},
+        **peak,
+        **ref,
+        **analytic,
+        **xla,
+        "xla_over_analytic_flops": xla["flops_per_generation_xla"]
+        / analytic["flops_per_generation"],
+        "fraction_of_peak": run["achieved_tflops"] / peak["peak_tflops"],
+        "native_bf16_peak_tflops": native,
+        "fraction_of_native_bf16_peak": None if native is None else run["achieved_tflops"] / native,
+        "speedup_vs_reference": ref["reference_seconds_per_generation"]
+        / run["seconds_per_generation"],
+        "memory": {
+            **mem,
+            "population_bytes_estimate": mem["fixed"] + cfg.population * mem["per_candidate"],
+            "device_free_bytes": budget,
+        },
+        "bench_wall_seconds": time.perf_counter() - t_start,
+        "host_load_average_1min": {"before": load_before, "after": _load_average()},
+    }
+    metrics["targets"] = _targets(metrics, config is None and not small)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    print(format_table(metrics))
+    return metrics
+
+
+def describe(c: dict[str, Any]) -> str:
+    """One line for a config dict: data, MLP, population, steps, chunking."""
+    mlp = "-".join(str(v) for v in (c["inputs"], *c["hidden"], c["classes"]))
+    text = f"{c['examples']} examples, MLP {mlp}, population {c['population']}, {c['steps']} steps"
+    return text + (f", chunk {c['chunk_size']}" if c.get("chunk_size") else "")
+
+
+def _loads(load: dict[str, float | None]) -> str:
+    return ", ".join("-" if v is None else f"{v:.2f}" for v in load.values())
+
+
+def format_table(m: dict[str, Any]) -> str:
+    """The headline numbers as a markdown table."""
+    d = m["device"]
+    rows = [
+        ("device", f"{d['platform']} / {d['device_kind']} ({d['host']})"),
+        ("precision (matmul inputs seen)", f"{m['precision']} ({m['matmul_inputs_effective']})"),
+        ("config", describe(m["config"])),
+        ("seconds / generation (tdca)", f"{m['seconds_per_generation']:.4g}"),
+        ("seconds / generation (reference)", f"{m['reference_seconds_per_generation']:.4g}"),
+        ("speedup vs per-candidate reference", f"{m['speedup_vs_reference']:.3g}x"),
+        ("FLOPs / generation (analytic)", f"{m['flops_per_generation']:.4g}"),
+        ("XLA / analytic FLOPs", f"{m['xla_over_analytic_flops']:.4f}"),
+        ("achieved TFLOP/s", f"{m['achieved_tflops']:.4g}"),
+        (f"measured GEMM peak TFLOP/s ({m['gemm_size']}^2)", f"{m['peak_tflops']:.4g}"),
+        ("fraction of peak", f"{100 * m['fraction_of_peak']:.1f}%"),
+        ("per-candidate memory (MiB)", f"{m['memory']['per_candidate'] / 2**20:.1f}"),
+        ("host load average (before, after)", _loads(m["host_load_average_1min"])),
+    ]
+    if m.get("native_bf16_peak_tflops") is not None:
+        rows.append(("native bf16 GEMM peak TFLOP/s", f"{m['native_bf16_peak_tflops']:.4g}"))
+    lines = ["| quantity | value |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in rows]
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- scaling
+
+SCALING_BASE = BenchConfig(
+    examples=1_000, hidden=(64,), population=8, steps=10, generations=2, gemm_size=512
+)
+SCALING_AXES: dict[str, Sequence[Any]] = {
+    "population": (4, 8, 16, 32),
+    "examples": (500, 1_000, 2_000, 4_000),
+    "steps": (5, 10, 20, 40),
+    "hidden": ((32,), (64,), (128,), (256,)),
+}
+
+
+def scaling_points(
+    base: BenchConfig = SCALING_BASE,
+    axes: dict[str, Sequence[Any]] | None = None,
+    precision: str = "float32",
+) -> list[dict[str, Any]]:
+    """Seconds per generation as one knob at a time moves away from ``base``."""
+    rows = []
+    with jax.default_matmul_precision(PRECISIONS[precision]):
+        for name, values in (axes or SCALING_AXES).items():
+            for value in values:
+                cfg = replace(base, **{name: value})
+                run = time_generations(cfg)
+                flops = analytic_generation_flops(cfg)["flops_per_generation"]
+                rows.append(
+                    {
+                        "axis": name,
+                        "value": list(value) if isinstance(value, tuple) else value,
+                        "seconds_per_generation": run["seconds_per_generation"],
+                        "gflop_per_generation": flops / 1e9,
+                        "achieved_gflops": run["achieved_tflops"] * 1e3,
+                        "load_1min": _load_average(),
+                    }
+                )
+    return rows
+
+
+def chunking_points(
+    cfg: BenchConfig = SMALL,
+    chunks: Iterable[int | None] = (None, 8, 4, 2, 1),
+    precision: str = "float32",
+) -> list[dict[str, Any]]:
+    """Seconds per generation and XLA's per-generation temp memory for each chunk size;
+    ``identical`` says whether the ES state after the timed generations equals the
+    unchunked one bit for bit."""
+    rows, reference = [], None
+    with jax.default_matmul_precision(PRECISIONS[precision]):
+        task = make_task(cfg, jax.random.PRNGKey(cfg.seed))
+        for chunk in chunks:
+            c = replace(cfg, chunk_size=chunk)
+            run = time_generations(c, task)
+            evo, state = run["_evo"], run["_state0"]
+            key = jax.ShapeDtypeStruct((2,), jnp.uint32)
+            stats = evo.step.lower(state, task, key).compile().memory_analysis()
+            leaves = [np.asarray(x) for x in jax.tree.leaves(run["_final"])]
+            if reference is None:
+                reference = leaves
+            rows.append(
+                {
+                    "chunk_size": chunk,
+                    "seconds_per_generation": run["seconds_per_generation"],
+                    "temp_mib": None if stats is None else stats.temp_size_in_bytes / 2**20,
+                    "identical_to_unchunked": all(
+                        np.array_equal(a, b) for a, b in zip(leaves, reference, strict=True)
+                    ),
+                    "load_1min": _load_average(),
+                }
+            )
+    return rows
+
+
+def rows_to_markdown(rows: Sequence[dict[str, Any]]) -> str:
+    """A markdown table of scaling or chunking rows (keys of the first row as columns)."""
+    if not rows:
+        return ""
+    cols = list(rows[0])
+
+    def cell(v: Any) -> str:
+        return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(cell(r[c]) for c in cols) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def plan(cfg: BenchConfig = FULL, precision: str = "float32") -> dict[str, Any]:
+    """What a configuration costs, without running it (shapes only; works on a CPU for the
+    full paper config): analytic and XLA FLOPs per generation, the TFLOP/s the 0.7 s target
+    needs, and XLA's memory analysis per candidate."""
+    task = cx.spec_task(cfg.sizes, cfg.examples)
+    with jax.default_matmul_precision(PRECISIONS[precision]):
+        strategy = TDCA.for_task(task, hidden=cfg.credit_hidden)
+        beta0 = strategy.init(jax.random.PRNGKey(0))  # tiny; PGPE needs real leaves
+        evo = Evolution(
+            InnerLoop(strategy, cfg.steps, cfg.lr),
+            beta0,
+            ESConfig(population=cfg.population, generations=1),
+            mesh=None,
+        )
+        state = jax.eval_shape(evo.init, jax.random.PRNGKey(0), beta0)
+        analytic = analytic_generation_flops(cfg)
+        xla = xla_generation_flops(evo, strategy, state, task, cfg)
+        mem = candidate_memory(evo, task)
+    flops = analytic["flops_per_generation"]
+    return {
+        "config": cfg.to_dict(),
+        **analytic,
+        **xla,
+        "xla_over_analytic_flops": xla["flops_per_generation_xla"] / flops,
+        "tflops_needed_for_target": flops / TARGETS["seconds_per_generation"] / 1e12,
+        "memory": {
+            **mem,
+            "population_bytes_estimate": mem["fixed"] + cfg.population * mem["per_candidate"],
+        },
+    }

@@ -1,0 +1,71 @@
+"""CI smoke test of the throughput benchmark (``tdca.bench``), sized for a 2-core CPU."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import jax
+import pytest
+
+from tdca import bench
+from tdca import complexity as cx
+
+KEYS = (
+    "device",
+    "precision",
+    "seconds_per_generation",
+    "achieved_tflops",
+    "peak_tflops",
+    "fraction_of_peak",
+    "speedup_vs_reference",
+    "config",
+    "xla_over_analytic_flops",
+    "flops_per_generation",
+    "reference_seconds_per_generation",
+    "memory",
+    "targets",
+)
+
+
+def test_small_bench_writes_sane_metrics(tmp_path):
+    metrics = bench.run_bench(small=True, out=tmp_path)
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    for key in KEYS:
+        assert key in saved, key
+    assert saved["precision"] == "float32"
+    assert saved["config"]["preset"] == "small"
+    assert saved["device"]["platform"] == jax.devices()[0].platform
+    assert saved["seconds_per_generation"] > 0
+    assert saved["reference_seconds_per_generation"] > 0
+    assert saved["achieved_tflops"] > 0 and saved["peak_tflops"] > 0
+    assert 0 < saved["fraction_of_peak"] < 2  # > 1 would mean the peak GEMM was mis-timed
+    assert saved["speedup_vs_reference"] > 0
+    # FLOPs counted from the model agree with XLA's count of the compiled generation.
+    assert cx.XLA_TOLERANCE[0] <= saved["xla_over_analytic_flops"] <= cx.XLA_TOLERANCE[1]
+    # The reference computes the same generation (to float rounding).
+    assert saved["reference_state_max_abs_diff"] < 1e-4
+    assert saved["memory"]["per_candidate"] > 0
+    assert saved["targets"]["applicable"] is False  # only the full config on a GPU
+    assert math.isclose(metrics["seconds_per_generation"], saved["seconds_per_generation"])
+
+
+def test_unknown_precision_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="precision must be one of"):
+        bench.run_bench(small=True, out=tmp_path, precision="fp8")
+
+
+@pytest.mark.skipif(jax.devices()[0].platform != "cpu", reason="CPU behaviour")
+@pytest.mark.parametrize("precision", sorted(bench.PRECISIONS))
+def test_cpu_matmuls_stay_float32_whatever_is_asked(precision):
+    """XLA:CPU ignores TF32/bf16 requests; the benchmark reports what really happened."""
+    with jax.default_matmul_precision(bench.PRECISIONS[precision]):
+        assert bench.effective_matmul_inputs() == "float32"
+
+
+def test_generation_flops_are_candidates_times_steps():
+    cfg = bench.BenchConfig(examples=100, population=4, steps=3)
+    f = bench.analytic_generation_flops(cfg)
+    step = cx.tdca_step_flops((784, 100, 10), 100).flops
+    assert f["candidates"] == 5  # population + the search centre
+    assert f["flops_per_generation"] == 5 * (3 * step + f["fitness_flops_per_candidate"])

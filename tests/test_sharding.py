@@ -1,0 +1,286 @@
+"""The population axis past one device: sharded, chunked and multi-process evaluation give
+the one-device ES state bit for bit; bad populations and chunk sizes fail clearly.
+
+Device counts are fixed when JAX starts, so the multi-device runs happen in subprocesses
+with ``XLA_FLAGS=--xla_force_host_platform_device_count=N`` set before JAX is imported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+from tdca.credit import TDCA
+from tdca.evolution import ESConfig, Evolution
+from tdca.evolution.pgpe import analytic_candidate_bytes, auto_chunk_size, candidate_memory
+from tdca.inner import InnerLoop
+from tdca.networks import MLP
+from tdca.tasks import ClassificationTask
+
+CHILD = textwrap.dedent(
+    """
+    import json, sys
+    import jax
+    if sys.argv[2] == "dist":
+        jax.distributed.initialize(
+            coordinator_address=f"localhost:{sys.argv[4]}", num_processes=2,
+            process_id=int(sys.argv[3]),
+        )
+    import numpy as np
+    from jax.experimental import multihost_utils
+    from tdca.credit import TDCA
+    from tdca.evolution import ESConfig, Evolution
+    from tdca.inner import InnerLoop
+    from tdca.networks import MLP
+    from tdca.tasks import ClassificationTask, GaussianTask
+
+    def evolve(task, strategy, population, steps, lr, generations, chunk=None):
+        beta0 = strategy.init(jax.random.PRNGKey(1))
+        evo = Evolution(InnerLoop(strategy, steps, lr), beta0, ESConfig(population=population),
+                        chunk_size=chunk)
+        state = evo.init(jax.random.PRNGKey(0), beta0)
+        for g in range(generations):
+            state, _ = evo.step(state, task, jax.random.fold_in(jax.random.PRNGKey(0), g))
+        leaves = [
+            x if x.is_fully_addressable else multihost_utils.process_allgather(x, tiled=True)
+            for x in jax.tree.leaves(state)
+        ]
+        return evo, [np.asarray(x) for x in leaves]
+
+    out, info = {}, {"devices": jax.device_count(), "processes": jax.process_count()}
+    gauss = GaussianTask(num_points=8)
+    g_strategy = TDCA.for_task(gauss, hidden=(8,))
+    evo, leaves = evolve(gauss, g_strategy, 16, 10, 10.0, 4)
+    info["mesh_devices"] = evo.num_devices
+    out.update({f"gauss_{i}": v for i, v in enumerate(leaves)})
+    if sys.argv[2] == "local":
+        _, leaves = evolve(gauss, g_strategy, 16, 10, 10.0, 4, chunk=2)
+        out.update({f"gauss_chunked_{i}": v for i, v in enumerate(leaves)})
+        k = jax.random.PRNGKey(3)
+        x = jax.random.uniform(k, (256, 20))
+        y = jax.random.randint(k, (256,), 0, 4)
+        task = ClassificationTask.create(x, y, MLP((20, 16, 4)), 4)
+        clf_strategy = TDCA.for_task(task, hidden=(8, 8))
+        evo, leaves = evolve(task, clf_strategy, 8, 5, 0.5, 3)
+        out.update({f"clf_{i}": v for i, v in enumerate(leaves)})
+        state = evo.init(jax.random.PRNGKey(0), clf_strategy.init(jax.random.PRNGKey(1)))
+        population, _ = evo.es.ask(jax.random.PRNGKey(5), state, evo.es_params)
+        key = jax.random.PRNGKey(7)
+        out["clf_fitness"] = np.asarray(jax.jit(evo.evaluate)(population, task, key))
+        vmapped = jax.jit(jax.vmap(evo.inner.fitness, in_axes=(0, None, None)))
+        out["clf_fitness_blocks_of_2"] = np.concatenate([
+            np.asarray(vmapped(jax.tree.map(lambda a: a[i:i + 2], population), task, key))
+            for i in range(0, 8, 2)
+        ])
+        try:
+            Evolution(InnerLoop(g_strategy, 2), g_strategy.init(jax.random.PRNGKey(0)),
+                      ESConfig(population=6))
+            info["indivisible_error"] = None
+        except ValueError as e:
+            info["indivisible_error"] = str(e)
+    np.savez(sys.argv[1] + ".npz", **out)
+    with open(sys.argv[1] + ".json", "w") as f:
+        json.dump(info, f)
+    """
+)
+
+
+def _env(devices: int) -> dict[str, str]:
+    env = dict(os.environ)
+    flags = env.get("XLA_FLAGS", "").split()
+    flags = [f for f in flags if "xla_force_host_platform_device_count" not in f]
+    if devices > 1:
+        flags.append(f"--xla_force_host_platform_device_count={devices}")
+    env["XLA_FLAGS"] = " ".join(flags)
+    env["JAX_PLATFORMS"] = "cpu"
+    return env
+
+
+def _load(stem: Path) -> tuple[dict[str, np.ndarray], dict]:
+    with np.load(f"{stem}.npz") as data:
+        arrays = {k: data[k] for k in data.files}
+    return arrays, json.loads(Path(f"{stem}.json").read_text())
+
+
+def _same(a: dict[str, np.ndarray], b: dict[str, np.ndarray], prefix: str, other: str = "") -> None:
+    keys = sorted(k for k in a if k.startswith(prefix) and k[len(prefix) :].isdigit())
+    assert keys
+    for k in keys:
+        np.testing.assert_array_equal(a[k], b[(other or prefix) + k[len(prefix) :]])
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[int, tuple[dict[str, np.ndarray], dict]]:
+    """The same evolutions on 1 and on 4 (virtual CPU) devices, each in its own process."""
+    tmp = tmp_path_factory.mktemp("sharding")
+    script = tmp / "child.py"
+    script.write_text(CHILD)
+    procs = {
+        n: subprocess.Popen(
+            [sys.executable, str(script), str(tmp / f"dev{n}"), "local"],
+            env=_env(n),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for n in (1, 4)
+    }
+    for n, p in procs.items():
+        output, _ = p.communicate(timeout=240)
+        assert p.returncode == 0, f"{n}-device child failed:\n{output}"
+    return {n: _load(tmp / f"dev{n}") for n in procs}
+
+
+def test_children_see_the_devices_they_were_given(runs):
+    assert runs[1][1]["devices"] == 1 and runs[1][1]["mesh_devices"] == 1
+    assert runs[4][1]["devices"] == 4 and runs[4][1]["mesh_devices"] == 4
+
+
+def test_four_devices_give_the_one_device_state_bit_for_bit(runs):
+    """Gaussian task: bit for bit (the ES update runs replicated, in one-device order)."""
+    _same(runs[1][0], runs[4][0], "gauss_")
+
+
+def test_four_devices_classification_within_float_rounding(runs):
+    """Classification: a candidate's fitness depends in the last bit on how many candidates
+    XLA:CPU's batched matmul sees at once (2 per device here, 8 on one device), so the ES
+    states agree to 1e-6, not bit for bit. Each device's fitnesses equal the one-device
+    fitnesses of the same 2-candidate blocks bit for bit: sharding itself adds nothing."""
+    one, four = runs[1][0], runs[4][0]
+    np.testing.assert_array_equal(four["clf_fitness"], one["clf_fitness_blocks_of_2"])
+    np.testing.assert_allclose(four["clf_fitness"], one["clf_fitness"], rtol=0, atol=1e-6)
+    keys = [k for k in one if k.startswith("clf_") and k[4:].isdigit()]
+    assert keys
+    for k in keys:
+        np.testing.assert_allclose(four[k], one[k], rtol=0, atol=1e-6)
+
+
+def test_chunked_sharded_evaluation_is_bit_identical(runs):
+    # chunk 2 per device on 4 devices, and chunk 2 on one device, vs unchunked on one.
+    _same(runs[1][0], runs[4][0], "gauss_", other="gauss_chunked_")
+    _same(runs[1][0], runs[1][0], "gauss_", other="gauss_chunked_")
+
+
+def test_population_not_divisible_by_devices_is_refused(runs):
+    assert runs[1][1]["indivisible_error"] is None
+    message = runs[4][1]["indivisible_error"]
+    assert message is not None
+    assert "population 6 must be divisible by the 4 devices" in message
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def test_two_processes_with_jax_distributed_match_one_device(runs, tmp_path):
+    """Two CPU processes x 2 devices each, joined by jax.distributed (localhost only)."""
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    port = str(_free_port())
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(tmp_path / f"proc{i}"), "dist", str(i), port],
+            env=_env(2),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    try:
+        outputs = [p.communicate(timeout=120)[0] for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    for i, p in enumerate(procs):
+        assert p.returncode == 0, f"process {i} failed:\n{outputs[i]}"
+    for i in range(2):
+        arrays, info = _load(tmp_path / f"proc{i}")
+        assert info == {"devices": 4, "processes": 2, "mesh_devices": 4}
+        _same(runs[1][0], arrays, "gauss_")
+
+
+# ----------------------------------------------------------------------------- in process
+
+
+def _clf(
+    population: int = 8, chunk: int | None = None
+) -> tuple[Evolution, ClassificationTask, list]:
+    k = jax.random.PRNGKey(3)
+    x = jax.random.uniform(k, (128, 12))
+    y = jax.random.randint(k, (128,), 0, 3)
+    task = ClassificationTask.create(x, y, MLP((12, 10, 3)), 3)
+    strategy = TDCA.for_task(task, hidden=(6, 6))
+    beta0 = strategy.init(jax.random.PRNGKey(1))
+    evo = Evolution(InnerLoop(strategy, 4, 0.5), beta0, ESConfig(population=population), chunk)
+    return evo, task, beta0
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 8, 20])
+def test_chunked_fitness_equals_vmap_including_a_ragged_last_chunk(chunk):
+    whole, task, beta0 = _clf()
+    chunked, _, _ = _clf(chunk=chunk)
+    state = whole.init(jax.random.PRNGKey(0), beta0)
+    population, _ = whole.es.ask(jax.random.PRNGKey(5), state, whole.es_params)
+    key = jax.random.PRNGKey(7)
+    a = jax.jit(whole.evaluate)(population, task, key)
+    b = jax.jit(chunked.evaluate)(population, task, key)
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_chunked_generation_equals_unchunked_bit_for_bit():
+    whole, task, beta0 = _clf()
+    chunked, _, _ = _clf(chunk=3)
+    states = []
+    for evo in (whole, chunked):
+        state = evo.init(jax.random.PRNGKey(0), beta0)
+        for g in range(2):
+            state, stats = evo.step(state, task, jax.random.PRNGKey(g))
+        states.append((state, stats))
+    for a, b in zip(jax.tree.leaves(states[0]), jax.tree.leaves(states[1]), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+@pytest.mark.parametrize("bad", [0, -2, True])
+def test_bad_chunk_size_is_refused(bad):
+    with pytest.raises(ValueError, match="chunk_size"):
+        _clf(chunk=bad)
+
+
+def test_auto_chunk_size_fits_the_budget():
+    evo, task, _ = _clf(population=8)
+    mem = candidate_memory(evo, task)
+    assert mem["per_candidate"] > 0 and mem["source"] in ("xla_memory_analysis", "analytic")
+    assert mem["analytic"] == analytic_candidate_bytes(task, (6, 6, 13))
+    assert auto_chunk_size(evo, task, budget_bytes=10**12) is None  # everything fits
+    tight = int((mem["fixed"] + 3.5 * mem["per_candidate"]) / 0.8)
+    assert auto_chunk_size(evo, task, budget_bytes=tight) == 2  # 3 fit; 2 divides 8
+    with pytest.raises(ValueError, match="one candidate needs"):
+        auto_chunk_size(evo, task, budget_bytes=int(mem["fixed"] / 0.8))
+
+
+def test_auto_chunk_size_without_device_stats_needs_a_budget():
+    evo, task, _ = _clf()
+    if jax.devices()[0].memory_stats():
+        pytest.skip("this device reports memory statistics")
+    with pytest.raises(ValueError, match="budget_bytes"):
+        auto_chunk_size(evo, task)
+
+
+def test_mesh_argument():
+    evo, _, beta0 = _clf()
+    assert evo.mesh is None and evo.num_devices == 1  # one device: no mesh
+    with pytest.raises(ValueError, match="mesh must be"):
+        Evolution(evo.inner, beta0, evo.config, mesh="everywhere")
