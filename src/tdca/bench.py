@@ -356,7 +356,7 @@ def run_bench(
 ) -> dict[str, Any]:
     """Run the benchmark, write ``out/metrics.json``, print a short table, return metrics.
 
-    ``config`` overrides the preset that ``small`` selects (tests use a tinier one).
+    ``config`` overrides the preset that ``small`` selects (other sizes, chunking).
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {tuple(PRECISIONS)}, got {precision!r}")

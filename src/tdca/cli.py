@@ -84,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--lr",
         type=_positive_float,
         default=None,
-        help="learning rate (default: picked on a validation split; TDCA: 1.0)",
+        help="learning rate (default: picked on a validation split; TDCA: the rate it was "
+        "evolved for)",
     )
     t.add_argument("--batch-size", type=_positive_int, default=None, help="default: full batch")
     t.add_argument("--seed", type=_seed, default=0)
@@ -110,7 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--layout", default="dense", help="dense | line:K | grid:RxC")
     e.add_argument("--train-size", type=_positive_int, default=1000)
     e.add_argument("--steps", type=_positive_int, default=20)
-    e.add_argument("--lr", type=_positive_float, default=1.0, help="inner-loop learning rate")
+    e.add_argument(
+        "--lr",
+        type=_positive_float,
+        default=None,
+        help="inner-loop learning rate (default: picked on a validation split)",
+    )
     e.add_argument("--credit-init", default="dfa", choices=["dfa", "random"])
     e.add_argument("--generations", type=_positive_int, default=None)
     e.add_argument("--population", type=_even_population, default=None)
@@ -137,6 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated subset of the data sets to run (default: all)",
     )
     r.add_argument("--no-progress", action="store_true")
+
+    b = sub.add_parser(
+        "bench", help="throughput: seconds/generation, FLOP/s vs matmul peak, speedup"
+    )
+    b.add_argument("--out", type=Path, required=True, help="folder for metrics.json")
+    b.add_argument("--small", action="store_true", help="2-core-CPU-sized config (< 1 min)")
+    b.add_argument("--precision", choices=("float32", "tf32", "bfloat16"), default="float32")
 
     rep = sub.add_parser("report", help="write docs/results.md from reproduce run directories")
     rep.add_argument("runs", nargs="+", type=Path)
@@ -174,7 +187,10 @@ def _train(args: argparse.Namespace) -> int:
     run = RunDir(args.out)
     lr, tuned = args.lr, None
     if lr is None and args.learner.startswith("tdca:"):
-        lr = 1.0
+        from tdca.credit.artifact import resolve
+        from tdca.io import read_meta
+
+        lr = float(read_meta(resolve(args.learner.split(":", 1)[1]))["lr"])
     elif lr is None:
         tuned = tune_lr(
             args.learner,
@@ -271,6 +287,13 @@ def _reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from tdca.bench import run_bench
+
+    run_bench(args.small, args.out, args.precision)
+    return 0
+
+
 def _report(args: argparse.Namespace) -> int:
     from tdca.experiments.report import results_document
 
@@ -324,6 +347,7 @@ def main(argv: list[str] | None = None) -> int:
         "train": _train,
         "evolve": _evolve,
         "reproduce": _reproduce,
+        "bench": _bench,
         "report": _report,
     }
     try:

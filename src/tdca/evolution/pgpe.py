@@ -248,7 +248,8 @@ def candidate_memory(evolution: Evolution, task: Task) -> dict[str, Any]:
     candidates, per candidate = the difference / 2. Falls back to the analytic estimate
     where the backend reports nothing. ``source`` says which one was used.
     """
-    widths = tuple(getattr(getattr(evolution.inner.strategy, "net", None), "sizes", ())[1:])
+    strategy = getattr(evolution.inner, "strategy", None)
+    widths = tuple(getattr(getattr(strategy, "net", None), "sizes", ())[1:])
     analytic = analytic_candidate_bytes(task, widths)
     two, four = _temp_bytes(evolution, task, 2), _temp_bytes(evolution, task, 4)
     if two is not None and four is not None and four[0] > two[0]:

@@ -101,7 +101,8 @@ def evolve(
     run.file(HISTORY).write_text("".join(json.dumps(r) + "\n" for r in history))
 
     def checkpoint(generation: int) -> None:
-        save_pytree(run.file(CHECKPOINT), state, {"generation": generation, "seed": seed})
+        if jax.process_index() == 0:  # with several hosts, one writer
+            save_pytree(run.file(CHECKPOINT), state, {"generation": generation, "seed": seed})
 
     end = cfg.generations if stop_after is None else min(cfg.generations, start + stop_after)
     generation = start

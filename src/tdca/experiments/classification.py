@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from tdca.tasks.classification import ClassificationTask, accuracy, cross_entrop
 ARCHS = ("mlp-100", "mlp-900", "mlp-1000", "deep-fc", "cnn")
 BASE_LEARNERS = ("bp", "bp-zero", "fa", "dfa", "bp-adam")
 VALIDATION_SIZE = 5000
+SUBSET_SEED = 0
 
 
 def build_model(arch: str, ds: Dataset) -> Any:
@@ -58,9 +59,16 @@ def build_model(arch: str, ds: Dataset) -> Any:
 @functools.lru_cache(maxsize=4)
 def _load(
     spec: str, data_dir: str | None, allow_pickle: bool = False
-) -> tuple[Dataset, np.ndarray, np.ndarray]:
+) -> tuple[Dataset, np.ndarray, np.ndarray, np.ndarray]:
+    """The data set with its training set in a fixed random order (seed 0).
+
+    Files may be sorted by class (the CIFAR-10 image folders are), so "the first N training
+    images" must come from a shuffled order to be a class-balanced subset; the order is the
+    same on every run and machine.
+    """
     ds = load_dataset(spec, data_dir, allow_pickle=allow_pickle)
-    return ds, ds.features("train"), ds.features("test")
+    order = np.random.default_rng(SUBSET_SEED).permutation(len(ds.y_train))
+    return ds, ds.features("train")[order], ds.features("test"), ds.y_train[order]
 
 
 @dataclass(frozen=True)
@@ -83,21 +91,22 @@ def make_split(
     validation: bool = False,
     allow_pickle: bool = False,
 ) -> Split:
-    """The first ``train_size`` training images, evaluated on the test set; with
-    ``validation`` the evaluation set is 5,000 *training* images the learner never sees
-    (used to pick learning rates, so the test set is never used for tuning)."""
-    ds, xtr, xte = _load(spec, data_dir, allow_pickle)
+    """The first ``train_size`` training images (in the fixed shuffled order), evaluated on
+    the test set; with ``validation`` the evaluation set is 5,000 *training* images the
+    learner never sees (used to pick learning rates, so the test set is never used for
+    tuning)."""
+    ds, xtr, xte, ytr = _load(spec, data_dir, allow_pickle)
     n_total = len(xtr)
     if not 1 <= train_size <= n_total:
         raise ValueError(f"--train-size must be in [1, {n_total}] for {ds.name}, got {train_size}")
     if not validation:
-        return Split(ds.name, xtr[:train_size], ds.y_train[:train_size], xte, ds.y_test, ds)
+        return Split(ds.name, xtr[:train_size], ytr[:train_size], xte, ds.y_test, ds)
     v = min(VALIDATION_SIZE, n_total // 10)
     if train_size + v <= n_total:
         tr, va = slice(0, train_size), slice(train_size, train_size + v)
     else:  # the whole training set is in use: tune on the rest, validate on the held-out end
         tr, va = slice(0, n_total - v), slice(n_total - v, n_total)
-    return Split(ds.name, xtr[tr], ds.y_train[tr], xtr[va], ds.y_train[va], ds)
+    return Split(ds.name, xtr[tr], ytr[tr], xtr[va], ytr[va], ds)
 
 
 def make_task(
@@ -243,7 +252,7 @@ class EvolveConfig:
     arch: str = "mlp-100"
     train_size: int = 1000
     steps: int = 20
-    lr: float = 1.0
+    lr: float | None = None  # None: picked on a validation split for the initial network
     layout: str = "dense"
     hidden: tuple[int, ...] = (30, 30)
     credit_init: str = "dfa"
@@ -267,7 +276,7 @@ class EvolveConfig:
             raise ValueError(f"unknown architecture {self.arch!r}; choose one of {ARCHS}")
         if self.credit_init not in ("dfa", "random"):
             raise ValueError("credit_init must be 'dfa' or 'random'")
-        if self.steps < 1 or self.train_size < 1 or self.lr <= 0:
+        if self.steps < 1 or self.train_size < 1 or (self.lr is not None and self.lr <= 0):
             raise ValueError("steps and train_size must be >= 1 and lr > 0")
 
     def to_dict(self) -> dict[str, Any]:
@@ -279,6 +288,30 @@ class EvolveConfig:
         d["datasets"], d["hidden"] = tuple(d["datasets"]), tuple(d["hidden"])
         d["es"] = ESConfig(**d["es"])
         return cls(**d)
+
+
+TDCA_LR_GRID = (0.01, 0.03, 0.1, 0.3, 1.0)
+
+
+def pick_inner_lr(
+    strategy: TDCA, beta: Any, cfg: EvolveConfig, grid: tuple[float, ...] = TDCA_LR_GRID
+) -> dict[str, Any]:
+    """The inner-loop learning rate at which the *initial* credit network trains best,
+    measured on validation splits (mean over the data sets); the test set is not used.
+    The evolved rule is then specific to this rate, which is saved with it."""
+    scores = []
+    for lr in grid:
+        accs = []
+        for d in cfg.datasets:
+            split = make_split(d, cfg.data_dir, cfg.train_size, validation=True)
+            task = make_task(split, build_model(cfg.arch, split.dataset), "zero")
+            theta, _ = jax.jit(InnerLoop(strategy, cfg.steps, lr).run)(
+                beta, task, jax.random.PRNGKey(cfg.seed)
+            )
+            acc = accuracy(task.model.apply(theta, jnp.asarray(split.x_eval)), split.y_eval)
+            accs.append(float(acc) if np.isfinite(float(acc)) else 0.0)
+        scores.append(float(np.mean(accs)))
+    return {"grid": list(grid), "validation_accuracy": scores, "lr": grid[int(np.argmax(scores))]}
 
 
 @dataclass(frozen=True)
@@ -330,7 +363,6 @@ def run_evolve(
     run = RunDir(out, resume=resume)
     if resume:
         cfg = config_for_resume(run, cfg, EvolveConfig.from_dict)
-    run.write_config(cfg.to_dict())
     splits = [make_split(d, cfg.data_dir, cfg.train_size) for d in cfg.datasets]
     tasks = tuple(
         make_task(s, build_model(cfg.arch, s.dataset), "zero", fitness_metric=cfg.fitness)
@@ -341,6 +373,14 @@ def run_evolve(
         raise ValueError(f"data sets need the same credited layers for one credit network: {units}")
     strategy = _strategy_for(cfg, tasks[0])
     beta0 = _initial_beta(cfg, strategy, tasks[0].num_classes)
+    selection = None
+    if cfg.lr is None:
+        selection = pick_inner_lr(strategy, beta0, cfg)
+        cfg = replace(cfg, lr=selection["lr"])
+        run.log(f"inner lr {cfg.lr} picked on validation: {selection}")
+    if resume:
+        selection = run.read_json("config.json").get("lr_selection")
+    run.write_config(cfg.to_dict() | {"lr_selection": selection})
     loop = InnerLoop(strategy, cfg.steps, cfg.lr)
     evaluator = loop if len(tasks) == 1 else MeanOverTasks(loop)
     task_arg = tasks[0] if len(tasks) == 1 else tasks

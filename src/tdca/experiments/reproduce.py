@@ -25,6 +25,7 @@ from tdca.evolution import ESConfig
 from tdca.experiments import paper_numbers as paper
 from tdca.experiments.classification import (
     LR_GRID,
+    TDCA_LR_GRID,
     EvolveConfig,
     make_split,
     run_evolve,
@@ -32,6 +33,7 @@ from tdca.experiments.classification import (
     train_learner,
     tune_lr,
 )
+from tdca.io import read_meta
 from tdca.rundir import code_version
 
 TABLES = ("table1", "table2", "tableS1", "tableS2", "tableS3", "tableS4", "figS2")
@@ -76,7 +78,6 @@ PAPER = Scale(
     per_cell_evolution=True,
 )
 SCALES = {"small": SMALL, "paper": PAPER}
-TDCA_LR = 1.0
 
 
 class Reproduction:
@@ -140,7 +141,7 @@ class Reproduction:
             arch=arch,
             train_size=sizes,
             steps=steps,
-            lr=TDCA_LR,
+            lr=None,
             layout=layout,
             credit_init=self.scale.credit_init,
             data_dir=self.data_dir,
@@ -192,16 +193,17 @@ class Reproduction:
         curves: bool = False,
     ) -> dict[str, Any]:
         split = make_split(dataset, self.data_dir, self.size(dataset, train_size))
+        lr = float(read_meta(credit)["lr"])  # the rate the credit network was evolved for
         r = train_learner(
             f"tdca:{credit}",
             split,
             arch=arch,
             steps=steps,
-            lr=TDCA_LR,
+            lr=lr,
             keep_theta=keep_theta,
             curves=curves,
         )
-        return r | {"seeds": 1, "lr": TDCA_LR}
+        return r | {"seeds": 1, "lr": lr}
 
 
 def row(
@@ -522,7 +524,7 @@ def run_reproduce(
             "es": r.scale.es.to_dict(),
             "seeds": r.scale.seeds,
             "credit_init": r.scale.credit_init,
-            "tdca_lr": TDCA_LR,
+            "tdca_lr": "picked per evolution on validation from " + str(list(TDCA_LR_GRID)),
             "lr_grid": list(LR_GRID),
         },
         "seconds": round(time.perf_counter() - t0, 1),

@@ -1,0 +1,56 @@
+"""Throughput benchmark: seconds per generation, FLOP/s vs measured matmul peak, speedup
+over a per-candidate reference. A thin wrapper over ``tdca.bench`` (see docs/performance.md).
+
+    python benchmarks/throughput.py --out DIR [--small] [--precision float32|tf32|bfloat16]
+    python benchmarks/throughput.py --out DIR --small --scaling --chunking
+    python benchmarks/throughput.py --out DIR --plan   # full config's cost, nothing run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from tdca.bench import (
+    FULL,
+    PRECISIONS,
+    SMALL,
+    chunking_points,
+    plan,
+    rows_to_markdown,
+    run_bench,
+    scaling_points,
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", type=Path, required=True, help="folder for metrics.json")
+    p.add_argument("--small", action="store_true", help="2-core-CPU-sized config (< 1 min)")
+    p.add_argument("--precision", choices=tuple(PRECISIONS), default="float32")
+    p.add_argument("--scaling", action="store_true", help="also time population/data/steps/width")
+    p.add_argument("--chunking", action="store_true", help="also time chunked evaluation")
+    p.add_argument("--plan", action="store_true", help="only the config's FLOPs and memory")
+    args = p.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.plan:
+        info = plan(SMALL if args.small else FULL, args.precision)
+        (args.out / "plan.json").write_text(json.dumps(info, indent=2) + "\n")
+        print(json.dumps(info, indent=2))
+        return 0
+    run_bench(args.small, args.out, args.precision)
+    if args.scaling:
+        rows = scaling_points(precision=args.precision)
+        (args.out / "scaling.json").write_text(json.dumps(rows, indent=2) + "\n")
+        print(rows_to_markdown(rows))
+    if args.chunking:
+        rows = chunking_points(precision=args.precision)
+        (args.out / "chunking.json").write_text(json.dumps(rows, indent=2) + "\n")
+        print(rows_to_markdown(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
