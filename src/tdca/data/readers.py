@@ -282,13 +282,19 @@ def _cifar10_from_batches(
         for b in CIFAR10_TRAIN_BATCHES
     ]
     src, data = batches[CIFAR10_TEST_BATCH]
-    x_test, y_test = parse_cifar10_batch(data, src, records=records)
+    return _cifar10(train, parse_cifar10_batch(data, src, records=records), source)
+
+
+def _cifar10(
+    train: list[tuple[np.ndarray, np.ndarray]], test: tuple[np.ndarray, np.ndarray], source: str
+) -> Dataset:
+    """A CIFAR-10 Dataset from its five training batches and its test batch."""
     return Dataset(
         name="cifar10",
         x_train=np.concatenate([x for x, _ in train]),
         y_train=np.concatenate([y for _, y in train]),
-        x_test=x_test,
-        y_test=y_test,
+        x_test=test[0],
+        y_test=test[1],
         num_classes=10,
         class_names=CIFAR10_CLASSES,
         source=source,
@@ -338,17 +344,8 @@ def read_cifar10_pickle(directory: PathLike, *, allow_pickle: bool = False) -> D
             "(cifar-10-batches-bin) or pass allow_pickle=True if you trust this file"
         )
     train = [_load_pickle_batch(d / f"data_batch_{i}") for i in range(1, 6)]
-    x_test, y_test = _load_pickle_batch(d / "test_batch")
-    return Dataset(
-        name="cifar10",
-        x_train=np.concatenate([x for x, _ in train]),
-        y_train=np.concatenate([y for _, y in train]),
-        x_test=x_test,
-        y_test=y_test,
-        num_classes=10,
-        class_names=CIFAR10_CLASSES,
-        source=f"CIFAR-10 python release {d} (unpickled, allow_pickle=True)",
-    )
+    source = f"CIFAR-10 python release {d} (unpickled, allow_pickle=True)"
+    return _cifar10(train, _load_pickle_batch(d / "test_batch"), source)
 
 
 def _load_pickle_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
