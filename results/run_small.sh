@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# The small-scale (CPU) reproductions whose outputs are committed under results/small.
+# The small-scale (CPU) reproductions whose outputs are committed under results/small,
+# in the order they were run. Evolutions and baselines are shared through results/small/cache.
 # Usage: TDCA_DATA_DIR=/path/to/data bash results/run_small.sh
-# table1 was run as: tdca reproduce table1 --scale small --out <dir> (its evolutions and
-# baselines were then moved to results/small/cache, which the other tables share).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 C=results/small/cache
+tdca reproduce table1 --scale small --cache $C --out results/small/table1 --no-progress
 tdca evolve --dataset mnist --seed 1 --out results/small/checks/evolve-mnist-seed1 --no-progress
 tdca reproduce tableS4 --scale small --out results/small/tableS4 --no-progress
 tdca reproduce tableS1 --scale small --cache $C --out results/small/tableS1 --no-progress

@@ -116,7 +116,12 @@ def results_document(run_dirs: list[Path]) -> str:
         "",
     ]
     for d, m in sorted(found, key=lambda x: list(TITLES).index(x[1]["table"])):
-        out += [f"Command: `tdca reproduce {m['table']} --scale {m['scale']} --out {d}`", ""]
+        cmd = f"tdca reproduce {m['table']} --scale {m['scale']}"
+        if m.get("datasets") and len(m["datasets"]) < 3 and m["table"] != "table1":
+            cmd += f" --datasets {','.join(m['datasets'])}"
+        if m.get("cache"):
+            cmd += f" --cache {m['cache']}"
+        out += [f"Command: `{cmd} --out {d}`", ""]
         out.append(table_markdown(m))
     if checks:
         out += [

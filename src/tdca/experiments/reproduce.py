@@ -148,7 +148,7 @@ class Reproduction:
             es=self.scale.es,
         )
         resume = (run / "config.json").exists()
-        self.console.print(f"evolving {key} ({'resuming' if resume else 'new'})")
+        self.log(f"evolving {key} ({'resuming' if resume else 'new'})")
         metrics = run_evolve(cfg, run, resume=resume, progress=self.progress)
         if metrics is None:
             raise KeyboardInterrupt
@@ -180,7 +180,16 @@ class Reproduction:
                 "validation_accuracy": tuned["validation_accuracy"],
             }
             self.cache_file.write_text(json.dumps(self.cache, indent=1))
+            self.log(
+                f"baseline {key}: lr {tuned['lr']}, test {self.cache[key]['test_accuracy']:.4f}"
+            )
         return dict(self.cache[key])
+
+    def log(self, message: str) -> None:
+        """Console and ``log.txt`` in the table's folder."""
+        self.console.print(message)
+        with (self.out / "log.txt").open("a") as f:
+            f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
 
     def tdca(
         self,
@@ -514,12 +523,33 @@ def run_reproduce(
         None if cache is None else Path(cache),
         tuple(datasets),
     )
+    (r.out / "config.json").write_text(
+        json.dumps(
+            {
+                "experiment": "reproduce",
+                "table": table,
+                "scale": scale,
+                "datasets": list(r.datasets),
+                "cache": str(r.shared),
+                "data_dir": data_dir,
+                "es": r.scale.es.to_dict(),
+                "seeds": r.scale.seeds,
+                "code_version": code_version(),
+            },
+            indent=1,
+        )
+        + "\n"
+    )
+    r.log(f"reproduce {table} at scale {scale} for {', '.join(r.datasets)}")
     t0 = time.perf_counter()
     rows = BUILDERS[table](r)
+    r.log(f"done: {len(rows)} rows")
     metrics = {
         "table": table,
         "scale": scale,
         "rows": rows,
+        "datasets": list(r.datasets),
+        "cache": None if r.shared == r.out else str(r.shared),
         "settings": {
             "es": r.scale.es.to_dict(),
             "seeds": r.scale.seeds,
