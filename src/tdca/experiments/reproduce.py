@@ -365,7 +365,7 @@ def _tableS2(r: Reproduction) -> list[dict[str, Any]]:
             rows.append(
                 row(
                     ds,
-                    "tdca" if name == ds else "tr-tdca",
+                    "tdca" if ds in src else "tr-tdca",
                     res,
                     n,
                     steps,
