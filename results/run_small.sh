@@ -11,4 +11,4 @@ tdca reproduce tableS4 --scale small --out results/small/tableS4 --no-progress
 tdca reproduce tableS1 --scale small --cache $C --out results/small/tableS1 --no-progress
 tdca reproduce figS2 --scale small --datasets mnist --cache $C --out results/small/figS2 --no-progress
 tdca reproduce tableS2 --scale small --datasets mnist,fashion-mnist --cache $C --out results/small/tableS2 --no-progress
-tdca reproduce table2 --scale small --datasets mnist --cache $C --out results/small/table2 --no-progress
+tdca reproduce table2 --scale small --datasets mnist --archs deep-fc --cache $C --out results/small/table2 --no-progress

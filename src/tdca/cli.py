@@ -142,6 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=",".join(DATASETS),
         help="comma-separated subset of the data sets to run (default: all)",
     )
+    r.add_argument(
+        "--archs",
+        default=None,
+        help="comma-separated bottom-up architectures to run (table2, tableS3; default: all)",
+    )
     r.add_argument("--no-progress", action="store_true")
 
     b = sub.add_parser(
@@ -281,6 +286,7 @@ def _reproduce(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         cache=args.cache,
         datasets=datasets,
+        archs=None if args.archs is None else tuple(a.strip() for a in args.archs.split(",")),
     )
     print((args.out / "table.md").read_text())
     print(f"{len(m['rows'])} rows in {m['seconds']} s -> {args.out}/metrics.json")

@@ -119,6 +119,8 @@ def results_document(run_dirs: list[Path]) -> str:
         cmd = f"tdca reproduce {m['table']} --scale {m['scale']}"
         if m.get("datasets") and len(m["datasets"]) < 3 and m["table"] != "table1":
             cmd += f" --datasets {','.join(m['datasets'])}"
+        if m.get("archs"):
+            cmd += f" --archs {','.join(m['archs'])}"
         if m.get("cache"):
             cmd += f" --cache {m['cache']}"
         out += [f"Command: `{cmd} --out {d}`", ""]

@@ -93,6 +93,7 @@ class Reproduction:
         console: Console,
         cache: Path | None = None,
         datasets: tuple[str, ...] = DATASETS,
+        archs: tuple[str, ...] | None = None,
     ) -> None:
         if table not in TABLES:
             raise ValueError(f"unknown table {table!r}; choose one of {TABLES}")
@@ -105,6 +106,7 @@ class Reproduction:
         if unknown or not datasets:
             raise ValueError(f"--datasets must be a subset of {DATASETS}, got {datasets}")
         self.datasets = tuple(d for d in DATASETS if d in datasets)
+        self.archs = archs  # None: every architecture the table uses
         self.shared = Path(cache) if cache is not None else self.out
         self.shared.mkdir(parents=True, exist_ok=True)
         self.cache_file = self.shared / "baselines.json"
@@ -390,6 +392,8 @@ def _tableS3(r: Reproduction) -> list[dict[str, Any]]:
     for ds in r.datasets:
         n, steps = _full(r, ds)
         for col, (arch, layout) in enumerate(S3_LAYOUTS):
+            if r.archs is not None and arch not in r.archs:
+                continue
             credit, _ = r.evolution((ds,), arch, n, steps, layout)
             res = r.tdca(credit, ds, arch, n, steps)
             method = "tdca" if layout == "dense" else "tdca-diffusion"
@@ -412,6 +416,8 @@ def _tableS3(r: Reproduction) -> list[dict[str, Any]]:
 def _table2(r: Reproduction) -> list[dict[str, Any]]:
     rows = []
     for arch in ("deep-fc", "cnn"):
+        if r.archs is not None and arch not in r.archs:
+            continue
         for ds in r.datasets:
             n, steps = _full(r, ds)
             if arch == "cnn":
@@ -509,6 +515,7 @@ def run_reproduce(
     console: Console | None = None,
     cache: str | Path | None = None,
     datasets: tuple[str, ...] = DATASETS,
+    archs: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
     if scale not in SCALES:
         raise ValueError(f"--scale must be one of {tuple(SCALES)}, got {scale!r}")
@@ -522,6 +529,7 @@ def run_reproduce(
         console,
         None if cache is None else Path(cache),
         tuple(datasets),
+        archs,
     )
     (r.out / "config.json").write_text(
         json.dumps(
@@ -549,6 +557,7 @@ def run_reproduce(
         "scale": scale,
         "rows": rows,
         "datasets": list(r.datasets),
+        "archs": None if archs is None else list(archs),
         "cache": None if r.shared == r.out else str(r.shared),
         "settings": {
             "es": r.scale.es.to_dict(),
