@@ -140,6 +140,25 @@ def results_document(run_dirs: list[Path]) -> str:
                     f"{_pct(r['train_accuracy'])} | {_pct(r['test_accuracy'])} |"
                 )
         out.append("")
+    partial = [
+        (d, m)
+        for d, m in found
+        if m.get("archs")
+        or (
+            m.get("datasets") and len(m["datasets"]) < 3 and m["table"] not in ("table1", "tableS4")
+        )
+    ]
+    if partial:
+        out += ["## Run only in part", ""]
+        for d, m in partial:
+            what = f"data sets {', '.join(m['datasets'])}"
+            if m.get("archs"):
+                what += f"; architectures {', '.join(m['archs'])}"
+            out.append(
+                f"* {TITLES[m['table']]} (scale {m['scale']}): only {what} (`{d}`); "
+                "the rest was not run in this session."
+            )
+        out.append("")
     for scale in ("small", "paper"):
         ran = {m["table"] for _, m in found if m["scale"] == scale}
         missing = [t for t in TITLES if t not in ran]
