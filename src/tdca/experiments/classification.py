@@ -299,12 +299,12 @@ def pick_inner_lr(
     """The inner-loop learning rate at which the *initial* credit network trains best,
     measured on validation splits (mean over the data sets); the test set is not used.
     The evolved rule is then specific to this rate, which is saved with it."""
+    splits = [make_split(d, cfg.data_dir, cfg.train_size, validation=True) for d in cfg.datasets]
+    tasks = [make_task(s, build_model(cfg.arch, s.dataset), "zero") for s in splits]
     scores = []
     for lr in grid:
         accs = []
-        for d in cfg.datasets:
-            split = make_split(d, cfg.data_dir, cfg.train_size, validation=True)
-            task = make_task(split, build_model(cfg.arch, split.dataset), "zero")
+        for split, task in zip(splits, tasks, strict=True):
             theta, _ = jax.jit(InnerLoop(strategy, cfg.steps, lr).run)(
                 beta, task, jax.random.PRNGKey(cfg.seed)
             )
@@ -334,10 +334,8 @@ def _strategy_for(cfg: EvolveConfig, task: ClassificationTask) -> TDCA:
 
 def _initial_beta(cfg: EvolveConfig, strategy: TDCA, num_classes: int) -> Any:
     key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 1)
-    if cfg.credit_init == "dfa" and cfg.layout == "dense":
-        return dfa_like_init(strategy, key, num_classes)
     if cfg.credit_init == "dfa":
-        # Diffused layouts: emulate DFA on the credit centres (same construction).
+        # Diffused layouts get DFA on their credit centres (for dense ones this is a no-op view).
         return dfa_like_init(_as_dense(strategy), key, num_classes)
     return strategy.init(key)
 
