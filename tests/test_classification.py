@@ -204,6 +204,35 @@ def test_train_and_evolve_commands(tmp_path, data, capsys):
     assert (tmp_path / "e" / "credit_net.npz").exists()
 
 
+def test_evolve_options_adam_held_out_fitness_and_time_limit(tmp_path, data, capsys):
+    out = tmp_path / "e"
+    argv = ["evolve", "--dataset", data["small"], "--train-size", "100", "--steps", "5"]
+    argv += ["--optimizer", "adam", "--fitness-data", "validation", "--time-limit", "0.001"]
+    argv += ["--generations", "50", "--population", "4", "--out", str(out), "--no-progress"]
+    assert main(argv) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["evolution"]["generations"] == 1 and m["evolution"]["generations_configured"] == 50
+    _, _, meta = load_credit_net(out)
+    assert meta["optimizer"] == "adam" and meta["config"]["fitness_data"] == "validation"
+    assert meta["lr"] in (0.001, 0.003, 0.01, 0.03, 0.1)  # picked from the Adam grid
+    # `tdca train` with that credit network uses the optimizer and rate it was evolved with
+    argv = ["train", "--dataset", data["small"], "--learner", f"tdca:{out}", "--train-size"]
+    assert main([*argv, "100", "--steps", "5", "--out", str(tmp_path / "t")]) == 0
+    cfg = json.loads((tmp_path / "t" / "config.json").read_text())
+    assert cfg["optimizer"] == "adam" and cfg["lr"] == meta["lr"]
+    # the run can still be resumed towards its 50 generations
+    assert main(["evolve", "--resume", str(out), "--no-progress"]) == 0
+    assert json.loads((out / "metrics.json").read_text())["evolution"]["generations"] == 50
+
+
+def test_zoo_commands(capsys):
+    assert main(["zoo", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "mnist-1000-20:" in listed and "test accuracy" in listed
+    assert main(["zoo", "verify", "no-such-net"]) == 2
+    assert "no zoo entry 'no-such-net'" in capsys.readouterr().err
+
+
 def test_report_puts_paper_numbers_beside_ours(tmp_path):
     metrics = {
         "table": "table1",

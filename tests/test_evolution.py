@@ -49,6 +49,21 @@ def test_interrupt_and_resume_equals_uninterrupted_bit_for_bit(tmp_path, stop_af
     assert _history(tmp_path / "a") == _history(tmp_path / "b")
 
 
+def test_time_limit_finishes_early_and_resume_reaches_the_uninterrupted_state(tmp_path):
+    task, evo, beta0 = _setup()
+    full = evolve(evo, task, beta0, RunDir(tmp_path / "a"), seed=7, progress=False)
+    run_b = RunDir(tmp_path / "b")
+    part = evolve(evo, task, beta0, run_b, seed=7, progress=False, time_limit=0.0)
+    # A time limit is a finished result (the caller writes artifacts), not an interruption,
+    # and it leaves a checkpoint at the generation reached.
+    assert not part.interrupted and part.generation == 1
+    assert "time limit" in (tmp_path / "b" / "log.txt").read_text()
+    resumed = evolve(evo, task, beta0, run_b, seed=7, progress=False, resume=True)
+    assert resumed.generation == 6 and not resumed.interrupted
+    for a, b in zip(_leaves(full.state), _leaves(resumed.state), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_same_seed_same_result_different_seed_different(tmp_path):
     task, evo, beta0 = _setup(generations=3)
     r1 = evolve(evo, task, beta0, RunDir(tmp_path / "1"), seed=0, progress=False)

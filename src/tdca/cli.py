@@ -4,6 +4,7 @@ line that says what to change."""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from dataclasses import replace
@@ -88,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
         "evolved for)",
     )
     t.add_argument("--batch-size", type=_positive_int, default=None, help="default: full batch")
+    t.add_argument(
+        "--optimizer",
+        choices=["sgd", "adam"],
+        default=None,
+        help="inner optimizer applied to the learner's direction (default: sgd; TDCA: the one "
+        "it was evolved with)",
+    )
     t.add_argument("--seed", type=_seed, default=0)
     t.add_argument("--data-dir", default=None, help="data folder (default $TDCA_DATA_DIR)")
     t.add_argument(
@@ -118,9 +126,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="inner-loop learning rate (default: picked on a validation split)",
     )
     e.add_argument("--credit-init", default="dfa", choices=["dfa", "random"])
+    e.add_argument(
+        "--optimizer",
+        choices=["sgd", "adam"],
+        default="sgd",
+        help="inner-loop optimizer applied to the credits' direction (per synapse)",
+    )
     e.add_argument("--generations", type=_positive_int, default=None)
     e.add_argument("--population", type=_even_population, default=None)
     e.add_argument("--sigma", type=_positive_float, default=None, help="PGPE initial std")
+    e.add_argument(
+        "--fitness-data",
+        choices=["train", "validation"],
+        default="train",
+        help="fitness on the inner loop's training images (papers) or on held-out training "
+        "images (meta-validation; the test set is never used)",
+    )
+    e.add_argument(
+        "--time-limit",
+        type=_positive_float,
+        default=None,
+        help="seconds of evolution; then finish at the generation reached (resumable)",
+    )
+    e.add_argument(
+        "--es-lr", type=_positive_float, default=None, help="PGPE learning rate (Adam on the mean)"
+    )
     e.add_argument("--seed", type=_seed, default=0)
     e.add_argument("--data-dir", default=None)
 
@@ -156,6 +186,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--small", action="store_true", help="2-core-CPU-sized config (< 1 min)")
     b.add_argument("--precision", choices=("float32", "tf32", "bfloat16"), default="float32")
 
+    z = sub.add_parser("zoo", help="list the shipped credit networks, or verify them")
+    z.add_argument("action", choices=["list", "verify"])
+    z.add_argument("names", nargs="*", help="entries (default: all)")
+    z.add_argument("--data-dir", default=None, help="data folder (default $TDCA_DATA_DIR)")
+    z.add_argument("--out", type=Path, default=None, help="verify: write the rows as JSON here")
+
     rep = sub.add_parser("report", help="write docs/results.md from reproduce run directories")
     rep.add_argument("runs", nargs="+", type=Path)
     rep.add_argument("--out", type=Path, default=Path("docs/results.md"))
@@ -176,6 +212,8 @@ def _train(args: argparse.Namespace) -> int:
     import jax
 
     from tdca.experiments.classification import (
+        ADAM_LR_GRID,
+        LR_GRID,
         build_model,
         learner_parts,
         make_split,
@@ -190,13 +228,16 @@ def _train(args: argparse.Namespace) -> int:
     probe = make_task(split, build_model(args.arch, split.dataset), "zero")
     learner_parts(args.learner, probe, jax.random.PRNGKey(0))
     run = RunDir(args.out)
-    lr, tuned = args.lr, None
-    if lr is None and args.learner.startswith("tdca:"):
+    lr, tuned, optimizer = args.lr, None, args.optimizer
+    if args.learner.startswith("tdca:"):
         from tdca.credit.artifact import resolve
         from tdca.io import read_meta
 
-        lr = float(read_meta(resolve(args.learner.split(":", 1)[1]))["lr"])
-    elif lr is None:
+        meta = read_meta(resolve(args.learner.split(":", 1)[1]))
+        lr = float(meta["lr"]) if lr is None else lr
+        optimizer = optimizer or meta.get("optimizer", "sgd")
+    optimizer = optimizer or "sgd"
+    if lr is None:
         tuned = tune_lr(
             args.learner,
             args.dataset,
@@ -206,10 +247,14 @@ def _train(args: argparse.Namespace) -> int:
             steps=args.steps,
             batch_size=args.batch_size,
             allow_pickle=args.allow_pickle,
+            optimizer=optimizer,
+            grid=ADAM_LR_GRID if optimizer == "adam" else LR_GRID,
         )
         lr = tuned["lr"]
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
-    run.write_config({"experiment": "train", **config, "lr": lr, "lr_tuning": tuned})
+    run.write_config(
+        {"experiment": "train", **config, "lr": lr, "optimizer": optimizer, "lr_tuning": tuned}
+    )
     m = train_learner(
         args.learner,
         split,
@@ -218,6 +263,7 @@ def _train(args: argparse.Namespace) -> int:
         lr=lr,
         seed=args.seed,
         batch_size=args.batch_size,
+        optimizer=optimizer,
     )
     m["lr_tuning"] = tuned
     run.write_json("metrics.json", m)
@@ -248,19 +294,31 @@ def _evolve(args: argparse.Namespace) -> int:
         lr=args.lr,
         layout=args.layout,
         credit_init=args.credit_init,
+        optimizer=args.optimizer,
+        fitness_data=args.fitness_data,
         seed=args.seed,
         data_dir=args.data_dir,
     )
     es = cfg.es
     if args.generations is not None:
         es = replace(es, generations=args.generations)
+    elif args.resume is not None:  # keep the saved count (a resume only raises it on request)
+        es = replace(es, generations=1)
     if args.population is not None:
         es = replace(es, population=args.population)
     if args.sigma is not None:
         es = replace(es, sigma_init=args.sigma)
+    if args.es_lr is not None:
+        es = replace(es, learning_rate=args.es_lr)
     cfg = replace(cfg, es=es)
     out = args.resume or args.out
-    m = run_evolve(cfg, out, resume=args.resume is not None, progress=not args.no_progress)
+    m = run_evolve(
+        cfg,
+        out,
+        resume=args.resume is not None,
+        progress=not args.no_progress,
+        time_limit=args.time_limit,
+    )
     if m is None:
         print(f"interrupted; continue with: tdca evolve --resume {out}", file=sys.stderr)
         return 130
@@ -300,6 +358,37 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _zoo(args: argparse.Namespace) -> int:
+    from tdca import zoo
+
+    if args.action == "list":
+        for name in args.names or zoo.names():
+            c = zoo.card(name)
+            best = ", ".join(
+                f"{r['dataset']} {r['train_size']}/{r['steps']}: {100 * r['test_accuracy']:.2f}%"
+                for r in c["recorded"]
+            )
+            print(f"{name}: {c['summary']}\n    test accuracy {best}")
+        return 0
+    from tdca.zoo.verify import verify
+
+    rows = verify(args.names or None, args.data_dir)
+    for r in rows:
+        print(
+            f"{'ok ' if r['ok'] else 'OFF'} {r['entry']} {r['dataset']} {r['train_size']}/"
+            f"{r['steps']}: test {100 * r['test_accuracy']:.2f}% (recorded "
+            f"{100 * r['recorded_test_accuracy']:.2f}%), max diff "
+            f"{100 * r['max_abs_difference']:.2f} points"
+        )
+    if args.out is not None:
+        import jax
+
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        payload = {"backend": jax.default_backend(), "rows": rows}
+        args.out.write_text(json.dumps(payload, indent=2) + "\n")
+    return 0 if all(r["ok"] for r in rows) else 1
+
+
 def _report(args: argparse.Namespace) -> int:
     from tdca.experiments.report import results_document
 
@@ -316,6 +405,8 @@ def _gaussian(args: argparse.Namespace) -> int:
     es: ESConfig = cfg.es
     if args.generations is not None:
         es = replace(es, generations=args.generations)
+    elif args.resume is not None:  # keep the saved count (a resume only raises it on request)
+        es = replace(es, generations=1)
     if args.population is not None:
         es = replace(es, population=args.population)
     cfg = replace(cfg, es=es, steps=args.steps or cfg.steps)
@@ -355,10 +446,11 @@ def main(argv: list[str] | None = None) -> int:
         "reproduce": _reproduce,
         "bench": _bench,
         "report": _report,
+        "zoo": _zoo,
     }
     try:
         return handlers[args.command](args)
-    except (RunDirError, ArtifactError, DatasetError, ValueError) as e:
+    except (RunDirError, ArtifactError, DatasetError, ValueError, FileNotFoundError) as e:
         print(f"tdca {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -21,6 +21,24 @@ from tdca.tasks.base import Task, Theta
 
 Recorder = Callable[[Task, Theta], Any]
 
+OPTIMIZERS: dict[str, Callable[[float], optax.GradientTransformation]] = {
+    "sgd": optax.sgd,
+    "adam": optax.adam,
+}
+"""Inner-loop optimizers by name. Both act per synapse on the local rule's direction: SGD is
+the papers' written rule; Adam keeps two running moments per synapse (still local) and is
+what the papers' baselines behave like (BP with 150 full-batch Adam steps reproduces their
+Kaiming-BP numbers, SGD does not: docs/results.md)."""
+
+
+def make_optimizer(name: str, lr: float) -> optax.GradientTransformation:
+    """The named inner-loop optimizer at ``lr`` (clear error for an unknown name)."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown inner optimizer {name!r}; choose one of {sorted(OPTIMIZERS)}")
+    if not lr > 0:
+        raise ValueError(f"inner learning rate must be > 0, got {lr}")
+    return OPTIMIZERS[name](lr)
+
 
 @dataclass(frozen=True)
 class InnerLoop:

@@ -42,7 +42,11 @@ def save_credit_net(path: str | Path, strategy: TDCA, beta: Any, meta: dict[str,
 
 
 def resolve(path: str | Path) -> Path:
-    """A run directory or the file itself."""
+    """A run directory, the file itself, or ``zoo/NAME`` (a credit network of ``tdca.zoo``)."""
+    from tdca import zoo
+
+    if zoo.is_zoo_reference(path) and not Path(path).exists():
+        return zoo.resolve_reference(path)
     p = Path(path)
     return p / FILENAME if p.is_dir() else p
 

@@ -82,11 +82,15 @@ def evolve(
     stop_after: int | None = None,
     progress: bool = True,
     label: str = "evolving",
+    time_limit: float | None = None,
 ) -> EvolutionResult:
     """Run ``evolution.config.generations`` generations (or continue a checkpointed run).
 
     ``stop_after`` ends this call after that many generations of its own, as an
     interruption would (the run can then be resumed); a Ctrl-C does the same.
+    ``time_limit`` (seconds) ends it early but as a finished result at the generation
+    reached (the caller writes its artifacts), still checkpointed so that ``--resume``
+    continues towards ``generations``: how a run spans several fixed-length GPU leases.
     """
     cfg = evolution.config
     state = evolution.init(jax.random.PRNGKey(seed), initial_params)
@@ -116,6 +120,7 @@ def evolve(
         TextColumn("{task.fields[status]}"),
     )
     interrupted = False
+    t_start = time.perf_counter()
     with (
         Progress(*columns, disable=not progress, transient=False) as bar,
         run.file(HISTORY).open("a") as log,
@@ -146,10 +151,14 @@ def evolve(
                 )
                 if generation % cfg.checkpoint_every == 0 or generation == cfg.generations:
                     checkpoint(generation)
+                if time_limit is not None and time.perf_counter() - t_start > time_limit:
+                    break
         except KeyboardInterrupt:
             interrupted = True
     if generation < cfg.generations:
         checkpoint(generation)
-        interrupted = True
-        run.log(f"stopped at generation {generation} of {cfg.generations}; checkpoint saved")
+        timed_out = not interrupted and generation < end
+        interrupted = not timed_out
+        why = f"time limit {time_limit:g} s reached" if timed_out else "stopped"
+        run.log(f"{why} at generation {generation} of {cfg.generations}; checkpoint saved")
     return EvolutionResult(state, evolution.mean(state), generation, history, interrupted)

@@ -26,7 +26,7 @@ from tdca.credit.strategies import BP, DFA, FA, TDCA
 from tdca.credit.strategies.tdca import dfa_like_init
 from tdca.data import Dataset, load_dataset
 from tdca.evolution import ESConfig, Evolution, config_for_resume, evolve
-from tdca.inner import InnerLoop
+from tdca.inner import OPTIMIZERS, InnerLoop, make_optimizer
 from tdca.networks import MLP
 from tdca.rundir import RunDir
 from tdca.tasks.classification import ClassificationTask, accuracy, cross_entropy
@@ -115,7 +115,11 @@ def make_task(
     init: str,
     batch_size: int | None = None,
     fitness_metric: str = "neg_ce",
+    fitness_on_eval: bool = False,
 ) -> ClassificationTask:
+    """The task for a split; ``fitness_on_eval`` measures fitness on the split's evaluation
+    part (use it with a validation split only, so the test set never steers evolution)."""
+    extra = {"x_fit": split.x_eval, "y_fit": split.y_eval} if fitness_on_eval else {}
     return ClassificationTask.create(
         split.x_train,
         split.y_train,
@@ -124,6 +128,7 @@ def make_task(
         init_scheme=init,
         batch_size=batch_size,
         fitness_metric=fitness_metric,
+        **extra,
     )
 
 
@@ -155,6 +160,7 @@ def train_learner(
     batch_size: int | None = None,
     curves: bool = True,
     keep_theta: bool = False,
+    optimizer: str = "sgd",
 ) -> dict[str, Any]:
     """Train a fresh bottom-up network; return accuracies (fractions) and per-step curves
     (and, with ``keep_theta``, the trained parameters under ``"theta"``)."""
@@ -162,9 +168,9 @@ def train_learner(
     key = jax.random.PRNGKey(seed)
     probe = make_task(split, model, "zero", batch_size)
     strategy, sparams, init = learner_parts(learner, probe, jax.random.fold_in(key, 7))
-    optimizer = None
+    tx = make_optimizer(optimizer, lr)
     if learner == "bp-adam":
-        optimizer = optax.adam(lr)
+        tx = optax.adam(lr)
         batch_size = batch_size or min(128, len(split.x_train))
     task = make_task(split, model, init, batch_size)
     x_eval, y_eval = jnp.asarray(split.x_eval), jnp.asarray(split.y_eval)
@@ -176,7 +182,7 @@ def train_learner(
         ev = t.model.apply(theta, x_eval)
         return accuracy(tr, t.y), accuracy(ev, y_eval)
 
-    loop = InnerLoop(strategy, steps, lr, optimizer)
+    loop = InnerLoop(strategy, steps, lr, tx)
     t0 = time.perf_counter()
     theta, trace = jax.jit(lambda sp, task: loop.run(sp, task, key, record=record))(sparams, task)
     train_logits, eval_logits = model.apply(theta, task.x), model.apply(theta, x_eval)
@@ -187,6 +193,7 @@ def train_learner(
         "train_size": len(task.x),
         "steps": steps,
         "lr": lr,
+        "optimizer": "adam" if learner == "bp-adam" else optimizer,
         "seed": seed,
         "batch_size": batch_size,
         "train_accuracy": float(accuracy(train_logits, task.y)),
@@ -218,6 +225,7 @@ def tune_lr(
     grid: tuple[float, ...] = LR_GRID,
     batch_size: int | None = None,
     allow_pickle: bool = False,
+    optimizer: str = "sgd",
 ) -> dict[str, Any]:
     """Pick the learning rate with the best accuracy on a validation split (never the test
     set). Returns the grid, each validation accuracy and the pick."""
@@ -225,7 +233,14 @@ def tune_lr(
     scores = []
     for lr in grid:
         r = train_learner(
-            learner, split, arch=arch, steps=steps, lr=lr, curves=False, batch_size=batch_size
+            learner,
+            split,
+            arch=arch,
+            steps=steps,
+            lr=lr,
+            curves=False,
+            batch_size=batch_size,
+            optimizer=optimizer,
         )
         scores.append(r["test_accuracy"] if np.isfinite(r["train_loss"]) else -1.0)
     best = int(np.argmax(scores))
@@ -253,10 +268,14 @@ class EvolveConfig:
     train_size: int = 1000
     steps: int = 20
     lr: float | None = None  # None: picked on a validation split for the initial network
+    optimizer: str = "sgd"  # inner-loop optimizer (tdca.inner.OPTIMIZERS)
     layout: str = "dense"
     hidden: tuple[int, ...] = (30, 30)
     credit_init: str = "dfa"
     fitness: str = "neg_ce"
+    # "train": fitness on the inner loop's own training images (the papers);
+    # "validation": on held-out training images (meta-validation; never the test set).
+    fitness_data: str = "train"
     seed: int = 0
     data_dir: str | None = None
     es: ESConfig = field(
@@ -276,6 +295,14 @@ class EvolveConfig:
             raise ValueError(f"unknown architecture {self.arch!r}; choose one of {ARCHS}")
         if self.credit_init not in ("dfa", "random"):
             raise ValueError("credit_init must be 'dfa' or 'random'")
+        if self.fitness_data not in ("train", "validation"):
+            raise ValueError(
+                f"fitness_data must be 'train' or 'validation', got {self.fitness_data!r}"
+            )
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(
+                f"optimizer must be one of {sorted(OPTIMIZERS)}, got {self.optimizer!r}"
+            )
         if self.steps < 1 or self.train_size < 1 or (self.lr is not None and self.lr <= 0):
             raise ValueError("steps and train_size must be >= 1 and lr > 0")
 
@@ -291,23 +318,26 @@ class EvolveConfig:
 
 
 TDCA_LR_GRID = (0.01, 0.03, 0.1, 0.3, 1.0)
+ADAM_LR_GRID = (0.001, 0.003, 0.01, 0.03, 0.1)
+LR_GRIDS = {"sgd": TDCA_LR_GRID, "adam": ADAM_LR_GRID}
+"""Inner learning rates tried for the initial credit network, per inner optimizer."""
 
 
 def pick_inner_lr(
-    strategy: TDCA, beta: Any, cfg: EvolveConfig, grid: tuple[float, ...] = TDCA_LR_GRID
+    strategy: TDCA, beta: Any, cfg: EvolveConfig, grid: tuple[float, ...] | None = None
 ) -> dict[str, Any]:
     """The inner-loop learning rate at which the *initial* credit network trains best,
     measured on validation splits (mean over the data sets); the test set is not used.
     The evolved rule is then specific to this rate, which is saved with it."""
     splits = [make_split(d, cfg.data_dir, cfg.train_size, validation=True) for d in cfg.datasets]
     tasks = [make_task(s, build_model(cfg.arch, s.dataset), "zero") for s in splits]
+    grid = LR_GRIDS[cfg.optimizer] if grid is None else grid
     scores = []
     for lr in grid:
         accs = []
         for split, task in zip(splits, tasks, strict=True):
-            theta, _ = jax.jit(InnerLoop(strategy, cfg.steps, lr).run)(
-                beta, task, jax.random.PRNGKey(cfg.seed)
-            )
+            loop = InnerLoop(strategy, cfg.steps, lr, make_optimizer(cfg.optimizer, lr))
+            theta, _ = jax.jit(loop.run)(beta, task, jax.random.PRNGKey(cfg.seed))
             acc = accuracy(task.model.apply(theta, jnp.asarray(split.x_eval)), split.y_eval)
             accs.append(float(acc) if np.isfinite(float(acc)) else 0.0)
         scores.append(float(np.mean(accs)))
@@ -355,16 +385,31 @@ def run_evolve(
     resume: bool = False,
     progress: bool = True,
     stop_after: int | None = None,
+    time_limit: float | None = None,
 ) -> dict[str, Any] | None:
     """Evolve a credit network; write credit_net.npz and metrics.json (train/test accuracy
-    of a fresh bottom-up network trained by it on each data set)."""
+    of a fresh bottom-up network trained by it on each data set). With ``time_limit``
+    (seconds of evolution) the run is finished at the generation reached and stays
+    resumable towards its configured generations."""
     run = RunDir(out, resume=resume)
     if resume:
         cfg = config_for_resume(run, cfg, EvolveConfig.from_dict)
     splits = [make_split(d, cfg.data_dir, cfg.train_size) for d in cfg.datasets]
+    held_out = [
+        make_split(d, cfg.data_dir, cfg.train_size, validation=True)
+        if cfg.fitness_data == "validation"
+        else None
+        for d in cfg.datasets
+    ]
     tasks = tuple(
-        make_task(s, build_model(cfg.arch, s.dataset), "zero", fitness_metric=cfg.fitness)
-        for s in splits
+        make_task(
+            v if v is not None else s,
+            build_model(cfg.arch, s.dataset),
+            "zero",
+            fitness_metric=cfg.fitness,
+            fitness_on_eval=v is not None,
+        )
+        for s, v in zip(splits, held_out, strict=True)
     )
     units = {tuple(t.credit_units) for t in tasks}
     if len(units) > 1:
@@ -379,7 +424,7 @@ def run_evolve(
     if resume:
         selection = run.read_json("config.json").get("lr_selection")
     run.write_config(cfg.to_dict() | {"lr_selection": selection})
-    loop = InnerLoop(strategy, cfg.steps, cfg.lr)
+    loop = InnerLoop(strategy, cfg.steps, cfg.lr, make_optimizer(cfg.optimizer, cfg.lr))
     evaluator = loop if len(tasks) == 1 else MeanOverTasks(loop)
     task_arg = tasks[0] if len(tasks) == 1 else tasks
     evolution = Evolution(evaluator, beta0, cfg.es)  # type: ignore[arg-type]
@@ -394,6 +439,7 @@ def run_evolve(
         stop_after=stop_after,
         progress=progress,
         label=f"evolving TDCA ({name})",
+        time_limit=time_limit,
     )
     if result.interrupted:
         return None
@@ -408,6 +454,7 @@ def run_evolve(
             "train_size": cfg.train_size,
             "steps": cfg.steps,
             "lr": cfg.lr,
+            "optimizer": cfg.optimizer,
             "layout_spec": cfg.layout,
             "credit_init": cfg.credit_init,
             "generations": result.generation,
@@ -418,18 +465,30 @@ def run_evolve(
     )
     learner = f"tdca:{run.file('credit_net.npz')}"
     per_dataset = [
-        train_learner(learner, s, arch=cfg.arch, steps=cfg.steps, lr=cfg.lr) for s in splits
+        train_learner(
+            learner, s, arch=cfg.arch, steps=cfg.steps, lr=cfg.lr, optimizer=cfg.optimizer
+        )
+        for s in splits
     ]
     init_runs = []
     if cfg.credit_init == "dfa" and cfg.layout == "dense" and cfg.arch != "cnn":
         init_runs = [
-            train_learner("dfa", s, arch=cfg.arch, steps=cfg.steps, lr=cfg.lr, curves=False)
+            train_learner(
+                "dfa",
+                s,
+                arch=cfg.arch,
+                steps=cfg.steps,
+                lr=cfg.lr,
+                curves=False,
+                optimizer=cfg.optimizer,
+            )
             for s in splits
         ]
     metrics = {
         "datasets": list(cfg.datasets),
         "evolution": {
             "generations": result.generation,
+            "generations_configured": cfg.es.generations,
             "final_centre_fitness": last.get("centre_fitness"),
             "first_centre_fitness": result.history[0]["centre_fitness"] if result.history else None,
             "diverged_total": int(sum(r["diverged"] for r in result.history)),

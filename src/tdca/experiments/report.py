@@ -75,7 +75,8 @@ def table_markdown(metrics: dict[str, Any]) -> str:
         f"validation split from {s.get('lr_grid')}); TDCA is one evolved network (PGPE, "
         f"population {s.get('es', {}).get('population')}, "
         f"{s.get('es', {}).get('generations')} generations, credit-network init "
-        f"'{s.get('credit_init')}', inner lr {s.get('tdca_lr')}). Wall time "
+        f"'{s.get('credit_init')}', inner lr {s.get('tdca_lr')}); inner optimizer "
+        f"{s.get('inner_optimizer', 'sgd')} for every full-batch learner. Wall time "
         f"{metrics.get('seconds')} s; code {metrics.get('code_version', {}).get('git_commit')}.",
         "",
     ]
@@ -113,6 +114,11 @@ def results_document(run_dirs: list[Path]) -> str:
         "`docs/results.md` lists any second checks that were run.",
         "* CIFAR-10 here is the JPEG re-encoding of the images (lossy), not the official "
         "binary release, so accuracies may differ slightly from results on the official files.",
+        "* Runs made on a GPU (the MNIST 1,000/20 cell at paper settings, 60,000/150 with an "
+        "Adam inner loop, the zoo of evolved credit networks) are in `docs/zoo.md`, "
+        "generated from `results/gpu/`. `--scale paper` itself has not been run: it needs "
+        "hours of GPU time. It uses an Adam inner loop (the papers' BP numbers match Adam, "
+        "not SGD; see docs/zoo.md).",
         "",
     ]
     for d, m in sorted(found, key=lambda x: list(TITLES).index(x[1]["table"])):

@@ -39,6 +39,9 @@ class ClassificationTask:
     x: jax.Array
     y: jax.Array
     model: MLP = struct.field(pytree_node=False)
+    # Held-out examples the fitness is measured on (meta-validation); None: the training set.
+    x_fit: jax.Array | None = None
+    y_fit: jax.Array | None = None
     num_classes: int = struct.field(pytree_node=False, default=10)
     init_scheme: str = struct.field(pytree_node=False, default="zero")
     batch_size: int | None = struct.field(pytree_node=False, default=None)
@@ -61,6 +64,16 @@ class ClassificationTask:
         metric = options.get("fitness_metric", "neg_ce")
         if metric not in FITNESS_METRICS:
             raise ValueError(f"fitness_metric must be one of {FITNESS_METRICS}, got {metric!r}")
+        if (options.get("x_fit") is None) != (options.get("y_fit") is None):
+            raise ValueError("give both x_fit and y_fit, or neither")
+        if options.get("x_fit") is not None:
+            xf = jnp.asarray(options["x_fit"], jnp.float32)
+            yf = jnp.asarray(options["y_fit"], jnp.int32)
+            if xf.ndim != 2 or xf.shape[1] != x.shape[1] or yf.shape != (xf.shape[0],):
+                raise ValueError(
+                    f"x_fit/y_fit shapes {xf.shape}, {yf.shape} do not fit x {x.shape}"
+                )
+            options = {**options, "x_fit": xf, "y_fit": yf}
         batch_size = options.get("batch_size")
         if batch_size is not None and not 1 <= int(batch_size) <= x.shape[0]:  # type: ignore[call-overload]
             raise ValueError(f"batch_size must be in [1, {x.shape[0]}], got {batch_size}")
@@ -112,7 +125,8 @@ class ClassificationTask:
         return {"loss": cross_entropy(logits, y), "accuracy": accuracy(logits, y)}
 
     def fitness(self, theta: Params, key: jax.Array) -> jax.Array:
-        logits = self.model.apply(theta, self.x)
+        x, y = (self.x, self.y) if self.x_fit is None else (self.x_fit, self.y_fit)
+        logits = self.model.apply(theta, x)
         if self.fitness_metric == "accuracy":
-            return accuracy(logits, self.y)
-        return -cross_entropy(logits, self.y)
+            return accuracy(logits, y)
+        return -cross_entropy(logits, y)
