@@ -12,5 +12,5 @@ tdca reproduce tableS1 --scale small --cache $C --out results/small/tableS1 --no
 tdca reproduce figS2 --scale small --datasets mnist --cache $C --out results/small/figS2 --no-progress
 tdca reproduce tableS2 --scale small --datasets mnist,fashion-mnist --cache $C --out results/small/tableS2 --no-progress
 tdca reproduce table2 --scale small --datasets mnist --archs deep-fc --cache $C --out results/small/table2 --no-progress
-tdca reproduce tableS3 --scale small --datasets mnist --archs mlp-100 --cache $C --out results/small/tableS3 --no-progress
+tdca reproduce tableS3 --scale small --datasets mnist --archs mlp-100,mlp-1000 --cache $C --out results/small/tableS3 --no-progress
 tdca report results/small/* results/small/checks/* --out docs/results.md
