@@ -283,6 +283,23 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _es_from_args(es: ESConfig, args: argparse.Namespace) -> ESConfig:
+    """The config's PGPE settings with the flags that were given (a command without some of
+    them, like `gaussian` without --sigma, leaves those as they are). On --resume without
+    --generations the requested count is 1, so ``config_for_resume``, which only ever
+    raises a saved count, keeps the saved one instead of the command's default."""
+    flags = {
+        "generations": "generations",
+        "population": "population",
+        "sigma": "sigma_init",
+        "es_lr": "learning_rate",
+    }
+    given = {f: getattr(args, a) for a, f in flags.items() if getattr(args, a, None) is not None}
+    if args.resume is not None and "generations" not in given:
+        given["generations"] = 1
+    return replace(es, **given)
+
+
 def _evolve(args: argparse.Namespace) -> int:
     from tdca.experiments.classification import EvolveConfig, run_evolve
 
@@ -299,18 +316,7 @@ def _evolve(args: argparse.Namespace) -> int:
         seed=args.seed,
         data_dir=args.data_dir,
     )
-    es = cfg.es
-    if args.generations is not None:
-        es = replace(es, generations=args.generations)
-    elif args.resume is not None:  # keep the saved count (a resume only raises it on request)
-        es = replace(es, generations=1)
-    if args.population is not None:
-        es = replace(es, population=args.population)
-    if args.sigma is not None:
-        es = replace(es, sigma_init=args.sigma)
-    if args.es_lr is not None:
-        es = replace(es, learning_rate=args.es_lr)
-    cfg = replace(cfg, es=es)
+    cfg = replace(cfg, es=_es_from_args(cfg.es, args))
     out = args.resume or args.out
     m = run_evolve(
         cfg,
@@ -402,14 +408,7 @@ def _gaussian(args: argparse.Namespace) -> int:
     from tdca.experiments.gaussian import GaussianConfig, run_gaussian
 
     cfg = GaussianConfig(multi_task=args.multi_task, seed=args.seed)
-    es: ESConfig = cfg.es
-    if args.generations is not None:
-        es = replace(es, generations=args.generations)
-    elif args.resume is not None:  # keep the saved count (a resume only raises it on request)
-        es = replace(es, generations=1)
-    if args.population is not None:
-        es = replace(es, population=args.population)
-    cfg = replace(cfg, es=es, steps=args.steps or cfg.steps)
+    cfg = replace(cfg, es=_es_from_args(cfg.es, args), steps=args.steps or cfg.steps)
     out = args.resume or args.out
     metrics = run_gaussian(cfg, out, resume=args.resume is not None, progress=not args.no_progress)
     if metrics is None:

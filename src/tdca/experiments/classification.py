@@ -18,7 +18,6 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from tdca.credit.artifact import check_fits, load_credit_net, save_credit_net
 from tdca.credit.layout import CreditLayout
@@ -168,10 +167,10 @@ def train_learner(
     key = jax.random.PRNGKey(seed)
     probe = make_task(split, model, "zero", batch_size)
     strategy, sparams, init = learner_parts(learner, probe, jax.random.fold_in(key, 7))
-    tx = make_optimizer(optimizer, lr)
-    if learner == "bp-adam":
-        tx = optax.adam(lr)
+    if learner == "bp-adam":  # the convergence reference: always Adam on mini-batches
+        optimizer = "adam"
         batch_size = batch_size or min(128, len(split.x_train))
+    tx = make_optimizer(optimizer, lr)
     task = make_task(split, model, init, batch_size)
     x_eval, y_eval = jnp.asarray(split.x_eval), jnp.asarray(split.y_eval)
 
@@ -193,7 +192,7 @@ def train_learner(
         "train_size": len(task.x),
         "steps": steps,
         "lr": lr,
-        "optimizer": "adam" if learner == "bp-adam" else optimizer,
+        "optimizer": optimizer,
         "seed": seed,
         "batch_size": batch_size,
         "train_accuracy": float(accuracy(train_logits, task.y)),
@@ -395,21 +394,23 @@ def run_evolve(
     if resume:
         cfg = config_for_resume(run, cfg, EvolveConfig.from_dict)
     splits = [make_split(d, cfg.data_dir, cfg.train_size) for d in cfg.datasets]
-    held_out = [
-        make_split(d, cfg.data_dir, cfg.train_size, validation=True)
-        if cfg.fitness_data == "validation"
-        else None
-        for d in cfg.datasets
-    ]
+    held_out = cfg.fitness_data == "validation"
+    # With held-out fitness, each task trains on a validation split's training part and
+    # scores on its evaluation part (training images the learner never sees).
+    fit_splits = (
+        [make_split(d, cfg.data_dir, cfg.train_size, validation=True) for d in cfg.datasets]
+        if held_out
+        else splits
+    )
     tasks = tuple(
         make_task(
-            v if v is not None else s,
+            s,
             build_model(cfg.arch, s.dataset),
             "zero",
             fitness_metric=cfg.fitness,
-            fitness_on_eval=v is not None,
+            fitness_on_eval=held_out,
         )
-        for s, v in zip(splits, held_out, strict=True)
+        for s in fit_splits
     )
     units = {tuple(t.credit_units) for t in tasks}
     if len(units) > 1:
