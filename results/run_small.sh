@@ -9,8 +9,9 @@ tdca reproduce table1 --scale small --cache $C --out results/small/table1 --no-p
 tdca evolve --dataset mnist --seed 1 --out results/small/checks/evolve-mnist-seed1 --no-progress
 tdca reproduce tableS4 --scale small --out results/small/tableS4 --no-progress
 tdca reproduce tableS1 --scale small --cache $C --out results/small/tableS1 --no-progress
-tdca reproduce figS2 --scale small --datasets mnist --cache $C --out results/small/figS2 --no-progress
-tdca reproduce tableS2 --scale small --datasets mnist,fashion-mnist --cache $C --out results/small/tableS2 --no-progress
-tdca reproduce table2 --scale small --datasets mnist --archs deep-fc --cache $C --out results/small/table2 --no-progress
-tdca reproduce tableS3 --scale small --datasets mnist --archs mlp-100,mlp-1000 --cache $C --out results/small/tableS3 --no-progress
+tdca reproduce tableS2 --scale small --datasets mnist,fashion-mnist,cifar10 --cache $C --out results/small/tableS2 --no-progress
+# Later sessions widened tableS2 (above, cifar10 added), table2, tableS3 and figS2 (same cache; earlier cells are reused):
+tdca reproduce table2 --scale small --datasets mnist,fashion-mnist,cifar10 --archs deep-fc,cnn --cache $C --out results/small/table2 --no-progress
+tdca reproduce tableS3 --scale small --datasets mnist --archs mlp-100,mlp-1000,mlp-900 --cache $C --out results/small/tableS3 --no-progress
+tdca reproduce figS2 --scale small --datasets mnist,fashion-mnist,cifar10 --cache $C --out results/small/figS2 --no-progress
 tdca report results/small/* results/small/checks/* --out docs/results.md

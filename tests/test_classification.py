@@ -1,6 +1,7 @@
 """Classification experiments on small synthetic data sets (npz), end to end."""
 
 import json
+from dataclasses import replace
 
 import jax
 import numpy as np
@@ -208,21 +209,44 @@ def test_evolve_options_adam_held_out_fitness_and_time_limit(tmp_path, data, cap
     out = tmp_path / "e"
     argv = ["evolve", "--dataset", data["small"], "--train-size", "100", "--steps", "5"]
     argv += ["--optimizer", "adam", "--fitness-data", "validation", "--time-limit", "0.001"]
+    argv += ["--precision", "float32"]
     argv += ["--generations", "50", "--population", "4", "--out", str(out), "--no-progress"]
     assert main(argv) == 0
     m = json.loads((out / "metrics.json").read_text())
     assert m["evolution"]["generations"] == 1 and m["evolution"]["generations_configured"] == 50
     _, _, meta = load_credit_net(out)
     assert meta["optimizer"] == "adam" and meta["config"]["fitness_data"] == "validation"
+    assert meta["config"]["precision"] == "float32"
     assert meta["lr"] in (0.001, 0.003, 0.01, 0.03, 0.1)  # picked from the Adam grid
     # `tdca train` with that credit network uses the optimizer and rate it was evolved with
     argv = ["train", "--dataset", data["small"], "--learner", f"tdca:{out}", "--train-size"]
-    assert main([*argv, "100", "--steps", "5", "--out", str(tmp_path / "t")]) == 0
+    argv += ["100", "--steps", "5", "--precision", "bfloat16", "--out", str(tmp_path / "t")]
+    assert main(argv) == 0
     cfg = json.loads((tmp_path / "t" / "config.json").read_text())
     assert cfg["optimizer"] == "adam" and cfg["lr"] == meta["lr"]
+    assert cfg["precision"] == "bfloat16"
     # the run can still be resumed towards its 50 generations
     assert main(["evolve", "--resume", str(out), "--no-progress"]) == 0
     assert json.loads((out / "metrics.json").read_text())["evolution"]["generations"] == 50
+
+
+def test_evolution_runs_under_its_configured_precision(tmp_path, data, monkeypatch):
+    from tdca.experiments import classification
+
+    seen, real = [], classification.evolve
+
+    def spy(*args, **kwargs):
+        seen.append(jax.config.jax_default_matmul_precision)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(classification, "evolve", spy)
+    es = ESConfig(population=4, generations=1)
+    cfg = EvolveConfig(datasets=(data["small"],), train_size=100, steps=3, lr=0.1, es=es)
+    run_evolve(replace(cfg, precision="bfloat16"), tmp_path / "r", progress=False)
+    assert seen == ["BF16_BF16_F32"]  # every matmul of the run is traced under it
+    assert jax.config.jax_default_matmul_precision is None  # and it is restored after
+    with pytest.raises(ValueError, match="precision must be one of"):
+        replace(cfg, precision="fp8")
 
 
 def test_zoo_commands(capsys):

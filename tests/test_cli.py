@@ -73,3 +73,17 @@ def test_gaussian_command_writes_a_run_directory_and_resumes(capsys, tmp_path):
     assert main(["gaussian", "--resume", str(out), "--generations", "6", "--no-progress"]) == 0
     lines = (out / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 6
+    capsys.readouterr()
+    # A flag that a resumed run would not apply is refused, not dropped.
+    assert main(["gaussian", "--resume", str(out), "--steps", "20", "--no-progress"]) == 2
+    assert "--steps would be ignored" in capsys.readouterr().err
+    # --generations extends a run, never shortens it.
+    assert main(["gaussian", "--resume", str(out), "--generations", "3", "--no-progress"]) == 2
+    assert "would shorten it" in capsys.readouterr().err
+    # A caller's own config must be the saved one (up to the generation count).
+    from tdca.experiments.gaussian import GaussianConfig, run_gaussian
+    from tdca.rundir import RunDirError
+
+    with pytest.raises(RunDirError, match=r"started with another config.*steps"):
+        run_gaussian(GaussianConfig(steps=20), out, resume=True, progress=False)
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 6  # nothing was run

@@ -15,6 +15,7 @@ from tdca.evolution import ESConfig
 from tdca.experiments.classification import ARCHS
 from tdca.experiments.reproduce import DATASETS, TABLES
 from tdca.io import ArtifactError
+from tdca.precision import EXPLICIT_PRECISIONS, PRECISIONS
 from tdca.rundir import RunDirError
 
 
@@ -54,6 +55,16 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
 
 
+def _add_precision_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--precision",
+        choices=list(PRECISIONS),
+        default="default",
+        help="matmul precision (default: JAX's: float32 on CPUs, may be TF32 on recent NVIDIA "
+        "GPUs); parameters and state stay float32",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tdca", description="Top-down credit assignment networks, evolved with PGPE."
@@ -66,7 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--no-progress", action="store_true")
 
-    g = sub.add_parser("gaussian", help="mixed-Gaussian optimisation (papers' first experiment)")
+    g = sub.add_parser(
+        "gaussian",
+        help="mixed-Gaussian optimisation (papers' first experiment)",
+        allow_abbrev=False,
+    )
     _add_run_args(g)
     g.add_argument("--multi-task", action="store_true", help="two Gaussians, one credit network")
     g.add_argument("--generations", type=_positive_int, default=None)
@@ -97,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
         "it was evolved with)",
     )
     t.add_argument("--seed", type=_seed, default=0)
+    _add_precision_arg(t)
     t.add_argument("--data-dir", default=None, help="data folder (default $TDCA_DATA_DIR)")
     t.add_argument(
         "--allow-pickle",
@@ -106,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--out", type=Path, required=True)
 
-    e = sub.add_parser("evolve", help="evolve a TDCA credit network")
+    e = sub.add_parser("evolve", help="evolve a TDCA credit network", allow_abbrev=False)
     _add_run_args(e)
     e.add_argument("--task", default="classification", choices=["classification"])
     e.add_argument(
@@ -152,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--es-lr", type=_positive_float, default=None, help="PGPE learning rate (Adam on the mean)"
     )
     e.add_argument("--seed", type=_seed, default=0)
+    _add_precision_arg(e)
     e.add_argument("--data-dir", default=None)
 
     r = sub.add_parser("reproduce", help="rerun a table or figure of the papers")
@@ -184,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--out", type=Path, required=True, help="folder for metrics.json")
     b.add_argument("--small", action="store_true", help="2-core-CPU-sized config (< 1 min)")
-    b.add_argument("--precision", choices=("float32", "tf32", "bfloat16"), default="float32")
+    b.add_argument("--precision", choices=list(EXPLICIT_PRECISIONS), default="float32")
 
     z = sub.add_parser("zoo", help="list the shipped credit networks, or verify them")
     z.add_argument("action", choices=["list", "verify"])
@@ -209,6 +226,13 @@ def _positive_float(text: str) -> float:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from tdca.precision import matmul_precision
+
+    with matmul_precision(args.precision):
+        return _train_at_precision(args)
+
+
+def _train_at_precision(args: argparse.Namespace) -> int:
     import jax
 
     from tdca.experiments.classification import (
@@ -285,9 +309,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _es_from_args(es: ESConfig, args: argparse.Namespace) -> ESConfig:
     """The config's PGPE settings with the flags that were given (a command without some of
-    them, like `gaussian` without --sigma, leaves those as they are). On --resume without
-    --generations the requested count is 1, so ``config_for_resume``, which only ever
-    raises a saved count, keeps the saved one instead of the command's default."""
+    them, like `gaussian` without --sigma, leaves those as they are)."""
     flags = {
         "generations": "generations",
         "population": "population",
@@ -295,9 +317,26 @@ def _es_from_args(es: ESConfig, args: argparse.Namespace) -> ESConfig:
         "es_lr": "learning_rate",
     }
     given = {f: getattr(args, a) for a, f in flags.items() if getattr(args, a, None) is not None}
-    if args.resume is not None and "generations" not in given:
-        given["generations"] = 1
     return replace(es, **given)
+
+
+# With --resume a run continues with its saved config.json; only these options apply.
+RESUME_OPTIONS = frozenset(
+    {"--resume", "--generations", "--time-limit", "--data-dir", "--no-progress"}
+)
+
+
+def _refuse_ignored_on_resume(args: argparse.Namespace, argv: list[str]) -> None:
+    """A flag that would silently not apply on --resume is an error, not a no-op."""
+    if getattr(args, "resume", None) is None:
+        return
+    ignored = sorted({t.split("=", 1)[0] for t in argv if t.startswith("--")} - RESUME_OPTIONS)
+    if ignored:
+        allowed = ", ".join(sorted(RESUME_OPTIONS - {"--resume"}))
+        raise ValueError(
+            f"--resume continues the run with its saved config.json, so {', '.join(ignored)} "
+            f"would be ignored; with --resume only {allowed} apply (--generations extends the run)"
+        )
 
 
 def _evolve(args: argparse.Namespace) -> int:
@@ -313,15 +352,19 @@ def _evolve(args: argparse.Namespace) -> int:
         credit_init=args.credit_init,
         optimizer=args.optimizer,
         fitness_data=args.fitness_data,
+        precision=args.precision,
         seed=args.seed,
         data_dir=args.data_dir,
     )
     cfg = replace(cfg, es=_es_from_args(cfg.es, args))
+    resume = args.resume is not None
     out = args.resume or args.out
     m = run_evolve(
-        cfg,
+        None if resume else cfg,
         out,
-        resume=args.resume is not None,
+        resume=resume,
+        extend_to=args.generations if resume else None,
+        data_dir=args.data_dir,
         progress=not args.no_progress,
         time_limit=args.time_limit,
     )
@@ -409,8 +452,15 @@ def _gaussian(args: argparse.Namespace) -> int:
 
     cfg = GaussianConfig(multi_task=args.multi_task, seed=args.seed)
     cfg = replace(cfg, es=_es_from_args(cfg.es, args), steps=args.steps or cfg.steps)
+    resume = args.resume is not None
     out = args.resume or args.out
-    metrics = run_gaussian(cfg, out, resume=args.resume is not None, progress=not args.no_progress)
+    metrics = run_gaussian(
+        None if resume else cfg,
+        out,
+        resume=resume,
+        extend_to=args.generations if resume else None,
+        progress=not args.no_progress,
+    )
     if metrics is None:
         print(f"interrupted; continue with: tdca gaussian --resume {out}", file=sys.stderr)
         return 130
@@ -436,6 +486,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     handlers = {
         "gaussian": _gaussian,
@@ -448,6 +499,7 @@ def main(argv: list[str] | None = None) -> int:
         "zoo": _zoo,
     }
     try:
+        _refuse_ignored_on_resume(args, argv)
         return handlers[args.command](args)
     except (RunDirError, ArtifactError, DatasetError, ValueError, FileNotFoundError) as e:
         print(f"tdca {args.command}: error: {e}", file=sys.stderr)

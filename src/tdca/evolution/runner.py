@@ -26,7 +26,7 @@ from rich.progress import (
 
 from tdca.evolution.pgpe import Evolution
 from tdca.io import ArtifactError, load_pytree, save_pytree
-from tdca.rundir import RunDir
+from tdca.rundir import RunDir, RunDirError
 from tdca.tasks.base import Task
 
 CHECKPOINT = "checkpoint.npz"
@@ -42,13 +42,50 @@ class EvolutionResult:
     interrupted: bool
 
 
-def config_for_resume(run: RunDir, requested: Any, from_dict: Callable[[dict], Any]) -> Any:
-    """The config a resumed run continues with: the saved one, whose generation count the
-    command line may raise (to extend a finished run) but never silently change otherwise."""
+def config_for_resume(
+    run: RunDir,
+    from_dict: Callable[[dict], Any],
+    *,
+    given: Any = None,
+    extend_to: int | None = None,
+    free: tuple[str, ...] = ("data_dir",),
+) -> Any:
+    """The config a resumed run continues with: the one saved in ``run``.
+
+    ``extend_to`` raises its generation count (to extend a finished run); asking for fewer
+    generations than it was configured for is refused (``--time-limit`` stops a run early).
+    ``given``, when a caller has a config of its own (a cache of evolutions, say), must
+    agree with the saved one except for the generation count and the ``free`` fields (such
+    as where the data is read): resuming someone else's run is refused, never silently done.
+    """
     saved = from_dict(run.read_json("config.json"))
-    if requested.es.generations > saved.es.generations:
-        saved = replace(saved, es=replace(saved.es, generations=requested.es.generations))
+    if given is not None:
+        a, b = _comparable(saved.to_dict(), free), _comparable(given.to_dict(), free)
+        differ = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+        if differ:
+            raise RunDirError(
+                f"{run.path} was started with another config ({', '.join(differ)} differ: "
+                f"saved {[a.get(k) for k in differ]}, asked {[b.get(k) for k in differ]}); "
+                "resume it without a config of your own, or start a new run"
+            )
+    if extend_to is not None:
+        if extend_to < saved.es.generations:
+            raise ValueError(
+                f"{run.path} is configured for {saved.es.generations} generations; --generations "
+                f"{extend_to} would shorten it (use --time-limit to stop early)"
+            )
+        saved = replace(saved, es=replace(saved.es, generations=extend_to))
     return saved
+
+
+def _comparable(config: dict[str, Any], free: tuple[str, ...]) -> dict[str, Any]:
+    """A config as JSON values, without the fields a resumed run may change."""
+    d = json.loads(json.dumps(config))
+    d.get("es", {}).pop("generations", None)
+    d.pop("code_version", None)
+    for name in free:
+        d.pop(name, None)
+    return d
 
 
 def _key_for(seed: int, generation: int) -> jax.Array:

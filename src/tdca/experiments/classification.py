@@ -27,6 +27,7 @@ from tdca.data import Dataset, load_dataset
 from tdca.evolution import ESConfig, Evolution, config_for_resume, evolve
 from tdca.inner import OPTIMIZERS, InnerLoop, make_optimizer
 from tdca.networks import MLP
+from tdca.precision import check_precision, matmul_precision
 from tdca.rundir import RunDir
 from tdca.tasks.classification import ClassificationTask, accuracy, cross_entropy
 
@@ -275,6 +276,8 @@ class EvolveConfig:
     # "train": fitness on the inner loop's own training images (the papers);
     # "validation": on held-out training images (meta-validation; never the test set).
     fitness_data: str = "train"
+    # Matmul precision of the whole run (tdca.precision); "default" is JAX's own choice.
+    precision: str = "default"
     seed: int = 0
     data_dir: str | None = None
     es: ESConfig = field(
@@ -302,6 +305,7 @@ class EvolveConfig:
             raise ValueError(
                 f"optimizer must be one of {sorted(OPTIMIZERS)}, got {self.optimizer!r}"
             )
+        check_precision(self.precision)
         if self.steps < 1 or self.train_size < 1 or (self.lr is not None and self.lr <= 0):
             raise ValueError("steps and train_size must be >= 1 and lr > 0")
 
@@ -378,10 +382,12 @@ def _as_dense(strategy: TDCA) -> TDCA:
 
 
 def run_evolve(
-    cfg: EvolveConfig,
+    cfg: EvolveConfig | None,
     out: str | Path,
     *,
     resume: bool = False,
+    extend_to: int | None = None,
+    data_dir: str | None = None,
     progress: bool = True,
     stop_after: int | None = None,
     time_limit: float | None = None,
@@ -389,10 +395,39 @@ def run_evolve(
     """Evolve a credit network; write credit_net.npz and metrics.json (train/test accuracy
     of a fresh bottom-up network trained by it on each data set). With ``time_limit``
     (seconds of evolution) the run is finished at the generation reached and stays
-    resumable towards its configured generations."""
+    resumable towards its configured generations.
+
+    ``resume`` continues ``out`` with its saved config: ``cfg`` may then be None, or must
+    agree with the saved one (``runner.config_for_resume``); ``extend_to`` raises the
+    generation count and ``data_dir`` says where the data is now (another machine, say).
+    """
     run = RunDir(out, resume=resume)
     if resume:
-        cfg = config_for_resume(run, cfg, EvolveConfig.from_dict)
+        saved = EvolveConfig.from_dict(run.read_json("config.json"))
+        if cfg is not None and cfg.lr is None:
+            cfg = replace(cfg, lr=saved.lr)  # the saved run picked it; do not pick again
+        data_dir = data_dir or (cfg.data_dir if cfg is not None else None)
+        cfg = config_for_resume(run, EvolveConfig.from_dict, given=cfg, extend_to=extend_to)
+        if data_dir is not None:
+            cfg = replace(cfg, data_dir=data_dir)
+    elif cfg is None:
+        raise ValueError("a new evolution needs a config")
+    with matmul_precision(cfg.precision):
+        return _evolve_and_evaluate(
+            cfg, run, resume=resume, progress=progress, stop_after=stop_after, time_limit=time_limit
+        )
+
+
+def _evolve_and_evaluate(
+    cfg: EvolveConfig,
+    run: RunDir,
+    *,
+    resume: bool,
+    progress: bool,
+    stop_after: int | None,
+    time_limit: float | None,
+) -> dict[str, Any] | None:
+    """``run_evolve``'s work once its config is settled (under the run's matmul precision)."""
     splits = [make_split(d, cfg.data_dir, cfg.train_size) for d in cfg.datasets]
     held_out = cfg.fitness_data == "validation"
     # With held-out fitness, each task trains on a validation split's training part and

@@ -49,10 +49,8 @@ def mnist_zoo_comparison(data_dir: str | None = None) -> dict[str, Any]:
 
     row = zoo.card(ZOO_ENTRY)["recorded"][0]
     n, steps = row["train_size"], row["steps"]
+    tdca = zoo.train_with(ZOO_ENTRY, row, data_dir)
     split = make_split(row["dataset"], data_dir, n)
-    tdca = train_learner(
-        f"tdca:zoo/{ZOO_ENTRY}", split, steps=steps, lr=row["lr"], optimizer=row["optimizer"]
-    )
     tuned = tune_lr("bp", row["dataset"], data_dir, arch="mlp-100", train_size=n, steps=steps)
     bp = train_learner("bp", split, steps=steps, lr=tuned["lr"])
     return {"entry": ZOO_ENTRY, "recorded": row, "tdca": tdca, "bp": bp, "bp_lr_tuning": tuned}

@@ -161,18 +161,25 @@ def analyse(
 
 
 def run_gaussian(
-    cfg: GaussianConfig,
+    cfg: GaussianConfig | None,
     out: str | Path,
     *,
     resume: bool = False,
+    extend_to: int | None = None,
     progress: bool = True,
     stop_after: int | None = None,
     make_figures: bool = True,
 ) -> dict[str, Any] | None:
-    """Evolve, analyse and plot; returns metrics, or None if the evolution was interrupted."""
+    """Evolve, analyse and plot; returns metrics, or None if the evolution was interrupted.
+
+    ``resume`` continues ``out`` with its saved config (``cfg`` may be None or must agree
+    with it); ``extend_to`` raises its generation count.
+    """
     run = RunDir(out, resume=resume)
     if resume:
-        cfg = config_for_resume(run, cfg, GaussianConfig.from_dict)
+        cfg = config_for_resume(run, GaussianConfig.from_dict, given=cfg, extend_to=extend_to)
+    elif cfg is None:
+        raise ValueError("a new run needs a config")
     run.write_config(cfg.to_dict())
     run.log(f"gaussian run: {cfg.to_dict()}")
 

@@ -61,10 +61,11 @@ class Scale:
     def lr_grid(self) -> tuple[float, ...]:
         return ADAM_LR_GRID if self.optimizer == "adam" else LR_GRID
 
-    @property
-    def tag(self) -> str:
-        """Cache-key suffix: empty for SGD, so existing small-scale caches stay valid."""
-        return "" if self.optimizer == "sgd" else f"_{self.optimizer}"
+    def tag(self, sep: str, optimizer: str | None = None) -> str:
+        """Cache-key suffix for runs with this inner optimizer (the scale's by default):
+        empty for SGD, so existing small-scale caches stay valid; ``sep`` + name otherwise."""
+        optimizer = optimizer or self.optimizer
+        return "" if optimizer == "sgd" else f"{sep}{optimizer}"
 
 
 SMALL = Scale(
@@ -72,7 +73,7 @@ SMALL = Scale(
     ESConfig(
         population=32, generations=150, sigma_init=0.003, learning_rate=0.001, checkpoint_every=25
     ),
-    seeds=3,
+    seeds=5,
     table1_cells=((1000, 20), (5000, 50), (10000, 150)),
     full=(1000, 20),
     cnn_train=1000,
@@ -150,7 +151,7 @@ class Reproduction:
         """Path of an evolved credit network (evolving, resuming or reusing it)."""
         sizes = min(self.size(d, train_size) for d in datasets)
         key = f"{'+'.join(datasets)}_{arch}_{layout.replace(':', '-')}_{sizes}x{steps}"
-        key += self.scale.tag
+        key += self.scale.tag("_")
         run = self.shared / "evolutions" / key
         if (run / "metrics.json").exists() and (run / FILENAME).exists():
             return str(run / FILENAME), json.loads((run / "metrics.json").read_text())
@@ -181,7 +182,7 @@ class Reproduction:
         n = self.size(dataset, train_size)
         opt = "sgd" if learner == "bp-adam" else self.scale.optimizer  # bp-adam: its own
         key = f"{learner}|{dataset}|{arch}|{n}|{steps}|{self.scale.seeds}"
-        key += "" if opt == "sgd" else f"|{opt}"
+        key += self.scale.tag("|", opt)
         if key not in self.cache:
             grid = (1e-4, 3e-4, 1e-3, 3e-3) if learner == "bp-adam" else self.scale.lr_grid
             tuned = tune_lr(

@@ -52,3 +52,24 @@ def resolve_reference(source: str | Path) -> Path:
     if is_zoo_reference(source):
         return path(str(source)[len(PREFIX) :])
     return Path(source)
+
+
+def train_with(
+    name: str, row: dict[str, Any] | None = None, data_dir: str | None = None
+) -> dict[str, Any]:
+    """Train a fresh bottom-up network with entry ``name`` under one of its recorded
+    protocols (``row`` from its card; the first by default): same data set, training-set
+    size, steps, inner lr, optimizer and seed, so the result is comparable to the card."""
+    from tdca.experiments.classification import make_split, train_learner
+
+    row = card(name)["recorded"][0] if row is None else row
+    split = make_split(row["dataset"], data_dir, row["train_size"])
+    return train_learner(
+        f"tdca:{PREFIX}{name}",
+        split,
+        steps=row["steps"],
+        lr=row["lr"],
+        seed=row["seed"],
+        optimizer=row["optimizer"],
+        curves=False,
+    )

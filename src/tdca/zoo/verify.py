@@ -11,19 +11,8 @@ TOLERANCE = 0.002
 
 
 def verify_row(name: str, row: dict[str, Any], data_dir: str | None) -> dict[str, Any]:
-    """Train a fresh network with entry ``name`` under one recorded protocol."""
-    from tdca.experiments.classification import make_split, train_learner
-
-    split = make_split(row["dataset"], data_dir, row["train_size"])
-    m = train_learner(
-        f"tdca:{zoo.PREFIX}{name}",
-        split,
-        steps=row["steps"],
-        lr=row["lr"],
-        seed=row["seed"],
-        optimizer=row["optimizer"],
-        curves=False,
-    )
+    """Train a fresh network with entry ``name`` under one recorded protocol and compare."""
+    m = zoo.train_with(name, row, data_dir)
     diff = max(
         abs(m["train_accuracy"] - row["train_accuracy"]),
         abs(m["test_accuracy"] - row["test_accuracy"]),
