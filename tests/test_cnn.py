@@ -91,11 +91,12 @@ def test_conv_rule_is_grad_of_credit_weighted_activity(stride):
     model, params, x, _y = _tiny(stride, seed=2)
     c = jax.random.normal(jax.random.PRNGKey(3), (x.shape[0], model.channels))
     credits = [c] + [jnp.zeros((x.shape[0], u)) for u in model.units[1:]]
-    taps, update = _taps_and_update(model, params, x, credits)
+    _, update = _taps_and_update(model, params, x, credits)
     got = update[0]
 
     def activity(layer):
-        z = conv2d(taps[0].inputs, layer["w"], stride) + layer["b"]
+        img = jnp.asarray(x).reshape(x.shape[0], *model.input_shape)
+        z = conv2d(img, layer["w"], stride) + layer["b"]
         return jnp.mean(jnp.sum(c[:, None, None, :] * jnp.tanh(z), axis=(1, 2, 3)))
 
     want = jax.jit(jax.grad(activity))(params[0])
@@ -152,8 +153,9 @@ def test_forward_shapes_units_and_param_count(shape, conv, n_params):
     assert logits.shape == (4, 10)
     assert model.units == (16, 100, 100, 10)
     assert model.conv_shape == conv
+    k, c_in = model.kernel, shape[2]
     assert [t.inputs.shape for t in taps] == [
-        (4, *shape),
+        (4, *conv[:2], c_in * k * k),  # the conv layer's input is its patches
         (4, int(np.prod(conv))),
         (4, 100),
         (4, 100),
@@ -272,3 +274,14 @@ def test_fa_is_not_silently_run_on_the_cnn(task):
     """FA's W^T-shaped feedback has no per-channel meaning for a conv layer."""
     with pytest.raises((TypeError, ValueError)):
         _train(make_strategy("fa", task), task, 2)
+
+
+def test_conv_as_patches_matmul_equals_xla_convolution():
+    """conv2d (patches @ kernel matrix, fast under vmap) is the standard convolution."""
+    x = jax.random.normal(jax.random.PRNGKey(0), (3, 11, 9, 2))
+    kernel = jax.random.normal(jax.random.PRNGKey(1), (3, 3, 2, 4))
+    for stride in (1, 2):
+        want = jax.lax.conv_general_dilated(
+            x, kernel, (stride, stride), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC")
+        )
+        np.testing.assert_allclose(conv2d(x, kernel, stride), want, rtol=1e-5, atol=1e-5)

@@ -1,0 +1,48 @@
+"""The README's "results at a glance" table is copied from committed run directories: check
+every number in it against the metrics.json it came from (no hand-typed result)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATASETS = {"MNIST": "mnist", "Fashion-MNIST": "fashion-mnist", "CIFAR-10": "cifar10"}
+
+
+def _glance_rows() -> list[list[str]]:
+    text = (ROOT / "README.md").read_text()
+    start = text.index("### Results at a glance")
+    block = text[start : text.index("###", start + 5)]
+    rows = [r.strip("|").split("|") for r in block.splitlines() if r.startswith("| ")]
+    return [[c.strip() for c in r] for r in rows if r[0].strip() in DATASETS]
+
+
+def _cell(rows: list[dict], dataset: str, method: str) -> dict:
+    (row,) = [
+        r
+        for r in rows
+        if r["dataset"] == dataset
+        and r["method"] == method
+        and (r["train_size"], r["steps"]) == (1000, 20)
+    ]
+    return row
+
+
+def test_readme_glance_table_matches_the_tableS1_run():
+    metrics = json.loads((ROOT / "results/small/tableS1/metrics.json").read_text())
+    glance = _glance_rows()
+    assert [g[0] for g in glance] == list(DATASETS)
+    header = (ROOT / "README.md").read_text()
+    assert f"Kaiming BP (tuned lr, {metrics['rows'][0]['seeds']} seeds)" in header
+    for name, tdca, bp, dfa, _paper in glance:
+        ds = DATASETS[name]
+        assert tdca == f"{100 * _cell(metrics['rows'], ds, 'tdca')['test_accuracy']:.2f}"
+        for text, method in ((bp, "kaiming-bp"), (dfa, "dfa")):
+            r = _cell(metrics["rows"], ds, method)
+            mean, std = (float(v) for v in re.findall(r"[\d.]+", text))
+            assert mean == pytest.approx(100 * r["test_accuracy"], abs=0.005), (name, method)
+            assert std == pytest.approx(100 * r["test_accuracy_std"], abs=0.005), (name, method)
