@@ -14,4 +14,9 @@ tdca reproduce tableS2 --scale small --datasets mnist,fashion-mnist,cifar10 --ca
 tdca reproduce table2 --scale small --datasets mnist,fashion-mnist,cifar10 --archs deep-fc,cnn --cache $C --out results/small/table2 --no-progress
 tdca reproduce tableS3 --scale small --datasets mnist --archs mlp-100,mlp-1000,mlp-900 --cache $C --out results/small/tableS3 --no-progress
 tdca reproduce figS2 --scale small --datasets mnist,fashion-mnist,cifar10 --cache $C --out results/small/figS2 --no-progress
-tdca report results/small/* results/small/checks/* --out docs/results.md
+# Not run yet at small scale, with the measured CPU cost (2 cores) of each evolution:
+#   table2 CNN on fashion-mnist and cifar10 (MNIST: 13 s/generation, 34 min for 150);
+#   tableS3's 6x6-to-30x30 column (mlp-900, grid:6x6; the 36-to-900 column took ~14-22 s/gen);
+#   figS2 and tableS2 on the other data sets (~5-10 min per extra mlp-100 evolution).
+# (until tableS3's mlp-900 columns are both finished, the 36-to-900 evolution is listed as a single run)
+tdca report results/small/* results/small/checks/* results/small/cache/evolutions/mnist_mlp-900_line-36_1000x20 --out docs/results.md

@@ -133,17 +133,19 @@ def results_document(run_dirs: list[Path]) -> str:
         out.append(table_markdown(m))
     if checks:
         out += [
-            "## Single evolutions (second checks)",
+            "## Single evolutions (second checks, and cells of tables not finished yet)",
             "",
-            "| run | data sets | seed | generations | train size | steps | train % | test % |",
-            "|---|---|---|---|---|---|---|---|",
+            "| run | data sets | arch, layout | seed | generations | train size | steps "
+            "| train % | test % |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for d, m, cfg in checks:
+            shape = f"{cfg.get('arch', 'mlp-100')}, {cfg.get('layout', 'dense')}"
             for r in m["results"]:
                 out.append(
-                    f"| `{d}` | {'+'.join(cfg['datasets'])} → {r['dataset']} | {cfg['seed']} | "
-                    f"{m['evolution']['generations']} | {r['train_size']} | {r['steps']} | "
-                    f"{_pct(r['train_accuracy'])} | {_pct(r['test_accuracy'])} |"
+                    f"| `{d}` | {'+'.join(cfg['datasets'])} → {r['dataset']} | {shape} | "
+                    f"{cfg['seed']} | {m['evolution']['generations']} | {r['train_size']} | "
+                    f"{r['steps']} | {_pct(r['train_accuracy'])} | {_pct(r['test_accuracy'])} |"
                 )
         out.append("")
     partial = [
@@ -162,7 +164,7 @@ def results_document(run_dirs: list[Path]) -> str:
                 what += f"; architectures {', '.join(m['archs'])}"
             out.append(
                 f"* {TITLES[m['table']]} (scale {m['scale']}): only {what} (`{d}`); "
-                "the rest was not run in this session."
+                "the rest has not been run yet at this scale (costs: `results/run_small.sh`)."
             )
         out.append("")
     for scale in ("small", "paper"):
