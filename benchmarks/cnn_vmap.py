@@ -20,11 +20,10 @@ import jax.numpy as jnp
 
 from tdca.experiments.classification import (
     EvolveConfig,
-    _initial_beta,
-    _strategy_for,
     build_model,
     make_split,
     make_task,
+    starting_point,
 )
 from tdca.inner import InnerLoop
 
@@ -47,8 +46,7 @@ def main() -> None:
     split = make_split(args.dataset, None, args.train_size)
     task = make_task(split, build_model("cnn", split.dataset), "zero")
     cfg = EvolveConfig(datasets=(args.dataset,), arch="cnn")
-    strategy = _strategy_for(cfg, task)
-    beta = _initial_beta(cfg, strategy, task.num_classes)
+    strategy, beta = starting_point(cfg, task)
     loop = InnerLoop(strategy, args.steps, args.lr)
     key = jax.random.PRNGKey(0)
     one, fit1 = _seconds(jax.jit(loop.fitness), beta, task, key)

@@ -15,8 +15,11 @@ from tdca.evolution import ESConfig
 from tdca.experiments.classification import (
     EvolveConfig,
     MeanOverTasks,
+    above_chance,
+    choose_rate,
     make_split,
     make_task,
+    pick_inner_lr,
     run_evolve,
     train_learner,
     tune_lr,
@@ -113,6 +116,38 @@ def test_validation_split_never_touches_train_subset_or_test_set(data):
         "bp", data["small"], None, arch="mlp-100", train_size=100, steps=5, grid=(0.01, 0.3)
     )
     assert tuned["lr"] in (0.01, 0.3) and len(tuned["validation_accuracy"]) == 2
+
+
+def test_rate_choice_falls_back_to_cross_entropy_only_at_chance():
+    grid = (0.01, 0.1, 1.0)
+    # 10 classes, 5,000 validation images: chance plus 3 standard deviations is 0.1127.
+    bar = above_chance(10, 5000)
+    assert bar == pytest.approx(0.1 + 3 * np.sqrt(0.09 / 5000))
+    # Accuracy decides as soon as one rate really trains, whatever the losses say.
+    assert choose_rate(grid, [0.10, 0.40, 0.11], [2.30, 2.50, 1.00], bar) == (
+        0.1,
+        "validation_accuracy",
+    )
+    # All at chance (the old rule picked 1.0 on noise): lowest finite cross-entropy decides.
+    lr, rule = choose_rate(grid, [0.101, 0.099, 0.103], [2.3026, 2.3014, 23.7], bar)
+    assert lr == 0.1 and rule.startswith("validation_cross_entropy")
+    assert choose_rate(grid, [0.1, 0.1, 0.1], [float("nan"), 2.4, float("inf")], bar)[0] == 0.1
+
+
+def test_pick_inner_lr_reports_both_criteria_and_uses_the_right_one(data):
+    cfg = EvolveConfig(datasets=(data["small"],), train_size=100, steps=20)
+    task = make_task(make_split(data["small"], None, 100), MLP((784, 100, 10)), "zero")
+    tdca = make_strategy("tdca", task)
+    beta = dfa_like_init(tdca, jax.random.PRNGKey(1), 10)
+    trains = pick_inner_lr(tdca, beta, cfg, grid=(1e-6, 0.1))
+    assert trains["picked_by"] == "validation_accuracy" and trains["lr"] == 0.1
+    assert max(trains["validation_accuracy"]) > trains["chance_bar"]
+    # Rates too small to move a zero-initialised network off chance: the loss picks.
+    stuck = pick_inner_lr(tdca, beta, cfg, grid=(1e-7, 1e-5))
+    assert stuck["picked_by"].startswith("validation_cross_entropy")
+    assert max(stuck["validation_accuracy"]) <= stuck["chance_bar"]
+    ces = stuck["validation_cross_entropy"]
+    assert stuck["lr"] == (1e-7, 1e-5)[int(np.argmin(ces))]
 
 
 def test_mean_over_tasks_is_the_mean_fitness(data):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -44,13 +43,14 @@ class EvolutionResult:
 
 def config_for_resume(
     run: RunDir,
-    from_dict: Callable[[dict], Any],
+    saved: Any,
     *,
     given: Any = None,
     extend_to: int | None = None,
     free: tuple[str, ...] = ("data_dir",),
 ) -> Any:
-    """The config a resumed run continues with: the one saved in ``run``.
+    """The config a resumed run continues with: ``saved``, the one ``run`` was started with
+    (parsed by the caller, who may need more of that file).
 
     ``extend_to`` raises its generation count (to extend a finished run); asking for fewer
     generations than it was configured for is refused (``--time-limit`` stops a run early).
@@ -58,7 +58,6 @@ def config_for_resume(
     agree with the saved one except for the generation count and the ``free`` fields (such
     as where the data is read): resuming someone else's run is refused, never silently done.
     """
-    saved = from_dict(run.read_json("config.json"))
     if given is not None:
         a, b = _comparable(saved.to_dict(), free), _comparable(given.to_dict(), free)
         differ = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))

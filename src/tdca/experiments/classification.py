@@ -326,25 +326,65 @@ LR_GRIDS = {"sgd": TDCA_LR_GRID, "adam": ADAM_LR_GRID}
 """Inner learning rates tried for the initial credit network, per inner optimizer."""
 
 
+def above_chance(num_classes: int, n_eval: int, z: float = 3.0) -> float:
+    """The accuracy a network at chance stays below with ~99.9% probability on ``n_eval``
+    images (chance + z binomial standard deviations): above it, a rate really trains."""
+    p = 1.0 / num_classes
+    return p + z * float(np.sqrt(p * (1.0 - p) / n_eval))
+
+
+def choose_rate(
+    grid: tuple[float, ...], accuracies: list[float], losses: list[float], chance_bar: float
+) -> tuple[float, str]:
+    """The rate with the best validation accuracy; when no rate beats ``chance_bar``, the
+    accuracies differ by noise alone, so the lowest validation cross-entropy (the evolution's
+    own fitness) decides. Returns the rate and what decided it."""
+    if max(accuracies) > chance_bar:
+        return grid[int(np.argmax(accuracies))], "validation_accuracy"
+    finite = [c if np.isfinite(c) else np.inf for c in losses]
+    return grid[int(np.argmin(finite))], "validation_cross_entropy (no rate beat chance)"
+
+
 def pick_inner_lr(
     strategy: TDCA, beta: Any, cfg: EvolveConfig, grid: tuple[float, ...] | None = None
 ) -> dict[str, Any]:
     """The inner-loop learning rate at which the *initial* credit network trains best,
     measured on validation splits (mean over the data sets); the test set is not used.
-    The evolved rule is then specific to this rate, which is saved with it."""
+    The evolved rule is then specific to this rate, which is saved with it. Where the
+    initial network leaves every rate at chance (a zero-initialised deep net, say),
+    accuracy cannot tell rates apart and validation cross-entropy picks (``choose_rate``)."""
     splits = [make_split(d, cfg.data_dir, cfg.train_size, validation=True) for d in cfg.datasets]
     tasks = [make_task(s, build_model(cfg.arch, s.dataset), "zero") for s in splits]
     grid = LR_GRIDS[cfg.optimizer] if grid is None else grid
-    scores = []
+    scores, losses = [], []
     for lr in grid:
-        accs = []
+        accs, ces = [], []
         for split, task in zip(splits, tasks, strict=True):
             loop = InnerLoop(strategy, cfg.steps, lr, make_optimizer(cfg.optimizer, lr))
             theta, _ = jax.jit(loop.run)(beta, task, jax.random.PRNGKey(cfg.seed))
-            acc = accuracy(task.model.apply(theta, jnp.asarray(split.x_eval)), split.y_eval)
-            accs.append(float(acc) if np.isfinite(float(acc)) else 0.0)
+            logits = task.model.apply(theta, jnp.asarray(split.x_eval))
+            acc, ce = (
+                float(accuracy(logits, split.y_eval)),
+                float(cross_entropy(logits, split.y_eval)),
+            )
+            accs.append(acc if np.isfinite(acc) else 0.0)
+            ces.append(ce if np.isfinite(ce) else np.inf)
         scores.append(float(np.mean(accs)))
-    return {"grid": list(grid), "validation_accuracy": scores, "lr": grid[int(np.argmax(scores))]}
+        losses.append(float(np.mean(ces)))
+    bar = float(
+        np.mean(
+            [above_chance(t.num_classes, len(s.y_eval)) for s, t in zip(splits, tasks, strict=True)]
+        )
+    )
+    lr, picked_by = choose_rate(grid, scores, losses, bar)
+    return {
+        "grid": list(grid),
+        "validation_accuracy": scores,
+        "validation_cross_entropy": losses,
+        "chance_bar": bar,
+        "picked_by": picked_by,
+        "lr": lr,
+    }
 
 
 @dataclass(frozen=True)
@@ -360,17 +400,17 @@ class MeanOverTasks:
         return jnp.mean(jnp.stack(fits))
 
 
-def _strategy_for(cfg: EvolveConfig, task: ClassificationTask) -> TDCA:
+def starting_point(cfg: EvolveConfig, task: ClassificationTask) -> tuple[TDCA, Any]:
+    """The credit strategy an evolution of ``cfg`` uses on ``task`` and the credit-network
+    parameters it starts from (DFA-like or random, seeded by ``cfg.seed``). Benchmarks and
+    probes use it to look at exactly what ``run_evolve`` would evolve."""
     layout = CreditLayout.parse(cfg.layout, tuple(task.credit_units))
-    return TDCA.for_task(task, hidden=cfg.hidden, layout=layout)
-
-
-def _initial_beta(cfg: EvolveConfig, strategy: TDCA, num_classes: int) -> Any:
+    strategy = TDCA.for_task(task, hidden=cfg.hidden, layout=layout)
     key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 1)
     if cfg.credit_init == "dfa":
         # Diffused layouts get DFA on their credit centres (for dense ones this is a no-op view).
-        return dfa_like_init(_as_dense(strategy), key, num_classes)
-    return strategy.init(key)
+        return strategy, dfa_like_init(_as_dense(strategy), key, task.num_classes)
+    return strategy, strategy.init(key)
 
 
 def _as_dense(strategy: TDCA) -> TDCA:
@@ -402,19 +442,28 @@ def run_evolve(
     generation count and ``data_dir`` says where the data is now (another machine, say).
     """
     run = RunDir(out, resume=resume)
+    selection = None
     if resume:
-        saved = EvolveConfig.from_dict(run.read_json("config.json"))
+        saved_json = run.read_json("config.json")
+        saved = EvolveConfig.from_dict(saved_json)
+        selection = saved_json.get("lr_selection")  # how the saved run picked its lr
         if cfg is not None and cfg.lr is None:
             cfg = replace(cfg, lr=saved.lr)  # the saved run picked it; do not pick again
         data_dir = data_dir or (cfg.data_dir if cfg is not None else None)
-        cfg = config_for_resume(run, EvolveConfig.from_dict, given=cfg, extend_to=extend_to)
+        cfg = config_for_resume(run, saved, given=cfg, extend_to=extend_to)
         if data_dir is not None:
             cfg = replace(cfg, data_dir=data_dir)
     elif cfg is None:
         raise ValueError("a new evolution needs a config")
     with matmul_precision(cfg.precision):
         return _evolve_and_evaluate(
-            cfg, run, resume=resume, progress=progress, stop_after=stop_after, time_limit=time_limit
+            cfg,
+            run,
+            resume=resume,
+            selection=selection,
+            progress=progress,
+            stop_after=stop_after,
+            time_limit=time_limit,
         )
 
 
@@ -423,11 +472,13 @@ def _evolve_and_evaluate(
     run: RunDir,
     *,
     resume: bool,
+    selection: dict[str, Any] | None,
     progress: bool,
     stop_after: int | None,
     time_limit: float | None,
 ) -> dict[str, Any] | None:
-    """``run_evolve``'s work once its config is settled (under the run's matmul precision)."""
+    """``run_evolve``'s work once its config is settled (under the run's matmul precision);
+    ``selection`` is a resumed run's record of how its inner lr was picked."""
     splits = [make_split(d, cfg.data_dir, cfg.train_size) for d in cfg.datasets]
     held_out = cfg.fitness_data == "validation"
     # With held-out fitness, each task trains on a validation split's training part and
@@ -450,15 +501,11 @@ def _evolve_and_evaluate(
     units = {tuple(t.credit_units) for t in tasks}
     if len(units) > 1:
         raise ValueError(f"data sets need the same credited layers for one credit network: {units}")
-    strategy = _strategy_for(cfg, tasks[0])
-    beta0 = _initial_beta(cfg, strategy, tasks[0].num_classes)
-    selection = None
+    strategy, beta0 = starting_point(cfg, tasks[0])
     if cfg.lr is None:
         selection = pick_inner_lr(strategy, beta0, cfg)
         cfg = replace(cfg, lr=selection["lr"])
         run.log(f"inner lr {cfg.lr} picked on validation: {selection}")
-    if resume:
-        selection = run.read_json("config.json").get("lr_selection")
     run.write_config(cfg.to_dict() | {"lr_selection": selection})
     loop = InnerLoop(strategy, cfg.steps, cfg.lr, make_optimizer(cfg.optimizer, cfg.lr))
     evaluator = loop if len(tasks) == 1 else MeanOverTasks(loop)

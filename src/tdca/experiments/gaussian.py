@@ -177,7 +177,8 @@ def run_gaussian(
     """
     run = RunDir(out, resume=resume)
     if resume:
-        cfg = config_for_resume(run, GaussianConfig.from_dict, given=cfg, extend_to=extend_to)
+        saved = GaussianConfig.from_dict(run.read_json("config.json"))
+        cfg = config_for_resume(run, saved, given=cfg, extend_to=extend_to)
     elif cfg is None:
         raise ValueError("a new run needs a config")
     run.write_config(cfg.to_dict())

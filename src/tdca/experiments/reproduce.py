@@ -605,7 +605,8 @@ def run_reproduce(
             "credit_init": r.scale.credit_init,
             "inner_optimizer": r.scale.optimizer,
             "tdca_lr": "picked per evolution on validation from "
-            + str(list(LR_GRIDS[r.scale.optimizer])),
+            + str(list(LR_GRIDS[r.scale.optimizer]))
+            + " by accuracy (by cross-entropy where every rate is at chance)",
             "lr_grid": list(r.scale.lr_grid),
         },
         "seconds": round(time.perf_counter() - t0, 1),
