@@ -19,6 +19,7 @@ from tdca.experiments.classification import (
     choose_rate,
     make_split,
     make_task,
+    next_rate,
     pick_inner_lr,
     run_evolve,
     train_learner,
@@ -113,9 +114,24 @@ def test_validation_split_never_touches_train_subset_or_test_set(data):
     np.testing.assert_array_equal(val.x_train, ds_train.x_train)
     assert not any((val.x_eval == row).all(axis=1).any() for row in ds_train.x_train[:20])
     tuned = tune_lr(
-        "bp", data["small"], None, arch="mlp-100", train_size=100, steps=5, grid=(0.01, 0.3)
+        "bp", data["small"], None, arch="mlp-100", train_size=100, steps=5, grid=(1e-5, 3e-5)
     )
-    assert tuned["lr"] in (0.01, 0.3) and len(tuned["validation_accuracy"]) == 2
+    # Too small to train in 5 steps: at chance, so the grid is not extended.
+    assert tuned["grid"] == [1e-5, 3e-5] and len(tuned["validation_accuracy"]) == 2
+
+
+def test_lr_tuning_extends_the_grid_past_an_end_the_best_rate_sits_at(data):
+    assert [next_rate(x, up=False) for x in (0.01, 0.003, 1e-4)] == [0.003, 0.001, 3e-5]
+    assert [next_rate(x, up=True) for x in (1.0, 3.0, 0.003, 0.5)] == [3.0, 10.0, 0.01, 1.5]
+    tuned = tune_lr(
+        "bp", data["small"], None, arch="mlp-100", train_size=100, steps=20, grid=(0.003, 0.01)
+    )
+    grid, acc = tuned["grid"], tuned["validation_accuracy"]
+    # 0.01 trains better than 0.003 but is not the best rate: larger ones were tried.
+    assert grid[:2] == [0.003, 0.01] and grid[2:] == [0.03, 0.1][: len(grid) - 2]
+    assert len(grid) > 2 and tuned["lr"] == grid[int(np.argmax(acc))] != 0.003
+    if len(grid) == 3:  # stopped early only because the best rate was inside the grid
+        assert tuned["lr"] == 0.01
 
 
 def test_rate_choice_falls_back_to_cross_entropy_only_at_chance():

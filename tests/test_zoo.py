@@ -21,7 +21,7 @@ CARD_KEYS = {"name", "summary", "commands", "device", "evolution", "fitness_curv
 
 def test_every_entry_has_a_card_with_provenance_and_recorded_accuracies() -> None:
     names = zoo.names()
-    assert {"mnist", "fashion-mnist", "all", "mnist-1000-20"} <= set(names)
+    assert {"mnist", "fashion-mnist", "all", "mnist-1000-20", "cifar10"} <= set(names)
     for name in names:
         c = zoo.card(name)
         assert set(c) >= CARD_KEYS, name

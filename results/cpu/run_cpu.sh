@@ -6,5 +6,17 @@ export TDCA_DATA_DIR=${TDCA_DATA_DIR:-../shared/data}
 tdca train --dataset mnist --learner bp --train-size 60000 --steps 150 --out results/cpu/mnist-bp-sgd-60000
 tdca train --dataset mnist --learner bp-zero --optimizer adam --train-size 60000 --steps 150 --out results/cpu/mnist-bp-zero-adam-60000
 tdca train --dataset mnist --learner bp-zero --train-size 60000 --steps 150 --out results/cpu/mnist-bp-zero-sgd-60000
-tdca zoo verify --out results/cpu/zoo-verify.json | tee results/cpu/zoo-verify.txt
+# CIFAR-10 zoo entry (2026-11-23; no GPU lent): evolved on this CPU, then its baselines.
+tdca evolve --dataset cifar10 --train-size 1000 --steps 20 --optimizer adam --fitness-data validation --population 32 --generations 1000 --time-limit 2700 --out results/cpu/zoo-cifar10
+tdca train --dataset cifar10 --learner tdca:results/cpu/zoo-cifar10 --train-size 10000 --steps 20 --out results/cpu/zoo-cifar10-eval-10000
+for n in 1000 10000; do
+  tdca train --dataset cifar10 --learner dfa --optimizer adam --train-size $n --steps 20 --out results/cpu/cifar10-dfa-adam-$n
+  tdca train --dataset cifar10 --learner bp --optimizer adam --train-size $n --steps 20 --out results/cpu/cifar10-bp-adam-$n
+done
+for s in 0 1 2 3 4; do  # the baselines above at their picked lr, 5 seeds (docs/zoo.md)
+  tdca train --dataset cifar10 --learner dfa --optimizer adam --lr 0.003 --seed $s --train-size 1000 --steps 20 --out results/cpu/cifar10-adam-1000-seeds/dfa-seed$s
+  tdca train --dataset cifar10 --learner bp --optimizer adam --lr 0.0003 --seed $s --train-size 1000 --steps 20 --out results/cpu/cifar10-adam-1000-seeds/bp-seed$s
+done
+tdca zoo verify --out results/cpu/zoo-verify.json | tee results/cpu/zoo-verify.txt  # the entries before cifar10
+tdca zoo verify cifar10 --out results/cpu/zoo-verify-cifar10.json | tee results/cpu/zoo-verify-cifar10.txt
 python results/gpu/make_zoo.py

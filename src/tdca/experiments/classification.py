@@ -214,6 +214,18 @@ def train_learner(
 LR_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 
 
+def next_rate(lr: float, up: bool) -> float:
+    """The next rate past ``lr`` on the 1-3-10 ladder the grids use (0.3 -> 1 -> 3)."""
+    exponent = np.floor(np.log10(lr))
+    mantissa = round(lr / 10**exponent, 6)
+    if mantissa in (1.0, 3.0):
+        steps = {(1.0, True): 3.0, (3.0, True): 10.0, (1.0, False): 0.3, (3.0, False): 1.0}
+        out = steps[(mantissa, up)] * 10**exponent
+    else:
+        out = lr * 3.0 if up else lr / 3.0
+    return float(f"{out:.3g}")
+
+
 def tune_lr(
     learner: str,
     spec: str,
@@ -226,12 +238,17 @@ def tune_lr(
     batch_size: int | None = None,
     allow_pickle: bool = False,
     optimizer: str = "sgd",
+    extend: int = 2,
 ) -> dict[str, Any]:
     """Pick the learning rate with the best accuracy on a validation split (never the test
-    set). Returns the grid, each validation accuracy and the pick."""
+    set). When the best rate sits at an end of the grid and really trains (beats chance),
+    the grid is extended past that end, up to ``extend`` more rates, so that a baseline is
+    never clipped by the grid it was given. Returns the grid tried, each validation
+    accuracy and the pick."""
     split = make_split(spec, data_dir, train_size, validation=True, allow_pickle=allow_pickle)
-    scores = []
-    for lr in grid:
+    bar = above_chance(split.dataset.num_classes, len(split.y_eval))
+
+    def score(lr: float) -> float:
         r = train_learner(
             learner,
             split,
@@ -242,9 +259,19 @@ def tune_lr(
             batch_size=batch_size,
             optimizer=optimizer,
         )
-        scores.append(r["test_accuracy"] if np.isfinite(r["train_loss"]) else -1.0)
-    best = int(np.argmax(scores))
-    return {"grid": list(grid), "validation_accuracy": scores, "lr": grid[best]}
+        return r["test_accuracy"] if np.isfinite(r["train_loss"]) else -1.0
+
+    tried = {lr: score(lr) for lr in sorted(grid)}
+    for _ in range(extend):
+        rates = sorted(tried)
+        best = max(rates, key=lambda lr: tried[lr])
+        if tried[best] <= bar or best not in (rates[0], rates[-1]) or len(rates) < 2:
+            break
+        new = next_rate(best, up=best == rates[-1])
+        tried[new] = score(new)
+    rates = sorted(tried)
+    scores = [tried[lr] for lr in rates]
+    return {"grid": rates, "validation_accuracy": scores, "lr": rates[int(np.argmax(scores))]}
 
 
 def seeds_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:

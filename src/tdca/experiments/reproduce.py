@@ -213,7 +213,7 @@ class Reproduction:
                 **seeds_summary(runs),
                 "lr": tuned["lr"],
                 "optimizer": "adam" if learner == "bp-adam" else opt,
-                "lr_grid": list(grid),
+                "lr_grid": tuned["grid"],  # as tried: extended past an end the best sat at
                 "validation_accuracy": tuned["validation_accuracy"],
             }
             self.cache_file.write_text(json.dumps(self.cache, indent=1))
