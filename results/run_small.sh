@@ -17,7 +17,7 @@ tdca reproduce tableS3 --scale small --datasets mnist --archs mlp-100,mlp-1000,m
 # validation cross-entropy where every rate leaves the initial network at chance, which
 # changed two cells' picks: their cached evolutions (deep-fc CIFAR-10, CNN MNIST) were
 # deleted and evolved again by the table2 lines. Baseline lr tuning now extends its grid past
-# an end where the best rate sat (and trained): the three cached baselines whose pick sat at
+# an end where the best rate sat (and trained; up to 4 more rates): the three cached baselines whose pick sat at
 # an end were dropped and recomputed (table2, table1, tableS1 rerun).
 tdca reproduce figS2 --scale small --datasets mnist,fashion-mnist,cifar10 --cache $C --out results/small/figS2 --no-progress
 tdca reproduce tableS2 --scale small --datasets mnist,fashion-mnist,cifar10 --cache $C --out results/small/tableS2 --no-progress

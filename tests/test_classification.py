@@ -124,7 +124,14 @@ def test_lr_tuning_extends_the_grid_past_an_end_the_best_rate_sits_at(data):
     assert [next_rate(x, up=False) for x in (0.01, 0.003, 1e-4)] == [0.003, 0.001, 3e-5]
     assert [next_rate(x, up=True) for x in (1.0, 3.0, 0.003, 0.5)] == [3.0, 10.0, 0.01, 1.5]
     tuned = tune_lr(
-        "bp", data["small"], None, arch="mlp-100", train_size=100, steps=20, grid=(0.003, 0.01)
+        "bp",
+        data["small"],
+        None,
+        arch="mlp-100",
+        train_size=100,
+        steps=20,
+        grid=(0.003, 0.01),
+        extend=2,
     )
     grid, acc = tuned["grid"], tuned["validation_accuracy"]
     # 0.01 trains better than 0.003 but is not the best rate: larger ones were tried.

@@ -46,3 +46,17 @@ def test_readme_glance_table_matches_the_tableS1_run():
             mean, std = (float(v) for v in re.findall(r"[\d.]+", text))
             assert mean == pytest.approx(100 * r["test_accuracy"], abs=0.005), (name, method)
             assert std == pytest.approx(100 * r["test_accuracy_std"], abs=0.005), (name, method)
+
+
+def test_readme_bp_to_convergence_figure_matches_the_tableS1_run():
+    metrics = json.loads((ROOT / "results/small/tableS1/metrics.json").read_text())
+    (row,) = [
+        r for r in metrics["rows"] if r["dataset"] == "mnist" and r["method"] == "bp-adam-converged"
+    ]
+    text = (ROOT / "README.md").read_text()
+    found = re.search(r"BP-Adam to convergence 100 / ([\d.]+) ± ([\d.]+) \(lr ([\d.]+)\)", text)
+    assert found, "README lost its BP-to-convergence figure"
+    mean, std, lr = (float(v) for v in found.groups())
+    assert mean == pytest.approx(100 * row["test_accuracy"], abs=0.005)
+    assert std == pytest.approx(100 * row["test_accuracy_std"], abs=0.005)
+    assert lr == row["lr"]

@@ -238,7 +238,7 @@ def tune_lr(
     batch_size: int | None = None,
     allow_pickle: bool = False,
     optimizer: str = "sgd",
-    extend: int = 2,
+    extend: int = 4,
 ) -> dict[str, Any]:
     """Pick the learning rate with the best accuracy on a validation split (never the test
     set). When the best rate sits at an end of the grid and really trains (beats chance),

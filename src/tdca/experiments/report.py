@@ -72,8 +72,8 @@ def table_markdown(metrics: dict[str, Any]) -> str:
     lines += [
         "",
         f"Ours: mean ± std over {s.get('seeds')} seeds for BP/DFA (learning rate picked on a "
-        f"validation split from {s.get('lr_grid')}, extended past an end where the best "
-        "rate sat; each row's lr is its pick); TDCA is one evolved network (PGPE, "
+        f"validation split from {s.get('lr_grid')}, extended by up to 4 rates past an end "
+        "where the best rate sat; each row's lr is its pick); TDCA is one evolved network (PGPE, "
         f"population {s.get('es', {}).get('population')}, "
         f"{s.get('es', {}).get('generations')} generations, credit-network init "
         f"'{s.get('credit_init')}', inner lr {s.get('tdca_lr')}); inner optimizer "
