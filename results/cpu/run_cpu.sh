@@ -13,9 +13,11 @@ for n in 1000 10000; do
   tdca train --dataset cifar10 --learner dfa --optimizer adam --train-size $n --steps 20 --out results/cpu/cifar10-dfa-adam-$n
   tdca train --dataset cifar10 --learner bp --optimizer adam --train-size $n --steps 20 --out results/cpu/cifar10-bp-adam-$n
 done
-for s in 0 1 2 3 4; do  # the baselines above at their picked lr, 5 seeds (docs/zoo.md)
-  tdca train --dataset cifar10 --learner dfa --optimizer adam --lr 0.003 --seed $s --train-size 1000 --steps 20 --out results/cpu/cifar10-adam-1000-seeds/dfa-seed$s
-  tdca train --dataset cifar10 --learner bp --optimizer adam --lr 0.0003 --seed $s --train-size 1000 --steps 20 --out results/cpu/cifar10-adam-1000-seeds/bp-seed$s
+for l in dfa bp; do  # the 1,000-image baselines above at their picked lr, 5 seeds (docs/zoo.md)
+  lr=$(python -c "import json; print(json.load(open('results/cpu/cifar10-$l-adam-1000/metrics.json'))['lr'])")
+  for s in 0 1 2 3 4; do
+    tdca train --dataset cifar10 --learner $l --optimizer adam --lr $lr --seed $s --train-size 1000 --steps 20 --out results/cpu/cifar10-adam-1000-seeds/$l-seed$s
+  done
 done
 tdca zoo verify --out results/cpu/zoo-verify.json | tee results/cpu/zoo-verify.txt  # the entries before cifar10
 tdca zoo verify cifar10 --out results/cpu/zoo-verify-cifar10.json | tee results/cpu/zoo-verify-cifar10.txt

@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from tdca.experiments.classification import seeds_summary
 from tdca.experiments.reproduce import SMALL
 
 HERE = Path(__file__).parent
@@ -25,9 +26,14 @@ DEVICES = {
 }
 
 
+def _where(spec: dict[str, Any]) -> str:
+    """Where an entry was evolved: "gpu" (this folder) or "cpu" (results/cpu)."""
+    return spec.get("where", "gpu")
+
+
 def _root(spec: dict[str, Any]) -> Path:
     """The folder holding an entry's run directories: this one, or results/cpu."""
-    return HERE.parent / spec.get("where", "gpu")
+    return HERE.parent / _where(spec)
 
 
 EVOLVE = "tdca evolve"
@@ -165,8 +171,8 @@ def card(name: str, spec: dict[str, Any]) -> dict[str, Any]:
         "name": name,
         "summary": spec["summary"].format(generations=metrics["evolution"]["generations"]),
         "commands": spec["commands"],
-        "device": DEVICES[spec.get("where", "gpu")],
-        "source_run": f"results/{spec.get('where', 'gpu')}/{spec['run']}",
+        "device": DEVICES[_where(spec)],
+        "source_run": f"results/{_where(spec)}/{spec['run']}",
         "code_version": cfg.get("code_version"),
         "evolution": metrics["evolution"],
         "config": {k: v for k, v in cfg.items() if k not in ("code_version", "data_dir")},
@@ -237,7 +243,7 @@ def zoo_markdown() -> str:
                 == (r["dataset"], r["train_size"], r["steps"])
             ]
             out.append(
-                f"| `{n}` | {ENTRIES[n].get('where', 'gpu').upper()} | "
+                f"| `{n}` | {_where(ENTRIES[n]).upper()} | "
                 f"{c['evolution']['generations']} | {r['dataset']}, "
                 f"{r['train_size']}/{r['steps']}, {r['optimizer']} lr {r['lr']:g} | "
                 f"{_pct(r['train_accuracy'])} / {_pct(r['test_accuracy'])} | "
@@ -337,8 +343,6 @@ def _cifar_seeds(card_: dict[str, Any]) -> list[str]:
     folder = CPU_RUNS / "cifar10-adam-1000-seeds"
     if not folder.is_dir():
         return []
-    from tdca.experiments.classification import seeds_summary
-
     out = [
         "",
         "## CIFAR-10 entry, 1,000 images / 20 Adam steps, baselines over 5 seeds",

@@ -212,6 +212,8 @@ def train_learner(
 
 
 LR_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+LR_GRID_EXTENSION = 4
+"""How many rates ``tune_lr`` may add past an end of its grid where the best rate sits."""
 
 
 def next_rate(lr: float, up: bool) -> float:
@@ -238,7 +240,7 @@ def tune_lr(
     batch_size: int | None = None,
     allow_pickle: bool = False,
     optimizer: str = "sgd",
-    extend: int = 4,
+    extend: int = LR_GRID_EXTENSION,
 ) -> dict[str, Any]:
     """Pick the learning rate with the best accuracy on a validation split (never the test
     set). When the best rate sits at an end of the grid and really trains (beats chance),

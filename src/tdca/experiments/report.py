@@ -69,11 +69,18 @@ def table_markdown(metrics: dict[str, Any]) -> str:
         ]
         lines.append("| " + " | ".join(cells) + " |")
     s = metrics.get("settings", {})
+    # Runs made before baseline tuning extended its grid recorded no extension.
+    ext = s.get("lr_grid_extension")
+    extended = (
+        f", extended by up to {ext} rates past an end where the best rate sat; each row's lr "
+        "is its pick"
+        if ext
+        else ""
+    )
     lines += [
         "",
         f"Ours: mean ± std over {s.get('seeds')} seeds for BP/DFA (learning rate picked on a "
-        f"validation split from {s.get('lr_grid')}, extended by up to 4 rates past an end "
-        "where the best rate sat; each row's lr is its pick); TDCA is one evolved network (PGPE, "
+        f"validation split from {s.get('lr_grid')}{extended}); TDCA is one evolved network (PGPE, "
         f"population {s.get('es', {}).get('population')}, "
         f"{s.get('es', {}).get('generations')} generations, credit-network init "
         f"'{s.get('credit_init')}', inner lr {s.get('tdca_lr')}); inner optimizer "

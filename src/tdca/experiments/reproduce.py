@@ -26,6 +26,7 @@ from tdca.experiments import paper_numbers as paper
 from tdca.experiments.classification import (
     ADAM_LR_GRID,
     LR_GRID,
+    LR_GRID_EXTENSION,
     LR_GRIDS,
     EvolveConfig,
     make_split,
@@ -608,6 +609,7 @@ def run_reproduce(
             + str(list(LR_GRIDS[r.scale.optimizer]))
             + " by accuracy (by cross-entropy where every rate is at chance)",
             "lr_grid": list(r.scale.lr_grid),
+            "lr_grid_extension": LR_GRID_EXTENSION,
         },
         "seconds": round(time.perf_counter() - t0, 1),
         "code_version": code_version(),
