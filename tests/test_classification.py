@@ -267,6 +267,7 @@ def test_evolve_options_adam_held_out_fitness_and_time_limit(tmp_path, data, cap
     out = tmp_path / "e"
     argv = ["evolve", "--dataset", data["small"], "--train-size", "100", "--steps", "5"]
     argv += ["--optimizer", "adam", "--fitness-data", "validation", "--time-limit", "0.001"]
+    argv += ["--fitness", "accuracy"]
     argv += ["--precision", "float32"]
     argv += ["--generations", "50", "--population", "4", "--out", str(out), "--no-progress"]
     assert main(argv) == 0
@@ -274,7 +275,10 @@ def test_evolve_options_adam_held_out_fitness_and_time_limit(tmp_path, data, cap
     assert m["evolution"]["generations"] == 1 and m["evolution"]["generations_configured"] == 50
     _, _, meta = load_credit_net(out)
     assert meta["optimizer"] == "adam" and meta["config"]["fitness_data"] == "validation"
-    assert meta["config"]["precision"] == "float32"
+    assert meta["config"]["precision"] == "float32" and meta["config"]["fitness"] == "accuracy"
+    # the fitness the evolution logged is an accuracy (a fraction), not minus a cross-entropy
+    logged = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert all(0.0 <= r["centre_fitness"] <= 1.0 for r in logged)
     assert meta["lr"] in (0.001, 0.003, 0.01, 0.03, 0.1)  # picked from the Adam grid
     # `tdca train` with that credit network uses the optimizer and rate it was evolved with
     argv = ["train", "--dataset", data["small"], "--learner", f"tdca:{out}", "--train-size"]
@@ -286,6 +290,22 @@ def test_evolve_options_adam_held_out_fitness_and_time_limit(tmp_path, data, cap
     # the run can still be resumed towards its 50 generations
     assert main(["evolve", "--resume", str(out), "--no-progress"]) == 0
     assert json.loads((out / "metrics.json").read_text())["evolution"]["generations"] == 50
+
+
+def test_evolve_with_fitness_on_a_held_out_fifth_of_the_cells_images(tmp_path, data, capsys):
+    out = tmp_path / "w"
+    argv = ["evolve", "--dataset", data["small"], "--train-size", "100", "--steps", "5"]
+    argv += ["--fitness-data", "within", "--generations", "2", "--population", "4"]
+    assert main([*argv, "--out", str(out), "--no-progress"]) == 0
+    _, _, meta = load_credit_net(out)
+    assert meta["config"]["fitness_data"] == "within"
+    # the evolved network is still scored on the cell's whole training set and the test set
+    (row,) = json.loads((out / "metrics.json").read_text())["results"]
+    assert row["train_size"] == 100 and 0.0 <= row["test_accuracy"] <= 1.0
+    # a two-image cell cannot hold a fifth out: refused before anything is written
+    bad = [*argv[:4], "2", *argv[5:], "--out", str(tmp_path / "x"), "--no-progress"]
+    assert main(bad) == 2
+    assert "too few" in capsys.readouterr().err and not (tmp_path / "x").exists()
 
 
 def test_evolution_runs_under_its_configured_precision(tmp_path, data, monkeypatch):

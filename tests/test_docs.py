@@ -1,5 +1,6 @@
-"""The README's "results at a glance" table is copied from committed run directories: check
-every number in it against the metrics.json it came from (no hand-typed result)."""
+"""Numbers in the docs come from committed run directories: the README's "results at a
+glance" table is checked against the metrics.json it came from, and generated pages against
+their generator (no hand-typed result)."""
 
 from __future__ import annotations
 
@@ -60,3 +61,17 @@ def test_readme_bp_to_convergence_figure_matches_the_tableS1_run():
     assert mean == pytest.approx(100 * row["test_accuracy"], abs=0.005)
     assert std == pytest.approx(100 * row["test_accuracy_std"], abs=0.005)
     assert lr == row["lr"]
+
+
+def test_outer_loop_page_is_generated_from_the_committed_runs():
+    """docs/outer-loop.md is exactly what results/cpu/outer_loop_table.py makes of the run
+    directories under results/cpu/outer-loop and the zoo cards (regenerate it, don't edit)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "outer_loop_table", ROOT / "results" / "cpu" / "outer_loop_table.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert (ROOT / "docs" / "outer-loop.md").read_text() == module.render()

@@ -35,6 +35,8 @@ def test_unknown_optimizer_and_bad_lr_are_refused() -> None:
         EvolveConfig(optimizer="lbfgs")
     with pytest.raises(ValueError, match="fitness_data"):
         EvolveConfig(fitness_data="test")
+    with pytest.raises(ValueError, match="fitness must be one of"):
+        EvolveConfig(fitness="test_accuracy")
 
 
 def test_adam_normalises_the_step_so_a_tiny_direction_still_learns() -> None:
@@ -76,3 +78,42 @@ def test_fitness_on_held_out_data_uses_it_and_only_it() -> None:
 def test_paper_scale_uses_adam_and_small_scale_keeps_its_cache_keys() -> None:
     assert PAPER.optimizer == "adam" and PAPER.lr_grid[0] < 0.01 and PAPER.tag("_") == "_adam"
     assert SMALL.optimizer == "sgd" and SMALL.tag("_") == "" and SMALL.tag("|", "adam") == "|adam"
+
+
+def test_within_fitness_redraws_a_held_out_fifth_every_generation() -> None:
+    """--fitness-data within: each generation holds a different fifth of the cell's own
+    images out of the inner loop and scores the fitness on it; all candidates of one
+    generation see the same draw (they share its key), and nothing else changes."""
+    from tdca.experiments.classification import within_count
+    from tdca.tasks.base import GENERATION_STREAM, for_generation
+
+    x, y = _data(10)
+    task = ClassificationTask.create(x, y, MLP((12, 8, 3)), num_classes=3, fit_holdout=2)
+    a = for_generation(task, jax.random.PRNGKey(0))
+    b = for_generation(task, jax.random.PRNGKey(1))
+    assert a.x.shape == (8, 12) and a.x_fit.shape == (2, 12) and a.fit_holdout == 0
+    rows = {tuple(r) for r in np.asarray(x)}
+    # a partition of the cell's images: no image is both trained on and scored
+    got = [tuple(r) for r in np.concatenate([np.asarray(a.x), np.asarray(a.x_fit)])]
+    assert sorted(got) == sorted(rows) and not {tuple(r) for r in np.asarray(a.x_fit)} & {
+        tuple(r) for r in np.asarray(a.x)
+    }
+    again = for_generation(task, jax.random.PRNGKey(0))
+    np.testing.assert_array_equal(a.x_fit, again.x_fit)
+    assert not np.array_equal(np.asarray(a.x_fit), np.asarray(b.x_fit))
+    # the fitness a candidate gets is measured on that generation's held-out images
+    loop = InnerLoop(DFA.for_task(task), 3, 0.1, make_optimizer("sgd", 0.1))
+    sp = DFA.for_task(task).init(jax.random.PRNGKey(2))
+    key = jax.random.PRNGKey(3)
+    drawn = for_generation(task, jax.random.fold_in(key, GENERATION_STREAM))
+    theta, _ = loop.run(sp, drawn, jax.random.split(key)[0])
+    expected = -cross_entropy(drawn.model.apply(theta, drawn.x_fit), drawn.y_fit)
+    assert float(loop.fitness(sp, task, key)) == pytest.approx(float(expected), rel=1e-6)
+    # a task without the option is used as it is
+    plain = ClassificationTask.create(x, y, MLP((12, 8, 3)), num_classes=3)
+    assert for_generation(plain, key) is plain
+    assert within_count(1000) == 200 and EvolveConfig(fitness_data="within").train_size == 1000
+    with pytest.raises(ValueError, match="too few"):
+        within_count(2)
+    with pytest.raises(ValueError, match="fit_holdout must be in"):
+        ClassificationTask.create(x, y, MLP((12, 8, 3)), num_classes=3, fit_holdout=10)

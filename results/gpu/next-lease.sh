@@ -50,6 +50,22 @@ if block 4; then
   snap
 fi
 
+# 6. Fitness on a held-out fifth of the cell's own 1,000 images (--fitness-data within; no
+#    extra data, unlike the 90.72 run on 5,000 extra images): does it pass issue 3's 88% where
+#    training-set fitness overfits (100 / 86.73)? CPU trend in docs/outer-loop.md. Two legs
+#    like blocks 3-4 (unpack runs.tgz into results/gpu/ between the calls).
+if block 6; then
+  W="$R/evolve-mnist-1000-20-sgd-within"
+  [ -d "$W" ] || [ ! -d results/gpu/evolve-mnist-1000-20-sgd-within ] || cp -r results/gpu/evolve-mnist-1000-20-sgd-within "$R/"
+  if [ -d "$W" ]; then
+    tdca evolve --resume "$W" --time-limit 480 --no-progress 2>&1 | tail -2
+  else
+    tdca evolve --dataset mnist --train-size 1000 --steps 20 --population $POP --generations $((GEN * 3)) \
+      --fitness-data within --time-limit 480 --out "$W" --no-progress 2>&1 | tail -2
+  fi
+  snap
+fi
+
 # 5. CIFAR-10 zoo entry (issue 4). The data does not fit the 64 MiB carry beside MNIST and
 #    Fashion-MNIST, so this call carries only CIFAR: before it,
 #    mkdir -p .gpudata-cifar/cifar10-jpeg && cp ../shared/data/cifar10-jpeg/*.tar.gz .gpudata-cifar/cifar10-jpeg/

@@ -152,11 +152,20 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--population", type=_even_population, default=None)
     e.add_argument("--sigma", type=_positive_float, default=None, help="PGPE initial std")
     e.add_argument(
+        "--fitness",
+        choices=["neg_ce", "accuracy"],
+        default="neg_ce",
+        help="what the evolution maximises after the inner loop: minus cross-entropy "
+        "(the 2024 paper's choice: a continuous signal needs fewer samples) or accuracy",
+    )
+    e.add_argument(
         "--fitness-data",
-        choices=["train", "validation"],
+        choices=["train", "validation", "within"],
         default="train",
-        help="fitness on the inner loop's training images (papers) or on held-out training "
-        "images (meta-validation; the test set is never used)",
+        help="fitness on the inner loop's training images (papers), on 5,000 held-out "
+        "training images (meta-validation), or on a held-out fifth of the --train-size "
+        "images while the inner loop trains on the rest (no extra data); the test set is "
+        "never used",
     )
     e.add_argument(
         "--time-limit",
@@ -351,6 +360,7 @@ def _evolve(args: argparse.Namespace) -> int:
         layout=args.layout,
         credit_init=args.credit_init,
         optimizer=args.optimizer,
+        fitness=args.fitness,
         fitness_data=args.fitness_data,
         precision=args.precision,
         seed=args.seed,

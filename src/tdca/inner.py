@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import optax
 
 from tdca.credit.strategies.base import CreditStrategy
-from tdca.tasks.base import Task, Theta
+from tdca.tasks.base import GENERATION_STREAM, Task, Theta, for_generation
 
 Recorder = Callable[[Task, Theta], Any]
 
@@ -88,5 +88,8 @@ class InnerLoop:
     def fitness(self, sparams: Any, task: Task, key: jax.Array) -> jax.Array:
         """The outer loop's objective for one candidate (higher is better)."""
         k_run, k_fit = jax.random.split(key)
+        # Every candidate of a generation gets the same key, so a task that redraws its
+        # data per generation (``for_generation``) redraws it alike for all of them.
+        task = for_generation(task, jax.random.fold_in(key, GENERATION_STREAM))
         theta, _ = self.run(sparams, task, k_run)
         return task.fitness(theta, k_fit)

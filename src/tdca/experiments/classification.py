@@ -29,11 +29,17 @@ from tdca.inner import OPTIMIZERS, InnerLoop, make_optimizer
 from tdca.networks import MLP
 from tdca.precision import check_precision, matmul_precision
 from tdca.rundir import RunDir
-from tdca.tasks.classification import ClassificationTask, accuracy, cross_entropy
+from tdca.tasks.classification import (
+    FITNESS_METRICS,
+    ClassificationTask,
+    accuracy,
+    cross_entropy,
+)
 
 ARCHS = ("mlp-100", "mlp-900", "mlp-1000", "deep-fc", "cnn")
 BASE_LEARNERS = ("bp", "bp-zero", "fa", "dfa", "bp-adam")
 VALIDATION_SIZE = 5000
+FITNESS_DATA = ("train", "validation", "within")
 SUBSET_SEED = 0
 
 
@@ -109,6 +115,21 @@ def make_split(
     return Split(ds.name, xtr[tr], ytr[tr], xtr[va], ytr[va], ds)
 
 
+WITHIN_FRACTION = 0.2
+
+
+def within_count(n: int, fraction: float = WITHIN_FRACTION) -> int:
+    """How many of a cell's ``n`` training images ``--fitness-data within`` holds out of
+    each generation's inner loop for fitness (>= 1, < n)."""
+    k = round(n * fraction)
+    if not 1 <= k < n:
+        raise ValueError(
+            f"--fitness-data within holds {fraction:.0%} of the training images out for "
+            f"fitness, which needs at least one image on each side; --train-size {n} is too few"
+        )
+    return k
+
+
 def make_task(
     split: Split,
     model: Any,
@@ -116,9 +137,11 @@ def make_task(
     batch_size: int | None = None,
     fitness_metric: str = "neg_ce",
     fitness_on_eval: bool = False,
+    fit_holdout: int = 0,
 ) -> ClassificationTask:
     """The task for a split; ``fitness_on_eval`` measures fitness on the split's evaluation
-    part (use it with a validation split only, so the test set never steers evolution)."""
+    part (use it with a validation split only, so the test set never steers evolution);
+    ``fit_holdout`` holds that many training images out of each generation instead."""
     extra = {"x_fit": split.x_eval, "y_fit": split.y_eval} if fitness_on_eval else {}
     return ClassificationTask.create(
         split.x_train,
@@ -128,6 +151,7 @@ def make_task(
         init_scheme=init,
         batch_size=batch_size,
         fitness_metric=fitness_metric,
+        fit_holdout=fit_holdout,
         **extra,
     )
 
@@ -303,7 +327,9 @@ class EvolveConfig:
     credit_init: str = "dfa"
     fitness: str = "neg_ce"
     # "train": fitness on the inner loop's own training images (the papers);
-    # "validation": on held-out training images (meta-validation; never the test set).
+    # "validation": on 5,000 held-out training images (meta-validation; never the test set);
+    # "within": on a fifth of the cell's own training images, redrawn every generation
+    # and held out of that generation's inner loop (ClassificationTask.for_generation).
     fitness_data: str = "train"
     # Matmul precision of the whole run (tdca.precision); "default" is JAX's own choice.
     precision: str = "default"
@@ -326,10 +352,14 @@ class EvolveConfig:
             raise ValueError(f"unknown architecture {self.arch!r}; choose one of {ARCHS}")
         if self.credit_init not in ("dfa", "random"):
             raise ValueError("credit_init must be 'dfa' or 'random'")
-        if self.fitness_data not in ("train", "validation"):
+        if self.fitness not in FITNESS_METRICS:
+            raise ValueError(f"fitness must be one of {FITNESS_METRICS}, got {self.fitness!r}")
+        if self.fitness_data not in FITNESS_DATA:
             raise ValueError(
-                f"fitness_data must be 'train' or 'validation', got {self.fitness_data!r}"
+                f"fitness_data must be one of {FITNESS_DATA}, got {self.fitness_data!r}"
             )
+        if self.fitness_data == "within":
+            within_count(self.train_size)
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(
                 f"optimizer must be one of {sorted(OPTIMIZERS)}, got {self.optimizer!r}"
@@ -509,21 +539,25 @@ def _evolve_and_evaluate(
     """``run_evolve``'s work once its config is settled (under the run's matmul precision);
     ``selection`` is a resumed run's record of how its inner lr was picked."""
     splits = [make_split(d, cfg.data_dir, cfg.train_size) for d in cfg.datasets]
-    held_out = cfg.fitness_data == "validation"
-    # With held-out fitness, each task trains on a validation split's training part and
-    # scores on its evaluation part (training images the learner never sees).
-    fit_splits = (
-        [make_split(d, cfg.data_dir, cfg.train_size, validation=True) for d in cfg.datasets]
-        if held_out
-        else splits
-    )
+    # With held-out fitness, each task trains on one part of the training images and scores
+    # on another the inner loop never sees: 5,000 extra training images ("validation"), or a
+    # fifth of the cell's own ones, redrawn every generation ("within"; the cell's data
+    # budget is kept).
+    if cfg.fitness_data == "validation":
+        fit_splits = [
+            make_split(d, cfg.data_dir, cfg.train_size, validation=True) for d in cfg.datasets
+        ]
+    else:
+        fit_splits = splits
+    holdout = within_count(cfg.train_size) if cfg.fitness_data == "within" else 0
     tasks = tuple(
         make_task(
             s,
             build_model(cfg.arch, s.dataset),
             "zero",
             fitness_metric=cfg.fitness,
-            fitness_on_eval=held_out,
+            fitness_on_eval=cfg.fitness_data == "validation",
+            fit_holdout=holdout,
         )
         for s in fit_splits
     )

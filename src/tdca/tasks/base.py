@@ -47,6 +47,22 @@ class Task(Protocol):
         """How well the inner loop trained; higher is better."""
 
 
+# fold_in constant for the key a task redraws its data from (kept apart from the streams
+# the inner loop splits for its own init, batches and fitness).
+GENERATION_STREAM = 0x6E6E
+
+
+def for_generation(task: Task, key: jax.Array) -> Task:
+    """The task as one generation of evolution sees it.
+
+    Optional hook: a task with a ``for_generation(key)`` method may redraw, from the
+    generation's key, which of its examples the inner loop trains on and which the fitness
+    scores (meta-validation inside the training set); any other task is used as it is.
+    """
+    hook = getattr(task, "for_generation", None)
+    return task if hook is None else hook(key)
+
+
 @runtime_checkable
 class LayeredTask(Task, Protocol):
     """A task whose bottom-up network is layered (MLP or CNN): needed by FA and DFA."""

@@ -46,6 +46,9 @@ class ClassificationTask:
     init_scheme: str = struct.field(pytree_node=False, default="zero")
     batch_size: int | None = struct.field(pytree_node=False, default=None)
     fitness_metric: str = struct.field(pytree_node=False, default="neg_ce")
+    # > 0: each generation of evolution holds this many of (x, y), drawn afresh from the
+    # generation's key, out of the inner loop and scores the fitness on them (for_generation).
+    fit_holdout: int = struct.field(pytree_node=False, default=0)
     name: str = struct.field(pytree_node=False, default="classification")
 
     @classmethod
@@ -74,10 +77,33 @@ class ClassificationTask:
                     f"x_fit/y_fit shapes {xf.shape}, {yf.shape} do not fit x {x.shape}"
                 )
             options = {**options, "x_fit": xf, "y_fit": yf}
+        holdout = int(options.get("fit_holdout", 0))  # type: ignore[call-overload]
+        if holdout and not 1 <= holdout < x.shape[0]:
+            raise ValueError(f"fit_holdout must be in [1, {x.shape[0] - 1}], got {holdout}")
+        if holdout and options.get("x_fit") is not None:
+            raise ValueError("give x_fit/y_fit or fit_holdout, not both")
         batch_size = options.get("batch_size")
-        if batch_size is not None and not 1 <= int(batch_size) <= x.shape[0]:  # type: ignore[call-overload]
-            raise ValueError(f"batch_size must be in [1, {x.shape[0]}], got {batch_size}")
+        n_train = x.shape[0] - holdout
+        if batch_size is not None and not 1 <= int(batch_size) <= n_train:  # type: ignore[call-overload]
+            raise ValueError(f"batch_size must be in [1, {n_train}], got {batch_size}")
         return cls(x=x, y=y, model=model, num_classes=num_classes, **options)  # type: ignore[arg-type]
+
+    def for_generation(self, key: jax.Array) -> ClassificationTask:
+        """With ``fit_holdout`` k: a random k of the examples become the fitness set and the
+        rest the inner loop's training set, redrawn every generation, so that evolution is
+        rewarded for rules that generalise to examples they were not trained on without
+        being able to fit one fixed held-out set."""
+        if not self.fit_holdout:
+            return self
+        perm = jax.random.permutation(key, self.x.shape[0])
+        fit, train = perm[: self.fit_holdout], perm[self.fit_holdout :]
+        return self.replace(
+            x=self.x[train],
+            y=self.y[train],
+            x_fit=self.x[fit],
+            y_fit=self.y[fit],
+            fit_holdout=0,
+        )
 
     @property
     def credit_input_dim(self) -> int:
