@@ -35,7 +35,11 @@ tdca reproduce table1 --scale small --cache $C --out results/small/table1 --no-p
 tdca reproduce tableS1 --scale small --cache $C --out results/small/tableS1 --no-progress
 tdca reproduce table2 --scale small --datasets mnist --archs cnn --cache $C --out results/small/table2-cnn --no-progress
 tdca reproduce table2 --scale small --datasets mnist,fashion-mnist --archs cnn --cache $C --out results/small/table2-cnn --no-progress  # Fashion CNN: 30 min
-# Not run yet at small scale, with the measured CPU cost (2 cores) of each evolution:
-#   table2 CNN on cifar10 (MNIST and Fashion-MNIST: 11-13 s/generation, 30-34 min for 150);
-#   (tableS3's two mlp-900 columns took ~13-22 s/generation, 34-38 min each)
+# Started, not finished (2026-11-23): table2 CNN on cifar10. Its baselines are cached and its
+# evolution is checkpointed at generation 50 of 150 (cache/evolutions/cifar10_cnn_dense_1000x20;
+# 21-28 s/generation on this CPU, so ~45 more minutes; centre fitness -2.3013 -> -2.2956 by
+# generation 50: no inner lr gets the zero-initialised CNN off chance in 20 SGD steps, as for
+# deep-fc). This command resumes it and then writes the three-data-set CNN table:
+#   tdca reproduce table2 --scale small --datasets mnist,fashion-mnist,cifar10 --archs cnn --cache $C --out results/small/table2-cnn --no-progress
+# (tableS3's two mlp-900 columns, done, took ~13-22 s/generation, 34-38 min each.)
 tdca report results/small/* results/small/checks/* --out docs/results.md

@@ -45,6 +45,8 @@ run() {
     sgd-acc-train) legs $1 300 --fitness accuracy ;;        # accuracy as fitness (issue allows it)
     adam-ce-train) legs $1 300 --optimizer adam ;;          # Adam inner loop (our --scale paper)
     sgd-ce-within) legs $1 1000 --fitness-data within ;;    # a fifth of the 1,000 held out, redrawn each generation
+    sgd-ce-train-seed1) legs $1 600 --seed 1 ;;             # second seeds: how much of the gap is noise
+    sgd-ce-within-seed1) legs $1 450 --fitness-data within --seed 1 ;;
     # sgd-ce-within-fixed (not rerunnable): the first version of --fitness-data within held
     # the *same* last fifth out every generation; it overfit those 200 fitness images and
     # was replaced by the redrawn fifth (docs/outer-loop.md). Ran as `legs ... 600`.
@@ -52,6 +54,6 @@ run() {
   esac
 }
 
-for v in "${@:-refs sgd-acc-train adam-ce-train sgd-ce-within sgd-ce-train}"; do
+for v in "${@:-refs sgd-acc-train adam-ce-train sgd-ce-within sgd-ce-train sgd-ce-train-seed1 sgd-ce-within-seed1}"; do
   for w in $v; do run $w; done
 done
