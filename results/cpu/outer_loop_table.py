@@ -6,6 +6,7 @@ the H100 rows come from the zoo cards (src/tdca/zoo/*.json).
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import textwrap
@@ -53,13 +54,27 @@ def reference_rows() -> list[str]:
     return rows
 
 
-def _centre_fitness(run: Path, generation: int, window: int = 25) -> float:
+@functools.cache
+def _legs(name: str) -> dict[int, dict]:
+    """A run's evaluation (metrics.json) after each leg of evolution, by generation."""
+    legs = {
+        int(p.name[3:]): _load(p / "metrics.json") for p in (RUNS / f"{name}-eval").glob("gen*")
+    }
+    return dict(sorted(legs.items()))
+
+
+@functools.cache
+def _history(name: str) -> tuple[dict, ...]:
+    """A run's per-generation log (metrics.jsonl)."""
+    lines = (RUNS / name / "metrics.jsonl").read_text().splitlines()
+    return tuple(json.loads(line) for line in lines)
+
+
+def _centre_fitness(name: str, generation: int, window: int = 25) -> float:
     """Mean centre fitness over the last ``window`` generations before ``generation`` (a
     redrawn fitness set makes single generations noisy)."""
-    lines = (run / "metrics.jsonl").read_text().splitlines()
-    recs = [json.loads(line) for line in lines]
     lo = generation - window
-    vals = [r["centre_fitness"] for r in recs if lo <= r["generation"] < generation]
+    vals = [r["centre_fitness"] for r in _history(name) if lo <= r["generation"] < generation]
     return sum(vals) / len(vals)
 
 
@@ -71,10 +86,8 @@ def variant_rows() -> list[str]:
             rows.append(f"| {what} | not run | | | | | |")
             continue
         cfg = _load(RUNS / name / "config.json")
-        legs = sorted(evals.glob("gen*"), key=lambda p: int(p.name[3:]))
-        for leg in legs:
-            m, g = _load(leg / "metrics.json"), int(leg.name[3:])
-            fit = _centre_fitness(RUNS / name, g)
+        for g, m in _legs(name).items():
+            fit = _centre_fitness(name, g)
             rows.append(
                 f"| {what} | {g} | {cfg['lr']:g} | {fit:.3f} | {_pct(m['train_accuracy'])} | "
                 f"{_pct(m['test_accuracy'])} | `{name}` |"
@@ -96,28 +109,23 @@ def zoo_rows() -> list[str]:
     return rows
 
 
-def _leg(name: str, generation: int) -> tuple[str, str]:
-    """(train %, test %) of a run's evaluation after ``generation`` generations."""
-    m = _load(RUNS / f"{name}-eval" / f"gen{generation}" / "metrics.json")
+def _accuracies(m: dict) -> tuple[str, str]:
+    """(train %, test %) of a metrics.json."""
     return _pct(m["train_accuracy"]), _pct(m["test_accuracy"])
 
 
-def _last_gen(name: str) -> int:
-    return max(int(p.name[3:]) for p in (RUNS / f"{name}-eval").glob("gen*"))
+def _leg(name: str, generation: int) -> tuple[str, str]:
+    """(train %, test %) of a run's evaluation after ``generation`` generations."""
+    return _accuracies(_legs(name)[generation])
 
 
 def _ref(name: str) -> tuple[str, str]:
-    m = _load(RUNS / name / "metrics.json")
-    return _pct(m["train_accuracy"]), _pct(m["test_accuracy"])
+    return _accuracies(_load(RUNS / name / "metrics.json"))
 
 
 def _tests(name: str) -> dict[int, float]:
     """Test accuracy (%) after each leg of a run, by generation."""
-    legs = (RUNS / f"{name}-eval").glob("gen*")
-    return {
-        int(p.name[3:]): 100 * _load(p / "metrics.json")["test_accuracy"]
-        for p in sorted(legs, key=lambda p: int(p.name[3:]))
-    }
+    return {g: 100 * m["test_accuracy"] for g, m in _legs(name).items()}
 
 
 def _series(tests: dict[int, float]) -> str:
@@ -140,7 +148,7 @@ def reading() -> str:
     card = _load(ZOO / "mnist-1000-20-train-fitness.json")
     h100 = card["recorded"][0]
     held = _load(ZOO / "mnist-1000-20.json")["recorded"][0]
-    g_fx = _last_gen(fx)
+    g_fx = max(_legs(fx))
     best = max(max(_tests(n).values()) for n in VARIANTS if (RUNS / f"{n}-eval").is_dir())
     reached = (
         f"No leg of any variant here reached the issue's 88% (best {best:.2f})."
@@ -166,7 +174,7 @@ def reading() -> str:
   ({_leg("adam-ce-train", 150)[1]} at 150, {_leg("adam-ce-train", 300)[1]} at 300).
 - **Fitness on one fixed held-out fifth** (200 of the 1,000; the inner loop trains on the
   other 800) makes *meta-overfitting* visible: the cross-entropy on those 200 images kept
-  falling ({-_centre_fitness(RUNS / fx, 150):.3f} -> {-_centre_fitness(RUNS / fx, g_fx):.3f})
+  falling ({-_centre_fitness(fx, 150):.3f} -> {-_centre_fitness(fx, g_fx):.3f})
   while test accuracy fell after 300 generations ({_leg(fx, 300)[1]} ->
   {_leg(fx, g_fx)[1]}): a credit network of ~5,000 parameters can steer the training
   dynamics towards 200 particular images. That is why `--fitness-data within` redraws the

@@ -12,11 +12,12 @@ from pathlib import Path
 
 from tdca.data import DatasetError
 from tdca.evolution import ESConfig
-from tdca.experiments.classification import ARCHS
+from tdca.experiments.classification import ARCHS, FITNESS_DATA
 from tdca.experiments.reproduce import DATASETS, TABLES
 from tdca.io import ArtifactError
 from tdca.precision import EXPLICIT_PRECISIONS, PRECISIONS
 from tdca.rundir import RunDirError
+from tdca.tasks.classification import FITNESS_METRICS
 
 
 def _positive_int(text: str) -> int:
@@ -153,14 +154,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--sigma", type=_positive_float, default=None, help="PGPE initial std")
     e.add_argument(
         "--fitness",
-        choices=["neg_ce", "accuracy"],
+        choices=FITNESS_METRICS,
         default="neg_ce",
         help="what the evolution maximises after the inner loop: minus cross-entropy "
         "(the 2024 paper's choice: a continuous signal needs fewer samples) or accuracy",
     )
     e.add_argument(
         "--fitness-data",
-        choices=["train", "validation", "within"],
+        choices=FITNESS_DATA,
         default="train",
         help="fitness on the inner loop's training images (papers), on 5,000 held-out "
         "training images (meta-validation), or on a held-out fifth of the --train-size "

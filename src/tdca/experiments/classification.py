@@ -543,12 +543,12 @@ def _evolve_and_evaluate(
     # on another the inner loop never sees: 5,000 extra training images ("validation"), or a
     # fifth of the cell's own ones, redrawn every generation ("within"; the cell's data
     # budget is kept).
-    if cfg.fitness_data == "validation":
-        fit_splits = [
-            make_split(d, cfg.data_dir, cfg.train_size, validation=True) for d in cfg.datasets
-        ]
-    else:
-        fit_splits = splits
+    extra_data = cfg.fitness_data == "validation"
+    fit_splits = (
+        [make_split(d, cfg.data_dir, cfg.train_size, validation=True) for d in cfg.datasets]
+        if extra_data
+        else splits
+    )
     holdout = within_count(cfg.train_size) if cfg.fitness_data == "within" else 0
     tasks = tuple(
         make_task(
@@ -556,7 +556,7 @@ def _evolve_and_evaluate(
             build_model(cfg.arch, s.dataset),
             "zero",
             fitness_metric=cfg.fitness,
-            fitness_on_eval=cfg.fitness_data == "validation",
+            fitness_on_eval=extra_data,
             fit_holdout=holdout,
         )
         for s in fit_splits
