@@ -16,12 +16,14 @@ from tdca.experiments.classification import (
     EvolveConfig,
     MeanOverTasks,
     above_chance,
+    build_model,
     choose_rate,
     make_split,
     make_task,
     next_rate,
     pick_inner_lr,
     run_evolve,
+    starting_point,
     train_learner,
     tune_lr,
 )
@@ -75,6 +77,31 @@ def test_evolve_writes_a_self_describing_credit_network(evolved):
     assert strategy.net.sizes == (20, 30, 30, 110)
     assert metrics["results"][0]["train_accuracy"] > 0.35  # chance is 0.1
     assert (out / "metrics.json").exists() and (out / "fitness.png").exists()
+
+
+def test_evolve_evaluates_the_credit_network_it_started_from(evolved, data):
+    """metrics.json's at_start is the generation-0 credit network trained the same way,
+    and credit_net_start.npz holds exactly the parameters the evolution began from."""
+    out, metrics = evolved
+    _, beta0, meta0 = load_credit_net(out / "credit_net_start.npz")
+    _, beta, _ = load_credit_net(out)
+    assert meta0["generations"] == 0 and meta0["arch"] == "mlp-100"
+    cfg = EvolveConfig.from_dict(json.loads((out / "config.json").read_text()))
+    split = make_split(data["small"], None, 200)
+    _, expected = starting_point(
+        cfg, make_task(split, build_model("mlp-100", split.dataset), "zero")
+    )
+    assert all(
+        np.array_equal(a, b)
+        for a, b in zip(jax.tree.leaves(beta0), jax.tree.leaves(expected), strict=True)
+    )
+    assert not all(  # evolution moved the centre, so the two files differ
+        np.array_equal(a, b)
+        for a, b in zip(jax.tree.leaves(beta0), jax.tree.leaves(beta), strict=True)
+    )
+    start = metrics["at_start"][0]
+    again = train_learner(f"tdca:{out / 'credit_net_start.npz'}", split, steps=10, lr=0.1)
+    assert start["test_accuracy"] == again["test_accuracy"]
 
 
 def test_credit_network_from_784_inputs_trains_a_3072_input_network(evolved, data):
@@ -363,3 +390,40 @@ def test_report_puts_paper_numbers_beside_ours(tmp_path):
     (run / "metrics.json").write_text(json.dumps(metrics))
     doc = results_document([run])
     assert "tdca reproduce table1 --scale small" in doc and "Not run yet" in doc
+
+
+def test_report_lists_single_evolutions_beside_their_dfa_start(tmp_path):
+    """A `tdca evolve` run directory given to the report appears with its inner lr, its
+    starting credit network's accuracy and DFA's at that lr, so a reader sees whether
+    evolution gained or lost accuracy."""
+    run = tmp_path / "check"
+    run.mkdir()
+    row = {"dataset": "cifar10", "train_size": 1000, "steps": 20, "lr": 0.1}
+    metrics = {
+        "datasets": ["cifar10"],
+        "evolution": {"generations": 150},
+        "results": [
+            row
+            | {
+                "train_accuracy": 0.2,
+                "test_accuracy": 0.1875,
+                "curve_test_accuracy": [0.1, 0.12, 0.1875],
+            }
+        ],
+        "at_start": [row | {"train_accuracy": 0.18, "test_accuracy": 0.1384}],
+        "dfa_at_same_lr": [row | {"train_accuracy": 0.19, "test_accuracy": 0.1631}],
+    }
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    (run / "config.json").write_text(
+        json.dumps({"datasets": ["cifar10"], "seed": 0, "fitness": "accuracy"})
+    )
+    doc = results_document([run])
+    assert (
+        f"| `{run}` | cifar10 → cifar10 | mlp-100, dense | accuracy on train | 0 | 150 | 1000 "
+        "| 20 | 0.1 | 20.00 | 18.75 | 12.00 | 13.84 | 16.31 |" in doc
+    )
+    del metrics["at_start"]  # written before starts were evaluated
+    metrics["dfa_at_same_lr"] = []  # a random-init or diffused run has no DFA run
+    del metrics["results"][0]["curve_test_accuracy"]  # an evaluation without curves
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    assert "| 20.00 | 18.75 | – | – | – |" in results_document([run])

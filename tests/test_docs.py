@@ -75,3 +75,13 @@ def test_outer_loop_page_is_generated_from_the_committed_runs():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert (ROOT / "docs" / "outer-loop.md").read_text() == module.render()
+
+
+def test_results_page_is_generated_from_the_committed_runs(monkeypatch):
+    """docs/results.md is exactly what `tdca report results/small/* results/small/checks/*`
+    makes of the committed run directories (the command results/run_small.sh ends with)."""
+    from tdca.experiments.report import results_document
+
+    monkeypatch.chdir(ROOT)  # the page names run directories relative to the repository
+    dirs = sorted(Path("results/small").glob("*")) + sorted(Path("results/small/checks").glob("*"))
+    assert (ROOT / "docs" / "results.md").read_text() == results_document(dirs)

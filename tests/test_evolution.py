@@ -141,3 +141,19 @@ def test_corrupt_or_missing_checkpoint_gives_clear_error(tmp_path):
     (tmp_path / "plain.npz").write_bytes(b"not a zip")
     with pytest.raises(ArtifactError, match="corrupt"):
         load_pytree(tmp_path / "plain.npz", state)
+
+
+def test_a_resumed_run_keeps_the_code_versions_that_wrote_it_before(tmp_path, monkeypatch):
+    """config.json is rewritten on resume; the code that started the run stays on record."""
+    import tdca.rundir as rundir
+
+    versions = iter([{"git_commit": "a"}, {"git_commit": "b"}, {"git_commit": "b"}])
+    monkeypatch.setattr(rundir, "code_version", lambda: next(versions))
+    RunDir(tmp_path / "r").write_config({"seed": 0})
+    RunDir(tmp_path / "r", resume=True).write_config({"seed": 0})
+    saved = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert saved["code_version"] == {"git_commit": "b"}
+    assert saved["earlier_code_versions"] == [{"git_commit": "a"}]
+    RunDir(tmp_path / "r", resume=True).write_config({"seed": 0})  # same code again
+    saved = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert saved["earlier_code_versions"] == [{"git_commit": "a"}]

@@ -115,7 +115,21 @@ class RunDir:
             raise RunDirError(f"{target}: not valid JSON ({e})") from e
 
     def write_config(self, config: dict[str, Any]) -> None:
-        self.write_json("config.json", config | {"code_version": code_version()})
+        """Write config.json with the code version running now. A resumed run rewrites it, so
+        the versions that wrote the run before are kept, oldest first, in
+        ``earlier_code_versions``: a run continued by newer code says so."""
+        now = code_version()
+        earlier: list[dict[str, Any]] = []
+        target = self.path / "config.json"
+        if target.exists():
+            saved = self.read_json("config.json")
+            earlier = list(saved.get("earlier_code_versions", []))
+            if saved.get("code_version") not in (None, now):
+                earlier.append(saved["code_version"])
+        extra: dict[str, Any] = {"code_version": now}
+        if earlier:
+            extra["earlier_code_versions"] = earlier
+        self.write_json("config.json", config | extra)
 
     def log(self, message: str) -> None:
         self.logger.info(message)

@@ -594,25 +594,32 @@ def _evolve_and_evaluate(
         run.file("credit_net.npz"),
         strategy,
         result.params,
-        {
-            "datasets": list(cfg.datasets),
-            "arch": cfg.arch,
-            "train_size": cfg.train_size,
-            "steps": cfg.steps,
-            "lr": cfg.lr,
-            "optimizer": cfg.optimizer,
-            "layout_spec": cfg.layout,
-            "credit_init": cfg.credit_init,
-            "generations": result.generation,
-            "centre_fitness": last.get("centre_fitness"),
-            "fitness": cfg.fitness,
-            "config": cfg.to_dict(),
-        },
+        _artifact_meta(cfg, result.generation, last.get("centre_fitness")),
     )
     learner = f"tdca:{run.file('credit_net.npz')}"
     per_dataset = [
         train_learner(
             learner, s, arch=cfg.arch, steps=cfg.steps, lr=cfg.lr, optimizer=cfg.optimizer
+        )
+        for s in splits
+    ]
+    # The credit network the evolution started from, trained the same way: what the
+    # generations added (or lost) is the difference to per_dataset, with nothing else changed.
+    save_credit_net(
+        run.file("credit_net_start.npz"),
+        strategy,
+        beta0,
+        _artifact_meta(cfg, 0, result.history[0]["centre_fitness"] if result.history else None),
+    )
+    start_runs = [
+        train_learner(
+            f"tdca:{run.file('credit_net_start.npz')}",
+            s,
+            arch=cfg.arch,
+            steps=cfg.steps,
+            lr=cfg.lr,
+            curves=False,
+            optimizer=cfg.optimizer,
         )
         for s in splits
     ]
@@ -640,6 +647,7 @@ def _evolve_and_evaluate(
             "diverged_total": int(sum(r["diverged"] for r in result.history)),
         },
         "results": per_dataset,
+        "at_start": start_runs,
         "dfa_at_same_lr": init_runs,
     }
     run.write_json("metrics.json", metrics)
@@ -648,3 +656,21 @@ def _evolve_and_evaluate(
     fitness_figure(result.history, run.file("fitness.png"))
     run.log("done")
     return metrics
+
+
+def _artifact_meta(cfg: EvolveConfig, generations: int, centre_fitness: float | None) -> dict:
+    """What a saved credit network says about itself, so `tdca train` can check it fits."""
+    return {
+        "datasets": list(cfg.datasets),
+        "arch": cfg.arch,
+        "train_size": cfg.train_size,
+        "steps": cfg.steps,
+        "lr": cfg.lr,
+        "optimizer": cfg.optimizer,
+        "layout_spec": cfg.layout,
+        "credit_init": cfg.credit_init,
+        "generations": generations,
+        "centre_fitness": centre_fitness,
+        "fitness": cfg.fitness,
+        "config": cfg.to_dict(),
+    }
