@@ -658,7 +658,9 @@ def _evolve_and_evaluate(
     return metrics
 
 
-def _artifact_meta(cfg: EvolveConfig, generations: int, centre_fitness: float | None) -> dict:
+def _artifact_meta(
+    cfg: EvolveConfig, generations: int, centre_fitness: float | None
+) -> dict[str, Any]:
     """What a saved credit network says about itself, so `tdca train` can check it fits."""
     return {
         "datasets": list(cfg.datasets),
