@@ -335,6 +335,20 @@ def test_evolve_with_fitness_on_a_held_out_fifth_of_the_cells_images(tmp_path, d
     assert "too few" in capsys.readouterr().err and not (tmp_path / "x").exists()
 
 
+def test_evolve_with_fitness_over_the_last_steps(tmp_path, data, capsys):
+    out = tmp_path / "k"
+    argv = ["evolve", "--dataset", data["small"], "--train-size", "100", "--steps", "5"]
+    argv += ["--generations", "2", "--population", "4", "--no-progress"]
+    assert main([*argv, "--fitness-last", "2", "--out", str(out)]) == 0
+    _, _, meta = load_credit_net(out)
+    assert meta["config"]["fitness_last"] == 2
+    first = json.loads((out / "metrics.jsonl").read_text().splitlines()[0])
+    assert 0.0 < -first["centre_fitness"] < 10.0  # a mean of two cross-entropies
+    # more steps to average than the inner loop has: refused before anything is written
+    assert main([*argv, "--fitness-last", "6", "--out", str(tmp_path / "x")]) == 2
+    assert "fitness_last" in capsys.readouterr().err and not (tmp_path / "x").exists()
+
+
 def test_evolution_runs_under_its_configured_precision(tmp_path, data, monkeypatch):
     from tdca.experiments import classification
 
@@ -422,6 +436,10 @@ def test_report_lists_single_evolutions_beside_their_dfa_start(tmp_path):
         f"| `{run}` | cifar10 → cifar10 | mlp-100, dense | accuracy on train | 0 | 150 | 1000 "
         "| 20 | 0.1 | 20.00 | 18.75 | 12.00 | 13.84 | 16.31 |" in doc
     )
+    (run / "config.json").write_text(
+        json.dumps({"datasets": ["cifar10"], "seed": 0, "fitness": "accuracy", "fitness_last": 2})
+    )
+    assert "| accuracy on train, mean of last 2 steps | 0 |" in results_document([run])
     del metrics["at_start"]  # written before starts were evaluated
     metrics["dfa_at_same_lr"] = []  # a random-init or diffused run has no DFA run
     del metrics["results"][0]["curve_test_accuracy"]  # an evaluation without curves

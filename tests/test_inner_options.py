@@ -117,3 +117,29 @@ def test_within_fitness_redraws_a_held_out_fifth_every_generation() -> None:
         within_count(2)
     with pytest.raises(ValueError, match="fit_holdout must be in"):
         ClassificationTask.create(x, y, MLP((12, 8, 3)), num_classes=3, fit_holdout=10)
+
+
+def test_fitness_over_the_last_k_steps_is_the_mean_of_those_steps() -> None:
+    """fitness_last=K averages the task's fitness after each of the last K inner steps
+    (computed here step by step from the same trajectory); K=1 is the fitness at step M."""
+    x, y = _data(128)
+    task = ClassificationTask.create(x, y, MLP((12, 8, 3)), num_classes=3)
+    dfa = DFA.for_task(task)
+    sp, key = dfa.init(jax.random.PRNGKey(0)), jax.random.PRNGKey(2)
+    k_run, k_fit = jax.random.split(key)
+    steps = 6
+    loop = InnerLoop(dfa, steps, 0.5)
+    per_step = []
+    for m in range(1, steps + 1):  # the trajectory is deterministic: rerun it to step m
+        theta, _ = InnerLoop(dfa, m, 0.5).run(sp, task, k_run)
+        per_step.append(float(task.fitness(theta, k_fit)))
+    assert abs(per_step[-1] - per_step[-2]) > 1e-3  # the steps differ: the mean is a real test
+    assert float(loop.fitness(sp, task, key)) == pytest.approx(per_step[-1], abs=1e-5)
+    for k in (2, 3, steps):
+        got = float(InnerLoop(dfa, steps, 0.5, fitness_last=k).fitness(sp, task, key))
+        assert got == pytest.approx(np.mean(per_step[-k:]), abs=1e-5), k
+    with pytest.raises(ValueError, match="fitness_last"):
+        InnerLoop(dfa, steps, 0.5, fitness_last=steps + 1)
+    with pytest.raises(ValueError, match="fitness_last"):
+        EvolveConfig(steps=20, fitness_last=0)
+    assert EvolveConfig.from_dict(EvolveConfig().to_dict() | {"fitness_last": 3}).fitness_last == 3

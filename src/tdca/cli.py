@@ -169,6 +169,15 @@ def build_parser() -> argparse.ArgumentParser:
         "never used",
     )
     e.add_argument(
+        "--fitness-last",
+        type=_positive_int,
+        default=1,
+        metavar="K",
+        help="average the fitness over the last K inner steps (default 1: after the last "
+        "step only, as the papers); K >= 2 stops rewarding a rule whose inner loop "
+        "oscillates and peaks at the last step",
+    )
+    e.add_argument(
         "--time-limit",
         type=_positive_float,
         default=None,
@@ -363,6 +372,7 @@ def _evolve(args: argparse.Namespace) -> int:
         optimizer=args.optimizer,
         fitness=args.fitness,
         fitness_data=args.fitness_data,
+        fitness_last=args.fitness_last,
         precision=args.precision,
         seed=args.seed,
         data_dir=args.data_dir,

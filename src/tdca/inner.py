@@ -48,10 +48,20 @@ class InnerLoop:
     steps: int
     lr: float = 0.1
     optimizer: optax.GradientTransformation | None = None
+    # The fitness is the mean of the task's fitness after each of the last ``fitness_last``
+    # steps (1: after step M only, the papers' choice). With 2 or more, a rule whose inner
+    # loop oscillates and happens to peak at step M is no longer rewarded for the peak.
+    # Cost: the fitness is then evaluated after every step (one more forward pass per step).
+    fitness_last: int = 1
 
     def __post_init__(self) -> None:
         if self.steps < 1:
             raise ValueError(f"inner-loop steps must be >= 1, got {self.steps}")
+        if not 1 <= self.fitness_last <= self.steps:
+            raise ValueError(
+                f"fitness_last must be between 1 and the {self.steps} inner steps, "
+                f"got {self.fitness_last}"
+            )
 
     @property
     def tx(self) -> optax.GradientTransformation:
@@ -91,5 +101,8 @@ class InnerLoop:
         # Every candidate of a generation gets the same key, so a task that redraws its
         # data per generation (``for_generation``) redraws it alike for all of them.
         task = for_generation(task, jax.random.fold_in(key, GENERATION_STREAM))
-        theta, _ = self.run(sparams, task, k_run)
-        return task.fitness(theta, k_fit)
+        if self.fitness_last == 1:
+            theta, _ = self.run(sparams, task, k_run)
+            return task.fitness(theta, k_fit)
+        _, trace = self.run(sparams, task, k_run, record=lambda t, th: t.fitness(th, k_fit))
+        return jnp.mean(trace[-self.fitness_last :])

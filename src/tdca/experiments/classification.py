@@ -331,6 +331,8 @@ class EvolveConfig:
     # "within": on a fifth of the cell's own training images, redrawn every generation
     # and held out of that generation's inner loop (ClassificationTask.for_generation).
     fitness_data: str = "train"
+    # The fitness is averaged over the last K inner steps (1: step M only, the papers').
+    fitness_last: int = 1
     # Matmul precision of the whole run (tdca.precision); "default" is JAX's own choice.
     precision: str = "default"
     seed: int = 0
@@ -367,6 +369,10 @@ class EvolveConfig:
         check_precision(self.precision)
         if self.steps < 1 or self.train_size < 1 or (self.lr is not None and self.lr <= 0):
             raise ValueError("steps and train_size must be >= 1 and lr > 0")
+        if not 1 <= self.fitness_last <= self.steps:
+            raise ValueError(
+                f"fitness_last must be between 1 and steps ({self.steps}), got {self.fitness_last}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return {"experiment": "evolve-classification", **asdict(self)}
@@ -570,7 +576,13 @@ def _evolve_and_evaluate(
         cfg = replace(cfg, lr=selection["lr"])
         run.log(f"inner lr {cfg.lr} picked on validation: {selection}")
     run.write_config(cfg.to_dict() | {"lr_selection": selection})
-    loop = InnerLoop(strategy, cfg.steps, cfg.lr, make_optimizer(cfg.optimizer, cfg.lr))
+    loop = InnerLoop(
+        strategy,
+        cfg.steps,
+        cfg.lr,
+        make_optimizer(cfg.optimizer, cfg.lr),
+        fitness_last=cfg.fitness_last,
+    )
     evaluator = loop if len(tasks) == 1 else MeanOverTasks(loop)
     task_arg = tasks[0] if len(tasks) == 1 else tasks
     evolution = Evolution(evaluator, beta0, cfg.es)  # type: ignore[arg-type]

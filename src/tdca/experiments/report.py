@@ -157,6 +157,8 @@ def results_document(run_dirs: list[Path]) -> str:
         for d, m, cfg in checks:
             shape = f"{cfg.get('arch', 'mlp-100')}, {cfg.get('layout', 'dense')}"
             fitness = f"{cfg.get('fitness', 'neg_ce')} on {cfg.get('fitness_data', 'train')}"
+            if cfg.get("fitness_last", 1) > 1:
+                fitness += f", mean of last {cfg['fitness_last']} steps"
             start = {r["dataset"]: r["test_accuracy"] for r in m.get("at_start", [])}
             dfa = {r["dataset"]: r["test_accuracy"] for r in m.get("dfa_at_same_lr", [])}
             for r in m["results"]:
