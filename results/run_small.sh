@@ -54,6 +54,8 @@ tdca evolve --dataset cifar10 --fitness accuracy --out results/small/checks/evol
 # The accuracy-fitness rules above oscillate step to step (docs/results.md, step M-1 column);
 # --fitness-last 2 scores the mean of steps 19 and 20 so a peak at step 20 alone does not pay:
 tdca evolve --dataset cifar10 --lr 0.1 --fitness accuracy --fitness-last 2 --out results/small/checks/evolve-cifar10-lr0.1-accuracy-last2 --no-progress
+# (seed 1 was written to /tmp/exp/last2-seed1, moved here and re-evaluated by --resume; same numbers)
+tdca evolve --dataset cifar10 --lr 0.1 --fitness accuracy --fitness-last 2 --seed 1 --out results/small/checks/evolve-cifar10-lr0.1-accuracy-last2-seed1 --no-progress
 # Runs written before metrics.json recorded the starting credit network ("at_start") were
 # re-evaluated the same way: tdca evolve --resume results/small/checks/evolve-mnist-seed1
 tdca report results/small/* results/small/checks/* --out docs/results.md
