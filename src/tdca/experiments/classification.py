@@ -602,60 +602,45 @@ def _evolve_and_evaluate(
     if result.interrupted:
         return None
     last = result.history[-1] if result.history else {}
+    first_fitness = result.history[0]["centre_fitness"] if result.history else None
     save_credit_net(
         run.file("credit_net.npz"),
         strategy,
         result.params,
         _artifact_meta(cfg, result.generation, last.get("centre_fitness")),
     )
-    learner = f"tdca:{run.file('credit_net.npz')}"
-    per_dataset = [
-        train_learner(
-            learner, s, arch=cfg.arch, steps=cfg.steps, lr=cfg.lr, optimizer=cfg.optimizer
-        )
-        for s in splits
-    ]
     # The credit network the evolution started from, trained the same way: what the
     # generations added (or lost) is the difference to per_dataset, with nothing else changed.
     save_credit_net(
-        run.file("credit_net_start.npz"),
-        strategy,
-        beta0,
-        _artifact_meta(cfg, 0, result.history[0]["centre_fitness"] if result.history else None),
+        run.file("credit_net_start.npz"), strategy, beta0, _artifact_meta(cfg, 0, first_fitness)
     )
-    start_runs = [
-        train_learner(
-            f"tdca:{run.file('credit_net_start.npz')}",
-            s,
-            arch=cfg.arch,
-            steps=cfg.steps,
-            lr=cfg.lr,
-            curves=False,
-            optimizer=cfg.optimizer,
-        )
-        for s in splits
-    ]
-    init_runs = []
-    if cfg.credit_init == "dfa" and cfg.layout == "dense" and cfg.arch != "cnn":
-        init_runs = [
+
+    def on_each_split(learner: str, curves: bool = True) -> list[dict[str, Any]]:
+        """``learner`` trains a fresh bottom-up network the way the evolution's inner loop did."""
+        return [
             train_learner(
-                "dfa",
+                learner,
                 s,
                 arch=cfg.arch,
                 steps=cfg.steps,
                 lr=cfg.lr,
-                curves=False,
+                curves=curves,
                 optimizer=cfg.optimizer,
             )
             for s in splits
         ]
+
+    per_dataset = on_each_split(f"tdca:{run.file('credit_net.npz')}")
+    start_runs = on_each_split(f"tdca:{run.file('credit_net_start.npz')}", curves=False)
+    has_dfa_twin = cfg.credit_init == "dfa" and cfg.layout == "dense" and cfg.arch != "cnn"
+    init_runs = on_each_split("dfa", curves=False) if has_dfa_twin else []
     metrics = {
         "datasets": list(cfg.datasets),
         "evolution": {
             "generations": result.generation,
             "generations_configured": cfg.es.generations,
             "final_centre_fitness": last.get("centre_fitness"),
-            "first_centre_fitness": result.history[0]["centre_fitness"] if result.history else None,
+            "first_centre_fitness": first_fitness,
             "diverged_total": int(sum(r["diverged"] for r in result.history)),
         },
         "results": per_dataset,

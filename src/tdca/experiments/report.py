@@ -177,9 +177,8 @@ def results_document(run_dirs: list[Path]) -> str:
             "or lost. *One step earlier* (step M−1 of the M the rule was evolved for) shows "
             "whether the accuracy is a steady state or a point an oscillating inner loop "
             "happens to reach at step M. *fitness*: what PGPE maximised (neg_ce: minus the "
-            "cross-entropy, the "
-            "papers' choice) and on which images (train: the inner loop's own). *DFA at that lr* "
-            "trains the bottom-up network with DFA (a random fixed "
+            "cross-entropy, the papers' choice) and on which images (train: the inner loop's "
+            "own). *DFA at that lr* trains the bottom-up network with DFA (a random fixed "
             "feedback matrix) at the evolution's inner lr; the DFA-like start only "
             "approximates it. – : not recorded (runs written before the start was evaluated; "
             "no DFA run for random-init, diffused or CNN evolutions).",
