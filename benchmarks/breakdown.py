@@ -10,7 +10,7 @@ MNIST protocol shapes with random data:
 * ``step``: a whole inner step (direction + SGD).
 
     python benchmarks/breakdown.py --out DIR [--population 65] [--examples 60000]
-        [--precision tf32|bfloat16|float32]
+        [--precision tf32|bfloat16|bfloat16-activations|float32]
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import jax.numpy as jnp
 
 from tdca import complexity as cx
 from tdca.bench import PRECISIONS, BenchConfig, build, device_description, make_task
+from tdca.precision import matmul_precision
 
 
 def _time(fn: Callable[[], Any], reps: int = 3) -> float:
@@ -52,7 +53,8 @@ def breakdown(cfg: BenchConfig, scan_steps: int) -> dict[str, Any]:
     batch = task.batch(jax.random.PRNGKey(2), 0)
     x = batch[0]
     w1 = thetas[0]["w"]
-    delta = jnp.ones((pop, cfg.examples, cfg.hidden[0]), jnp.float32) * 1e-3
+    # in the activations' dtype (bf16 under bfloat16-activations), as the model stores them
+    delta = jnp.ones((pop, cfg.examples, cfg.hidden[0]), x.dtype) * 1e-3
 
     def scan(body: Callable[[Any], Any], carry: Any) -> Callable[[], Any]:
         f = jax.jit(lambda c: jax.lax.scan(lambda c, _: (body(c), None), c, None, scan_steps)[0])
@@ -60,8 +62,8 @@ def breakdown(cfg: BenchConfig, scan_steps: int) -> dict[str, Any]:
 
     def gemms(c):
         w, d = c
-        z = jnp.einsum("ni,pih->pnh", x, w)
-        g = jnp.einsum("ni,pnh->pih", x, d + z * 1e-9)
+        z = jnp.einsum("ni,pih->pnh", x, w.astype(x.dtype))
+        g = jnp.einsum("ni,pnh->pih", x, d + z * 1e-9, preferred_element_type=jnp.float32)
         return (w + 1e-9 * g, d)
 
     def forward(th):
@@ -105,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--precision", choices=tuple(PRECISIONS), default="tf32")
     args = p.parse_args(argv)
     cfg = BenchConfig(examples=args.examples, population=args.population)
-    with jax.default_matmul_precision(PRECISIONS[args.precision]):
+    with matmul_precision(args.precision):
         res = breakdown(cfg, args.scan_steps)
     res = {"device": device_description(), "precision": args.precision, **res}
     res["config"] = cfg.to_dict()

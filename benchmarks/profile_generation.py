@@ -21,6 +21,7 @@ from typing import Any
 import jax
 
 from tdca.bench import PRECISIONS, BenchConfig, build, make_task
+from tdca.precision import matmul_precision
 
 
 def kernel_table(trace_file: Path, top: int = 25) -> dict[str, Any]:
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     cfg = BenchConfig(examples=args.examples, population=args.population, steps=args.steps)
     args.out.mkdir(parents=True, exist_ok=True)
-    with jax.default_matmul_precision(PRECISIONS[args.precision]):
+    with matmul_precision(args.precision):
         task = make_task(cfg, jax.random.PRNGKey(0))
         evo, _, beta0, _ = build(cfg, task)
         state = evo.init(jax.random.PRNGKey(0), beta0)

@@ -11,6 +11,7 @@ import pytest
 
 from tdca import bench
 from tdca import complexity as cx
+from tdca.precision import matmul_precision
 
 KEYS = (
     "device",
@@ -63,7 +64,7 @@ def test_unknown_precision_is_refused(tmp_path):
 @pytest.mark.parametrize("precision", sorted(bench.PRECISIONS))
 def test_cpu_matmuls_stay_float32_whatever_is_asked(precision):
     """XLA:CPU ignores TF32/bf16 requests; the benchmark reports what really happened."""
-    with jax.default_matmul_precision(bench.PRECISIONS[precision]):
+    with matmul_precision(precision):
         assert bench.effective_matmul_inputs() == "float32"
 
 

@@ -140,6 +140,30 @@ def test_fitness_over_the_last_k_steps_is_the_mean_of_those_steps() -> None:
         assert got == pytest.approx(np.mean(per_step[-k:]), abs=1e-5), k
     with pytest.raises(ValueError, match="fitness_last"):
         InnerLoop(dfa, steps, 0.5, fitness_last=steps + 1)
+
+
+@pytest.mark.parametrize("batch_size", [None, 32])
+def test_recording_only_the_last_steps_is_the_tail_of_the_full_trace(batch_size) -> None:
+    """run(record_last=K) runs the first M-K steps unrecorded and records the last K: the
+    same trajectory (mini-batches included) as recording all M, only the tail of its trace."""
+    x, y = _data(128)
+    task = ClassificationTask.create(x, y, MLP((12, 8, 3)), num_classes=3, batch_size=batch_size)
+    dfa = DFA.for_task(task)
+    sp, key = dfa.init(jax.random.PRNGKey(0)), jax.random.PRNGKey(5)
+    loop = InnerLoop(dfa, 6, 0.5)
+
+    def record(t, th):
+        return t.fitness(th, key)
+
+    theta_all, full = loop.run(sp, task, key, record=record)
+    theta_end, tail = loop.run(sp, task, key, record=record, record_last=2)
+    assert full.shape == (6,) and tail.shape == (2,)
+    np.testing.assert_array_equal(np.asarray(tail), np.asarray(full[-2:]))
+    for a, b in zip(jax.tree.leaves(theta_all), jax.tree.leaves(theta_end), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert loop.run(sp, task, key, record=record, record_last=0)[1] is None
+    with pytest.raises(ValueError, match="record_last"):
+        loop.run(sp, task, key, record=record, record_last=7)
     with pytest.raises(ValueError, match="fitness_last"):
         EvolveConfig(steps=20, fitness_last=0)
     assert EvolveConfig.from_dict(EvolveConfig().to_dict() | {"fitness_last": 3}).fitness_last == 3

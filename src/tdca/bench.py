@@ -43,13 +43,12 @@ from tdca.inner import InnerLoop
 from tdca.networks.mlp import MLP
 from tdca.tasks.classification import ClassificationTask
 
-PRECISIONS: dict[str, str] = {
-    k: str(precision_names.PRECISIONS[k]) for k in precision_names.EXPLICIT_PRECISIONS
-}
+PRECISIONS: tuple[str, ...] = precision_names.EXPLICIT_PRECISIONS
 """The precisions a benchmark names explicitly (``tdca.precision``; "default" would hide
 which one a GPU used). bfloat16 uses XLA's dot algorithm preset, so every matmul of the MLP,
 the credit net and the local rule rounds its inputs to bf16 and accumulates in f32 without
-any change to the model code."""
+any change to the model code; bfloat16-activations also stores the data and every
+per-example activation in bf16 (the benchmark's task is built under it)."""
 
 TARGETS = {"seconds_per_generation": 0.7, "fraction_of_peak": 0.4, "speedup_vs_reference": 10.0}
 """The issue's goals for the full configuration on an H100 (upper, lower, lower bound)."""
@@ -405,12 +404,12 @@ def run_bench(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t_start, load_before = time.perf_counter(), _load_average()
-    with jax.default_matmul_precision(PRECISIONS[precision]):
+    with precision_names.matmul_precision(precision):
         effective = effective_matmul_inputs()
         peak = measure_peak(cfg.gemm_size, cfg.gemm_reps)
         native = (
             measure_peak(cfg.gemm_size, cfg.gemm_reps, native_bf16=True)["peak_tflops"]
-            if precision == "bfloat16"
+            if precision.startswith("bfloat16")
             else None
         )
         run = time_generations(cfg)
@@ -513,7 +512,7 @@ def scaling_points(
 ) -> list[dict[str, Any]]:
     """Seconds per generation as one knob at a time moves away from ``base``."""
     rows = []
-    with jax.default_matmul_precision(PRECISIONS[precision]):
+    with precision_names.matmul_precision(precision):
         for name, values in (axes or SCALING_AXES).items():
             for value in values:
                 cfg = replace(base, **{name: value})
@@ -541,7 +540,7 @@ def chunking_points(
     ``identical`` says whether the ES state after the timed generations equals the
     unchunked one bit for bit."""
     rows, reference = [], None
-    with jax.default_matmul_precision(PRECISIONS[precision]):
+    with precision_names.matmul_precision(precision):
         task = make_task(cfg, jax.random.PRNGKey(cfg.seed))
         for chunk in chunks:
             c = replace(cfg, chunk_size=chunk)
@@ -584,8 +583,8 @@ def plan(cfg: BenchConfig = FULL, precision: str = "float32") -> dict[str, Any]:
     """What a configuration costs, without running it (shapes only; works on a CPU for the
     full paper config): analytic and XLA FLOPs per generation, the TFLOP/s the 0.7 s target
     needs, and XLA's memory analysis per candidate."""
-    task = cx.spec_task(cfg.sizes, cfg.examples)
-    with jax.default_matmul_precision(PRECISIONS[precision]):
+    with precision_names.matmul_precision(precision):
+        task = cx.spec_task(cfg.sizes, cfg.examples)  # in the precision's activation dtype
         strategy = TDCA.for_task(task, hidden=cfg.credit_hidden)
         beta0 = strategy.init(jax.random.PRNGKey(0))  # tiny; PGPE needs real leaves
         evo = Evolution(

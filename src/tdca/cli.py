@@ -62,7 +62,8 @@ def _add_precision_arg(p: argparse.ArgumentParser) -> None:
         choices=list(PRECISIONS),
         default="default",
         help="matmul precision (default: JAX's: float32 on CPUs, may be TF32 on recent NVIDIA "
-        "GPUs); parameters and state stay float32",
+        "GPUs); bfloat16-activations also stores data and activations in bf16; parameters, "
+        "their updates and all state stay float32",
     )
 
 

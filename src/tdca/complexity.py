@@ -60,6 +60,7 @@ from tdca.credit.strategies import BP, TDCA, CreditStrategy
 from tdca.inner import InnerLoop
 from tdca.networks.credit_net import CreditNet
 from tdca.networks.mlp import MLP
+from tdca.precision import activation_dtype
 from tdca.tasks.classification import ClassificationTask
 
 FLOPS_PER_MAC = 2
@@ -384,7 +385,7 @@ def spec_task(sizes: Sequence[int], batch: int) -> ClassificationTask:
     """A full-batch classification task whose data are shapes only (nothing allocated)."""
     sizes = tuple(sizes)
     return ClassificationTask(
-        x=jax.ShapeDtypeStruct((batch, sizes[0]), jnp.float32),  # type: ignore[arg-type]
+        x=jax.ShapeDtypeStruct((batch, sizes[0]), activation_dtype()),  # type: ignore[arg-type]
         y=jax.ShapeDtypeStruct((batch,), jnp.int32),  # type: ignore[arg-type]
         model=MLP(sizes),
         num_classes=sizes[-1],

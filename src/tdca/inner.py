@@ -51,7 +51,7 @@ class InnerLoop:
     # The fitness is the mean of the task's fitness after each of the last ``fitness_last``
     # steps (1: after step M only, the papers' choice). With 2 or more, a rule whose inner
     # loop oscillates and happens to peak at step M is no longer rewarded for the peak.
-    # Cost: the fitness is then evaluated after every step (one more forward pass per step).
+    # Cost: K - 1 more fitness evaluations per candidate (only the last K steps record).
     fitness_last: int = 1
 
     def __post_init__(self) -> None:
@@ -74,26 +74,41 @@ class InnerLoop:
         key: jax.Array,
         theta0: Theta | None = None,
         record: Recorder | None = None,
+        record_last: int | None = None,
     ) -> tuple[Theta, Any]:
         """Train from ``theta0`` (default ``task.init_params``); return (theta_M, trace).
 
-        ``trace`` stacks ``record(task, theta)`` after every step (None without a recorder).
+        ``trace`` stacks ``record(task, theta)`` after each of the last ``record_last``
+        steps (default: every step; None without a recorder). The steps before those run
+        without the recorder, so recording the end of a long loop costs only that end.
         """
         k_init, k_batch = jax.random.split(key)
         theta = task.init_params(k_init) if theta0 is None else theta0
         tx = self.tx
+        n_rec = self.steps if record is None or record_last is None else record_last
+        if not 0 <= n_rec <= self.steps:
+            raise ValueError(f"record_last must be in [0, {self.steps}], got {record_last}")
 
-        def step(carry, t):
-            theta, opt_state = carry
-            batch = task.batch(k_batch, t)
-            direction = self.strategy.direction(sparams, task, theta, batch)
-            grads = jax.tree.map(jnp.negative, direction)
-            updates, opt_state = tx.update(grads, opt_state, theta)
-            theta = optax.apply_updates(theta, updates)
-            return (theta, opt_state), (None if record is None else record(task, theta))
+        def steps(record_: Recorder | None) -> Callable:
+            def step(carry, t):
+                theta, opt_state = carry
+                batch = task.batch(k_batch, t)
+                direction = self.strategy.direction(sparams, task, theta, batch)
+                grads = jax.tree.map(jnp.negative, direction)
+                updates, opt_state = tx.update(grads, opt_state, theta)
+                theta = optax.apply_updates(theta, updates)
+                return (theta, opt_state), (None if record_ is None else record_(task, theta))
 
-        (theta, _), trace = jax.lax.scan(step, (theta, tx.init(theta)), jnp.arange(self.steps))
-        return theta, trace
+            return step
+
+        carry = (theta, tx.init(theta))
+        split = self.steps - n_rec  # step indices (hence mini-batches) are kept across the split
+        if split:
+            carry, _ = jax.lax.scan(steps(None), carry, jnp.arange(split))
+        trace = None
+        if n_rec:
+            carry, trace = jax.lax.scan(steps(record), carry, jnp.arange(split, self.steps))
+        return carry[0], trace
 
     def fitness(self, sparams: Any, task: Task, key: jax.Array) -> jax.Array:
         """The outer loop's objective for one candidate (higher is better)."""
@@ -104,5 +119,11 @@ class InnerLoop:
         if self.fitness_last == 1:
             theta, _ = self.run(sparams, task, k_run)
             return task.fitness(theta, k_fit)
-        _, trace = self.run(sparams, task, k_run, record=lambda t, th: t.fitness(th, k_fit))
-        return jnp.mean(trace[-self.fitness_last :])
+        _, trace = self.run(
+            sparams,
+            task,
+            k_run,
+            record=lambda t, th: t.fitness(th, k_fit),
+            record_last=self.fitness_last,
+        )
+        return jnp.mean(trace)

@@ -66,7 +66,7 @@ class CreditLayout:
         for lc, kernel in zip(self.layers, self._kernels, strict=True):
             c = credits[..., start : start + lc.num_credits]
             start += lc.num_credits
-            out.append(c if kernel is None else c @ kernel)
+            out.append(c if kernel is None else c @ kernel.astype(c.dtype))
         return out
 
     @classmethod

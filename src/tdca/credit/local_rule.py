@@ -9,8 +9,15 @@ is applied by the inner loop's optimizer.
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 
 from tdca.networks.mlp import LayerTap, Params, tanh_prime
+
+
+def weight_update(inputs: jax.Array, delta: jax.Array) -> jax.Array:
+    """``mean_batch(delta outer input)``: the product runs in the activations' dtype and is
+    accumulated and returned in float32, so bf16 activations never round a weight update."""
+    return jnp.matmul(inputs.T, delta, preferred_element_type=jnp.float32) / inputs.shape[0]
 
 
 def local_update(taps: list[LayerTap], credits: list[jax.Array]) -> Params:
@@ -20,7 +27,9 @@ def local_update(taps: list[LayerTap], credits: list[jax.Array]) -> Params:
     last = len(taps) - 1
     update: Params = []
     for i, (tap, c) in enumerate(zip(taps, credits, strict=True)):
+        c = c.astype(tap.pre.dtype)  # credits join the activations' dtype
         delta = c if i == last else c * tanh_prime(tap.pre)
-        n = tap.inputs.shape[0]
-        update.append({"w": tap.inputs.T @ delta / n, "b": delta.mean(0)})
+        update.append(
+            {"w": weight_update(tap.inputs, delta), "b": jnp.mean(delta, 0, dtype=jnp.float32)}
+        )
     return update

@@ -197,7 +197,8 @@ def train_learner(
         batch_size = batch_size or min(128, len(split.x_train))
     tx = make_optimizer(optimizer, lr)
     task = make_task(split, model, init, batch_size)
-    x_eval, y_eval = jnp.asarray(split.x_eval), jnp.asarray(split.y_eval)
+    # evaluated in the same dtype the network trained in (bf16 under bfloat16-activations)
+    x_eval, y_eval = jnp.asarray(split.x_eval, task.x.dtype), jnp.asarray(split.y_eval)
 
     def record(t: ClassificationTask, theta: Any) -> Any:
         if not curves:
@@ -427,7 +428,7 @@ def pick_inner_lr(
         for split, task in zip(splits, tasks, strict=True):
             loop = InnerLoop(strategy, cfg.steps, lr, make_optimizer(cfg.optimizer, lr))
             theta, _ = jax.jit(loop.run)(beta, task, jax.random.PRNGKey(cfg.seed))
-            logits = task.model.apply(theta, jnp.asarray(split.x_eval))
+            logits = task.model.apply(theta, jnp.asarray(split.x_eval, task.x.dtype))
             acc, ce = (
                 float(accuracy(logits, split.y_eval)),
                 float(cross_entropy(logits, split.y_eval)),

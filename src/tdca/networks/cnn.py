@@ -32,7 +32,7 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
-from tdca.networks.mlp import INIT_SCHEMES, NEAR_ZERO, LayerTap, Params, tanh_prime
+from tdca.networks.mlp import INIT_SCHEMES, NEAR_ZERO, LayerTap, Params, affine, tanh_prime
 
 _PATCH_DIMS = ("NHWC", "OIHW", "NHWC")
 
@@ -84,9 +84,11 @@ def conv_local_update(
     what backprop would compute for that cotangent.
     """
     n = tap.inputs.shape[0]
+    credit = credit.astype(tap.pre.dtype)
     delta = (credit[:, None, None, :] * tanh_prime(tap.pre)).astype(tap.inputs.dtype)
-    dk = jnp.einsum("bhwp,bhwc->pc", tap.inputs, delta)
-    return {"w": kernel_from_matrix(dk, kernel_shape) / n, "b": delta.sum((1, 2)).mean(0)}
+    dk = jnp.einsum("bhwp,bhwc->pc", tap.inputs, delta, preferred_element_type=jnp.float32)
+    bias = jnp.mean(delta.sum((1, 2), dtype=jnp.float32), 0)
+    return {"w": kernel_from_matrix(dk, kernel_shape) / n, "b": bias}
 
 
 @partial(jax.jit, static_argnums=(1, 2))
@@ -186,12 +188,13 @@ class CNN:
         patches (B, H', W', C*k*k) and its pre-activation keeps image shape (B, H', W', ch)."""
         img = x.reshape((x.shape[0], *self.input_shape))
         patches = image_patches(img, self.kernel, self.stride)
-        z = patches @ kernel_matrix(params[0]["w"]) + params[0]["b"]
+        conv = {"w": kernel_matrix(params[0]["w"]), "b": params[0]["b"]}
+        z = affine(patches, conv)
         taps = [LayerTap(patches, z)]
         a = jnp.tanh(z).reshape(x.shape[0], -1)
         last = len(params) - 1
         for i, layer in enumerate(params[1:], start=1):
-            z = a @ layer["w"] + layer["b"]
+            z = affine(a, layer)
             taps.append(LayerTap(a, z))
             a = z if i == last else jnp.tanh(z)
         return a, taps

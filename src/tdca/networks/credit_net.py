@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
+from tdca.networks.mlp import affine
+
 CreditParams = list[dict[str, jax.Array]]
 
 
@@ -48,7 +50,7 @@ class CreditNet:
         """Credits for each row of ``u`` (any leading batch shape)."""
         a = u
         for i, layer in enumerate(params):
-            a = a @ layer["w"] + layer["b"]
+            a = affine(a, layer)  # in u's dtype (bf16 under bfloat16-activations)
             if i < len(params) - 1:
                 a = jnp.tanh(a)
         return a

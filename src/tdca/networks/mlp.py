@@ -26,6 +26,12 @@ class LayerTap(NamedTuple):
     pre: jax.Array  # (batch, n_out)
 
 
+def affine(a: jax.Array, layer: dict[str, jax.Array]) -> jax.Array:
+    """``a @ w + b`` in the dtype of ``a``: parameters stay float32, but a network fed
+    bfloat16 data computes and stores its activations in bfloat16 (``tdca.precision``)."""
+    return a @ layer["w"].astype(a.dtype) + layer["b"].astype(a.dtype)
+
+
 def tanh_prime(z: jax.Array) -> jax.Array:
     """Derivative of tanh, the hidden units' g'(z)."""
     t = jnp.tanh(z)
@@ -75,7 +81,7 @@ class MLP:
         taps: list[LayerTap] = []
         a = x
         for i, layer in enumerate(params):
-            z = a @ layer["w"] + layer["b"]
+            z = affine(a, layer)
             taps.append(LayerTap(a, z))
             a = z if i == len(params) - 1 else jnp.tanh(z)
         return a, taps

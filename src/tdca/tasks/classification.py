@@ -13,13 +13,14 @@ import jax.numpy as jnp
 from flax import struct
 
 from tdca.networks.mlp import MLP, LayerTap, Params
+from tdca.precision import activation_dtype
 
 FITNESS_METRICS = ("neg_ce", "accuracy")
 
 
 def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
-    """Mean cross-entropy of integer labels."""
-    logp = jax.nn.log_softmax(logits)
+    """Mean cross-entropy of integer labels (in float32 whatever the logits' dtype)."""
+    logp = jax.nn.log_softmax(logits.astype(jnp.float32))
     return -jnp.mean(jnp.take_along_axis(logp, labels[:, None], axis=-1))
 
 
@@ -57,7 +58,10 @@ class ClassificationTask:
     ) -> ClassificationTask:
         """Validated constructor (a pytree's own ``__init__`` must accept tracers, so the
         checks live here)."""
-        x, y = jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.int32)
+        # The data are stored in the run's activation dtype (float32 unless the run's
+        # precision is bfloat16-activations); the network then computes in it.
+        dtype = activation_dtype()
+        x, y = jnp.asarray(x, dtype), jnp.asarray(y, jnp.int32)
         if x.ndim != 2 or y.shape != (x.shape[0],):
             raise ValueError(f"need x (N, features) and y (N,), got {x.shape} and {y.shape}")
         if model.sizes[0] != x.shape[1] or model.sizes[-1] != num_classes:
@@ -70,7 +74,7 @@ class ClassificationTask:
         if (options.get("x_fit") is None) != (options.get("y_fit") is None):
             raise ValueError("give both x_fit and y_fit, or neither")
         if options.get("x_fit") is not None:
-            xf = jnp.asarray(options["x_fit"], jnp.float32)
+            xf = jnp.asarray(options["x_fit"], dtype)
             yf = jnp.asarray(options["y_fit"], jnp.int32)
             if xf.ndim != 2 or xf.shape[1] != x.shape[1] or yf.shape != (xf.shape[0],):
                 raise ValueError(
@@ -133,15 +137,18 @@ class ClassificationTask:
     ) -> tuple[list[LayerTap], jax.Array]:
         x, y = batch
         logits, taps = self.model.forward(theta, x)
-        return taps, jax.nn.one_hot(y, self.num_classes) - jax.nn.softmax(logits)
+        return taps, jax.nn.one_hot(y, self.num_classes) - jax.nn.softmax(
+            logits.astype(jnp.float32)
+        )
 
     def credit_state(
         self, theta: Params, batch: tuple[jax.Array, jax.Array]
     ) -> tuple[jax.Array, list[LayerTap]]:
         x, y = batch
         logits, taps = self.model.forward(theta, x)
-        u = jnp.concatenate([jax.nn.softmax(logits), jax.nn.one_hot(y, self.num_classes)], -1)
-        return u, taps
+        p = jax.nn.softmax(logits.astype(jnp.float32))
+        u = jnp.concatenate([p, jax.nn.one_hot(y, self.num_classes)], -1)
+        return u.astype(x.dtype), taps  # the credit network computes in the data's dtype
 
     def apply_credits(self, theta: Params, aux: list[LayerTap], credits: list[jax.Array]) -> Params:
         return self.model.local_update(aux, credits)
