@@ -63,25 +63,41 @@ def test_readme_bp_to_convergence_figure_matches_the_tableS1_run():
     assert lr == row["lr"]
 
 
-def test_outer_loop_page_is_generated_from_the_committed_runs():
-    """docs/outer-loop.md is exactly what results/cpu/outer_loop_table.py makes of the run
-    directories under results/cpu/outer-loop and the zoo cards (regenerate it, don't edit)."""
+def _generator(name: str):
+    """Import a results/cpu/NAME.py page generator by path (they are scripts, not modules)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location(
-        "outer_loop_table", ROOT / "results" / "cpu" / "outer_loop_table.py"
-    )
+    spec = importlib.util.spec_from_file_location(name, ROOT / "results" / "cpu" / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def test_outer_loop_page_is_generated_from_the_committed_runs():
+    """docs/outer-loop.md is exactly what results/cpu/outer_loop_table.py makes of the run
+    directories under results/cpu/outer-loop and the zoo cards (regenerate it, don't edit)."""
+    module = _generator("outer_loop_table")
     assert (ROOT / "docs" / "outer-loop.md").read_text() == module.render()
 
 
+def test_precision_comparison_in_the_performance_page_is_generated_from_the_runs():
+    """The bf16-activations accuracy table of docs/performance.md is what
+    results/cpu/precision_table.py prints from results/cpu/precision (paste it, don't edit)."""
+    table = _generator("precision_table").render()
+    assert table.count("\n") > 10 and table in (ROOT / "docs" / "performance.md").read_text()
+
+
 def test_results_page_is_generated_from_the_committed_runs(monkeypatch):
-    """docs/results.md is exactly what `tdca report results/small/* results/small/checks/*`
-    makes of the committed run directories (the command results/run_small.sh ends with)."""
+    """docs/results.md is exactly what `tdca report results/small/* results/small/checks/*
+    results/small/cache/evolutions/*` makes of the committed run directories (the command
+    results/run_small.sh ends with)."""
     from tdca.experiments.report import results_document
 
     monkeypatch.chdir(ROOT)  # the page names run directories relative to the repository
-    dirs = sorted(Path("results/small").glob("*")) + sorted(Path("results/small/checks").glob("*"))
+    dirs = [
+        d
+        for sub in ("results/small", "results/small/checks", "results/small/cache/evolutions")
+        for d in sorted(Path(sub).glob("*"))
+    ]
     assert (ROOT / "docs" / "results.md").read_text() == results_document(dirs)

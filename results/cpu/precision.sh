@@ -21,3 +21,12 @@ for s in 0 1 2; do
     tdca evolve "${cell[@]}" --seed $s --precision $p --out $d | tail -1
   done
 done
+# The lr pick itself can differ between precisions (it is made under the run's precision),
+# so the same bf16 evolutions again at the inner lr the float32 run of that seed picked:
+# this separates the rounding's effect on evolution from its effect on the lr pick.
+for s in 0 1 2; do
+  lr=$(python3 -c "import json; print(json.load(open('$R/default-seed$s/config.json'))['lr'])")
+  d=$R/bfloat16-activations-default-lr-seed$s
+  [ -f $d/metrics.json ] && continue
+  tdca evolve "${cell[@]}" --seed $s --precision bfloat16-activations --lr "$lr" --out $d | tail -1
+done

@@ -12,7 +12,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNS = ROOT / "results" / "cpu" / "precision"
-PRECISIONS = ("default", "bfloat16-activations")
+VARIANTS = {
+    "default": "default (float32 on a CPU)",
+    "bfloat16-activations": "bfloat16-activations, lr picked under it",
+    "bfloat16-activations-default-lr": "bfloat16-activations at the default run's lr",
+}
 SEEDS = (0, 1, 2)
 
 
@@ -20,8 +24,8 @@ def _pct(x: float) -> str:
     return f"{100 * x:.2f}"
 
 
-def _run(precision: str, seed: int) -> dict:
-    d = RUNS / f"{precision}-seed{seed}"
+def _run(variant: str, seed: int) -> dict:
+    d = RUNS / f"{variant}-seed{seed}"
     metrics = json.loads((d / "metrics.json").read_text())
     config = json.loads((d / "config.json").read_text())
     history = [json.loads(line) for line in (d / "metrics.jsonl").read_text().splitlines()]
@@ -38,33 +42,33 @@ def _run(precision: str, seed: int) -> dict:
 
 def render() -> str:
     lines = [
-        "| precision | seed | inner lr | centre fitness | train % | test % | its start, test % "
+        "| run | seed | inner lr | centre fitness | train % | test % | its start, test % "
         "| DFA at that lr, test % | s / generation (CPU) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    tests: dict[str, list[float]] = {p: [] for p in PRECISIONS}
-    for p in PRECISIONS:
+    tests: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    for v, label in VARIANTS.items():
         for s in SEEDS:
-            r = _run(p, s)
-            tests[p].append(r["result"]["test_accuracy"])
+            r = _run(v, s)
+            tests[v].append(r["result"]["test_accuracy"])
             sec = "–" if r["sec_per_gen"] is None else f"{r['sec_per_gen']:.2f}"
             lines.append(
-                f"| {p} | {s} | {r['lr']} | {r['fitness']:.4f} "
+                f"| {label} | {s} | {r['lr']} | {r['fitness']:.4f} "
                 f"| {_pct(r['result']['train_accuracy'])} | {_pct(r['result']['test_accuracy'])} "
                 f"| {_pct(r['start']['test_accuracy'])} | {_pct(r['dfa']['test_accuracy'])} "
                 f"| {sec} |"
             )
-    mean = {p: statistics.mean(v) for p, v in tests.items()}
-    std = {p: statistics.stdev(v) for p, v in tests.items()}
-    diffs = [b - a for a, b in zip(tests["default"], tests["bfloat16-activations"], strict=True)]
-    lines += [
-        "",
-        f"Mean test accuracy over the {len(SEEDS)} seeds: default "
-        f"{_pct(mean['default'])} ± {_pct(std['default'])}, bfloat16-activations "
-        f"{_pct(mean['bfloat16-activations'])} ± {_pct(std['bfloat16-activations'])}; "
-        f"difference (bf16 − default) {100 * (mean['bfloat16-activations'] - mean['default']):+.2f} "
-        f"points (per seed: {', '.join(f'{100 * d:+.2f}' for d in diffs)}).",
-    ]
+    lines += ["", f"Test accuracy over the {len(SEEDS)} evolution seeds (mean ± std):", ""]
+    base = tests["default"]
+    for v, label in VARIANTS.items():
+        line = f"* {label}: {_pct(statistics.mean(tests[v]))} ± {_pct(statistics.stdev(tests[v]))}"
+        if v != "default":
+            diffs = [b - a for a, b in zip(base, tests[v], strict=True)]
+            line += (
+                f"; minus default {100 * statistics.mean(diffs):+.2f} points "
+                f"(per seed: {', '.join(f'{100 * d:+.2f}' for d in diffs)})"
+            )
+        lines.append(line + ".")
     return "\n".join(lines) + "\n"
 
 
