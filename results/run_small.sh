@@ -58,4 +58,7 @@ tdca evolve --dataset cifar10 --lr 0.1 --fitness accuracy --fitness-last 2 --out
 tdca evolve --dataset cifar10 --lr 0.1 --fitness accuracy --fitness-last 2 --seed 1 --out results/small/checks/evolve-cifar10-lr0.1-accuracy-last2-seed1 --no-progress
 # Runs written before metrics.json recorded the starting credit network ("at_start") were
 # re-evaluated the same way: tdca evolve --resume results/small/checks/evolve-mnist-seed1
-tdca report results/small/* results/small/checks/* --out docs/results.md
+# and (2026-11-26) every evolution behind the tables, so docs/results.md can show what each
+# one's generations added over its start:
+for d in $C/evolutions/*/; do tdca evolve --resume "$d" --no-progress | tail -1; done
+tdca report results/small/* results/small/checks/* $C/evolutions/* --out docs/results.md

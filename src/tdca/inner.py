@@ -89,7 +89,7 @@ class InnerLoop:
         if not 0 <= n_rec <= self.steps:
             raise ValueError(f"record_last must be in [0, {self.steps}], got {record_last}")
 
-        def steps(record_: Recorder | None) -> Callable:
+        def make_step(record_: Recorder | None) -> Callable:
             def step(carry, t):
                 theta, opt_state = carry
                 batch = task.batch(k_batch, t)
@@ -104,10 +104,10 @@ class InnerLoop:
         carry = (theta, tx.init(theta))
         split = self.steps - n_rec  # step indices (hence mini-batches) are kept across the split
         if split:
-            carry, _ = jax.lax.scan(steps(None), carry, jnp.arange(split))
+            carry, _ = jax.lax.scan(make_step(None), carry, jnp.arange(split))
         trace = None
         if n_rec:
-            carry, trace = jax.lax.scan(steps(record), carry, jnp.arange(split, self.steps))
+            carry, trace = jax.lax.scan(make_step(record), carry, jnp.arange(split, self.steps))
         return carry[0], trace
 
     def fitness(self, sparams: Any, task: Task, key: jax.Array) -> jax.Array:

@@ -125,7 +125,9 @@ def results_document(run_dirs: list[Path]) -> str:
         "validation split (never the test set) from the grid shown, mean ± std over seeds. "
         "The papers' baselines used an unreported learning rate.",
         "* TDCA rows are one evolved network each (one evolution seed), so they carry no ± ; "
-        "the section *Single evolutions* below lists the second checks that were run.",
+        "the section *Single evolutions* below lists every evolution behind the tables, "
+        "with the credit network it started from trained the same way (what the generations "
+        "added), and the second checks that were run.",
         "* CIFAR-10 here is the JPEG re-encoding of the images (lossy), not the official "
         "binary release, so accuracies may differ slightly from results on the official files.",
         "* Runs made on a GPU (the MNIST 1,000/20 cell at paper settings, 60,000/150 with an "
@@ -147,7 +149,7 @@ def results_document(run_dirs: list[Path]) -> str:
         out.append(table_markdown(m))
     if checks:
         out += [
-            "## Single evolutions (second checks, and cells of tables not finished yet)",
+            "## Single evolutions (the tables' evolutions, second checks, unfinished cells)",
             "",
             "| run | data sets | arch, layout | fitness | seed | generations | train size | steps "
             "| inner lr | train % | test % | test % one step earlier | its start, test % "
