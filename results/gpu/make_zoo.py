@@ -355,6 +355,18 @@ def _cifar_seeds(card_: dict[str, Any]) -> list[str]:
         f"| TDCA `zoo/cifar10` | {r['lr']:g} | {_pct(r['train_accuracy'])} | "
         f"{_pct(r['test_accuracy'])} | one evolution; zero init, so the same for every seed |"
     )
+    # The second check: the same evolution with seed 1 (its own DFA-like start), and where
+    # each of the two evolutions started from (its generation-0 network trained the same way).
+    second = CPU_RUNS / "zoo-cifar10-seed1" / "metrics.json"
+    if second.exists():
+        m = json.loads(second.read_text())
+        s2, start = m["results"][0], m["at_start"][0]
+        out.append(
+            f"| TDCA, same protocol, evolution seed 1 | {s2['lr']:g} | "
+            f"{_pct(s2['train_accuracy'])} | {_pct(s2['test_accuracy'])} | second check, "
+            f"{m['evolution']['generations']} generations; its start: "
+            f"{_pct(start['test_accuracy'])} test |"
+        )
     for learner, label in (("dfa", "DFA"), ("bp", "Kaiming BP")):
         files = sorted(folder.glob(f"{learner}-seed*/metrics.json"))
         runs = [json.loads(f.read_text()) for f in files]
