@@ -63,11 +63,11 @@ def test_readme_bp_to_convergence_figure_matches_the_tableS1_run():
     assert lr == row["lr"]
 
 
-def _generator(name: str):
-    """Import a results/cpu/NAME.py page generator by path (they are scripts, not modules)."""
+def _generator(path: str):
+    """Import a page generator under results/ by path (they are scripts, not modules)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location(name, ROOT / "results" / "cpu" / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(Path(path).stem, ROOT / "results" / path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -77,14 +77,14 @@ def _generator(name: str):
 def test_outer_loop_page_is_generated_from_the_committed_runs():
     """docs/outer-loop.md is exactly what results/cpu/outer_loop_table.py makes of the run
     directories under results/cpu/outer-loop and the zoo cards (regenerate it, don't edit)."""
-    module = _generator("outer_loop_table")
+    module = _generator("cpu/outer_loop_table.py")
     assert (ROOT / "docs" / "outer-loop.md").read_text() == module.render()
 
 
 def test_precision_comparison_in_the_performance_page_is_generated_from_the_runs():
     """The bf16-activations accuracy table of docs/performance.md is what
     results/cpu/precision_table.py prints from results/cpu/precision (paste it, don't edit)."""
-    table = _generator("precision_table").render()
+    table = _generator("cpu/precision_table.py").render()
     assert table.count("\n") > 10 and table in (ROOT / "docs" / "performance.md").read_text()
 
 
@@ -101,3 +101,10 @@ def test_results_page_is_generated_from_the_committed_runs(monkeypatch):
         for d in sorted(Path(sub).glob("*"))
     ]
     assert (ROOT / "docs" / "results.md").read_text() == results_document(dirs)
+
+
+def test_zoo_page_is_generated_from_the_cards_and_runs():
+    """docs/zoo.md is exactly what results/gpu/make_zoo.py's zoo_markdown makes of the zoo
+    cards and the committed run directories (regenerate it, don't edit)."""
+    module = _generator("gpu/make_zoo.py")
+    assert (ROOT / "docs" / "zoo.md").read_text() == module.zoo_markdown()
