@@ -4,6 +4,7 @@ import json
 from dataclasses import replace
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -366,6 +367,37 @@ def test_evolution_runs_under_its_configured_precision(tmp_path, data, monkeypat
     assert jax.config.jax_default_matmul_precision is None  # and it is restored after
     with pytest.raises(ValueError, match="precision must be one of"):
         replace(cfg, precision="fp8")
+
+
+def test_bfloat16_activations_evolution_stores_its_data_in_bf16(tmp_path, data, monkeypatch):
+    """Under --precision bfloat16-activations the evolution's task holds bf16 data (so the
+    population's activations are bf16) and the run records its precision; afterwards new
+    tasks are float32 again."""
+    from tdca.experiments import classification
+    from tdca.precision import activation_dtype
+
+    seen, real = [], classification.evolve
+
+    def spy(evolution, task, *args, **kwargs):
+        seen.append(task.x.dtype)
+        return real(evolution, task, *args, **kwargs)
+
+    monkeypatch.setattr(classification, "evolve", spy)
+    es = ESConfig(population=4, generations=2)
+    cfg = EvolveConfig(
+        datasets=(data["small"],),
+        train_size=100,
+        steps=3,
+        lr=0.1,
+        es=es,
+        precision="bfloat16-activations",
+    )
+    metrics = run_evolve(cfg, tmp_path / "r", progress=False)
+    assert seen == [jnp.bfloat16] and activation_dtype() == jnp.float32
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["precision"] == (
+        "bfloat16-activations"
+    )
+    assert 0.0 <= metrics["results"][0]["test_accuracy"] <= 1.0
 
 
 def test_zoo_commands(capsys):
