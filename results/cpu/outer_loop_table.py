@@ -27,6 +27,10 @@ VARIANTS = {
     "*redrawn every generation* (`--fitness-data within`)",
     "sgd-ce-train-seed1": "the papers' fitness again, evolution seed 1",
     "sgd-ce-within-seed1": "the redrawn fifth again, evolution seed 1",
+    "sgd-ce-train-lr1-seed1": "the papers' fitness, seed 1, inner lr fixed at 1 "
+    "(instead of its validation pick)",
+    "sgd-ce-train-lr1-seed2": "the papers' fitness, seed 2, inner lr fixed at 1 "
+    "(instead of its validation pick)",
 }
 ZOO_ROWS = {
     "mnist-1000-20-train-fitness": "H100, population 256, training-set fitness (the papers)",
@@ -189,7 +193,8 @@ def reading() -> str:
   {_pct(held["test_accuracy"])}, above BP-Adam trained to convergence); whether the
   redrawn fifth of the cell's own images does the same at that population is block 6 of
   `results/gpu/next-lease.sh`.
-{_seed_bullet()}""")
+{_seed_bullet()}
+{_lr_bullet()}""")
 
 
 def _seed_bullet() -> str:
@@ -219,6 +224,51 @@ def _seed_bullet() -> str:
     return (
         f"- **Second seeds** (mean test % over the legs at {', '.join(map(str, legs))} "
         f"generations): {'; '.join(parts)}. So {verdict}."
+    )
+
+
+def _lr_bullet() -> str:
+    """The inner lr: each seed's validation pick against lr 1, on the legs both reached."""
+    picks = {
+        s: _load(RUNS.parent / "precision" / f"default-seed{s}" / "config.json")["lr"]
+        for s in (0, 1, 2)
+    }
+    pairs = {
+        1: ("sgd-ce-train-seed1", "sgd-ce-train-lr1-seed1"),
+        2: (None, "sgd-ce-train-lr1-seed2"),
+    }
+    if not all((RUNS / f"{lr1}-eval").is_dir() for _, lr1 in pairs.values()):
+        return ""
+    seed2_pick = _load(RUNS.parent / "precision" / "default-seed2" / "metrics.json")
+    parts = [f"seed 0 (its pick is {picks[0]:g}): {_series(_tests('sgd-ce-train'))}"]
+    gaps = []  # lr 1 minus the pick, per seed, mean over the legs both reached
+    for s, (picked, lr1) in pairs.items():
+        at_pick = (
+            _tests(picked) if picked else {150: 100 * seed2_pick["results"][0]["test_accuracy"]}
+        )
+        at_lr1 = _tests(lr1)
+        common = sorted(set(at_pick) & set(at_lr1))
+        gaps.append(sum(at_lr1[g] - at_pick[g] for g in common) / len(common))
+        parts.append(
+            f"seed {s} at its pick {picks[s]:g}: {_series(at_pick)}; at lr 1: {_series(at_lr1)}"
+        )
+    h100 = sorted({_load(ZOO / f"{n}.json")["recorded"][0]["lr"] for n in ZOO_ROWS})
+    return (
+        "- **The inner learning rate.** Validation picks lr "
+        + ", ".join(f"{picks[s]:g}" for s in picks)
+        + " for the starting networks of seeds 0, 1, 2 (the H100 runs above used "
+        + ", ".join(f"{v:g}" for v in h100)
+        + "). Test % (generations): "
+        + "; ".join(parts)
+        + ". (Seed 2 at its pick: `results/cpu/precision/default-seed2`.) At equal "
+        + "generations lr 1 "
+        + ("leads" if min(gaps) > 0 else "does not lead on every seed")
+        + " by "
+        + " and ".join(f"{g:.2f}" for g in gaps)
+        + " points on seeds 1 and 2. The rate the validation pick avoids (the starting "
+        "network's accuracy there is chaotic over seeds: `results/cpu/precision-start.txt`) "
+        "is the one evolution does best with, so the next GPU run of this cell uses "
+        "`--lr 1.0` (block 3 of `results/gpu/next-lease.sh`)."
     )
 
 
