@@ -61,11 +61,16 @@ def test_unknown_precision_is_refused(tmp_path):
 
 
 @pytest.mark.skipif(jax.devices()[0].platform != "cpu", reason="CPU behaviour")
-@pytest.mark.parametrize("precision", sorted(bench.PRECISIONS))
+@pytest.mark.parametrize("precision", sorted(set(bench.PRECISIONS) - {"bfloat16-activations"}))
 def test_cpu_matmuls_stay_float32_whatever_is_asked(precision):
     """XLA:CPU ignores TF32/bf16 requests; the benchmark reports what really happened."""
     with matmul_precision(precision):
         assert bench.effective_matmul_inputs() == "float32"
+
+
+def test_stored_bf16_activations_are_reported_as_the_matmul_inputs():
+    with matmul_precision("bfloat16-activations"):
+        assert bench.effective_matmul_inputs() == "bfloat16 (activations stored in it)"
 
 
 def test_generation_flops_are_candidates_times_steps():

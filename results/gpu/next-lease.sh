@@ -26,7 +26,8 @@ if block 1; then
   for p in bfloat16-activations tf32 float32; do
     tdca bench $SMALL --precision $p --out "$R/bench-$p" 2>&1 | tail -22; snap
   done
-  python3 benchmarks/breakdown.py --precision bfloat16-activations --out "$R" 2>&1 | tail -8
+  python3 benchmarks/breakdown.py --precision bfloat16-activations \
+    ${SMOKE:+--examples 500 --population 4 --scan-steps 2} --out "$R" 2>&1 | tail -8
   snap
 fi
 
