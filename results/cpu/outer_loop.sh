@@ -49,8 +49,8 @@ run() {
     sgd-ce-within-seed1) legs $1 450 --fitness-data within --seed 1 ;;
     # (2026-11-26) seeds 1 and 2 pick inner lr 0.3 on validation, seed 0 picks 1.0 and leads;
     # the H100 runs used 0.3. The papers' fitness again at lr 1.0 for seeds 1 and 2:
-    sgd-ce-train-lr1-seed1) legs $1 450 --seed 1 --lr 1.0 ;;
-    sgd-ce-train-lr1-seed2) legs $1 450 --seed 2 --lr 1.0 ;;
+    sgd-ce-train-lr1-seed1) legs $1 600 --seed 1 --lr 1.0 ;;
+    sgd-ce-train-lr1-seed2) legs $1 600 --seed 2 --lr 1.0 ;;
     # sgd-ce-within-fixed (not rerunnable): the first version of --fitness-data within held
     # the *same* last fifth out every generation; it overfit those 200 fitness images and
     # was replaced by the redrawn fifth (docs/outer-loop.md). Ran as `legs ... 600`.

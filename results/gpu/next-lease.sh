@@ -47,8 +47,8 @@ fi
 # 3. A second seed of the MNIST 1,000/20 cell at the papers' settings (training-set fitness,
 #    5,000 generations in two time-limited legs), for issue 3's >= 88% target. At inner lr
 #    1.0, not the 0.3 the GPU's validation pick gave the first H100 run (100 / 86.73): on the
-#    CPU, lr 1.0 led lr 0.3 by 1.7-1.8 points at equal generations on two seeds
-#    (docs/outer-loop.md, "The inner learning rate").
+#    CPU (population 32), lr 1.0 led lr 0.3 by 1.5-1.8 points on average at equal generations
+#    on two seeds, narrowing to 0.9 by 600 (docs/outer-loop.md, "The inner learning rate").
 if block 3; then
   tdca evolve --dataset mnist --train-size 1000 --steps 20 --population $POP --generations $((GEN * 5)) \
     --seed 1 --lr 1.0 --time-limit 480 --out "$R/evolve-mnist-1000-20-sgd-seed1" --no-progress 2>&1 | tail -2
