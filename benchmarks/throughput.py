@@ -1,7 +1,8 @@
 """Throughput benchmark: seconds per generation, FLOP/s vs measured matmul peak, speedup
 over a per-candidate reference. A thin wrapper over ``tdca.bench`` (see docs/performance.md).
 
-    python benchmarks/throughput.py --out DIR [--small] [--precision float32|tf32|bfloat16|bfloat16-activations]
+    python benchmarks/throughput.py --out DIR [--small]
+        [--precision float32|tf32|bfloat16|bfloat16-activations]
     python benchmarks/throughput.py --out DIR --small --scaling --chunking
     python benchmarks/throughput.py --out DIR --plan   # full config's cost, nothing run
 """
