@@ -18,6 +18,11 @@ from tdca.precision import activation_dtype
 FITNESS_METRICS = ("neg_ce", "accuracy")
 
 
+def probabilities(logits: jax.Array) -> jax.Array:
+    """p(y|x) in float32 whatever the logits' dtype (bf16 logits would round p near 1)."""
+    return jax.nn.softmax(logits.astype(jnp.float32))
+
+
 def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
     """Mean cross-entropy of integer labels (in float32 whatever the logits' dtype)."""
     logp = jax.nn.log_softmax(logits.astype(jnp.float32))
@@ -137,17 +142,14 @@ class ClassificationTask:
     ) -> tuple[list[LayerTap], jax.Array]:
         x, y = batch
         logits, taps = self.model.forward(theta, x)
-        return taps, jax.nn.one_hot(y, self.num_classes) - jax.nn.softmax(
-            logits.astype(jnp.float32)
-        )
+        return taps, jax.nn.one_hot(y, self.num_classes) - probabilities(logits)
 
     def credit_state(
         self, theta: Params, batch: tuple[jax.Array, jax.Array]
     ) -> tuple[jax.Array, list[LayerTap]]:
         x, y = batch
         logits, taps = self.model.forward(theta, x)
-        p = jax.nn.softmax(logits.astype(jnp.float32))
-        u = jnp.concatenate([p, jax.nn.one_hot(y, self.num_classes)], -1)
+        u = jnp.concatenate([probabilities(logits), jax.nn.one_hot(y, self.num_classes)], -1)
         return u.astype(x.dtype), taps  # the credit network computes in the data's dtype
 
     def apply_credits(self, theta: Params, aux: list[LayerTap], credits: list[jax.Array]) -> Params:
