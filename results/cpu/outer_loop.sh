@@ -51,6 +51,14 @@ run() {
     # the H100 runs used 0.3. The papers' fitness again at lr 1.0 for seeds 1 and 2:
     sgd-ce-train-lr1-seed1) legs $1 600 --seed 1 --lr 1.0 ;;
     sgd-ce-train-lr1-seed2) legs $1 600 --seed 2 --lr 1.0 ;;
+    # (2026-11-26, later) does a still larger credit scale pay? At lr 3 the start overshoots
+    # (training CE 12) and 150 generations only bring it to 4: stopped there.
+    sgd-ce-train-lr3) legs $1 150 --lr 3.0 ;;
+    # An evolved overall credit gain (--learned-gain 20), so that the outer loop can move the
+    # inner step size: from each seed's validation pick (1.0, 0.3, 0.3).
+    sgd-ce-train-gain) legs $1 600 --learned-gain 20 ;;
+    sgd-ce-train-gain-seed1) legs $1 600 --seed 1 --learned-gain 20 ;;
+    sgd-ce-train-gain-seed2) legs $1 600 --seed 2 --learned-gain 20 ;;
     # sgd-ce-within-fixed (not rerunnable): the first version of --fitness-data within held
     # the *same* last fifth out every generation; it overfit those 200 fitness images and
     # was replaced by the redrawn fifth (docs/outer-loop.md). Ran as `legs ... 600`.

@@ -145,6 +145,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     e.add_argument("--credit-init", default="dfa", choices=["dfa", "random"])
     e.add_argument(
+        "--learned-gain",
+        type=_positive_float,
+        default=None,
+        metavar="SPEED",
+        help="also evolve one overall credit gain exp(SPEED * g), starting at 1: under SGD "
+        "it is the inner step size, which PGPE otherwise barely changes (so the --lr an "
+        "evolution starts at is the lr it keeps); 20 moves it ~2%% per generation at "
+        "the default PGPE lr (docs/outer-loop.md)",
+    )
+    e.add_argument(
         "--optimizer",
         choices=["sgd", "adam"],
         default="sgd",
@@ -370,6 +380,7 @@ def _evolve(args: argparse.Namespace) -> int:
         lr=args.lr,
         layout=args.layout,
         credit_init=args.credit_init,
+        gain_speed=args.learned_gain or 0.0,
         optimizer=args.optimizer,
         fitness=args.fitness,
         fitness_data=args.fitness_data,

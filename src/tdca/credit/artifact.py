@@ -34,6 +34,8 @@ def save_credit_net(path: str | Path, strategy: TDCA, beta: Any, meta: dict[str,
                 "inputs": net.inputs,
                 "outputs": net.outputs,
                 "hidden": list(net.hidden),
+                # written only when used, so files without a gain stay as they were
+                **({"gain_speed": net.gain_speed} if net.has_gain else {}),
             },
             "layout": strategy.layout.describe(),
             **meta,
@@ -58,7 +60,12 @@ def load_credit_net(path: str | Path) -> tuple[TDCA, Any, dict[str, Any]]:
     if meta.get("kind") != KIND:
         raise ArtifactError(f"{file}: not a tdca credit network (kind {meta.get('kind')!r})")
     spec = meta["credit_net"]
-    net = CreditNet(int(spec["inputs"]), int(spec["outputs"]), tuple(spec["hidden"]))
+    net = CreditNet(
+        int(spec["inputs"]),
+        int(spec["outputs"]),
+        tuple(spec["hidden"]),
+        gain_speed=float(spec.get("gain_speed", 0.0)),
+    )
     strategy = TDCA(net, CreditLayout.from_description(meta["layout"]))
     beta, _ = load_pytree(file, net.init(jax.random.PRNGKey(0)))
     return strategy, beta, meta

@@ -228,6 +228,8 @@ def train_learner(
     }
     if not np.isfinite(out["train_loss"]):
         out["diverged"] = True
+    if isinstance(strategy, TDCA) and strategy.net.has_gain:
+        out["credit_gain"] = float(strategy.net.gain(sparams))  # under SGD: lr x this
     if keep_theta:
         out["theta"] = theta
     if curves:
@@ -326,6 +328,8 @@ class EvolveConfig:
     layout: str = "dense"
     hidden: tuple[int, ...] = (30, 30)
     credit_init: str = "dfa"
+    # > 0: one more evolved parameter, an overall credit gain exp(gain_speed * g) (CreditNet)
+    gain_speed: float = 0.0
     fitness: str = "neg_ce"
     # "train": fitness on the inner loop's own training images (the papers);
     # "validation": on 5,000 held-out training images (meta-validation; never the test set);
@@ -368,6 +372,13 @@ class EvolveConfig:
                 f"optimizer must be one of {sorted(OPTIMIZERS)}, got {self.optimizer!r}"
             )
         check_precision(self.precision)
+        if not (self.gain_speed >= 0 and np.isfinite(self.gain_speed)):
+            raise ValueError(f"gain_speed must be a finite number >= 0, got {self.gain_speed}")
+        if self.gain_speed > 0 and self.optimizer != "sgd":
+            raise ValueError(
+                "a learned credit gain scales the credits, and Adam's per-synapse "
+                "normalisation undoes any scale: use --learned-gain with --optimizer sgd"
+            )
         if self.steps < 1 or self.train_size < 1 or (self.lr is not None and self.lr <= 0):
             raise ValueError("steps and train_size must be >= 1 and lr > 0")
         if not 1 <= self.fitness_last <= self.steps:
@@ -471,7 +482,7 @@ def starting_point(cfg: EvolveConfig, task: ClassificationTask) -> tuple[TDCA, A
     parameters it starts from (DFA-like or random, seeded by ``cfg.seed``). Benchmarks and
     probes use it to look at exactly what ``run_evolve`` would evolve."""
     layout = CreditLayout.parse(cfg.layout, tuple(task.credit_units))
-    strategy = TDCA.for_task(task, hidden=cfg.hidden, layout=layout)
+    strategy = TDCA.for_task(task, hidden=cfg.hidden, layout=layout, gain_speed=cfg.gain_speed)
     key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 1)
     if cfg.credit_init == "dfa":
         # Diffused layouts get DFA on their credit centres (for dense ones this is a no-op view).
@@ -643,6 +654,11 @@ def _evolve_and_evaluate(
             "final_centre_fitness": last.get("centre_fitness"),
             "first_centre_fitness": first_fitness,
             "diverged_total": int(sum(r["diverged"] for r in result.history)),
+            **(
+                {"credit_gain": float(strategy.net.gain(result.params))}
+                if strategy.net.has_gain
+                else {}
+            ),
         },
         "results": per_dataset,
         "at_start": start_runs,

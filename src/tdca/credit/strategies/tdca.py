@@ -29,8 +29,10 @@ class TDCA:
         hidden: tuple[int, ...] = (30, 30),
         layout: CreditLayout | None = None,
         output_scale: float = 0.1,
+        gain_speed: float = 0.0,
     ) -> TDCA:
-        """A credit network sized for ``task``; dense credits unless a layout is given."""
+        """A credit network sized for ``task``; dense credits unless a layout is given;
+        ``gain_speed > 0`` adds an evolved overall credit gain (``CreditNet``)."""
         layout = layout or CreditLayout.dense(tuple(task.credit_units))
         if layout.units != tuple(task.credit_units):
             raise ValueError(
@@ -38,7 +40,11 @@ class TDCA:
                 f"{task.name!r} credits {tuple(task.credit_units)}"
             )
         net = CreditNet(
-            task.credit_input_dim, layout.num_credits, tuple(hidden), output_scale=output_scale
+            task.credit_input_dim,
+            layout.num_credits,
+            tuple(hidden),
+            output_scale=output_scale,
+            gain_speed=gain_speed,
         )
         return cls(net, layout)
 
@@ -90,4 +96,5 @@ def dfa_like_init(
         {"w": w1, "b": jnp.zeros_like(beta[0]["b"])},
         {"w": w2, "b": jnp.zeros_like(beta[1]["b"])},
         {"w": w3, "b": jnp.zeros_like(beta[2]["b"])},
+        *beta[3:],  # the learned gain, if any, starts at 1
     ]
