@@ -50,6 +50,11 @@ def test_gain_multiplies_every_credit_and_starts_at_one():
     np.testing.assert_allclose(
         gained.apply(beta, u), np.exp(1.0) * plain.apply(beta[:3], u), rtol=1e-5
     )
+    # parameters with and without the gain entry are not interchangeable
+    with pytest.raises(ValueError, match=r"without a learned gain.*takes 3"):
+        plain.apply(beta, u)
+    with pytest.raises(ValueError, match=r"with a learned gain.*takes 4"):
+        gained.apply(beta[:3], u)
     with pytest.raises(ValueError, match="gain_speed"):
         CreditNet(20, 110, gain_speed=-1.0)
     with pytest.raises(ValueError, match="gain_speed"):

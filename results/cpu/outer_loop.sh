@@ -59,6 +59,8 @@ run() {
     sgd-ce-train-gain) legs $1 600 --learned-gain 20 ;;
     sgd-ce-train-gain-seed1) legs $1 600 --seed 1 --learned-gain 20 ;;
     sgd-ce-train-gain-seed2) legs $1 600 --seed 2 --learned-gain 20 ;;
+    # Is population 32 what holds the plateau at ~87? The same at population 128:
+    sgd-ce-train-gain-pop128) legs $1 600 --learned-gain 20 --population 128 ;;
     # sgd-ce-within-fixed (not rerunnable): the first version of --fitness-data within held
     # the *same* last fifth out every generation; it overfit those 200 fitness images and
     # was replaced by the redrawn fifth (docs/outer-loop.md). Ran as `legs ... 600`.

@@ -151,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SPEED",
         help="also evolve one overall credit gain exp(SPEED * g), starting at 1: under SGD "
         "it is the inner step size, which PGPE otherwise barely changes (so the --lr an "
-        "evolution starts at is the lr it keeps); 20 moves it ~2%% per generation at "
+        "evolution starts at is the lr it keeps); 20 moves it by up to ~2%% a generation at "
         "the default PGPE lr (docs/outer-loop.md)",
     )
     e.add_argument(

@@ -27,6 +27,7 @@ from tdca.data import Dataset, load_dataset
 from tdca.evolution import ESConfig, Evolution, config_for_resume, evolve
 from tdca.inner import OPTIMIZERS, InnerLoop, make_optimizer
 from tdca.networks import MLP
+from tdca.networks.credit_net import check_gain_speed
 from tdca.precision import check_precision, matmul_precision
 from tdca.rundir import RunDir
 from tdca.tasks.classification import (
@@ -372,8 +373,7 @@ class EvolveConfig:
                 f"optimizer must be one of {sorted(OPTIMIZERS)}, got {self.optimizer!r}"
             )
         check_precision(self.precision)
-        if not (self.gain_speed >= 0 and np.isfinite(self.gain_speed)):
-            raise ValueError(f"gain_speed must be a finite number >= 0, got {self.gain_speed}")
+        check_gain_speed(self.gain_speed)
         if self.gain_speed > 0 and self.optimizer != "sgd":
             raise ValueError(
                 "a learned credit gain scales the credits, and Adam's per-synapse "

@@ -26,6 +26,12 @@ from tdca.networks.mlp import affine
 CreditParams = list[dict[str, jax.Array]]
 
 
+def check_gain_speed(gain_speed: float) -> None:
+    """0 (no learned gain) or a finite positive speed."""
+    if not (gain_speed >= 0 and math.isfinite(gain_speed)):
+        raise ValueError(f"gain_speed must be a finite number >= 0, got {gain_speed}")
+
+
 @dataclass(frozen=True)
 class CreditNet:
     """``inputs -> hidden... -> outputs``; tanh hidden units, linear outputs; with
@@ -39,8 +45,7 @@ class CreditNet:
     gain_speed: float = 0.0
 
     def __post_init__(self) -> None:
-        if not (self.gain_speed >= 0 and math.isfinite(self.gain_speed)):
-            raise ValueError(f"gain_speed must be a finite number >= 0, got {self.gain_speed}")
+        check_gain_speed(self.gain_speed)
 
     @property
     def has_gain(self) -> bool:
@@ -74,8 +79,13 @@ class CreditNet:
 
     def apply(self, params: CreditParams, u: jax.Array) -> jax.Array:
         """Credits for each row of ``u`` (any leading batch shape)."""
-        a = u
         n_layers = len(self.sizes) - 1
+        if len(params) != n_layers + self.has_gain:  # never drop (or miss) a learned gain
+            raise ValueError(
+                f"this credit network ({'with' if self.has_gain else 'without'} a learned "
+                f"gain) takes {n_layers + self.has_gain} parameter entries, got {len(params)}"
+            )
+        a = u
         for i, layer in enumerate(params[:n_layers]):
             a = affine(a, layer)  # in u's dtype (bf16 under bfloat16-activations)
             if i < n_layers - 1:
