@@ -126,6 +126,11 @@ def test_evolve_with_a_learned_gain_records_it_and_resumes(tmp_path, small, caps
     # the default PGPE lr (0.001, Adam) moves g by at most ~0.001 a generation
     assert abs(np.log(gain)) <= 20.0 * 0.001 * 3 * 1.5
     assert main(["evolve", "--resume", str(out), "--generations", "5", "--no-progress"]) == 0
+    capsys.readouterr()
+    train = ["train", "--dataset", small, "--train-size", "100", "--steps", "5"]
+    assert main([*train, "--learner", f"tdca:{out}", "--out", str(tmp_path / "t")]) == 0
+    trained = json.loads((tmp_path / "t" / "metrics.json").read_text())
+    assert f"lr 0.1, credit gain {trained['credit_gain']:.3g})" in capsys.readouterr().out
     assert json.loads((out / "metrics.json").read_text())["evolution"]["generations"] == 5
     with pytest.raises(SystemExit) as bad:
         main([*argv[:-2], "--learned-gain", "0", "--out", str(tmp_path / "x")])

@@ -331,7 +331,7 @@ def _train_at_precision(args: argparse.Namespace) -> int:
     run.log(f"train accuracy {m['train_accuracy']:.4f}, test {m['test_accuracy']:.4f}")
     print(
         f"{args.learner} on {split.name} ({m['train_size']} images, {m['steps']} steps, "
-        f"lr {lr:g}): train {100 * m['train_accuracy']:.2f}%, "
+        f"lr {lr:g}{_gain_note(m)}): train {100 * m['train_accuracy']:.2f}%, "
         f"test {100 * m['test_accuracy']:.2f}%  -> {args.out}/metrics.json"
     )
     return 0
@@ -367,6 +367,11 @@ def _refuse_ignored_on_resume(args: argparse.Namespace, argv: list[str]) -> None
             f"--resume continues the run with its saved config.json, so {', '.join(ignored)} "
             f"would be ignored; with --resume only {allowed} apply (--generations extends the run)"
         )
+
+
+def _gain_note(m: dict) -> str:
+    """', credit gain K' for a credit network with an evolved gain (its step is lr x K)."""
+    return f", credit gain {m['credit_gain']:.3g}" if "credit_gain" in m else ""
 
 
 def _evolve(args: argparse.Namespace) -> int:
