@@ -38,6 +38,7 @@ VARIANTS = {
     "(`--learned-gain 20`), from the seed's validation pick; lr column: lr x gain",
     "sgd-ce-train-gain-seed1": "the same, evolution seed 1",
     "sgd-ce-train-gain-seed2": "the same, evolution seed 2",
+    "sgd-ce-train-gain-pop128": "the same as seed 0 with the gain, at *population 128*",
 }
 ZOO_ROWS = {
     "mnist-1000-20-train-fitness": "H100, population 256, training-set fitness (the papers)",
@@ -203,7 +204,8 @@ def reading() -> str:
   `results/gpu/next-lease.sh`.
 {_seed_bullet()}
 {_lr_bullet()}
-{_gain_bullet()}""")
+{_gain_bullet()}
+{_population_bullet()}""")
 
 
 def _seed_bullet() -> str:
@@ -364,6 +366,31 @@ def _gain_bullet() -> str:
             if best < 88
             else f"its best leg reaches {best:.2f}."
         )
+    )
+
+
+def _population_bullet() -> str:
+    """Population 128 against 32, same seed and gain, on the legs both reached."""
+    big, small = "sgd-ce-train-gain-pop128", "sgd-ce-train-gain"
+    if not (RUNS / f"{big}-eval").is_dir():
+        return ""
+    t_big, t_small = _tests(big), _tests(small)
+    common = sorted(set(t_big) & set(t_small))
+    last = common[-1]
+    gap = sum(t_big[g] - t_small[g] for g in common) / len(common)
+    (train_big, _), (train_small, _) = _leg(big, last), _leg(small, last)
+    verdict = (
+        "a larger population fits the 1,000 training images faster but does not lift test "
+        "accuracy to 88%"
+        if max(t_big.values()) < 88
+        else f"population 128 reaches {max(t_big.values()):.2f}%"
+    )
+    return (
+        f"- **Population 128** (seed 0, with the gain): test % (generations) {_series(t_big)} "
+        f"against {_series({g: t_small[g] for g in common})} at population 32, "
+        f"{gap:+.2f} points on average; after {last} generations the training cross-entropy "
+        f"is {-_centre_fitness(big, last):.3f} against {-_centre_fitness(small, last):.3f} "
+        f"and train accuracy {train_big} against {train_small}. So {verdict}."
     )
 
 
