@@ -238,6 +238,21 @@ def _seed_bullet() -> str:
     )
 
 
+def _at_pick(picked: str | None) -> dict[int, float]:
+    """Test % by generation of a seed at its validation-picked lr: the run ``picked``, or
+    for seed 2 (no outer-loop run at its pick) the 150-generation precision-study run."""
+    if picked:
+        return _tests(picked)
+    seed2 = _load(RUNS.parent / "precision" / "default-seed2" / "metrics.json")
+    return {150: 100 * seed2["results"][0]["test_accuracy"]}
+
+
+def _mean_gap(a: dict[int, float], b: dict[int, float]) -> float:
+    """Mean of a - b over the generations both series reached."""
+    common = sorted(set(a) & set(b))
+    return sum(a[g] - b[g] for g in common) / len(common)
+
+
 def _lr_bullet() -> str:
     """The inner lr: each seed's validation pick against lr 1, on the legs both reached."""
     picks = {
@@ -250,18 +265,14 @@ def _lr_bullet() -> str:
     }
     if not all((RUNS / f"{lr1}-eval").is_dir() for _, lr1 in pairs.values()):
         return ""
-    seed2_pick = _load(RUNS.parent / "precision" / "default-seed2" / "metrics.json")
     parts = [f"seed 0 (its pick is {picks[0]:g}): {_series(_tests('sgd-ce-train'))}"]
     gaps = []  # lr 1 minus the pick, per seed, mean over the legs both reached
     last_gap = (0, 0.0)  # (generations, gap) at seed 1's last leg both reached
     for s, (picked, lr1) in pairs.items():
-        at_pick = (
-            _tests(picked) if picked else {150: 100 * seed2_pick["results"][0]["test_accuracy"]}
-        )
-        at_lr1 = _tests(lr1)
-        common = sorted(set(at_pick) & set(at_lr1))
-        gaps.append(sum(at_lr1[g] - at_pick[g] for g in common) / len(common))
+        at_pick, at_lr1 = _at_pick(picked), _tests(lr1)
+        gaps.append(_mean_gap(at_lr1, at_pick))
         if s == 1:
+            common = sorted(set(at_pick) & set(at_lr1))
             last_gap = (common[-1], at_lr1[common[-1]] - at_pick[common[-1]])
         parts.append(
             f"seed {s} at its pick {picks[s]:g}: {_series(at_pick)}; at lr 1: {_series(at_lr1)}"
@@ -319,19 +330,14 @@ def _gain_bullet() -> str:
     done = {s: r for s, r in seeds.items() if (RUNS / f"{r[0]}-eval").is_dir()}
     if not done or not (RUNS / "sgd-ce-train-lr3-eval").is_dir():
         return ""
-    seed2_pick = _load(RUNS.parent / "precision" / "default-seed2" / "metrics.json")
     parts, over_pick, over_lr1, final_steps = [], [], [], []
     for s, (gain, picked, lr1) in done.items():
         t_gain, lr = _tests(gain), _load(RUNS / gain / "config.json")["lr"]
-        t_pick = (
-            _tests(picked) if picked else {150: 100 * seed2_pick["results"][0]["test_accuracy"]}
-        )
-        t_lr1 = _tests(lr1)
-        for ref, acc in ((t_pick, over_pick), (t_lr1, over_lr1)):
-            common = sorted(set(t_gain) & set(ref))
-            acc.append(sum(t_gain[g] - ref[g] for g in common) / len(common))
-        steps = ", ".join(f"{lr * k:.2f}" for k in _gains(gain).values())
-        final_steps.append(lr * list(_gains(gain).values())[-1])
+        over_pick.append(_mean_gap(t_gain, _at_pick(picked)))
+        over_lr1.append(_mean_gap(t_gain, _tests(lr1)))
+        step_sizes = [lr * k for k in _gains(gain).values()]
+        steps = ", ".join(f"{x:.2f}" for x in step_sizes)
+        final_steps.append(step_sizes[-1])
         parts.append(
             f"seed {s} from lr {lr:g}: {_series(t_gain)} (lr x gain after each leg: {steps})"
         )
@@ -377,7 +383,7 @@ def _population_bullet() -> str:
     t_big, t_small = _tests(big), _tests(small)
     common = sorted(set(t_big) & set(t_small))
     last = common[-1]
-    gap = sum(t_big[g] - t_small[g] for g in common) / len(common)
+    gap = _mean_gap(t_big, t_small)
     (train_big, _), (train_small, _) = _leg(big, last), _leg(small, last)
     verdict = (
         "a larger population fits the 1,000 training images faster but does not lift test "
