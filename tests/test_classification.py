@@ -430,12 +430,30 @@ def test_report_puts_paper_numbers_beside_ours(tmp_path):
         ],
     }
     md = table_markdown(metrics)
-    assert "| mnist | tdca | 1000 | 20 | 90.00 | 85.00 | 99.80 | 88.61 |" in md
+    assert "| mnist | tdca | 1000 | 20 | 90.00 | 85.00 | 1000/20 | 99.80 | 88.61 |" in md
     run = tmp_path / "t1"
     run.mkdir()
     (run / "metrics.json").write_text(json.dumps(metrics))
     doc = results_document([run])
     assert "tdca reproduce table1 --scale small" in doc and "Not run yet" in doc
+
+
+def test_report_says_which_protocol_the_papers_number_is_from():
+    """A small-scale row sits beside the paper's number for a bigger cell; the table says
+    which (Table 1 by its step count, Tables S1-S3 at 60,000/150, Table 2's CNN at 10,000)."""
+    from tdca.experiments.paper_numbers import protocol
+
+    row = {"dataset": "mnist", "method": "tdca", "train_size": 1000, "steps": 20}
+    cell = {"paper_train_accuracy": 0.99, "paper_test_accuracy": 0.96}
+    assert protocol("tableS1", {**row, **cell}) == "60000/150"
+    assert protocol("tableS3", {**row, **cell}) == "60000/150"
+    assert protocol("table1", {**row, **cell, "steps": 50}) == "10000/50"
+    assert protocol("table2", {**row, **cell, "arch": "cnn"}) == "10000/–"
+    assert protocol("tableS1", row) == ""  # no paper number, nothing to qualify
+    md = table_markdown(
+        {"table": "tableS2", "scale": "small", "rows": [{**row, **cell, "evolved_on": "mnist"}]}
+    )
+    assert "| mnist | tdca | mnist | 1000 | 20 | – | – | 60000/150 | 99.00 | 96.00 |" in md
 
 
 def test_report_lists_single_evolutions_beside_their_dfa_start(tmp_path):

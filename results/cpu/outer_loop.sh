@@ -61,6 +61,9 @@ run() {
     sgd-ce-train-gain-seed2) legs $1 600 --seed 2 --learned-gain 20 ;;
     # Is population 32 what holds the plateau at ~87? The same at population 128:
     sgd-ce-train-gain-pop128) legs $1 600 --learned-gain 20 --population 128 ;;
+    # (2026-11-26, third session) Does the held-out fifth (which lost at population 32) pay
+    # at population 128? A CPU proxy for block 6 of results/gpu/next-lease.sh (population 256):
+    sgd-ce-within-gain-pop128) legs $1 600 --fitness-data within --learned-gain 20 --population 128 ;;
     # sgd-ce-within-fixed (not rerunnable): the first version of --fitness-data within held
     # the *same* last fifth out every generation; it overfit those 200 fitness images and
     # was replaced by the redrawn fifth (docs/outer-loop.md). Ran as `legs ... 600`.

@@ -252,7 +252,8 @@ def zoo_markdown() -> str:
     out += [
         "",
         "Every row is reproduced on a 2-core CPU within 0.2 points by `tdca zoo verify`",
-        "(`results/cpu/zoo-verify.json`; CI runs the rows up to 10,000 images and the MNIST",
+        "(`results/cpu/zoo-verify.json`, and `results/cpu/zoo-verify-cifar10.json` for the",
+        "CIFAR-10 rows; CI runs the rows up to 10,000 images and the MNIST",
         "entry at 60,000).",
         "",
         "## Table 1, MNIST 1,000 images / 20 steps, at paper settings",

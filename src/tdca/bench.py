@@ -41,6 +41,7 @@ from tdca.credit.strategies.tdca import TDCA, dfa_like_init
 from tdca.evolution.pgpe import ESConfig, Evolution, candidate_memory, device_memory_budget
 from tdca.inner import InnerLoop
 from tdca.networks.mlp import MLP
+from tdca.rundir import RunDirError, refuse_foreign_folder
 from tdca.tasks.classification import ClassificationTask
 
 PRECISIONS: tuple[str, ...] = precision_names.EXPLICIT_PRECISIONS
@@ -407,7 +408,14 @@ def run_bench(
         cfg = replace(cfg, gemm_size=2048 if on_cpu else 8192)
     assert cfg.gemm_size is not None
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise RunDirError(f"--out {out}: exists and is not a directory")
+    if out.is_dir():
+        refuse_foreign_folder(out, "bench")  # before minutes of benchmarking, not after
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RunDirError(f"--out {out}: cannot create it ({e.strerror})") from e
     t_start, load_before = time.perf_counter(), _load_average()
     with precision_names.matmul_precision(precision):
         effective = effective_matmul_inputs()
@@ -452,6 +460,7 @@ def run_bench(
         "host_load_average_1min": {"before": load_before, "after": _load_average()},
     }
     metrics["targets"] = _targets(metrics, config is None and not small)
+    metrics["experiment"] = "bench"
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     print(format_table(metrics))
     return metrics

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -18,6 +20,14 @@ from tdca.io import ArtifactError
 from tdca.precision import EXPLICIT_PRECISIONS, PRECISIONS
 from tdca.rundir import RunDirError
 from tdca.tasks.classification import FITNESS_METRICS
+
+
+def _dataset_spec(text: str) -> str:
+    """A data-set name, or ``npz:PATH`` made absolute: the run's config records it, and a
+    resume from another working directory must read the same file."""
+    if text.lower().startswith("npz:") and text[4:].strip():
+        return "npz:" + str(Path(text[4:].strip()).expanduser().absolute())
+    return text
 
 
 def _positive_int(text: str) -> int:
@@ -73,7 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = sub.add_parser("demo", help="the main job: BP vs evolved TDCA on mixed Gaussians")
+    demo = sub.add_parser(
+        "demo",
+        help="the main job: BP vs evolved TDCA on mixed Gaussians, then on MNIST with the zoo's "
+        "credit network",
+    )
     demo.add_argument(
         "--out", type=Path, default=None, help="where to write (default: runs/demo-<time>)"
     )
@@ -91,9 +105,17 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=_seed, default=0)
     g.add_argument("--steps", type=_positive_int, default=None, help="inner-loop steps M")
     t = sub.add_parser("train", help="train a bottom-up classifier with one learner")
-    t.add_argument("--dataset", required=True, help="mnist | fashion-mnist | cifar10 | npz:PATH")
     t.add_argument(
-        "--learner", required=True, help="bp | bp-zero | fa | dfa | bp-adam | tdca:RUN_DIR_OR_FILE"
+        "--dataset",
+        required=True,
+        type=_dataset_spec,
+        help="mnist | fashion-mnist | cifar10 | npz:PATH",
+    )
+    t.add_argument(
+        "--learner",
+        required=True,
+        help="bp | bp-zero | fa | dfa | bp-adam | tdca:RUN_DIR_OR_FILE | tdca:zoo/NAME "
+        "(`tdca zoo list`)",
     )
     t.add_argument("--arch", default="mlp-100", choices=ARCHS)
     t.add_argument("--train-size", type=_positive_int, default=1000)
@@ -130,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument(
         "--dataset",
         action="append",
+        type=_dataset_spec,
         default=None,
         help="repeat for a multi-data-set ('All') credit network",
     )
@@ -231,7 +254,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--out", type=Path, required=True, help="folder for metrics.json")
     b.add_argument("--small", action="store_true", help="2-core-CPU-sized config (< 1 min)")
-    b.add_argument("--precision", choices=list(EXPLICIT_PRECISIONS), default="float32")
+    b.add_argument(
+        "--precision",
+        choices=list(EXPLICIT_PRECISIONS),
+        default="float32",
+        help="an explicit precision (no 'default', unlike train/evolve): the GEMM peak and the "
+        "FLOP/s it is compared with must be measured at one named precision",
+    )
 
     z = sub.add_parser("zoo", help="list the shipped credit networks, or verify them")
     z.add_argument("action", choices=["list", "verify"])
@@ -281,13 +310,16 @@ def _train_at_precision(args: argparse.Namespace) -> int:
     split = make_split(args.dataset, args.data_dir, args.train_size, allow_pickle=args.allow_pickle)
     probe = make_task(split, build_model(args.arch, split.dataset), "zero")
     learner_parts(args.learner, probe, jax.random.PRNGKey(0))
-    run = RunDir(args.out)
+    run = RunDir(args.out, kind="train", resumable=False)
     lr, tuned, optimizer = args.lr, None, args.optimizer
     if args.learner.startswith("tdca:"):
         from tdca.credit.artifact import resolve
         from tdca.io import read_meta
 
-        meta = read_meta(resolve(args.learner.split(":", 1)[1]))
+        source = resolve(args.learner.split(":", 1)[1])
+        meta = read_meta(source)
+        if lr is None and not isinstance(meta.get("lr"), int | float):
+            raise ArtifactError(f"{source}: records no inner learning rate; give --lr")
         lr = float(meta["lr"]) if lr is None else lr
         optimizer = optimizer or meta.get("optimizer", "sgd")
     optimizer = optimizer or "sgd"
@@ -334,6 +366,12 @@ def _train_at_precision(args: argparse.Namespace) -> int:
         f"lr {lr:g}{_gain_note(m)}): train {100 * m['train_accuracy']:.2f}%, "
         f"test {100 * m['test_accuracy']:.2f}%  -> {args.out}/metrics.json"
     )
+    if m.get("diverged"):
+        print(
+            "warning: training diverged (the loss is not finite); the accuracies above are "
+            "those of a broken network",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -459,6 +497,8 @@ def _zoo(args: argparse.Namespace) -> int:
         return 0
     from tdca.zoo.verify import verify
 
+    if args.out is not None:
+        _check_output_file(args.out)  # before minutes of verification, not after
     rows = verify(args.names or None, args.data_dir)
     for r in rows:
         print(
@@ -470,16 +510,17 @@ def _zoo(args: argparse.Namespace) -> int:
     if args.out is not None:
         import jax
 
-        args.out.parent.mkdir(parents=True, exist_ok=True)
         payload = {"backend": jax.default_backend(), "rows": rows}
         args.out.write_text(json.dumps(payload, indent=2) + "\n")
     return 0 if all(r["ok"] for r in rows) else 1
 
 
 def _report(args: argparse.Namespace) -> int:
-    from tdca.experiments.report import results_document
+    from tdca.experiments.report import results_document, unused_run_dirs
 
-    args.out.parent.mkdir(parents=True, exist_ok=True)
+    _check_output_file(args.out)
+    for d, why in unused_run_dirs(args.runs):
+        print(f"tdca report: warning: {d}: {why}; left out", file=sys.stderr)
     args.out.write_text(results_document(args.runs))
     print(f"wrote {args.out}")
     return 0
@@ -523,6 +564,22 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_output_file(path: Path, flag: str = "--out") -> None:
+    """A file we will write: not a directory, and its folder can be made."""
+    if path.is_dir():
+        raise RunDirError(f"{flag} {path}: is a directory; give a file name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RunDirError(f"{flag} {path}: cannot create its folder ({e.strerror})") from e
+
+
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM (a scheduler, `timeout`, an ending lease) stops a run like Ctrl-C does: an
+    evolution saves its checkpoint and says how to resume, instead of losing generations."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
@@ -536,15 +593,20 @@ def main(argv: list[str] | None = None) -> int:
         "report": _report,
         "zoo": _zoo,
     }
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
         _refuse_ignored_on_resume(args, argv)
         return handlers[args.command](args)
-    except (RunDirError, ArtifactError, DatasetError, ValueError, FileNotFoundError) as e:
+    except (RunDirError, ArtifactError, DatasetError, ValueError, OSError) as e:
         print(f"tdca {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -43,7 +43,10 @@ def save_pytree(path: str | Path, tree: Any, meta: dict[str, Any]) -> Path:
 def read_meta(path: str | Path) -> dict[str, Any]:
     """The JSON metadata of a saved pytree, without needing a template."""
     with _open(path) as data:
-        return json.loads(str(data["__meta__"]))
+        meta = json.loads(str(data["__meta__"]))
+    if not isinstance(meta, dict):
+        raise ArtifactError(f"{path}: not a tdca file (its metadata is not a JSON object)")
+    return meta
 
 
 def load_pytree(path: str | Path, template: Any) -> tuple[Any, dict[str, Any]]:
@@ -82,12 +85,21 @@ class _open:
             raise ArtifactError(f"{self.path}: no such file")
         try:
             self.data = np.load(self.path, allow_pickle=False)
+            if not hasattr(self.data, "files"):  # a bare .npy array, not an .npz archive
+                raise ArtifactError(f"{self.path}: not a tdca file (a single array, no metadata)")
             if "__meta__" not in self.data.files:
                 raise ArtifactError(f"{self.path}: not a tdca file (no metadata)")
             json.loads(str(self.data["__meta__"]))
         except ArtifactError:
             raise
-        except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:
+        except ValueError as e:
+            if "pickle" in str(e):  # numpy's message would invite the user to unpickle it
+                raise ArtifactError(
+                    f"{self.path}: not an .npz archive (tdca files are .npz; pickles are never "
+                    "loaded)"
+                ) from e
+            raise ArtifactError(f"{self.path}: corrupt or truncated ({e})") from e
+        except (zipfile.BadZipFile, OSError, EOFError, KeyError) as e:
             raise ArtifactError(f"{self.path}: corrupt or truncated ({e})") from e
         return self.data
 

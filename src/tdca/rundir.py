@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import platform
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jax
 import numpy as np
 
 import tdca
+
+T = TypeVar("T")
 
 
 class RunDirError(Exception):
@@ -51,6 +55,10 @@ def code_version() -> dict[str, Any]:
 
 
 def _jsonable(obj: Any) -> Any:
+    """Plain JSON: arrays as lists, and NaN/inf as null (bare NaN is not JSON, and strict
+    readers such as jq or browsers refuse the whole file; a diverged run says so itself)."""
+    if isinstance(obj, float | np.floating) and not math.isfinite(obj):
+        return None
     if isinstance(obj, dict):
         return {str(k): _jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
@@ -62,28 +70,89 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
-class RunDir:
-    """An experiment's output folder."""
+def experiment_of(path: Path) -> str | None:
+    """The kind of run a config.json or metrics.json belongs to ("train", "gaussian",
+    "evolve-classification", "reproduce", "bench"; None if it does not say). Files written
+    before metrics carried the field are recognised by their keys."""
+    try:
+        d = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise RunDirError(f"{path}: not readable as JSON ({e})") from e
+    if not isinstance(d, dict):
+        raise RunDirError(f"{path}: not a tdca run file (a JSON object was expected)")
+    if "experiment" in d:
+        return str(d["experiment"])
+    if "seconds_per_generation" in d:
+        return "bench"
+    if "table" in d and "rows" in d:
+        return "reproduce"
+    return None
 
-    def __init__(self, path: str | Path, *, resume: bool = False) -> None:
+
+def refuse_foreign_folder(path: Path, kind: str, flag: str = "--out") -> None:
+    """For commands that may write into their own earlier output (reproduce reuses its
+    cache, bench overwrites its figures): never into a folder another command's run owns."""
+    for name in ("config.json", "metrics.json"):
+        f = path / name
+        if f.is_file() and (other := experiment_of(f)) != kind:
+            raise RunDirError(
+                f"{flag} {path}: holds {'a ' + repr(other) if other else 'another'} run "
+                f"({name}), not a {kind!r} one; choose a new folder"
+            )
+
+
+# What a run that failed before doing any work leaves behind; such a folder may be reused.
+_LEFT_BY_A_FAILED_START = {"log.txt"}
+
+
+class RunDir:
+    """An experiment's output folder, of one ``kind`` (config.json's "experiment")."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        resume: bool = False,
+        kind: str | None = None,
+        resumable: bool = True,
+    ) -> None:
         self.path = Path(path)
         if self.path.exists() and not self.path.is_dir():
             raise RunDirError(f"--out {self.path}: exists and is not a directory")
         if resume:
-            if not (self.path / "config.json").is_file():
+            config = self.path / "config.json"
+            if not config.is_file():
                 raise RunDirError(
                     f"--resume {self.path}: no config.json there; is it a tdca run directory?"
                 )
-        elif self.path.exists() and any(self.path.iterdir()):
-            raise RunDirError(
-                f"--out {self.path}: directory is not empty; choose a new one, or pass "
-                f"--resume {self.path} to continue that run"
-            )
+            if kind is not None and (other := experiment_of(config)) != kind:
+                raise RunDirError(
+                    f"--resume {self.path}: that is {'a ' + repr(other) if other else 'another'}"
+                    f" run, not a {kind!r} one"
+                )
+        elif self.path.exists() and not self._left_by_a_failed_start(kind, resumable):
+            hint = f", or pass --resume {self.path} to continue that run" if resumable else ""
+            raise RunDirError(f"--out {self.path}: directory is not empty; choose a new one{hint}")
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise RunDirError(f"--out {self.path}: cannot create it ({e.strerror})") from e
         self.logger = self._make_logger()
+
+    def _left_by_a_failed_start(self, kind: str | None, resumable: bool) -> bool:
+        """Whether the existing folder holds only what a run of this kind leaves when it
+        fails before its results (a log; for a run that cannot be resumed, also its config),
+        so that the corrected command may reuse it."""
+        names = {p.name for p in self.path.iterdir()}
+        if names <= _LEFT_BY_A_FAILED_START:
+            return True
+        config = self.path / "config.json"
+        return (
+            not resumable
+            and kind is not None
+            and names <= _LEFT_BY_A_FAILED_START | {"config.json"}
+            and experiment_of(config) == kind
+        )
 
     def _make_logger(self) -> logging.Logger:
         logger = logging.getLogger(f"tdca.run.{self.path.resolve()}")
@@ -113,6 +182,18 @@ class RunDir:
             raise RunDirError(f"{target}: missing") from e
         except json.JSONDecodeError as e:
             raise RunDirError(f"{target}: not valid JSON ({e})") from e
+
+    def saved_config(self, parse: Callable[[dict[str, Any]], T]) -> tuple[T, dict[str, Any]]:
+        """config.json parsed by ``parse`` (a config class's ``from_dict``), and the raw
+        dict; a config with missing or malformed fields is refused, naming the file."""
+        raw = self.read_json("config.json")
+        try:
+            return parse(raw), raw
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise RunDirError(
+                f"{self.path / 'config.json'}: incomplete or damaged config ({e!r}); "
+                "it cannot be resumed"
+            ) from e
 
     def write_config(self, config: dict[str, Any]) -> None:
         """Write config.json with the code version running now. A resumed run rewrites it, so

@@ -59,14 +59,20 @@ def load_credit_net(path: str | Path) -> tuple[TDCA, Any, dict[str, Any]]:
     meta = read_meta(file)
     if meta.get("kind") != KIND:
         raise ArtifactError(f"{file}: not a tdca credit network (kind {meta.get('kind')!r})")
-    spec = meta["credit_net"]
-    net = CreditNet(
-        int(spec["inputs"]),
-        int(spec["outputs"]),
-        tuple(spec["hidden"]),
-        gain_speed=float(spec.get("gain_speed", 0.0)),
-    )
-    strategy = TDCA(net, CreditLayout.from_description(meta["layout"]))
+    try:
+        spec = meta["credit_net"]
+        net = CreditNet(
+            int(spec["inputs"]),
+            int(spec["outputs"]),
+            tuple(spec["hidden"]),
+            gain_speed=float(spec.get("gain_speed", 0.0)),
+        )
+        strategy = TDCA(net, CreditLayout.from_description(meta["layout"]))
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ArtifactError(
+            f"{file}: its metadata does not describe a classification credit network "
+            f"({e!r}); a `tdca gaussian` run's network, say, cannot train a classifier"
+        ) from e
     beta, _ = load_pytree(file, net.init(jax.random.PRNGKey(0)))
     return strategy, beta, meta
 

@@ -44,13 +44,14 @@ def default_dir() -> Path:
 
 def _env_path(var: str) -> Path | None:
     value = os.environ.get(var, "").strip()
-    return Path(value).expanduser() if value else None
+    return Path(value).expanduser().absolute() if value else None
 
 
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
-    """The ``data_dir`` argument, else ``$TDCA_DATA_DIR``, else ``~/.cache/tdca``."""
+    """The ``data_dir`` argument, else ``$TDCA_DATA_DIR``, else ``~/.cache/tdca``; absolute
+    (the downloaders run in other working directories)."""
     if data_dir is not None and str(data_dir).strip():
-        return Path(data_dir).expanduser()
+        return Path(data_dir).expanduser().absolute()
     return _env_path(ENV_DATA_DIR) or default_dir()
 
 

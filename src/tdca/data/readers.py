@@ -616,7 +616,7 @@ def read_npz(path: PathLike, *, name: str | None = None) -> Dataset:
                 f"{p} contains object arrays, which would need unpickling (unsafe); re-save "
                 "it with plain numeric arrays"
             ) from e
-        if "pickled data" in str(e):
+        if "pickle" in str(e):  # numpy's message invites unpickling; ours says why not
             raise DatasetError(
                 f"cannot read {p} as .npz: it is neither a zip nor a .npy file (pickles are "
                 "never loaded)"

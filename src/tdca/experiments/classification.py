@@ -97,11 +97,14 @@ def make_split(
     *,
     validation: bool = False,
     allow_pickle: bool = False,
+    whole_cell: bool = False,
 ) -> Split:
     """The first ``train_size`` training images (in the fixed shuffled order), evaluated on
     the test set; with ``validation`` the evaluation set is 5,000 *training* images the
     learner never sees (used to pick learning rates, so the test set is never used for
-    tuning)."""
+    tuning). When the cell leaves too few images for that, the learner is tuned on fewer
+    than ``train_size`` images, unless ``whole_cell`` (held-out fitness for an evolution
+    that reports ``train_size``), which refuses instead."""
     ds, xtr, xte, ytr = _load(spec, data_dir, allow_pickle)
     n_total = len(xtr)
     if not 1 <= train_size <= n_total:
@@ -109,8 +112,20 @@ def make_split(
     if not validation:
         return Split(ds.name, xtr[:train_size], ytr[:train_size], xte, ds.y_test, ds)
     v = min(VALIDATION_SIZE, n_total // 10)
+    if v == 0:
+        raise ValueError(
+            f"{ds.name} has {n_total} training images: too few to hold a tenth out for "
+            "validation (picking a learning rate or held-out fitness); give --lr, and use "
+            "the training-set fitness"
+        )
     if train_size + v <= n_total:
         tr, va = slice(0, train_size), slice(train_size, train_size + v)
+    elif whole_cell:
+        raise ValueError(
+            f"--fitness-data validation holds {v} training images out of the inner loop, so "
+            f"--train-size can be at most {n_total - v} for {ds.name} (got {train_size}); or "
+            "use --fitness-data within"
+        )
     else:  # the whole training set is in use: tune on the rest, validate on the held-out end
         tr, va = slice(0, n_total - v), slice(n_total - v, n_total)
     return Split(ds.name, xtr[tr], ytr[tr], xtr[va], ytr[va], ds)
@@ -518,11 +533,10 @@ def run_evolve(
     agree with the saved one (``runner.config_for_resume``); ``extend_to`` raises the
     generation count and ``data_dir`` says where the data is now (another machine, say).
     """
-    run = RunDir(out, resume=resume)
+    run = RunDir(out, resume=resume, kind="evolve-classification")
     selection = None
     if resume:
-        saved_json = run.read_json("config.json")
-        saved = EvolveConfig.from_dict(saved_json)
+        saved, saved_json = run.saved_config(EvolveConfig.from_dict)
         selection = saved_json.get("lr_selection")  # how the saved run picked its lr
         if cfg is not None and cfg.lr is None:
             cfg = replace(cfg, lr=saved.lr)  # the saved run picked it; do not pick again
@@ -563,7 +577,10 @@ def _evolve_and_evaluate(
     # budget is kept).
     extra_data = cfg.fitness_data == "validation"
     fit_splits = (
-        [make_split(d, cfg.data_dir, cfg.train_size, validation=True) for d in cfg.datasets]
+        [
+            make_split(d, cfg.data_dir, cfg.train_size, validation=True, whole_cell=True)
+            for d in cfg.datasets
+        ]
         if extra_data
         else splits
     )

@@ -175,9 +175,9 @@ def run_gaussian(
     ``resume`` continues ``out`` with its saved config (``cfg`` may be None or must agree
     with it); ``extend_to`` raises its generation count.
     """
-    run = RunDir(out, resume=resume)
+    run = RunDir(out, resume=resume, kind="gaussian")
     if resume:
-        saved = GaussianConfig.from_dict(run.read_json("config.json"))
+        saved, _ = run.saved_config(GaussianConfig.from_dict)
         cfg = config_for_resume(run, saved, given=cfg, extend_to=extend_to)
     elif cfg is None:
         raise ValueError("a new run needs a config")

@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tdca.experiments import paper_numbers as paper
+
 TITLES = {
     "table1": "Table 1: MNIST at three settings; transfer to Fashion-MNIST",
     "table2": "Table 2: deep fully connected and convolutional bottom-up networks",
@@ -52,6 +54,7 @@ def table_markdown(metrics: dict[str, Any]) -> str:
         "steps",
         "ours train %",
         "ours test %",
+        "paper at",
         "paper train %",
         "paper test %",
         "lr",
@@ -68,6 +71,7 @@ def table_markdown(metrics: dict[str, Any]) -> str:
             str(r["steps"]),
             _pct(r.get("train_accuracy"), r.get("train_accuracy_std"), seeds),
             _pct(r.get("test_accuracy"), r.get("test_accuracy_std"), seeds),
+            paper.protocol(table, r),
             _pct(r.get("paper_train_accuracy")),
             _pct(r.get("paper_test_accuracy")),
             f"{r['lr']:g}" if r.get("lr") is not None else "",
@@ -97,17 +101,57 @@ def table_markdown(metrics: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _read(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: not readable as JSON ({e})") from e
+
+
+def _kind(d: Path) -> tuple[str | None, dict[str, Any] | None]:
+    """("table" | "check" | None, metrics) for a run directory given to the report."""
+    f = d / "metrics.json"
+    if not f.is_file():
+        return None, None
+    m = _read(f)
+    if not isinstance(m, dict):
+        return None, None
+    if "table" in m:
+        return "table", m
+    if "results" in m and (d / "config.json").is_file():
+        return "check", m
+    return None, m
+
+
+def unused_run_dirs(run_dirs: list[Path]) -> list[tuple[Path, str]]:
+    """The given paths the report cannot use, and why, so that a typo is not a silent gap
+    (folders without a metrics.json, like a cache a shell glob picked up, pass quietly).
+    Raises ValueError when none of them is usable."""
+    unused, usable = [], 0
+    for d in map(Path, run_dirs):
+        kind, m = _kind(d)
+        usable += kind is not None
+        if not d.exists():
+            unused.append((d, "no such file or directory"))
+        elif kind is None and m is not None:
+            unused.append((d, "its metrics.json is not from `tdca reproduce` or `tdca evolve`"))
+    if not usable:
+        raise ValueError(
+            f"none of the {len(run_dirs)} paths given is a `tdca reproduce` or `tdca evolve` "
+            "run directory (with its metrics.json)"
+        )
+    return unused
+
+
 def results_document(run_dirs: list[Path]) -> str:
     """docs/results.md: every reproduced table found, with what ran and at which scale."""
     found, checks = [], []
-    for d in run_dirs:
-        f = Path(d) / "metrics.json"
-        if f.exists():
-            m = json.loads(f.read_text())
-            if "table" in m:
-                found.append((Path(d), m))
-            elif "results" in m and (Path(d) / "config.json").exists():
-                checks.append((Path(d), m, json.loads((Path(d) / "config.json").read_text())))
+    for d in map(Path, run_dirs):
+        kind, m = _kind(d)
+        if kind == "table":
+            found.append((d, m))
+        elif kind == "check":
+            checks.append((d, m, _read(d / "config.json")))
     out = [
         "# Results",
         "",
@@ -121,6 +165,12 @@ def results_document(run_dirs: list[Path]) -> str:
         "(`--credit-init dfa`). The papers evolve from scratch for 5,000 generations on full "
         "training sets (*scale paper*, which needs a GPU). Small-scale TDCA numbers are "
         "therefore not the papers' protocol; the DFA rows show where evolution started.",
+        "* *paper at* gives the training images / inner steps of the paper's number beside "
+        "ours (– where the paper does not say). At scale small most rows ran on fewer "
+        "images and steps than that cell (e.g. Tables S1-S3 at 1,000/20 beside the paper's "
+        "60,000/150), so read the paper's columns as the target, not as a like-for-like "
+        "comparison. The MNIST cells of Tables S1-S3 repeat Table 1's 60,000/150 numbers, hence "
+        "the protocol given for those tables (the papers do not state it there).",
         "* BP, Zero-BP, FA and DFA rows are fair baselines: learning rate picked on a "
         "validation split (never the test set) from the grid shown, mean ± std over seeds. "
         "The papers' baselines used an unreported learning rate.",

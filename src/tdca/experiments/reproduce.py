@@ -25,6 +25,7 @@ from tdca.evolution import ESConfig
 from tdca.experiments import paper_numbers as paper
 from tdca.experiments.classification import (
     ADAM_LR_GRID,
+    ARCHS,
     LR_GRID,
     LR_GRID_EXTENSION,
     LR_GRIDS,
@@ -36,7 +37,7 @@ from tdca.experiments.classification import (
     tune_lr,
 )
 from tdca.io import read_meta
-from tdca.rundir import code_version
+from tdca.rundir import code_version, refuse_foreign_folder
 
 TABLES = ("table1", "table2", "tableS1", "tableS2", "tableS3", "tableS4", "figS2")
 DATASETS = ("mnist", "fashion-mnist", "cifar10")
@@ -118,11 +119,15 @@ class Reproduction:
         self.data_dir, self.progress, self.console = data_dir, progress, console
         if self.out.exists() and not self.out.is_dir():
             raise ValueError(f"--out {self.out}: exists and is not a directory")
+        if self.out.is_dir():  # rerunning into its own folder reuses the cache; another run's: no
+            refuse_foreign_folder(self.out, "reproduce")
         self.out.mkdir(parents=True, exist_ok=True)
         unknown = set(datasets) - set(DATASETS)
         if unknown or not datasets:
             raise ValueError(f"--datasets must be a subset of {DATASETS}, got {datasets}")
         self.datasets = tuple(d for d in DATASETS if d in datasets)
+        if archs is not None and (not archs or set(archs) - set(ARCHS)):
+            raise ValueError(f"--archs must be a subset of {ARCHS}, got {archs}")
         self.archs = archs  # None: every architecture the table uses
         self.shared = Path(cache) if cache is not None else self.out
         self.shared.mkdir(parents=True, exist_ok=True)

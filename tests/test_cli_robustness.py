@@ -1,0 +1,171 @@
+"""A user's mistakes never cost them earlier work, and never end in a traceback: a run of
+one kind is not resumed or overwritten as another, a folder a failed start left behind can
+be reused, SIGTERM stops a run like Ctrl-C, and bad files are refused with their name."""
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tdca import cli
+from tdca.cli import main
+from tdca.rundir import RunDir, RunDirError
+
+
+def _run_of(tmp_path: Path, kind: str, name: str = "run") -> Path:
+    """A finished-looking run directory of ``kind``."""
+    d = tmp_path / name
+    d.mkdir()
+    (d / "config.json").write_text(json.dumps({"experiment": kind, "seed": 0}))
+    (d / "metrics.json").write_text(json.dumps({"test_accuracy": 0.9}))
+    return d
+
+
+def _untouched(d: Path) -> dict[str, str]:
+    return {p.name: p.read_text() for p in d.iterdir()}
+
+
+def test_resuming_a_run_of_another_kind_is_refused_before_anything_is_written(tmp_path, capsys):
+    train = _run_of(tmp_path, "train")
+    before = _untouched(train)
+    assert main(["gaussian", "--resume", str(train), "--no-progress"]) == 2
+    assert "a 'train' run, not a 'gaussian' one" in capsys.readouterr().err
+    assert main(["evolve", "--resume", str(train), "--no-progress"]) == 2
+    assert "not a 'evolve-classification' one" in capsys.readouterr().err
+    assert _untouched(train) == before
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "config.json").write_text("[1, 2]")
+    assert main(["evolve", "--resume", str(bad)]) == 2
+    assert "a JSON object was expected" in capsys.readouterr().err
+
+
+def test_a_saved_config_with_missing_fields_is_refused_naming_the_file(tmp_path, capsys):
+    d = tmp_path / "evo"
+    d.mkdir()
+    (d / "config.json").write_text(json.dumps({"experiment": "evolve-classification"}))
+    assert main(["evolve", "--resume", str(d), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"{d / 'config.json'}: incomplete or damaged config" in err
+
+
+def test_reproduce_and_bench_do_not_write_into_another_commands_run(tmp_path, capsys):
+    train = _run_of(tmp_path, "train")
+    before = _untouched(train)
+    assert main(["reproduce", "tableS4", "--out", str(train)]) == 2
+    assert "holds a 'train' run" in capsys.readouterr().err
+    assert main(["bench", "--small", "--out", str(train)]) == 2
+    assert "holds a 'train' run" in capsys.readouterr().err
+    assert _untouched(train) == before
+    # Their own earlier output is theirs to rewrite.
+    own = tmp_path / "s4"
+    assert main(["reproduce", "tableS4", "--out", str(own)]) == 0
+    assert main(["reproduce", "tableS4", "--out", str(own)]) == 0
+    capsys.readouterr()
+    assert main(["reproduce", "table2", "--archs", "foo", "--out", str(tmp_path / "t2")]) == 2
+    assert "--archs must be a subset" in capsys.readouterr().err
+
+
+def test_a_folder_left_by_a_failed_start_can_be_reused(tmp_path):
+    d = tmp_path / "failed"
+    d.mkdir()
+    (d / "log.txt").write_text("2026 error before any work\n")
+    RunDir(d, kind="evolve-classification")  # only a log: fine
+    # A run that cannot be resumed (train) may also have written its config.
+    (d / "config.json").write_text(json.dumps({"experiment": "train"}))
+    RunDir(d, kind="train", resumable=False)
+    with pytest.raises(RunDirError, match="not empty; choose a new one, or pass --resume"):
+        RunDir(d, kind="evolve-classification")  # resumable: its config means a real run
+    (d / "metrics.json").write_text("{}")
+    with pytest.raises(RunDirError, match=r"not empty; choose a new one$"):
+        RunDir(d, kind="train", resumable=False)  # finished: never overwritten
+
+
+def test_sigterm_stops_a_command_like_ctrl_c(monkeypatch, capsys):
+    """The handler turns SIGTERM into KeyboardInterrupt, which evolutions catch to save
+    their checkpoint (tests/test_evolution.py) and the CLI reports with exit code 130."""
+    reached = []
+
+    def killed(args):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # interrupted by the signal, not finished
+        reached.append("end")
+        return 0
+
+    monkeypatch.setattr(cli, "_bench", killed)
+    before = signal.getsignal(signal.SIGTERM)
+    assert main(["bench", "--small", "--out", "unused"]) == 130
+    assert "interrupted" in capsys.readouterr().err and not reached
+    assert signal.getsignal(signal.SIGTERM) is before  # restored for the caller
+
+
+def test_output_files_are_checked_before_the_work(tmp_path, monkeypatch, capsys):
+    import tdca.zoo.verify as zv
+
+    monkeypatch.setattr(zv, "verify", lambda *a: pytest.fail("verified before the --out check"))
+    assert main(["zoo", "verify", "mnist", "--out", str(tmp_path)]) == 2
+    assert "is a directory" in capsys.readouterr().err
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    assert main(["zoo", "verify", "mnist", "--out", str(afile / "z.json")]) == 2
+    assert "cannot create its folder" in capsys.readouterr().err
+    assert main(["report", str(tmp_path / "nope"), "--out", str(tmp_path / "r.md")]) == 2
+    assert "none of the 1 paths given" in capsys.readouterr().err
+
+
+def test_bad_credit_network_files_are_refused_without_inviting_unpickling(tmp_path, capsys):
+    from tdca.credit.artifact import load_credit_net
+    from tdca.io import ArtifactError, save_pytree
+
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"not an archive at all " * 8)
+    with pytest.raises(ArtifactError, match="pickles are never loaded") as e:
+        load_credit_net(junk)
+    assert "allow_pickle" not in str(e.value)
+    # A tdca file without a classification credit network's description (a gaussian run's).
+    other = save_pytree(tmp_path / "g.npz", [np.zeros(3)], {"kind": "tdca-credit-net"})
+    with pytest.raises(ArtifactError, match="does not describe a classification credit"):
+        load_credit_net(other)
+
+
+def test_tiny_and_overfull_validation_splits_are_refused(tmp_path):
+    from tdca.experiments.classification import make_split
+
+    rng = np.random.default_rng(0)
+
+    def npz(n):
+        p = tmp_path / f"d{n}.npz"
+        x = rng.integers(0, 255, (n, 4, 4), dtype=np.uint8)
+        y = np.arange(n) % 3
+        np.savez(p, x_train=x, y_train=y, x_test=x[:3], y_test=y[:3])
+        return f"npz:{p}"
+
+    with pytest.raises(ValueError, match="too few to hold a tenth out"):
+        make_split(npz(5), None, 5, validation=True)
+    spec = npz(300)  # 30 held out: at most 270 for an evolution that reports its size
+    assert len(make_split(spec, None, 270, validation=True, whole_cell=True).y_train) == 270
+    with pytest.raises(ValueError, match="--train-size can be at most 270"):
+        make_split(spec, None, 290, validation=True, whole_cell=True)
+    assert len(make_split(spec, None, 290, validation=True).y_train) == 270  # lr tuning: documented
+
+
+def test_relative_paths_are_recorded_absolute(tmp_path, monkeypatch):
+    from tdca.data.cache import resolve_data_dir
+
+    monkeypatch.chdir(tmp_path)
+    assert cli._dataset_spec("npz:data/a.npz") == f"npz:{tmp_path / 'data' / 'a.npz'}"
+    assert cli._dataset_spec("mnist") == "mnist"
+    assert resolve_data_dir("rel") == tmp_path / "rel"
+
+
+def test_non_finite_numbers_are_written_as_json_null(tmp_path):
+    run = RunDir(tmp_path / "r")
+    run.write_json("m.json", {"loss": float("nan"), "curve": np.array([1.0, np.inf])})
+    text = (tmp_path / "r" / "m.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text) == {"loss": None, "curve": [1.0, None]}
