@@ -169,3 +169,38 @@ def test_non_finite_numbers_are_written_as_json_null(tmp_path):
     text = (tmp_path / "r" / "m.json").read_text()
     assert "NaN" not in text and "Infinity" not in text
     assert json.loads(text) == {"loss": None, "curve": [1.0, None]}
+
+
+def test_an_npz_without_images_names_the_file_and_the_array(tmp_path):
+    from tdca.data import DatasetError
+    from tdca.data.readers import read_npz
+
+    p = tmp_path / "empty.npz"
+    x = np.zeros((4, 5, 5), np.uint8)
+    np.savez(p, x_train=x[:0], y_train=np.zeros(0, int), x_test=x, y_test=np.zeros(4, int))
+    with pytest.raises(DatasetError, match=r"empty.npz\[x_train\] holds no images"):
+        read_npz(p)
+
+
+def test_a_run_is_not_resumed_on_other_data(tmp_path, capsys):
+    """The run records a fingerprint of its data; a resume that finds other arrays under
+    the same name (a changed npz, another --data-dir) is refused, not continued."""
+    rng = np.random.default_rng(0)
+
+    def write(seed_shift):
+        x = rng.integers(0, 255, (80, 6, 6), dtype=np.uint8) // (1 + seed_shift)
+        y = np.arange(80) % 3
+        np.savez(tmp_path / "d.npz", x_train=x, y_train=y, x_test=x[:20], y_test=y[:20])
+
+    write(0)
+    out = tmp_path / "evo"
+    argv = ["evolve", "--dataset", f"npz:{tmp_path / 'd.npz'}", "--train-size", "40"]
+    argv += ["--steps", "3", "--population", "4", "--lr", "0.1", "--no-progress"]
+    assert main([*argv, "--generations", "2", "--out", str(out)]) == 0
+    saved = json.loads((out / "config.json").read_text())["data_fingerprints"]
+    assert list(saved) == ["d"] and len(saved["d"]) == 16
+    write(1)
+    capsys.readouterr()
+    assert main(["evolve", "--resume", str(out), "--generations", "3", "--no-progress"]) == 2
+    assert "differ from those this run was evolved on" in capsys.readouterr().err
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 2  # nothing ran

@@ -70,3 +70,12 @@ def test_bad_diffusion_configs_are_refused():
         LayerCredits(100, Diffusion("grid", (6, 6), (30, 30)))
     with pytest.raises(ValueError, match="sigma"):
         line_diffusion(10, 100, sigma=0)
+    # From a layout string: refused when parsed, naming the layer, not when first used.
+    from tdca.credit.layout import CreditLayout
+
+    with pytest.raises(ValueError, match=r"'grid:0x5' does not fit hidden layer 1 \(900 units\)"):
+        CreditLayout.parse("grid:0x5", (900, 10))
+    with pytest.raises(ValueError, match=r"'line:1000' does not fit hidden layer 1"):
+        CreditLayout.parse("line:1000", (900, 10))
+    with pytest.raises(ValueError, match="must be 'dense', 'line:K' or 'grid:RxC'"):
+        CreditLayout.parse("grid:6x", (900, 10))

@@ -298,6 +298,7 @@ def _train_at_precision(args: argparse.Namespace) -> int:
         ADAM_LR_GRID,
         LR_GRID,
         build_model,
+        fingerprint,
         learner_parts,
         make_split,
         make_task,
@@ -340,6 +341,7 @@ def _train_at_precision(args: argparse.Namespace) -> int:
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     run.write_config(
         {"experiment": "train", **config, "lr": lr, "optimizer": optimizer, "lr_tuning": tuned}
+        | {"data_fingerprint": fingerprint(split)}
     )
     m = train_learner(
         args.learner,
@@ -400,7 +402,8 @@ def _refuse_ignored_on_resume(args: argparse.Namespace, argv: list[str]) -> None
         return
     ignored = sorted({t.split("=", 1)[0] for t in argv if t.startswith("--")} - RESUME_OPTIONS)
     if ignored:
-        allowed = ", ".join(sorted(RESUME_OPTIONS - {"--resume"}))
+        known = (o for o in RESUME_OPTIONS - {"--resume"} if hasattr(args, o[2:].replace("-", "_")))
+        allowed = ", ".join(sorted(known))  # those this command has
         raise ValueError(
             f"--resume continues the run with its saved config.json, so {', '.join(ignored)} "
             f"would be ignored; with --resume only {allowed} apply (--generations extends the run)"

@@ -64,6 +64,12 @@ class Diffusion:
                 f"{self.kind} diffusion needs {want}-D credit and unit shapes, "
                 f"got credits={self.credits} units={self.units}"
             )
+        for k, n in zip(self.credits, self.units, strict=True):
+            if not 1 <= k <= n:  # checked here, not when the kernel is first built
+                raise ValueError(
+                    f"need 1 <= credits <= neurons along each axis, got {self.credits} credits "
+                    f"for {self.units} neurons"
+                )
 
     @property
     def num_credits(self) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import jax
@@ -95,20 +96,24 @@ class CreditLayout:
         if spec == "dense":
             return cls.dense(units)
         kind, _, size = spec.partition(":")
+        grid = re.fullmatch(r"(\d+)x(\d+)", size)
+        if not ((kind == "line" and size.isdigit()) or (kind == "grid" and grid)):
+            raise ValueError(f"credit layout must be 'dense', 'line:K' or 'grid:RxC', got {spec!r}")
         layers = []
-        for u in units[:-1]:
-            if kind == "line" and size.isdigit():
-                layers.append(LayerCredits(u, Diffusion("line", (int(size),), (u,), sigma)))
-            elif kind == "grid" and "x" in size:
-                kr, kc = (int(v) for v in size.split("x"))
+        for i, u in enumerate(units[:-1], 1):
+            try:
+                if grid is None:
+                    layers.append(LayerCredits(u, Diffusion("line", (int(size),), (u,), sigma)))
+                    continue
                 side = round(u**0.5)
                 if side * side != u:
-                    raise ValueError(f"grid diffusion needs a square hidden layer, got {u} units")
-                layers.append(LayerCredits(u, Diffusion("grid", (kr, kc), (side, side), sigma)))
-            else:
+                    raise ValueError(f"grid diffusion needs a square layer, got {u} units")
+                shape = (int(grid[1]), int(grid[2]))
+                layers.append(LayerCredits(u, Diffusion("grid", shape, (side, side), sigma)))
+            except ValueError as e:
                 raise ValueError(
-                    f"credit layout must be 'dense', 'line:K' or 'grid:RxC', got {spec!r}"
-                )
+                    f"credit layout {spec!r} does not fit hidden layer {i} ({u} units): {e}"
+                ) from e
         return cls((*layers, LayerCredits(units[-1])))
 
     def describe(self) -> list[dict]:

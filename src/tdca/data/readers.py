@@ -670,6 +670,8 @@ def _npz_images(x: np.ndarray, where: str) -> np.ndarray:
         raise DatasetError(
             f"{where} has shape {x.shape}; expected (N, H, W), (N, H, W, 1) or (N, H, W, 3)"
         )
+    if len(x) == 0:
+        raise DatasetError(f"{where} holds no images")
     if x.dtype == np.uint8:
         return np.ascontiguousarray(x)
     if x.dtype.kind in "iu":

@@ -9,7 +9,9 @@ init, fixed random feedback), ``tdca:PATH`` (zero init, a saved credit network),
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -29,7 +31,7 @@ from tdca.inner import OPTIMIZERS, InnerLoop, make_optimizer
 from tdca.networks import MLP
 from tdca.networks.credit_net import check_gain_speed
 from tdca.precision import check_precision, matmul_precision
-from tdca.rundir import RunDir
+from tdca.rundir import RunDir, RunDirError
 from tdca.tasks.classification import (
     FITNESS_METRICS,
     ClassificationTask,
@@ -63,9 +65,22 @@ def build_model(arch: str, ds: Dataset) -> Any:
     raise ValueError(f"unknown architecture {arch!r}; choose one of {ARCHS}")
 
 
-@functools.lru_cache(maxsize=4)
 def _load(
     spec: str, data_dir: str | None, allow_pickle: bool = False
+) -> tuple[Dataset, np.ndarray, np.ndarray, np.ndarray]:
+    """``_load_cached``, keyed also by an npz file's size and modification time, so that a
+    user's file rewritten within one Python session is read again, not served stale."""
+    stamp = None
+    if spec.lower().startswith("npz:"):
+        with contextlib.suppress(OSError):  # a missing file is reported by the reader
+            st = Path(spec[4:]).expanduser().stat()
+            stamp = (st.st_size, st.st_mtime_ns)
+    return _load_cached(spec, data_dir, allow_pickle, stamp)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cached(
+    spec: str, data_dir: str | None, allow_pickle: bool, stamp: tuple[int, int] | None
 ) -> tuple[Dataset, np.ndarray, np.ndarray, np.ndarray]:
     """The data set with its training set in a fixed random order (seed 0).
 
@@ -129,6 +144,18 @@ def make_split(
     else:  # the whole training set is in use: tune on the rest, validate on the held-out end
         tr, va = slice(0, n_total - v), slice(n_total - v, n_total)
     return Split(ds.name, xtr[tr], ytr[tr], xtr[va], ytr[va], ds)
+
+
+def fingerprint(split: Split) -> str:
+    """A short sha256 of a cell's arrays (training and evaluation images and labels), saved
+    with a run so that a resume on other files (another --data-dir, a changed npz) is
+    refused instead of silently continuing on different data."""
+    h = hashlib.sha256()
+    for a in (split.x_train, split.y_train, split.x_eval, split.y_eval):
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.dtype}{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()[:16]
 
 
 WITHIN_FRACTION = 0.2
@@ -534,10 +561,11 @@ def run_evolve(
     generation count and ``data_dir`` says where the data is now (another machine, say).
     """
     run = RunDir(out, resume=resume, kind="evolve-classification")
-    selection = None
+    selection, fingerprints = None, None
     if resume:
         saved, saved_json = run.saved_config(EvolveConfig.from_dict)
         selection = saved_json.get("lr_selection")  # how the saved run picked its lr
+        fingerprints = saved_json.get("data_fingerprints")  # absent in runs before 2026-11-26
         if cfg is not None and cfg.lr is None:
             cfg = replace(cfg, lr=saved.lr)  # the saved run picked it; do not pick again
         data_dir = data_dir or (cfg.data_dir if cfg is not None else None)
@@ -552,6 +580,7 @@ def run_evolve(
             run,
             resume=resume,
             selection=selection,
+            fingerprints=fingerprints,
             progress=progress,
             stop_after=stop_after,
             time_limit=time_limit,
@@ -564,6 +593,7 @@ def _evolve_and_evaluate(
     *,
     resume: bool,
     selection: dict[str, Any] | None,
+    fingerprints: dict[str, str] | None,
     progress: bool,
     stop_after: int | None,
     time_limit: float | None,
@@ -604,7 +634,14 @@ def _evolve_and_evaluate(
         selection = pick_inner_lr(strategy, beta0, cfg)
         cfg = replace(cfg, lr=selection["lr"])
         run.log(f"inner lr {cfg.lr} picked on validation: {selection}")
-    run.write_config(cfg.to_dict() | {"lr_selection": selection})
+    data = {s.name: fingerprint(s) for s in fit_splits}
+    if fingerprints is not None and fingerprints != data:
+        raise RunDirError(
+            f"{run.path}: the data sets differ from those this run was evolved on "
+            f"(fingerprints {fingerprints}, now {data}); resume it on the same files "
+            "(--data-dir), or start a new run"
+        )
+    run.write_config(cfg.to_dict() | {"lr_selection": selection, "data_fingerprints": data})
     loop = InnerLoop(
         strategy,
         cfg.steps,
