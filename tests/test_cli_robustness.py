@@ -68,7 +68,9 @@ def test_reproduce_and_bench_do_not_write_into_another_commands_run(tmp_path, ca
     assert main(["reproduce", "tableS4", "--out", str(own)]) == 0
     capsys.readouterr()
     assert main(["reproduce", "table2", "--archs", "foo", "--out", str(tmp_path / "t2")]) == 2
-    assert "--archs must be a subset" in capsys.readouterr().err
+    assert "--archs for table2 must be among" in capsys.readouterr().err
+    assert main(["reproduce", "table1", "--archs", "cnn", "--out", str(tmp_path / "t1")]) == 2
+    assert "table1 has no architectures to choose from" in capsys.readouterr().err
 
 
 def test_a_folder_left_by_a_failed_start_can_be_reused(tmp_path):
@@ -204,3 +206,34 @@ def test_a_run_is_not_resumed_on_other_data(tmp_path, capsys):
     assert main(["evolve", "--resume", str(out), "--generations", "3", "--no-progress"]) == 2
     assert "differ from those this run was evolved on" in capsys.readouterr().err
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 2  # nothing ran
+
+
+def test_train_defaults_to_the_architecture_a_credit_network_was_evolved_for(tmp_path):
+    assert cli._evolved_arch("tdca:zoo/mnist") == "mlp-100"
+    assert cli._evolved_arch("dfa") is None
+    assert cli._evolved_arch(f"tdca:{tmp_path / 'missing'}") is None  # reported on loading
+
+
+def test_a_task_that_is_not_a_pytree_is_refused_with_the_fix(tmp_path):
+    from dataclasses import dataclass
+
+    import jax
+
+    from tdca.credit import TDCA
+    from tdca.evolution import ESConfig, Evolution
+    from tdca.inner import InnerLoop
+    from tdca.tasks import GaussianTask
+
+    task = GaussianTask()
+
+    @dataclass(frozen=True)
+    class Plain:  # what a user writes first: a plain dataclass wrapping a task
+        inner: GaussianTask
+
+    tdca = TDCA.for_task(task, hidden=(4,))
+    beta0 = tdca.init(jax.random.PRNGKey(1))
+    evo = Evolution(InnerLoop(tdca, 2, 1.0), beta0, ESConfig(population=4))
+    state = evo.init(jax.random.PRNGKey(0), beta0)
+    with pytest.raises(TypeError, match=r"JAX pytree of arrays.*leaf of type Plain"):
+        evo.step(state, Plain(task), jax.random.PRNGKey(2))
+    state, _ = evo.step(state, task, jax.random.PRNGKey(2))  # the pytree task runs

@@ -65,6 +65,36 @@ def test_fa_with_transposed_weights_equals_bp(task):
         np.testing.assert_allclose(g["w"], w["w"], rtol=1e-5, atol=1e-6)
 
 
+class SoftplusMLP(MLP):
+    """Another nonlinearity by overriding g and g' only (the documented extension point)."""
+
+    def activation(self, z):
+        return jax.nn.softplus(z)
+
+    def hidden_prime(self, z):
+        return jax.nn.sigmoid(z)
+
+
+def test_fa_and_the_local_rule_take_g_prime_from_the_bottom_up_network(task):
+    """With B = W^T, FA is backprop through the network's own g: on a softplus MLP it must
+    still equal jax.grad (it once hard-coded tanh' and silently trained with the wrong
+    slope); DFA's local rule uses the network's g' too."""
+    soft = task.replace(model=SoftplusMLP(task.model.sizes))
+    theta = soft.init_params(jax.random.PRNGKey(5))
+    feedback = [layer["w"].T for layer in theta[1:]]
+    batch = (soft.x, soft.y)
+    got = FA.for_task(soft).direction(feedback, soft, theta, batch)
+    want = BP().direction((), soft, theta, batch)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g["w"], w["w"], rtol=1e-5, atol=1e-6)
+    dfa = DFA.for_task(soft)
+    B = dfa.init(jax.random.PRNGKey(1))
+    taps, err = soft.taps_and_error(theta, batch)
+    first = dfa.direction(B, soft, theta, batch)[0]["w"]
+    delta = (err @ B[0]) * jax.nn.sigmoid(taps[0].pre)
+    np.testing.assert_allclose(first, taps[0].inputs.T @ delta / len(soft.x), rtol=1e-5, atol=1e-7)
+
+
 def test_random_feedback_strategies_reduce_the_loss(task):
     for name in ("fa", "dfa", "bp"):
         strategy = make_strategy(name, task)
@@ -99,3 +129,42 @@ def test_population_is_vmapped_not_looped(task):
     members = [jax.tree.map(lambda a, i=i: a[i], pop) for i in range(4)]
     singles = [loop.fitness(m, task, keys[0]) for m in members]
     np.testing.assert_allclose(fits, np.array(singles), rtol=1e-5)
+
+
+def test_a_registered_learner_trains_through_the_same_entry_points(capsys, tmp_path):
+    """A new feedback rule is a strategy class plus register_learner: train_learner and
+    `tdca train` (in the process that registered it) accept its name."""
+    import jax.numpy as jnp
+
+    from tdca.cli import main
+    from tdca.credit import LEARNERS, register_learner
+    from tdca.experiments.classification import make_split, train_learner
+
+    class SignDFA(DFA):
+        """Credits B sign(y - p) instead of B (y - p)."""
+
+        def direction(self, sparams, task, theta, batch):
+            taps, err = task.taps_and_error(theta, batch)
+            s = jnp.sign(err)
+            return task.model.local_update(taps, [s @ b for b in sparams] + [s])
+
+    rng = np.random.default_rng(0)
+    protos = rng.integers(0, 256, (3, 6, 6))
+    y = np.arange(120) % 3
+    x = np.clip(protos[y] * 0.6 + rng.integers(0, 100, (120, 6, 6)), 0, 255).astype(np.uint8)
+    data = tmp_path / "d.npz"
+    np.savez(data, x_train=x, y_train=y, x_test=x[:30], y_test=y[:30])
+    try:
+        register_learner("sign-dfa", SignDFA.for_task)
+        with pytest.raises(ValueError, match="taken"):
+            register_learner("sign-dfa", SignDFA.for_task)
+        with pytest.raises(ValueError, match="init_scheme"):
+            register_learner("other", SignDFA.for_task, init_scheme="ones")
+        r = train_learner("sign-dfa", make_split(f"npz:{data}", None, 90), steps=15, lr=0.1)
+        assert r["train_accuracy"] > 0.6  # it learns (chance: 1/3)
+        argv = ["train", "--dataset", f"npz:{data}", "--learner", "sign-dfa", "--lr", "0.1"]
+        argv += ["--train-size", "90", "--steps", "5", "--out", str(tmp_path / "run")]
+        assert main(argv) == 0
+        assert "sign-dfa on d" in capsys.readouterr().out
+    finally:
+        LEARNERS.pop("sign-dfa", None)

@@ -117,7 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="bp | bp-zero | fa | dfa | bp-adam | tdca:RUN_DIR_OR_FILE | tdca:zoo/NAME "
         "(`tdca zoo list`)",
     )
-    t.add_argument("--arch", default="mlp-100", choices=ARCHS)
+    t.add_argument(
+        "--arch",
+        default=None,
+        choices=ARCHS,
+        help="bottom-up network (default: the one a tdca: credit network was evolved for, "
+        "else mlp-100)",
+    )
     t.add_argument("--train-size", type=_positive_int, default=1000)
     t.add_argument("--steps", type=_positive_int, default=20)
     t.add_argument(
@@ -307,6 +313,8 @@ def _train_at_precision(args: argparse.Namespace) -> int:
     )
     from tdca.rundir import RunDir
 
+    if args.arch is None:
+        args.arch = _evolved_arch(args.learner) or "mlp-100"
     # Validate data, learner and checkpoint before creating the run directory.
     split = make_split(args.dataset, args.data_dir, args.train_size, allow_pickle=args.allow_pickle)
     probe = make_task(split, build_model(args.arch, split.dataset), "zero")
@@ -375,6 +383,21 @@ def _train_at_precision(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _evolved_arch(learner: str) -> str | None:
+    """The architecture a ``tdca:`` credit network records (None for other learners, or
+    where it records none; a bad path is reported when the learner is loaded)."""
+    if not learner.startswith("tdca:"):
+        return None
+    from tdca.credit.artifact import resolve
+    from tdca.io import read_meta
+
+    try:
+        arch = read_meta(resolve(learner.split(":", 1)[1])).get("arch")
+    except (ArtifactError, OSError):
+        return None
+    return arch if arch in ARCHS else None
 
 
 def _es_from_args(es: ESConfig, args: argparse.Namespace) -> ESConfig:

@@ -3,20 +3,34 @@
 from tdca.credit.diffusion import Diffusion, grid_diffusion, line_diffusion
 from tdca.credit.layout import CreditLayout, LayerCredits
 from tdca.credit.local_rule import local_update
-from tdca.credit.strategies import BP, DFA, FA, STRATEGIES, TDCA, CreditStrategy, make_strategy
+from tdca.credit.strategies import (
+    BP,
+    DFA,
+    FA,
+    LEARNERS,
+    STRATEGIES,
+    TDCA,
+    CreditStrategy,
+    Learner,
+    make_strategy,
+    register_learner,
+)
 
 __all__ = [
     "BP",
     "DFA",
     "FA",
+    "LEARNERS",
     "STRATEGIES",
     "TDCA",
     "CreditLayout",
     "CreditStrategy",
     "Diffusion",
     "LayerCredits",
+    "Learner",
     "grid_diffusion",
     "line_diffusion",
     "local_update",
     "make_strategy",
+    "register_learner",
 ]

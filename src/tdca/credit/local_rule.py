@@ -8,6 +8,8 @@ is applied by the inner loop's optimizer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import jax
 import jax.numpy as jnp
 
@@ -20,15 +22,20 @@ def weight_update(inputs: jax.Array, delta: jax.Array) -> jax.Array:
     return jnp.matmul(inputs.T, delta, preferred_element_type=jnp.float32) / inputs.shape[0]
 
 
-def local_update(taps: list[LayerTap], credits: list[jax.Array]) -> Params:
-    """Per-layer update direction from per-neuron credits ``(batch, units)``."""
+def local_update(
+    taps: list[LayerTap],
+    credits: list[jax.Array],
+    hidden_prime: Callable[[jax.Array], jax.Array] = tanh_prime,
+) -> Params:
+    """Per-layer update direction from per-neuron credits ``(batch, units)``; ``hidden_prime``
+    is the bottom-up network's g' (``MLP.hidden_prime``)."""
     if len(taps) != len(credits):
         raise ValueError(f"{len(credits)} credit blocks for {len(taps)} layers")
     last = len(taps) - 1
     update: Params = []
     for i, (tap, c) in enumerate(zip(taps, credits, strict=True)):
         c = c.astype(tap.pre.dtype)  # credits join the activations' dtype
-        delta = c if i == last else c * tanh_prime(tap.pre)
+        delta = c if i == last else c * hidden_prime(tap.pre)
         update.append(
             {"w": weight_update(tap.inputs, delta), "b": jnp.mean(delta, 0, dtype=jnp.float32)}
         )

@@ -20,6 +20,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from evosax.algorithms import PGPE
 from evosax.core.optimizer import clipup
@@ -80,6 +81,18 @@ def population_mesh() -> Mesh | None:
     return None if len(devices) == 1 else Mesh(devices, ("pop",))
 
 
+def require_pytree_task(task: Any) -> None:
+    """Evolution jits and vmaps over the task, so it must be a JAX pytree whose leaves are
+    arrays; a plain dataclass would fail inside jit with an error that names neither."""
+    for leaf in jax.tree.leaves(task):
+        if not isinstance(leaf, jax.Array | np.ndarray | np.generic | int | float | bool):
+            raise TypeError(
+                f"the task must be a JAX pytree of arrays (e.g. @flax.struct.dataclass with "
+                f"static settings as struct.field(pytree_node=False)); it has a leaf of type "
+                f"{type(leaf).__name__}"
+            )
+
+
 class Evolution:
     """PGPE over a strategy's parameters, each candidate scored by ``inner.fitness``.
 
@@ -126,7 +139,15 @@ class Evolution:
             lambda x: jax.ShapeDtypeStruct(jnp.shape(x), jnp.result_type(x)), template
         )
         self.init = jax.jit(self._init)
-        self.step = jax.jit(self._step)
+        jitted = jax.jit(self._step)
+
+        def step(state: Any, task: Task, key: jax.Array) -> tuple[Any, dict[str, jax.Array]]:
+            """One generation (jitted), after checking that the task can be traced."""
+            require_pytree_task(task)
+            return jitted(state, task, key)
+
+        step.lower = jitted.lower  # type: ignore[attr-defined]  # for cost/memory analyses
+        self.step = step
 
     @property
     def num_devices(self) -> int:

@@ -23,7 +23,7 @@ import numpy as np
 
 from tdca.credit.artifact import check_fits, load_credit_net, save_credit_net
 from tdca.credit.layout import CreditLayout
-from tdca.credit.strategies import BP, DFA, FA, TDCA
+from tdca.credit.strategies import LEARNERS, TDCA
 from tdca.credit.strategies.tdca import dfa_like_init
 from tdca.data import Dataset, load_dataset
 from tdca.evolution import ESConfig, Evolution, config_for_resume, evolve
@@ -40,7 +40,6 @@ from tdca.tasks.classification import (
 )
 
 ARCHS = ("mlp-100", "mlp-900", "mlp-1000", "deep-fc", "cnn")
-BASE_LEARNERS = ("bp", "bp-zero", "fa", "dfa", "bp-adam")
 VALIDATION_SIZE = 5000
 FITNESS_DATA = ("train", "validation", "within")
 SUBSET_SEED = 0
@@ -200,20 +199,20 @@ def make_task(
 
 
 def learner_parts(learner: str, task: ClassificationTask, key: jax.Array) -> tuple[Any, Any, str]:
-    """(strategy, its parameters, bottom-up init scheme) for a learner name."""
-    if learner in ("bp", "bp-adam"):
-        return BP(), (), "kaiming"
-    if learner == "bp-zero":
-        return BP(), (), "near_zero"
-    if learner in ("fa", "dfa"):
-        strategy = FA.for_task(task) if learner == "fa" else DFA.for_task(task)
-        return strategy, strategy.init(key), "zero"
+    """(strategy, its parameters, bottom-up init scheme) for a learner name: one of
+    ``LEARNERS`` (``register_learner`` adds to them), ``bp-adam`` or ``tdca:PATH``."""
+    name = "bp" if learner == "bp-adam" else learner  # bp-adam: BP, with its own optimizer
+    if name in LEARNERS:
+        strategy = LEARNERS[name].build(task)
+        return strategy, strategy.init(key), LEARNERS[name].init_scheme
     if learner.startswith("tdca:"):
         source = learner.split(":", 1)[1]
         strategy, beta, _ = load_credit_net(source)
         check_fits(strategy, task, source)
         return strategy, beta, "zero"
-    raise ValueError(f"unknown learner {learner!r}; choose one of {BASE_LEARNERS} or tdca:PATH")
+    raise ValueError(
+        f"unknown learner {learner!r}; choose one of {(*LEARNERS, 'bp-adam')} or tdca:PATH"
+    )
 
 
 def train_learner(

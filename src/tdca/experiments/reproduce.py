@@ -25,7 +25,6 @@ from tdca.evolution import ESConfig
 from tdca.experiments import paper_numbers as paper
 from tdca.experiments.classification import (
     ADAM_LR_GRID,
-    ARCHS,
     LR_GRID,
     LR_GRID_EXTENSION,
     LR_GRIDS,
@@ -126,8 +125,12 @@ class Reproduction:
         if unknown or not datasets:
             raise ValueError(f"--datasets must be a subset of {DATASETS}, got {datasets}")
         self.datasets = tuple(d for d in DATASETS if d in datasets)
-        if archs is not None and (not archs or set(archs) - set(ARCHS)):
-            raise ValueError(f"--archs must be a subset of {ARCHS}, got {archs}")
+        if archs is not None:
+            table_archs = TABLE_ARCHS.get(table, ())
+            if not table_archs:
+                raise ValueError(f"{table} has no architectures to choose from; drop --archs")
+            if not archs or set(archs) - set(table_archs):
+                raise ValueError(f"--archs for {table} must be among {table_archs}, got {archs}")
         self.archs = archs  # None: every architecture the table uses
         self.shared = Path(cache) if cache is not None else self.out
         self.shared.mkdir(parents=True, exist_ok=True)
@@ -428,6 +431,11 @@ S3_LAYOUTS = (
     ("mlp-900", "line:36"),
     ("mlp-900", "grid:6x6"),
 )
+# The bottom-up architectures a table's --archs can select from (the others have one).
+TABLE_ARCHS = {
+    "table2": ("deep-fc", "cnn"),
+    "tableS3": tuple(dict.fromkeys(arch for arch, _ in S3_LAYOUTS)),
+}
 
 
 def _tableS3(r: Reproduction) -> list[dict[str, Any]]:
@@ -458,7 +466,7 @@ def _tableS3(r: Reproduction) -> list[dict[str, Any]]:
 
 def _table2(r: Reproduction) -> list[dict[str, Any]]:
     rows = []
-    for arch in ("deep-fc", "cnn"):
+    for arch in TABLE_ARCHS["table2"]:
         if r.archs is not None and arch not in r.archs:
             continue
         for ds in r.datasets:

@@ -40,7 +40,13 @@ def tanh_prime(z: jax.Array) -> jax.Array:
 
 @dataclass(frozen=True)
 class MLP:
-    """A tanh MLP with a linear output layer; ``sizes`` = (inputs, hidden..., outputs)."""
+    """A tanh MLP with a linear output layer; ``sizes`` = (inputs, hidden..., outputs).
+
+    Another hidden nonlinearity is a subclass overriding ``activation`` and ``hidden_prime``:
+    the forward pass, the local rule and FA's backward chain all take g and g' from these.
+    (The papers' zero start needs g'(0) != 0: with ReLU a zero-initialised network gets no
+    hidden updates from any local rule.)
+    """
 
     sizes: tuple[int, ...]
 
@@ -76,6 +82,14 @@ class MLP:
             params.append({"w": w, "b": b})
         return params
 
+    def activation(self, z: jax.Array) -> jax.Array:
+        """g, the hidden units' nonlinearity (tanh, as the papers)."""
+        return jnp.tanh(z)
+
+    def hidden_prime(self, z: jax.Array) -> jax.Array:
+        """g'(z), the slope every local rule multiplies a hidden neuron's credit by."""
+        return tanh_prime(z)
+
     def forward(self, params: Params, x: jax.Array) -> tuple[jax.Array, list[LayerTap]]:
         """Return the output logits and each layer's (input, pre-activation)."""
         taps: list[LayerTap] = []
@@ -83,7 +97,7 @@ class MLP:
         for i, layer in enumerate(params):
             z = affine(a, layer)
             taps.append(LayerTap(a, z))
-            a = z if i == len(params) - 1 else jnp.tanh(z)
+            a = z if i == len(params) - 1 else self.activation(z)
         return a, taps
 
     def apply(self, params: Params, x: jax.Array) -> jax.Array:
@@ -94,7 +108,7 @@ class MLP:
         """The neuron-local rule (see ``tdca.credit.local_rule``)."""
         from tdca.credit.local_rule import local_update
 
-        return local_update(taps, credits)
+        return local_update(taps, credits, self.hidden_prime)
 
     def num_params(self) -> int:
         return sum((i + 1) * o for i, o in zip(self.sizes[:-1], self.sizes[1:], strict=True))

@@ -1,7 +1,16 @@
-"""Credit-assignment strategies behind one interface, and a registry by name."""
+"""Credit-assignment strategies behind one interface, and registries by name.
+
+``make_strategy`` builds a strategy for a task (TDCA with options). ``LEARNERS`` names the
+ways to train a bottom-up network from scratch that ``tdca train`` and ``train_learner``
+accept: a strategy and the initialisation it starts from (BP from Kaiming, the papers'
+Zero-BP from +-1e-16, FA/DFA/TDCA from zero). ``register_learner`` adds one, e.g. a new
+feedback rule, without touching the library.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from tdca.credit.strategies.base import CreditStrategy
@@ -15,15 +24,53 @@ STRATEGIES = ("bp", "fa", "dfa", "tdca")
 
 def make_strategy(name: str, task: Task, **options: Any) -> CreditStrategy:
     """Build a strategy for ``task``; ``options`` go to TDCA (hidden, layout, ...)."""
-    if name == "bp":
-        return BP()
-    if name == "fa":
-        return FA.for_task(task)
-    if name == "dfa":
-        return DFA.for_task(task)
     if name == "tdca":
         return TDCA.for_task(task, **options)
+    if name in STRATEGIES:
+        return LEARNERS[name].build(task)
     raise ValueError(f"unknown strategy {name!r}; choose one of {STRATEGIES}")
 
 
-__all__ = ["BP", "DFA", "FA", "STRATEGIES", "TDCA", "CreditStrategy", "make_strategy"]
+@dataclass(frozen=True)
+class Learner:
+    """A named learner: its strategy for a task, and the bottom-up init it starts from."""
+
+    build: Callable[[Task], CreditStrategy]
+    init_scheme: str = "zero"
+
+
+LEARNERS: dict[str, Learner] = {
+    "bp": Learner(lambda task: BP(), "kaiming"),
+    "bp-zero": Learner(lambda task: BP(), "near_zero"),
+    "fa": Learner(FA.for_task),
+    "dfa": Learner(DFA.for_task),
+}
+
+
+def register_learner(
+    name: str, build: Callable[[Task], CreditStrategy], init_scheme: str = "zero"
+) -> None:
+    """Make ``name`` a learner for ``train_learner`` (and ``tdca train`` in a process that
+    registered it); ``build(task)`` returns the strategy, whose ``init(key)`` gives its
+    parameters."""
+    from tdca.networks.mlp import INIT_SCHEMES
+
+    if name in LEARNERS or name == "bp-adam" or ":" in name or not name:
+        raise ValueError(f"learner name {name!r} is taken or not allowed (no ':')")
+    if init_scheme not in INIT_SCHEMES:
+        raise ValueError(f"init_scheme must be one of {INIT_SCHEMES}, got {init_scheme!r}")
+    LEARNERS[name] = Learner(build, init_scheme)
+
+
+__all__ = [
+    "BP",
+    "DFA",
+    "FA",
+    "LEARNERS",
+    "STRATEGIES",
+    "TDCA",
+    "CreditStrategy",
+    "Learner",
+    "make_strategy",
+    "register_learner",
+]

@@ -14,8 +14,6 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from tdca.credit.local_rule import local_update
-from tdca.networks.mlp import tanh_prime
 from tdca.tasks.base import Batch, LayeredTask, Task, Theta, require_layered
 
 
@@ -71,10 +69,11 @@ class FA:
     def direction(self, sparams: Any, task: Task, theta: Theta, batch: Batch) -> Theta:
         layered: LayeredTask = task  # type: ignore[assignment]
         taps, err = layered.taps_and_error(theta, batch)
+        model = layered.model  # its own g' and local rule (a subclass may change both)
         credits = [err]
         delta = err
         for i in range(len(taps) - 2, -1, -1):
             c = delta @ sparams[i]
             credits.insert(0, c)
-            delta = c * tanh_prime(taps[i].pre)
-        return local_update(taps, credits)
+            delta = c * model.hidden_prime(taps[i].pre)
+        return model.local_update(taps, credits)
