@@ -69,9 +69,10 @@ fi
 #    extra data, unlike the 90.72 run on 5,000 extra images): does it pass issue 3's 88% where
 #    training-set fitness overfits (100 / 86.73)? CPU trend in docs/outer-loop.md. Two legs
 #    like blocks 3-4 (unpack runs.tgz into results/gpu/ between the calls). With the evolved
-#    credit gain, as block 3. For issue 3 run this before block 3: on the CPU, fitting the
-#    training images better (population 128: training CE 0.151 against 0.204 at 32) left
-#    test accuracy where it was (best 87.27), so block 3 mostly confirms the plateau.
+#    credit gain, as block 3. Run it after block 3 (the papers' fitness, which issue 3 asks
+#    for): its CPU proxy at population 128 was level with the papers' fitness (86.79-87.04 vs
+#    87.04-87.27 test over four legs, -0.32 points on average; docs/outer-loop.md), so it is
+#    no longer the likelier route to 88%; it tells whether population 256 changes that.
 if block 6; then
   W="$R/evolve-mnist-1000-20-sgd-within"
   [ -d "$W" ] || [ ! -d results/gpu/evolve-mnist-1000-20-sgd-within ] || cp -r results/gpu/evolve-mnist-1000-20-sgd-within "$R/"
