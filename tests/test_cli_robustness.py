@@ -200,7 +200,8 @@ def test_a_run_is_not_resumed_on_other_data(tmp_path, capsys):
     argv += ["--steps", "3", "--population", "4", "--lr", "0.1", "--no-progress"]
     assert main([*argv, "--generations", "2", "--out", str(out)]) == 0
     saved = json.loads((out / "config.json").read_text())["data_fingerprints"]
-    assert list(saved) == ["d"] and len(saved["d"]) == 16
+    spec = f"npz:{tmp_path / 'd.npz'}"  # keyed by the full spec: two files named alike differ
+    assert list(saved) == [spec] and len(saved[spec]) == 16
     write(1)
     capsys.readouterr()
     assert main(["evolve", "--resume", str(out), "--generations", "3", "--no-progress"]) == 2
@@ -237,3 +238,85 @@ def test_a_task_that_is_not_a_pytree_is_refused_with_the_fix(tmp_path):
     with pytest.raises(TypeError, match=r"JAX pytree of arrays.*leaf of type Plain"):
         evo.step(state, Plain(task), jax.random.PRNGKey(2))
     state, _ = evo.step(state, task, jax.random.PRNGKey(2))  # the pytree task runs
+
+
+def test_two_commands_cannot_write_one_run_directory_at_once(tmp_path):
+    """A run directory is locked by the process writing it; the lock of a process that is
+    gone is stale and taken over; the lock is removed when the process exits."""
+    import subprocess
+    import sys
+
+    d = tmp_path / "run"
+    d.mkdir()
+    (d / "config.json").write_text(json.dumps({"experiment": "gaussian"}))
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"from tdca.rundir import RunDir; RunDir({str(d)!r}, resume=True)"
+            "; import time; print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(RunDirError, match=f"in use by process {holder.pid}"):
+            RunDir(d, resume=True, kind="gaussian")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert (d / ".lock").is_file()  # killed: its lock stays behind, stale
+    RunDir(d, resume=True, kind="gaussian")  # taken over
+    done = subprocess.run(
+        [sys.executable, "-c", f"from tdca.rundir import RunDir; RunDir({str(tmp_path / 'b')!r})"],
+        check=True,
+    )
+    assert done.returncode == 0 and not (tmp_path / "b" / ".lock").exists()  # released at exit
+
+
+def test_invalid_api_settings_are_refused_not_run(tmp_path, capsys):
+    """Settings that used to run silently wrong (NaN search widths, gradient ascent at a
+    negative lr, a fractional step count) or fail deep inside JAX."""
+    from tdca.credit import BP, register_learner
+    from tdca.evolution import ESConfig
+    from tdca.experiments.classification import EvolveConfig
+    from tdca.inner import InnerLoop
+
+    for bad in (
+        {"sigma_init": float("nan")},
+        {"learning_rate": float("inf")},
+        {"std_max_change": -1.0},
+        {"std_lr": -1.0},
+        {"population": 8.0},
+    ):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            ESConfig(**bad)
+    for bad in ({"lr": -10.0}, {"lr": 0.0}, {"lr": float("nan")}, {"steps": 2.5}):
+        with pytest.raises(ValueError, match="inner-loop"):
+            InnerLoop(BP(), **({"steps": 3} | bad))
+    for name, build in (("five", 5), ("tdca", BP), ("zoo/x", BP), (" ", BP)):
+        with pytest.raises(ValueError):
+            register_learner(name, build)
+    with pytest.raises(ValueError, match="given twice"):
+        EvolveConfig(datasets=("mnist", "MNIST"))
+    assert main(["reproduce", "table1", "--datasets", "cifar10", "--out", str(tmp_path / "a")]) == 2
+    assert "table1 is MNIST with transfer" in capsys.readouterr().err
+    s4 = tmp_path / "s4"
+    assert main(["reproduce", "tableS4", "--out", str(s4)]) == 0
+    capsys.readouterr()
+    assert main(["reproduce", "table2", "--archs", "cnn", "--out", str(s4)]) == 2
+    assert "holds the results of tableS4" in capsys.readouterr().err
+
+
+def test_a_credit_network_for_other_classes_says_so(tmp_path):
+    from tdca.credit.artifact import check_fits, load_credit_net
+    from tdca.io import ArtifactError
+    from tdca.networks import MLP
+    from tdca.tasks import ClassificationTask
+
+    strategy, _, _ = load_credit_net("zoo/mnist")
+    x, y = np.zeros((6, 784), np.float32), np.arange(6) % 3
+    task = ClassificationTask.create(x, y, MLP((784, 100, 3)), num_classes=3)
+    with pytest.raises(ArtifactError, match=r"evolved for 10 classes .* this data set has 3"):
+        check_fits(strategy, task, "zoo/mnist")

@@ -329,8 +329,16 @@ def _train_at_precision(args: argparse.Namespace) -> int:
         meta = read_meta(source)
         if lr is None and not isinstance(meta.get("lr"), int | float):
             raise ArtifactError(f"{source}: records no inner learning rate; give --lr")
+        evolved_with = meta.get("optimizer", "sgd")
+        if lr is None and optimizer not in (None, evolved_with):
+            print(
+                f"tdca train: note: {source} was evolved with {evolved_with} at lr "
+                f"{meta['lr']:g}; that lr is kept for --optimizer {optimizer} (give --lr to "
+                "change it)",
+                file=sys.stderr,
+            )
         lr = float(meta["lr"]) if lr is None else lr
-        optimizer = optimizer or meta.get("optimizer", "sgd")
+        optimizer = optimizer or evolved_with
     optimizer = optimizer or "sgd"
     if lr is None:
         tuned = tune_lr(

@@ -7,10 +7,14 @@ A run directory is the unit of reproducibility: ``config.json`` (what ran),
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import json
 import logging
 import math
+import os
 import platform
+import socket
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -101,8 +105,49 @@ def refuse_foreign_folder(path: Path, kind: str, flag: str = "--out") -> None:
             )
 
 
+LOCK = ".lock"
 # What a run that failed before doing any work leaves behind; such a folder may be reused.
-_LEFT_BY_A_FAILED_START = {"log.txt"}
+_LEFT_BY_A_FAILED_START = {"log.txt", LOCK}
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def _release(lock: Path, holder: str) -> None:
+    with contextlib.suppress(OSError):
+        if lock.read_text().strip() == holder:
+            lock.unlink()
+
+
+def claim(path: Path) -> None:
+    """Hold ``path/.lock`` for this process until it exits, so that two commands started
+    on one run directory (a double-clicked resume, two jobs given the same --out) cannot
+    interleave their generations and overwrite each other's checkpoint. A lock whose
+    process is gone (killed, or written on another machine, e.g. a GPU lease) is stale
+    and taken over."""
+    lock = path / LOCK
+    me = f"{socket.gethostname()}:{os.getpid()}"
+    try:
+        with open(lock, "x") as f:
+            f.write(me)
+    except FileExistsError:
+        holder = lock.read_text(errors="replace").strip()
+        host, _, pid = holder.rpartition(":")
+        here = host == socket.gethostname() and pid.isdigit()
+        if holder != me and here and _process_alive(int(pid)):
+            raise RunDirError(
+                f"{path}: in use by process {pid} (another tdca command writing there); "
+                f"wait for it to finish, or delete {lock} if no such process is running"
+            ) from None
+        lock.write_text(me)
+    atexit.register(_release, lock, me)
 
 
 class RunDir:
@@ -137,6 +182,7 @@ class RunDir:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise RunDirError(f"--out {self.path}: cannot create it ({e.strerror})") from e
+        claim(self.path)
         self.logger = self._make_logger()
 
     def _left_by_a_failed_start(self, kind: str | None, resumable: bool) -> bool:

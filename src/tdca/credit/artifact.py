@@ -79,7 +79,13 @@ def load_credit_net(path: str | Path) -> tuple[TDCA, Any, dict[str, Any]]:
 
 def check_fits(strategy: TDCA, task: Task, source: str | Path) -> None:
     """Refuse, with the reason, a credit network that cannot drive this bottom-up network."""
-    if strategy.layout.units != tuple(task.credit_units):
+    units = tuple(task.credit_units)
+    if strategy.layout.units[-1:] != units[-1:]:  # no --arch changes the number of outputs
+        raise ArtifactError(
+            f"{source}: this credit network was evolved for {strategy.layout.units[-1]} "
+            f"classes (outputs), but this data set has {units[-1]}; evolve one for it"
+        )
+    if strategy.layout.units != units:
         raise ArtifactError(
             f"{source}: this credit network credits layers of {strategy.layout.units} units, but "
             f"the bottom-up network has {tuple(task.credit_units)}; evolve one for this "

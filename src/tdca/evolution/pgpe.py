@@ -15,6 +15,7 @@ worst finite one and counted, so the ES update never sees a NaN.
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -46,6 +47,16 @@ class ESConfig:
     checkpoint_every: int = 50
 
     def __post_init__(self) -> None:
+        for name in ("population", "generations", "checkpoint_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | np.integer):
+                raise ValueError(f"{name} must be an integer, got {value!r}")
+        for name in ("sigma_init", "learning_rate", "std_lr", "std_max_change"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float | np.number) and math.isfinite(value)):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
+            if value < 0 or (value == 0 and name in ("sigma_init", "learning_rate")):
+                raise ValueError(f"{name} must be > 0, got {value}")
         if self.population < 2 or self.population % 2:
             raise ValueError(
                 f"population must be an even number >= 2 (PGPE samples mirrored pairs), "

@@ -13,6 +13,7 @@ import contextlib
 import functools
 import hashlib
 import time
+import warnings
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -397,6 +398,8 @@ class EvolveConfig:
     def __post_init__(self) -> None:
         if not self.datasets:
             raise ValueError("need at least one data set")
+        if len({d.lower() for d in self.datasets}) != len(self.datasets):
+            raise ValueError(f"a data set is given twice: {list(self.datasets)}")
         if self.arch not in ARCHS:
             raise ValueError(f"unknown architecture {self.arch!r}; choose one of {ARCHS}")
         if self.credit_init not in ("dfa", "random"):
@@ -633,7 +636,15 @@ def _evolve_and_evaluate(
         selection = pick_inner_lr(strategy, beta0, cfg)
         cfg = replace(cfg, lr=selection["lr"])
         run.log(f"inner lr {cfg.lr} picked on validation: {selection}")
-    data = {s.name: fingerprint(s) for s in fit_splits}
+        if "no rate beat chance" in selection["picked_by"]:
+            warnings.warn(
+                f"no inner learning rate in {selection['grid']} trained the starting network "
+                f"above chance in {cfg.steps} steps; lr {cfg.lr} was picked by validation "
+                "cross-entropy, and evolution starts from a rule that does not yet learn",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+    data = {spec: fingerprint(s) for spec, s in zip(cfg.datasets, fit_splits, strict=True)}
     if fingerprints is not None and fingerprints != data:
         raise RunDirError(
             f"{run.path}: the data sets differ from those this run was evolved on "

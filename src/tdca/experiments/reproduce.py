@@ -39,6 +39,11 @@ from tdca.io import read_meta
 from tdca.rundir import code_version, refuse_foreign_folder
 
 TABLES = ("table1", "table2", "tableS1", "tableS2", "tableS3", "tableS4", "figS2")
+# Tables whose data sets are not chosen with --datasets, and why.
+FIXED_DATASETS = {
+    "table1": "is MNIST with transfer to Fashion-MNIST",
+    "tableS4": "counts parameters and FLOPs (no data set)",
+}
 DATASETS = ("mnist", "fashion-mnist", "cifar10")
 TRAIN_TOTAL = {"mnist": 60000, "fashion-mnist": 60000, "cifar10": 50000}
 
@@ -120,10 +125,19 @@ class Reproduction:
             raise ValueError(f"--out {self.out}: exists and is not a directory")
         if self.out.is_dir():  # rerunning into its own folder reuses the cache; another run's: no
             refuse_foreign_folder(self.out, "reproduce")
+            saved = self.out / "config.json"
+            other = json.loads(saved.read_text()).get("table") if saved.is_file() else None
+            if other not in (None, table):
+                raise ValueError(
+                    f"--out {self.out}: holds the results of {other}; give {table} its own "
+                    "folder (share work between tables with --cache)"
+                )
         self.out.mkdir(parents=True, exist_ok=True)
         unknown = set(datasets) - set(DATASETS)
         if unknown or not datasets:
             raise ValueError(f"--datasets must be a subset of {DATASETS}, got {datasets}")
+        if table in FIXED_DATASETS and set(datasets) != set(DATASETS):
+            raise ValueError(f"{table} {FIXED_DATASETS[table]}; drop --datasets")
         self.datasets = tuple(d for d in DATASETS if d in datasets)
         if archs is not None:
             table_archs = TABLE_ARCHS.get(table, ())

@@ -55,8 +55,12 @@ def register_learner(
     parameters."""
     from tdca.networks.mlp import INIT_SCHEMES
 
-    if name in LEARNERS or name == "bp-adam" or ":" in name or not name:
-        raise ValueError(f"learner name {name!r} is taken or not allowed (no ':')")
+    if not isinstance(name, str) or not name.strip() or name != name.strip():
+        raise ValueError(f"a learner name must be a non-empty word, got {name!r}")
+    if name in LEARNERS or name in ("bp-adam", "tdca") or ":" in name or "/" in name:
+        raise ValueError(f"learner name {name!r} is taken or not allowed (no ':' or '/')")
+    if not callable(build):
+        raise ValueError(f"build must be a callable taking a task, got {build!r}")
     if init_scheme not in INIT_SCHEMES:
         raise ValueError(f"init_scheme must be one of {INIT_SCHEMES}, got {init_scheme!r}")
     LEARNERS[name] = Learner(build, init_scheme)
