@@ -132,7 +132,6 @@ class Reproduction:
                     f"--out {self.out}: holds the results of {other}; give {table} its own "
                     "folder (share work between tables with --cache)"
                 )
-        self.out.mkdir(parents=True, exist_ok=True)
         unknown = set(datasets) - set(DATASETS)
         if unknown or not datasets:
             raise ValueError(f"--datasets must be a subset of {DATASETS}, got {datasets}")
@@ -147,7 +146,11 @@ class Reproduction:
                 raise ValueError(f"--archs for {table} must be among {table_archs}, got {archs}")
         self.archs = archs  # None: every architecture the table uses
         self.shared = Path(cache) if cache is not None else self.out
-        self.shared.mkdir(parents=True, exist_ok=True)
+        for folder, flag in ((self.out, "--out"), (self.shared, "--cache")):
+            try:  # only now that the arguments are known to be good
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as e:  # e.g. a file in the way: "[Errno 17] File exists"
+                raise ValueError(f"{flag} {folder}: cannot use it as a folder ({e})") from e
         self.cache_file = self.shared / "baselines.json"
         self.cache: dict[str, Any] = (
             json.loads(self.cache_file.read_text()) if self.cache_file.exists() else {}
