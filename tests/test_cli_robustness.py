@@ -210,9 +210,10 @@ def test_a_run_is_not_resumed_on_other_data(tmp_path, capsys):
 
 
 def test_train_defaults_to_the_architecture_a_credit_network_was_evolved_for(tmp_path):
-    assert cli._evolved_arch("tdca:zoo/mnist") == "mlp-100"
-    assert cli._evolved_arch("dfa") is None
-    assert cli._evolved_arch(f"tdca:{tmp_path / 'missing'}") is None  # reported on loading
+    assert cli._evolved_setting("tdca:zoo/mnist", "arch") == "mlp-100"
+    assert cli._evolved_setting("tdca:zoo/mnist", "precision") is None  # evolved before it
+    assert cli._evolved_setting("dfa", "arch") is None
+    assert cli._evolved_setting(f"tdca:{tmp_path / 'missing'}", "arch") is None
 
 
 def test_a_task_that_is_not_a_pytree_is_refused_with_the_fix(tmp_path):
@@ -320,3 +321,17 @@ def test_a_credit_network_for_other_classes_says_so(tmp_path):
     task = ClassificationTask.create(x, y, MLP((784, 100, 3)), num_classes=3)
     with pytest.raises(ArtifactError, match=r"evolved for 10 classes .* this data set has 3"):
         check_fits(strategy, task, "zoo/mnist")
+
+
+def test_train_inherits_the_precision_a_credit_network_was_evolved_at(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 255, (60, 6, 6), dtype=np.uint8)
+    y = np.arange(60) % 3
+    data = tmp_path / "d.npz"
+    np.savez(data, x_train=x, y_train=y, x_test=x[:20], y_test=y[:20])
+    evo, run = tmp_path / "evo", tmp_path / "train"
+    common = ["--dataset", f"npz:{data}", "--train-size", "40", "--steps", "3", "--lr", "0.1"]
+    argv = ["evolve", *common, "--population", "4", "--generations", "1", "--no-progress"]
+    assert main([*argv, "--precision", "bfloat16-activations", "--out", str(evo)]) == 0
+    assert main(["train", *common, "--learner", f"tdca:{evo}", "--out", str(run)]) == 0
+    assert json.loads((run / "config.json").read_text())["precision"] == "bfloat16-activations"

@@ -66,14 +66,14 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
 
 
-def _add_precision_arg(p: argparse.ArgumentParser) -> None:
+def _add_precision_arg(p: argparse.ArgumentParser, inherits: str = "") -> None:
     p.add_argument(
         "--precision",
         choices=list(PRECISIONS),
-        default="default",
+        default=None if inherits else "default",
         help="matmul precision (default: JAX's: float32 on CPUs, may be TF32 on recent NVIDIA "
         "GPUs); bfloat16-activations also stores data and activations in bf16; parameters, "
-        "their updates and all state stay float32",
+        f"their updates and all state stay float32{inherits}",
     )
 
 
@@ -142,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
         "it was evolved with)",
     )
     t.add_argument("--seed", type=_seed, default=0)
-    _add_precision_arg(t)
+    _add_precision_arg(t, inherits=" (default: that of a tdca: credit network's evolution)")
     t.add_argument("--data-dir", default=None, help="data folder (default $TDCA_DATA_DIR)")
     t.add_argument(
         "--allow-pickle",
@@ -293,6 +293,8 @@ def _positive_float(text: str) -> float:
 def _train(args: argparse.Namespace) -> int:
     from tdca.precision import matmul_precision
 
+    if args.precision is None:  # a credit network trains as it was evolved
+        args.precision = _evolved_setting(args.learner, "precision") or "default"
     with matmul_precision(args.precision):
         return _train_at_precision(args)
 
@@ -314,7 +316,7 @@ def _train_at_precision(args: argparse.Namespace) -> int:
     from tdca.rundir import RunDir
 
     if args.arch is None:
-        args.arch = _evolved_arch(args.learner) or "mlp-100"
+        args.arch = _evolved_setting(args.learner, "arch") or "mlp-100"
     # Validate data, learner and checkpoint before creating the run directory.
     split = make_split(args.dataset, args.data_dir, args.train_size, allow_pickle=args.allow_pickle)
     probe = make_task(split, build_model(args.arch, split.dataset), "zero")
@@ -393,19 +395,22 @@ def _train_at_precision(args: argparse.Namespace) -> int:
     return 0
 
 
-def _evolved_arch(learner: str) -> str | None:
-    """The architecture a ``tdca:`` credit network records (None for other learners, or
-    where it records none; a bad path is reported when the learner is loaded)."""
+def _evolved_setting(learner: str, key: str) -> str | None:
+    """The ``arch`` or ``precision`` a ``tdca:`` credit network's evolution used (None for
+    other learners, or where it records none; a bad path is reported when the learner is
+    loaded)."""
     if not learner.startswith("tdca:"):
         return None
     from tdca.credit.artifact import resolve
     from tdca.io import read_meta
 
     try:
-        arch = read_meta(resolve(learner.split(":", 1)[1])).get("arch")
+        meta = read_meta(resolve(learner.split(":", 1)[1]))
     except (ArtifactError, OSError):
         return None
-    return arch if arch in ARCHS else None
+    config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
+    value = meta.get(key, config.get(key))
+    return value if value in {"arch": ARCHS, "precision": PRECISIONS}[key] else None
 
 
 def _es_from_args(es: ESConfig, args: argparse.Namespace) -> ESConfig:
