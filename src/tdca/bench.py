@@ -41,7 +41,7 @@ from tdca.credit.strategies.tdca import TDCA, dfa_like_init
 from tdca.evolution.pgpe import ESConfig, Evolution, candidate_memory, device_memory_budget
 from tdca.inner import InnerLoop
 from tdca.networks.mlp import MLP
-from tdca.rundir import RunDirError, refuse_foreign_folder
+from tdca.rundir import check_folder, make_folder
 from tdca.tasks.classification import ClassificationTask
 
 PRECISIONS: tuple[str, ...] = precision_names.EXPLICIT_PRECISIONS
@@ -408,14 +408,8 @@ def run_bench(
         cfg = replace(cfg, gemm_size=2048 if on_cpu else 8192)
     assert cfg.gemm_size is not None
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise RunDirError(f"--out {out}: exists and is not a directory")
-    if out.is_dir():
-        refuse_foreign_folder(out, "bench")  # before minutes of benchmarking, not after
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise RunDirError(f"--out {out}: cannot create it ({e.strerror})") from e
+    check_folder(out, "bench")  # before minutes of benchmarking, not after
+    make_folder(out)
     t_start, load_before = time.perf_counter(), _load_average()
     with precision_names.matmul_precision(precision):
         effective = effective_matmul_inputs()

@@ -105,6 +105,23 @@ def refuse_foreign_folder(path: Path, kind: str, flag: str = "--out") -> None:
             )
 
 
+def check_folder(path: Path, kind: str | None = None, flag: str = "--out") -> None:
+    """A folder a command will write into is not a file and, with ``kind``, holds no other
+    kind of run (``refuse_foreign_folder``). Checked before any work; ``make_folder``
+    creates it once the command's arguments are known to be good."""
+    if path.exists() and not path.is_dir():
+        raise RunDirError(f"{flag} {path}: exists and is not a directory")
+    if kind is not None and path.is_dir():
+        refuse_foreign_folder(path, kind, flag)
+
+
+def make_folder(path: Path, flag: str = "--out") -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RunDirError(f"{flag} {path}: cannot create it ({e.strerror})") from e
+
+
 LOCK = ".lock"
 # What a run that failed before doing any work leaves behind; such a folder may be reused.
 _LEFT_BY_A_FAILED_START = {"log.txt", LOCK}
@@ -162,8 +179,7 @@ class RunDir:
         resumable: bool = True,
     ) -> None:
         self.path = Path(path)
-        if self.path.exists() and not self.path.is_dir():
-            raise RunDirError(f"--out {self.path}: exists and is not a directory")
+        check_folder(self.path)
         if resume:
             config = self.path / "config.json"
             if not config.is_file():
@@ -178,10 +194,7 @@ class RunDir:
         elif self.path.exists() and not self._left_by_a_failed_start(kind, resumable):
             hint = f", or pass --resume {self.path} to continue that run" if resumable else ""
             raise RunDirError(f"--out {self.path}: directory is not empty; choose a new one{hint}")
-        try:
-            self.path.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise RunDirError(f"--out {self.path}: cannot create it ({e.strerror})") from e
+        make_folder(self.path)
         claim(self.path)
         self.logger = self._make_logger()
 

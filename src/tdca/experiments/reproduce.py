@@ -36,7 +36,7 @@ from tdca.experiments.classification import (
     tune_lr,
 )
 from tdca.io import read_meta
-from tdca.rundir import code_version, refuse_foreign_folder
+from tdca.rundir import check_folder, code_version, make_folder
 
 TABLES = ("table1", "table2", "tableS1", "tableS2", "tableS3", "tableS4", "figS2")
 # Tables whose data sets are not chosen with --datasets, and why.
@@ -121,10 +121,8 @@ class Reproduction:
             raise ValueError(f"unknown table {table!r}; choose one of {TABLES}")
         self.table, self.out, self.scale = table, Path(out), scale
         self.data_dir, self.progress, self.console = data_dir, progress, console
-        if self.out.exists() and not self.out.is_dir():
-            raise ValueError(f"--out {self.out}: exists and is not a directory")
-        if self.out.is_dir():  # rerunning into its own folder reuses the cache; another run's: no
-            refuse_foreign_folder(self.out, "reproduce")
+        check_folder(self.out, "reproduce")  # its own folder is reused (the cache); others: no
+        if self.out.is_dir():
             saved = self.out / "config.json"
             other = json.loads(saved.read_text()).get("table") if saved.is_file() else None
             if other not in (None, table):
@@ -146,11 +144,8 @@ class Reproduction:
                 raise ValueError(f"--archs for {table} must be among {table_archs}, got {archs}")
         self.archs = archs  # None: every architecture the table uses
         self.shared = Path(cache) if cache is not None else self.out
-        for folder, flag in ((self.out, "--out"), (self.shared, "--cache")):
-            try:  # only now that the arguments are known to be good
-                folder.mkdir(parents=True, exist_ok=True)
-            except OSError as e:  # e.g. a file in the way: "[Errno 17] File exists"
-                raise ValueError(f"{flag} {folder}: cannot use it as a folder ({e})") from e
+        make_folder(self.out)  # only now that the arguments are known to be good
+        make_folder(self.shared, "--cache")
         self.cache_file = self.shared / "baselines.json"
         self.cache: dict[str, Any] = (
             json.loads(self.cache_file.read_text()) if self.cache_file.exists() else {}
