@@ -335,3 +335,27 @@ def test_train_inherits_the_precision_a_credit_network_was_evolved_at(tmp_path, 
     assert main([*argv, "--precision", "bfloat16-activations", "--out", str(evo)]) == 0
     assert main(["train", *common, "--learner", f"tdca:{evo}", "--out", str(run)]) == 0
     assert json.loads((run / "config.json").read_text())["precision"] == "bfloat16-activations"
+
+
+def test_flat_feature_data_trains_an_mlp_and_the_cnn_is_refused(tmp_path, capsys):
+    """A user's own tabular data (npz with x of shape (N, D)) trains the MLPs end to end;
+    the CNN, which needs a spatial layout, is refused before a run folder is made."""
+    rng = np.random.default_rng(0)
+    centres = rng.random((3, 12))
+
+    def draw(n):
+        y = rng.integers(0, 3, n)
+        return np.clip(centres[y] + 0.1 * rng.standard_normal((n, 12)), 0, 1), y
+
+    (xtr, ytr), (xte, yte) = draw(300), draw(100)
+    data = tmp_path / "tab.npz"
+    np.savez(data, x_train=xtr, y_train=ytr, x_test=xte, y_test=yte)
+    argv = ["train", "--dataset", f"npz:{data}", "--train-size", "200", "--steps", "40"]
+    assert main([*argv, "--learner", "dfa", "--out", str(tmp_path / "dfa")]) == 0
+    m = json.loads((tmp_path / "dfa" / "metrics.json").read_text())
+    assert m["train_size"] == 200 and m["test_accuracy"] > 0.9  # well-separated classes
+    capsys.readouterr()
+    cnn = tmp_path / "cnn"
+    assert main([*argv, "--learner", "bp", "--arch", "cnn", "--out", str(cnn)]) == 2
+    assert "--arch cnn needs images" in capsys.readouterr().err
+    assert not (cnn / "metrics.json").exists()

@@ -426,9 +426,10 @@ def test_npz_casts_small_ints_and_squeezes_channel(tmp_path: Path) -> None:
         ({"y_train": np.array([0, 1, 2])}, "x_train has 4 examples but y_train has 3"),
         ({"y_train": np.array([0, -1, 2, 1])}, "labels must be non-negative"),
         ({"y_train": np.array([0.0, 1.0, 2.0, 1.0])}, "expected 1-D integer labels"),
-        ({"x_test": np.zeros((2, 5, 5)) + 3.0}, r"float pixels span \[3, 3\]"),
+        ({"x_test": np.zeros((2, 5, 5)) + 3.0}, r"float values span \[3, 3\]"),
         ({"x_test": np.zeros((2, 4, 4), np.uint8)}, "differ in shape"),
-        ({"x_test": np.zeros((2, 25), np.uint8)}, r"shape \(2, 25\); expected"),
+        ({"x_test": np.zeros((2, 25), np.uint8)}, "differ in shape"),
+        ({"x_test": np.zeros((2, 5, 5, 2), np.uint8)}, r"shape \(2, 5, 5, 2\); expected"),
         ({"num_classes": np.array(2)}, "num_classes. must be an integer scalar"),
     ],
 )
@@ -437,6 +438,23 @@ def test_npz_rejects(tmp_path: Path, arrays: dict, match: str) -> None:
     with pytest.raises(DatasetError, match=match) as e:
         read_npz(f)
     assert "bad.npz" in str(e.value)
+
+
+def test_npz_flat_feature_vectors(tmp_path: Path) -> None:
+    """A user's tabular data (N, D) is read as features; the value rules are the images'."""
+    x = RNG.random((4, 7)).astype(np.float32)
+    ds = read_npz(_npz(tmp_path / "tab.npz", x_train=x, x_test=x[:2]))
+    assert ds.image_shape == (7,) and ds.input_dim == 7 and not ds.is_images
+    np.testing.assert_array_equal(ds.features("test"), x[:2])
+    ints = read_npz(
+        _npz(tmp_path / "i.npz", x_train=np.full((4, 3), 51), x_test=np.zeros((2, 3), int))
+    )
+    np.testing.assert_allclose(ints.features("train"), 0.2)
+    signed = np.linspace(-1, 1, 28).reshape(4, 7)  # e.g. standardised features
+    with pytest.raises(DatasetError, match=r"values span \[-1, 1\].*min-max scale each feature"):
+        read_npz(_npz(tmp_path / "s.npz", x_train=signed, x_test=x[:2]))
+    with pytest.raises(DatasetError, match="an example with no values"):
+        read_npz(_npz(tmp_path / "z.npz", x_train=x[:, :0], x_test=x[:2, :0]))
 
 
 def test_npz_object_arrays_never_unpickled(tmp_path: Path) -> None:

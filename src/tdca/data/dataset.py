@@ -31,9 +31,10 @@ class DatasetWarning(UserWarning):
 class Dataset:
     """Train/test images and labels of one image-classification dataset.
 
-    Images are ``uint8`` of shape ``(N, H, W)`` (grayscale) or ``(N, H, W, 3)`` (RGB); the only
-    exception is an ``npz:`` file that already stores floats in [0, 1], kept as ``float32`` so
-    no precision is thrown away. Labels are ``int32`` in ``0..num_classes-1``. Arrays are made
+    Images are ``uint8`` of shape ``(N, H, W)`` (grayscale) or ``(N, H, W, 3)`` (RGB); a user's
+    ``npz:`` file may instead hold flat feature vectors ``(N, D)`` (for the MLPs; the CNN needs
+    images), and may store floats in [0, 1], kept as ``float32`` so no precision is thrown
+    away. Labels are ``int32`` in ``0..num_classes-1``. Arrays are made
     read-only so a dataset shared between experiments cannot be mutated by one of them.
     """
 
@@ -63,9 +64,10 @@ class Dataset:
             x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
             if not isinstance(x, np.ndarray) or x.dtype not in (np.uint8, np.float32):
                 raise DatasetError(f"{where}: x_{split} must be a uint8 or float32 ndarray")
-            if not (x.ndim == 3 or (x.ndim == 4 and x.shape[-1] == 3)):
+            if not (x.ndim in (2, 3) or (x.ndim == 4 and x.shape[-1] == 3)):
                 raise DatasetError(
-                    f"{where}: x_{split} has shape {x.shape}; expected (N, H, W) or (N, H, W, 3)"
+                    f"{where}: x_{split} has shape {x.shape}; expected (N, H, W), (N, H, W, 3) "
+                    "or flat (N, D)"
                 )
             if not isinstance(y, np.ndarray) or y.dtype != np.int32 or y.ndim != 1:
                 raise DatasetError(f"{where}: y_{split} must be a 1-D int32 ndarray")
@@ -110,8 +112,13 @@ class Dataset:
 
     @property
     def image_shape(self) -> tuple[int, ...]:
-        """Shape of one image: ``(H, W)`` or ``(H, W, 3)``."""
+        """Shape of one example: ``(H, W)`` or ``(H, W, 3)``, or ``(D,)`` for flat features."""
         return tuple(self.x_train.shape[1:])
+
+    @property
+    def is_images(self) -> bool:
+        """False for flat feature vectors, which have no spatial layout for a convolution."""
+        return len(self.image_shape) >= 2
 
     @property
     def input_dim(self) -> int:

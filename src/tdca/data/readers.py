@@ -585,7 +585,8 @@ def read_npz(path: PathLike, *, name: str | None = None) -> Dataset:
     Images may be uint8 (kept), another integer type with values in 0..255 (cast to uint8), or
     floats in [0, 1] (kept as float32, so pre-normalised data is not re-quantised); floats outside
     [0, 1] are rejected because their scale is ambiguous. Shapes (N, H, W), (N, H, W, 1) and
-    (N, H, W, 3) are accepted. Labels must be non-negative integers, shape (N,) or (N, 1).
+    (N, H, W, 3) are images; (N, D) is a flat feature vector per example (for the MLPs, not the
+    CNN), under the same value rules. Labels must be non-negative integers, shape (N,) or (N, 1).
     ``num_classes`` is the optional scalar key of that name, else ``max(label) + 1``; an optional
     ``class_names`` string array is kept.
     """
@@ -666,12 +667,15 @@ def read_npz(path: PathLike, *, name: str | None = None) -> Dataset:
 def _npz_images(x: np.ndarray, where: str) -> np.ndarray:
     if x.ndim == 4 and x.shape[-1] == 1:
         x = x[..., 0]
-    if not (x.ndim == 3 or (x.ndim == 4 and x.shape[-1] == 3)):
+    if not (x.ndim in (2, 3) or (x.ndim == 4 and x.shape[-1] == 3)):
         raise DatasetError(
-            f"{where} has shape {x.shape}; expected (N, H, W), (N, H, W, 1) or (N, H, W, 3)"
+            f"{where} has shape {x.shape}; expected images (N, H, W), (N, H, W, 1) or "
+            "(N, H, W, 3), or flat feature vectors (N, D)"
         )
     if len(x) == 0:
         raise DatasetError(f"{where} holds no images")
+    if 0 in x.shape[1:]:
+        raise DatasetError(f"{where} has shape {x.shape}: an example with no values")
     if x.dtype == np.uint8:
         return np.ascontiguousarray(x)
     if x.dtype.kind in "iu":
@@ -683,9 +687,10 @@ def _npz_images(x: np.ndarray, where: str) -> np.ndarray:
             raise DatasetError(f"{where}: contains NaN or infinite pixels")
         lo, hi = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
         if lo < 0.0 or hi > 1.0:
+            fix = "min-max scale each feature" if x.ndim == 2 else "e.g. divide by 255"
             raise DatasetError(
-                f"{where}: float pixels span [{lo:g}, {hi:g}]; store uint8 0..255 or floats in "
-                "[0, 1] (e.g. divide by 255)"
+                f"{where}: float values span [{lo:g}, {hi:g}]; store uint8 0..255 or floats in "
+                f"[0, 1] ({fix})"
             )
         return x.astype(np.float32)
     raise DatasetError(f"{where} has dtype {x.dtype}; expected uint8 or float in [0, 1]")

@@ -26,7 +26,7 @@ from tdca.credit.artifact import check_fits, load_credit_net, save_credit_net
 from tdca.credit.layout import CreditLayout
 from tdca.credit.strategies import LEARNERS, TDCA
 from tdca.credit.strategies.tdca import dfa_like_init
-from tdca.data import Dataset, load_dataset
+from tdca.data import Dataset, DatasetError, load_dataset
 from tdca.evolution import ESConfig, Evolution, config_for_resume, evolve
 from tdca.inner import OPTIMIZERS, InnerLoop, make_optimizer
 from tdca.networks import MLP
@@ -59,6 +59,12 @@ def build_model(arch: str, ds: Dataset) -> Any:
         return MLP((d, *hidden[arch], c))
     if arch == "cnn":
         from tdca.networks.cnn import CNN
+
+        if not ds.is_images:
+            raise DatasetError(
+                f"--arch cnn needs images, but {ds.name!r} holds flat feature vectors of length "
+                f"{d}; use an MLP ({', '.join(a for a in ARCHS if a != 'cnn')})"
+            )
 
         shape = ds.image_shape if len(ds.image_shape) == 3 else (*ds.image_shape, 1)
         return CNN(input_shape=tuple(shape), num_classes=c)
