@@ -113,6 +113,28 @@ def test_strategies_that_need_layers_refuse_the_gaussian_task():
         make_strategy("hebb", GaussianTask())
 
 
+def test_a_strategy_built_for_another_network_is_refused_by_name(task):
+    """A strategy used with a task whose network differs says so, instead of failing with
+    a broadcasting error inside the local rule."""
+    other = task.replace(model=MLP((8, 7, 5, 3)))
+    for name in ("tdca", "fa", "dfa"):
+        strategy = make_strategy(name, task)
+        with pytest.raises(ValueError, match=r"built for credited units \(6, 5, 3\).*\(7, 5, 3\)"):
+            InnerLoop(strategy, 2, 0.1).run(
+                strategy.init(jax.random.key(0)), other, jax.random.key(1)
+            )
+    four = ClassificationTask.create(task.x, task.y, MLP((8, 6, 5, 4)), num_classes=4)
+    strategy = TDCA.for_task(four)
+    three = four.replace(num_classes=3)  # same credited units, a credit input of 4 + 3
+    with pytest.raises(ValueError, match=r"reads 8 numbers, but task .* gives 7"):
+        strategy.direction(
+            strategy.init(jax.random.key(0)),
+            three,
+            three.init_params(jax.random.key(0)),
+            (three.x, three.y),
+        )
+
+
 def test_inner_loop_accepts_any_optax_optimizer(task):
     loop = InnerLoop(BP(), 20, optimizer=optax.adam(0.05))
     record = lambda t, th: t.loss(th, (t.x, t.y))  # noqa: E731

@@ -23,3 +23,17 @@ class CreditStrategy(Protocol):
     def init(self, key: jax.Array) -> Any: ...
 
     def direction(self, sparams: Any, task: Task, theta: Theta, batch: Batch) -> Theta: ...
+
+
+def check_built_for(strategy: Any, units: tuple[int, ...], task: Task) -> None:
+    """Refuse a task whose credited units differ from those the strategy was built for.
+
+    Runs at trace time (shapes are static), so it costs nothing in the compiled loop; without
+    it, the mismatch surfaces as a broadcasting error deep inside the local rule.
+    """
+    if tuple(units) != tuple(task.credit_units):
+        raise ValueError(
+            f"this {strategy.name} strategy was built for credited units {tuple(units)}, but "
+            f"task {getattr(task, 'name', task)!r} credits {tuple(task.credit_units)}; build "
+            f"it for this task: {type(strategy).__name__}.for_task(task)"
+        )

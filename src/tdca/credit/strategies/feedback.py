@@ -14,6 +14,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from tdca.credit.strategies.base import check_built_for
 from tdca.tasks.base import Batch, LayeredTask, Task, Theta, require_layered
 
 
@@ -38,6 +39,7 @@ class DFA:
         return _feedback_init(key, [(n_out, u) for u in self.units[:-1]])
 
     def direction(self, sparams: Any, task: Task, theta: Theta, batch: Batch) -> Theta:
+        check_built_for(self, self.units, task)
         layered: LayeredTask = task  # type: ignore[assignment]
         taps, err = layered.taps_and_error(theta, batch)
         credits = [err @ b for b in sparams] + [err]
@@ -67,6 +69,7 @@ class FA:
         return _feedback_init(key, list(zip(self.units[1:], self.units[:-1], strict=True)))
 
     def direction(self, sparams: Any, task: Task, theta: Theta, batch: Batch) -> Theta:
+        check_built_for(self, self.units, task)
         layered: LayeredTask = task  # type: ignore[assignment]
         taps, err = layered.taps_and_error(theta, batch)
         model = layered.model  # its own g' and local rule (a subclass may change both)

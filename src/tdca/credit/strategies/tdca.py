@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 
 from tdca.credit.layout import CreditLayout
+from tdca.credit.strategies.base import check_built_for
 from tdca.networks.credit_net import CreditNet, CreditParams
 from tdca.tasks.base import Batch, Task, Theta
 
@@ -52,7 +53,14 @@ class TDCA:
         return self.net.init(key)
 
     def direction(self, sparams: CreditParams, task: Task, theta: Theta, batch: Batch) -> Theta:
+        check_built_for(self, self.layout.units, task)
         u, aux = task.credit_state(theta, batch)
+        if u.shape[-1] != self.net.inputs:
+            raise ValueError(
+                f"the credit network reads {self.net.inputs} numbers, but task "
+                f"{getattr(task, 'name', task)!r} gives {u.shape[-1]} (e.g. another number of "
+                "classes); build the strategy with TDCA.for_task(task)"
+            )
         credits = self.layout.expand(self.net.apply(sparams, u))
         return task.apply_credits(theta, aux, credits)
 
