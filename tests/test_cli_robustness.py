@@ -359,3 +359,30 @@ def test_flat_feature_data_trains_an_mlp_and_the_cnn_is_refused(tmp_path, capsys
     assert main([*argv, "--learner", "bp", "--arch", "cnn", "--out", str(cnn)]) == 2
     assert "--arch cnn needs images" in capsys.readouterr().err
     assert not (cnn / "metrics.json").exists()
+
+
+def test_a_stop_during_the_final_evaluation_says_how_to_finish(tmp_path, monkeypatch, capsys):
+    """Ctrl-C/SIGTERM after the last generation (while the evolved network is evaluated)
+    prints the resume command, and that command finishes the run without evolving again."""
+    import tdca.experiments.classification as cl
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 255, (60, 5, 5), dtype=np.uint8)
+    y = np.arange(60) % 3
+    np.savez(tmp_path / "d.npz", x_train=x, y_train=y, x_test=x[:20], y_test=y[:20])
+    out = tmp_path / "evo"
+    argv = ["evolve", "--dataset", f"npz:{tmp_path / 'd.npz'}", "--train-size", "30"]
+    argv += ["--steps", "2", "--population", "4", "--generations", "2", "--lr", "0.1"]
+    real = cl.train_learner
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cl, "train_learner", stopped)
+    assert main([*argv, "--no-progress", "--out", str(out)]) == 130
+    assert f"continue with: tdca evolve --resume {out}" in capsys.readouterr().err
+    assert not (out / "metrics.json").exists()
+    monkeypatch.setattr(cl, "train_learner", real)
+    assert main(["evolve", "--resume", str(out), "--no-progress"]) == 0
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 2  # no generation rerun
+    assert json.loads((out / "metrics.json").read_text())["evolution"]["generations"] == 2

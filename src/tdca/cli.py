@@ -619,6 +619,18 @@ def _terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _resume_hint(args: argparse.Namespace) -> str:
+    """How to go on after a stop outside the generation loop (e.g. during an evolution's
+    final evaluation, or between the cells of a table): the saved work is reused."""
+    if args.command in ("evolve", "gaussian"):
+        out = args.resume or args.out
+        if out is not None and (Path(out) / "config.json").exists():
+            return f"; continue with: tdca {args.command} --resume {out}"
+    if args.command == "reproduce":
+        return "; finished cells are kept: run the same command again to continue"
+    return ""
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
@@ -641,7 +653,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tdca {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(f"interrupted{_resume_hint(args)}", file=sys.stderr)
         return 130
     finally:
         if in_main_thread:
