@@ -24,12 +24,14 @@ from tdca.experiments.classification import (
     next_rate,
     pick_inner_lr,
     run_evolve,
+    seeds_summary,
     starting_point,
     train_learner,
     tune_lr,
+    within_count,
 )
 from tdca.experiments.report import results_document, table_markdown
-from tdca.inner import InnerLoop
+from tdca.inner import InnerLoop, make_optimizer
 from tdca.io import ArtifactError
 from tdca.networks import MLP
 
@@ -48,6 +50,34 @@ def _npz(path, shape, n_train=300, n_test=200, seed=0):
     xte, yte = draw(n_test)
     np.savez(path, x_train=xtr, y_train=ytr, x_test=xte, y_test=yte)
     return f"npz:{path}"
+
+
+def _first_centre_fitness(out, fitness_data=None):
+    """Generation 0's centre fitness as the run logged it, and as recomputed here from its
+    config.json and starting credit network: an option that never reached the evolution's
+    inner loop or fitness (optimizer, fitness data, fitness over the last steps, metric)
+    makes the two differ, where checking config.json alone would not notice."""
+    cfg = json.loads((out / "config.json").read_text())
+    cfg["fitness_data"] = fitness_data or cfg["fitness_data"]
+    strategy, beta0, _ = load_credit_net(out / "credit_net_start.npz")
+    (spec,) = cfg["datasets"]
+    held = cfg["fitness_data"] == "validation"
+    split = make_split(spec, None, cfg["train_size"], validation=held, whole_cell=held)
+    holdout = within_count(cfg["train_size"]) if cfg["fitness_data"] == "within" else 0
+    model = build_model(cfg["arch"], split.dataset)
+    task = make_task(
+        split,
+        model,
+        "zero",
+        fitness_metric=cfg["fitness"],
+        fitness_on_eval=held,
+        fit_holdout=holdout,
+    )
+    tx = make_optimizer(cfg["optimizer"], cfg["lr"])
+    loop = InnerLoop(strategy, cfg["steps"], cfg["lr"], tx, fitness_last=cfg["fitness_last"])
+    k_eval = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(cfg["seed"]), 0), 3)[1]
+    logged = json.loads((out / "metrics.jsonl").read_text().splitlines()[0])["centre_fitness"]
+    return logged, float(loop.fitness(beta0, task, k_eval))
 
 
 @pytest.fixture(scope="module")
@@ -201,6 +231,23 @@ def test_pick_inner_lr_reports_both_criteria_and_uses_the_right_one(data):
     assert stuck["lr"] == (1e-7, 1e-5)[int(np.argmin(ces))]
 
 
+def test_seeds_summary_is_the_mean_and_sample_std_over_seeds():
+    runs = [{"train_accuracy": a, "test_accuracy": b} for a, b in ((0.9, 0.5), (1.0, 0.7))]
+    s = seeds_summary(runs)
+    assert s["seeds"] == 2 and s["test_accuracy"] == pytest.approx(0.6)
+    assert s["test_accuracy_std"] == pytest.approx(0.2 / np.sqrt(2))  # ddof=1
+    assert s["train_accuracy"] == pytest.approx(0.95)
+    assert seeds_summary(runs[:1])["test_accuracy_std"] == 0.0
+
+
+def test_bp_adam_reference_always_trains_with_adam_on_mini_batches(data):
+    split = make_split(data["small"], None, 200)
+    r = train_learner("bp-adam", split, steps=30, lr=3e-3, curves=False)
+    assert r["optimizer"] == "adam" and r["batch_size"] == 128
+    sgd = train_learner("bp", split, steps=30, lr=3e-3, curves=False)
+    assert r["train_accuracy"] > sgd["train_accuracy"] + 0.2  # Adam, not SGD, at this lr
+
+
 def test_mean_over_tasks_is_the_mean_fitness(data):
     a = make_task(make_split(data["small"], None, 50), MLP((784, 100, 10)), "zero")
     b = make_task(make_split(data["rgb"], None, 50), MLP((3072, 100, 10)), "zero")
@@ -308,6 +355,9 @@ def test_evolve_options_adam_held_out_fitness_and_time_limit(tmp_path, data, cap
     logged = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert all(0.0 <= r["centre_fitness"] <= 1.0 for r in logged)
     assert meta["lr"] in (0.001, 0.003, 0.01, 0.03, 0.1)  # picked from the Adam grid
+    logged, recomputed = _first_centre_fitness(out)  # Adam, validation data, accuracy
+    assert logged == pytest.approx(recomputed, abs=1e-6)
+    assert m["results"][0]["optimizer"] == "adam"  # the final evaluation trains as evolved
     # `tdca train` with that credit network uses the optimizer and rate it was evolved with
     argv = ["train", "--dataset", data["small"], "--learner", f"tdca:{out}", "--train-size"]
     argv += ["100", "--steps", "5", "--precision", "bfloat16", "--out", str(tmp_path / "t")]
@@ -315,6 +365,8 @@ def test_evolve_options_adam_held_out_fitness_and_time_limit(tmp_path, data, cap
     cfg = json.loads((tmp_path / "t" / "config.json").read_text())
     assert cfg["optimizer"] == "adam" and cfg["lr"] == meta["lr"]
     assert cfg["precision"] == "bfloat16"
+    trained = json.loads((tmp_path / "t" / "metrics.json").read_text())
+    assert trained["optimizer"] == "adam" and trained["lr"] == meta["lr"]
     # the run can still be resumed towards its 50 generations
     assert main(["evolve", "--resume", str(out), "--no-progress"]) == 0
     assert json.loads((out / "metrics.json").read_text())["evolution"]["generations"] == 50
@@ -327,6 +379,10 @@ def test_evolve_with_fitness_on_a_held_out_fifth_of_the_cells_images(tmp_path, d
     assert main([*argv, "--out", str(out), "--no-progress"]) == 0
     _, _, meta = load_credit_net(out)
     assert meta["config"]["fitness_data"] == "within"
+    logged, recomputed = _first_centre_fitness(out)
+    assert logged == pytest.approx(recomputed, abs=1e-6)
+    _, on_whole_cell = _first_centre_fitness(out, fitness_data="train")
+    assert logged != pytest.approx(on_whole_cell, abs=1e-4)  # so the check above can tell
     # the evolved network is still scored on the cell's whole training set and the test set
     (row,) = json.loads((out / "metrics.json").read_text())["results"]
     assert row["train_size"] == 100 and 0.0 <= row["test_accuracy"] <= 1.0
@@ -343,8 +399,8 @@ def test_evolve_with_fitness_over_the_last_steps(tmp_path, data, capsys):
     assert main([*argv, "--fitness-last", "2", "--out", str(out)]) == 0
     _, _, meta = load_credit_net(out)
     assert meta["config"]["fitness_last"] == 2
-    first = json.loads((out / "metrics.jsonl").read_text().splitlines()[0])
-    assert 0.0 < -first["centre_fitness"] < 10.0  # a mean of two cross-entropies
+    logged, recomputed = _first_centre_fitness(out)  # the mean over the last two steps
+    assert logged == pytest.approx(recomputed, abs=1e-6)
     # more steps to average than the inner loop has: refused before anything is written
     assert main([*argv, "--fitness-last", "6", "--out", str(tmp_path / "x")]) == 2
     assert "fitness_last" in capsys.readouterr().err and not (tmp_path / "x").exists()
@@ -397,7 +453,7 @@ def test_bfloat16_activations_evolution_stores_its_data_in_bf16(tmp_path, data, 
     assert json.loads((tmp_path / "r" / "config.json").read_text())["precision"] == (
         "bfloat16-activations"
     )
-    assert 0.0 <= metrics["results"][0]["test_accuracy"] <= 1.0
+    assert np.isfinite(metrics["results"][0]["train_loss"])  # bf16 did not overflow
 
 
 def test_zoo_commands(capsys):

@@ -323,7 +323,11 @@ def test_a_credit_network_for_other_classes_says_so(tmp_path):
         check_fits(strategy, task, "zoo/mnist")
 
 
-def test_train_inherits_the_precision_a_credit_network_was_evolved_at(tmp_path, capsys):
+def test_train_inherits_the_precision_a_credit_network_was_evolved_at(
+    tmp_path, capsys, monkeypatch
+):
+    import tdca.experiments.classification as cl
+
     rng = np.random.default_rng(1)
     x = rng.integers(0, 255, (60, 6, 6), dtype=np.uint8)
     y = np.arange(60) % 3
@@ -333,8 +337,19 @@ def test_train_inherits_the_precision_a_credit_network_was_evolved_at(tmp_path, 
     common = ["--dataset", f"npz:{data}", "--train-size", "40", "--steps", "3", "--lr", "0.1"]
     argv = ["evolve", *common, "--population", "4", "--generations", "1", "--no-progress"]
     assert main([*argv, "--precision", "bfloat16-activations", "--out", str(evo)]) == 0
+    seen = []
+
+    def spy(*args, **kwargs):  # what the training actually runs under, not what it records
+        from tdca.precision import activation_dtype
+
+        seen.append(str(activation_dtype()))
+        return real(*args, **kwargs)
+
+    real = cl.train_learner
+    monkeypatch.setattr(cl, "train_learner", spy)
     assert main(["train", *common, "--learner", f"tdca:{evo}", "--out", str(run)]) == 0
     assert json.loads((run / "config.json").read_text())["precision"] == "bfloat16-activations"
+    assert seen == ["bfloat16"]
 
 
 def test_flat_feature_data_trains_an_mlp_and_the_cnn_is_refused(tmp_path, capsys):

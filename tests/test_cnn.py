@@ -272,7 +272,7 @@ def test_tdca_credits_reach_the_cnn_through_its_own_local_rule(task):
 
 def test_fa_is_not_silently_run_on_the_cnn(task):
     """FA's W^T-shaped feedback has no per-channel meaning for a conv layer."""
-    with pytest.raises((TypeError, ValueError)):
+    with pytest.raises(TypeError, match="needs an MLP bottom-up network, not CNN"):
         _train(make_strategy("fa", task), task, 2)
 
 

@@ -14,7 +14,8 @@ from tdca.experiments.gaussian import GaussianConfig, run_gaussian
 from tdca.tasks import FUNCTION_1, FUNCTION_2
 
 
-def test_bp_gets_trapped_from_the_default_start():
+def test_each_function_has_its_local_minimum_in_the_small_well_above_the_global_one():
+    """The wells are placed as intended (BP's trapping itself: test_single_task_default_run)."""
     for f in (FUNCTION_1, FUNCTION_2):
         assert np.linalg.norm(f.local_min - np.asarray(f.wells[1].centre)) < 3
         assert float(f.value(f.global_min)) < float(f.value(f.local_min))

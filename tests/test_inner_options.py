@@ -167,3 +167,18 @@ def test_recording_only_the_last_steps_is_the_tail_of_the_full_trace(batch_size)
     with pytest.raises(ValueError, match="fitness_last"):
         EvolveConfig(steps=20, fitness_last=0)
     assert EvolveConfig.from_dict(EvolveConfig().to_dict() | {"fitness_last": 3}).fitness_last == 3
+
+
+def test_mini_batches_are_fresh_distinct_examples_of_the_training_set() -> None:
+    """Each step draws its own batch, without repeats, of (image, label) pairs that belong
+    together; the same key and step give the same batch (determinism)."""
+    x, y = _data(50, d=4)
+    task = ClassificationTask.create(x, y, MLP((4, 5, 3)), num_classes=3, batch_size=8)
+    key = jax.random.key(0)
+    (xa, ya), (xb, _) = task.batch(key, 0), task.batch(key, 1)
+    xa, ya = np.asarray(xa), np.asarray(ya)
+    assert xa.shape == (8, 4) and not np.array_equal(xa, np.asarray(xb))
+    np.testing.assert_array_equal(xa, np.asarray(task.batch(key, 0)[0]))
+    rows = [int(np.flatnonzero((x == r).all(1))[0]) for r in xa]  # each a training example
+    assert len(set(rows)) == 8  # drawn without replacement
+    np.testing.assert_array_equal(ya, y[rows])
