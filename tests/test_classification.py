@@ -34,6 +34,7 @@ from tdca.experiments.report import results_document, table_markdown
 from tdca.inner import InnerLoop, make_optimizer
 from tdca.io import ArtifactError
 from tdca.networks import MLP
+from tdca.tasks.classification import cross_entropy
 
 
 def _npz(path, shape, n_train=300, n_test=200, seed=0):
@@ -150,6 +151,29 @@ def test_credit_network_for_another_architecture_is_refused(evolved, data):
         train_learner(f"tdca:{out}", split, arch="mlp-1000", steps=2, lr=1.0)
     with pytest.raises(ArtifactError, match="no such file"):
         train_learner(f"tdca:{out}/missing.npz", split, steps=2, lr=1.0)
+
+
+def test_train_learner_compiles_once_for_a_grid_of_rates_and_seeds_and_matches_the_loop(data):
+    """The rate, the seed and the data are arguments of one compiled inner loop (so tuning
+    and seeds do not recompile), and the result is that of InnerLoop at a constant rate."""
+    from tdca.experiments import classification
+
+    split = make_split(data["small"], None, 60)
+    before = classification._run_learner._cache_size()
+    runs = {
+        (lr, seed): train_learner("dfa", split, steps=4, lr=lr, seed=seed)
+        for lr in (0.03, 0.1, 0.3)
+        for seed in (0, 1)
+    }
+    assert classification._run_learner._cache_size() == before + 1
+    task = make_task(split, build_model("mlp-100", split.dataset), "zero")
+    for (lr, seed), r in runs.items():
+        key = jax.random.PRNGKey(seed)
+        strategy, sparams, _ = classification.learner_parts("dfa", task, jax.random.fold_in(key, 7))
+        theta, _ = InnerLoop(strategy, 4, lr).run(sparams, task, key)
+        logits = task.model.apply(theta, task.x)
+        assert r["train_loss"] == pytest.approx(float(cross_entropy(logits, task.y)), rel=1e-5)
+    assert len({r["train_loss"] for r in runs.values()}) == 6  # every rate and seed differs
 
 
 def test_dfa_like_init_starts_as_dfa(data):

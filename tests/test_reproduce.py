@@ -1,6 +1,7 @@
 """``tdca reproduce``: tables written with paper numbers; work is cached and reused."""
 
 import json
+import os
 from dataclasses import replace
 
 import pytest
@@ -8,9 +9,11 @@ from rich.console import Console
 
 from tdca.cli import main
 from tdca.evolution import ESConfig
-from tdca.experiments import reproduce
+from tdca.experiments import classification, reproduce
 from tdca.experiments.classification import make_split, seeds_summary, train_learner
 from tdca.experiments.reproduce import SMALL, Reproduction
+
+DATA = os.environ.get("TDCA_DATA_DIR")
 
 
 def test_table_s4_command(tmp_path, capsys):
@@ -71,3 +74,52 @@ def test_evolutions_and_baselines_are_cached_and_reused(tmp_path, monkeypatch):
         cache=tmp_path / "cache",
     )
     assert r2.baseline("dfa", spec, "mlp-100", 100, 5) == b
+
+
+@pytest.mark.skipif(DATA is None, reason="needs the real data sets ($TDCA_DATA_DIR)")
+def test_tables_1_s2_and_s3_run_end_to_end_and_a_rerun_reuses_their_work(tmp_path, monkeypatch):
+    """The table commands on MNIST and Fashion-MNIST at a tiny scale (100 images, 3 steps,
+    2 generations of 4): every row the table should have, with the paper's number beside
+    it; the same command again gives the same rows from the cache; the multi-dataset
+    "all" network (S2) and a diffusion layout (S3) run too."""
+    es = ESConfig(population=4, generations=2, sigma_init=0.003, learning_rate=0.001)
+    tiny = replace(SMALL, es=es, seeds=2, table1_cells=((100, 3),), full=(100, 3))
+    monkeypatch.setitem(reproduce.SCALES, "small", tiny)
+    monkeypatch.setattr(reproduce, "LR_GRID", (0.1, 0.3))
+    monkeypatch.setitem(classification.LR_GRIDS, "sgd", (0.1, 0.3))  # evolutions' inner lr
+    common = ["--no-progress", "--cache", str(tmp_path / "cache"), "--data-dir", DATA]
+    t1 = ["reproduce", "table1", "--out", str(tmp_path / "t1"), *common]
+    assert main(t1) == 0
+    m = json.loads((tmp_path / "t1" / "metrics.json").read_text())
+    rows = {(r["dataset"], r["method"]): r for r in m["rows"]}
+    baselines = {
+        (d, k) for d in ("mnist", "fashion-mnist") for k in ("kaiming-bp", "zero-bp", "dfa")
+    }
+    transfer = {("fashion-mnist", "tr-fc"), ("fashion-mnist", "tr-tdca")}
+    assert set(rows) == baselines | {("mnist", "tdca")} | transfer
+    assert all(r["train_size"] == 100 and r["steps"] == 3 for r in m["rows"])
+    assert all(0.0 <= r["test_accuracy"] <= 1.0 for r in m["rows"])
+    assert rows[("mnist", "dfa")]["seeds"] == 2 and "test_accuracy_std" in rows[("mnist", "dfa")]
+    assert rows[("mnist", "tdca")]["paper_test_accuracy"] == pytest.approx(0.8861)
+    assert "88.61" in (tmp_path / "t1" / "table.md").read_text()
+    assert main(t1) == 0  # again: evolutions and baselines from the cache, the same rows
+    assert json.loads((tmp_path / "t1" / "metrics.json").read_text())["rows"] == m["rows"]
+
+    both = ["--datasets", "mnist,fashion-mnist"]
+    assert main(["reproduce", "tableS2", "--out", str(tmp_path / "s2"), *both, *common]) == 0
+    s2 = json.loads((tmp_path / "s2" / "metrics.json").read_text())["rows"]
+    assert {(r["evolved_on"], r["dataset"], r["method"]) for r in s2} == {
+        ("mnist", "mnist", "tdca"),
+        ("mnist", "fashion-mnist", "tr-tdca"),
+        ("fashion-mnist", "fashion-mnist", "tdca"),
+        ("fashion-mnist", "mnist", "tr-tdca"),
+        ("all", "mnist", "tdca"),
+        ("all", "fashion-mnist", "tdca"),
+    }
+    s3_argv = ["--datasets", "mnist", "--archs", "mlp-100", *common]
+    assert main(["reproduce", "tableS3", "--out", str(tmp_path / "s3"), *s3_argv]) == 0
+    s3 = json.loads((tmp_path / "s3" / "metrics.json").read_text())["rows"]
+    assert [(r["method"], r["layout"]) for r in s3] == [
+        ("tdca", "dense"),
+        ("tdca-diffusion", "line:10"),
+    ]

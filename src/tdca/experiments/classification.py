@@ -222,6 +222,36 @@ def learner_parts(learner: str, task: ClassificationTask, key: jax.Array) -> tup
     )
 
 
+@functools.partial(jax.jit, static_argnames=("strategy", "steps", "optimizer", "curves"))
+def _run_learner(
+    sparams: Any,
+    task: ClassificationTask,
+    key: jax.Array,
+    lr: jax.Array,
+    x_eval: jax.Array,
+    y_eval: jax.Array,
+    *,
+    strategy: Any,
+    steps: int,
+    optimizer: str,
+    curves: bool,
+) -> tuple[Any, Any]:
+    """``train_learner``'s inner loop, compiled once per learner, step count, optimizer and
+    shapes: the learning rate, the seed's key and the data are arguments, so a grid of rates
+    and a set of seeds reuse one compilation (at small scale compiling took longer than
+    training)."""
+
+    def record(t: ClassificationTask, theta: Any) -> Any:
+        if not curves:
+            return None
+        tr = t.model.apply(theta, t.x)
+        ev = t.model.apply(theta, x_eval)
+        return accuracy(tr, t.y), accuracy(ev, y_eval)
+
+    loop = InnerLoop(strategy, steps, optimizer=OPTIMIZERS[optimizer](lr))
+    return loop.run(sparams, task, key, record=record)
+
+
 def train_learner(
     learner: str,
     split: Split,
@@ -244,21 +274,18 @@ def train_learner(
     if learner == "bp-adam":  # the convergence reference: always Adam on mini-batches
         optimizer = "adam"
         batch_size = batch_size or min(128, len(split.x_train))
-    tx = make_optimizer(optimizer, lr)
+    make_optimizer(optimizer, lr)  # checks the name and the rate before any work
     task = make_task(split, model, init, batch_size)
     # evaluated in the same dtype the network trained in (bf16 under bfloat16-activations)
     x_eval, y_eval = jnp.asarray(split.x_eval, task.x.dtype), jnp.asarray(split.y_eval)
-
-    def record(t: ClassificationTask, theta: Any) -> Any:
-        if not curves:
-            return None
-        tr = t.model.apply(theta, t.x)
-        ev = t.model.apply(theta, x_eval)
-        return accuracy(tr, t.y), accuracy(ev, y_eval)
-
-    loop = InnerLoop(strategy, steps, lr, tx)
     t0 = time.perf_counter()
-    theta, trace = jax.jit(lambda sp, task: loop.run(sp, task, key, record=record))(sparams, task)
+    static = {"strategy": strategy, "steps": steps, "optimizer": optimizer, "curves": curves}
+    try:
+        hash(strategy)
+        run = functools.partial(_run_learner, **static)
+    except TypeError:  # e.g. a user's strategy holding arrays: compiled for this call only
+        run = jax.jit(functools.partial(_run_learner.__wrapped__, **static))
+    theta, trace = run(sparams, task, key, jnp.float32(lr), x_eval, y_eval)
     train_logits, eval_logits = model.apply(theta, task.x), model.apply(theta, x_eval)
     out: dict[str, Any] = {
         "learner": learner,
