@@ -514,9 +514,21 @@ def pick_inner_lr(
     for lr in grid:
         accs, ces = [], []
         for split, task in zip(splits, tasks, strict=True):
-            loop = InnerLoop(strategy, cfg.steps, lr, make_optimizer(cfg.optimizer, lr))
-            theta, _ = jax.jit(loop.run)(beta, task, jax.random.PRNGKey(cfg.seed))
-            logits = task.model.apply(theta, jnp.asarray(split.x_eval, task.x.dtype))
+            make_optimizer(cfg.optimizer, lr)  # checks the rate
+            x_eval = jnp.asarray(split.x_eval, task.x.dtype)
+            theta, _ = _run_learner(  # one compilation for the whole grid
+                beta,
+                task,
+                jax.random.PRNGKey(cfg.seed),
+                jnp.float32(lr),
+                x_eval,
+                jnp.asarray(split.y_eval),
+                strategy=strategy,
+                steps=cfg.steps,
+                optimizer=cfg.optimizer,
+                curves=False,
+            )
+            logits = task.model.apply(theta, x_eval)
             acc, ce = (
                 float(accuracy(logits, split.y_eval)),
                 float(cross_entropy(logits, split.y_eval)),
