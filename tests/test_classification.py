@@ -153,9 +153,9 @@ def test_credit_network_for_another_architecture_is_refused(evolved, data):
         train_learner(f"tdca:{out}/missing.npz", split, steps=2, lr=1.0)
 
 
-def test_train_learner_compiles_once_for_a_grid_of_rates_and_seeds_and_matches_the_loop(data):
-    """The rate, the seed and the data are arguments of one compiled inner loop (so tuning
-    and seeds do not recompile), and the result is that of InnerLoop at a constant rate."""
+def test_train_learner_compiles_once_per_rate_for_all_seeds_and_matches_the_loop(data):
+    """The seed and the data are arguments of the compiled inner loop (the seeds of a
+    baseline do not recompile), and the result is bit for bit that of InnerLoop."""
     from tdca.experiments import classification
 
     split = make_split(data["small"], None, 60)
@@ -165,14 +165,14 @@ def test_train_learner_compiles_once_for_a_grid_of_rates_and_seeds_and_matches_t
         for lr in (0.03, 0.1, 0.3)
         for seed in (0, 1)
     }
-    assert classification._run_learner._cache_size() == before + 1
+    assert classification._run_learner._cache_size() == before + 3  # one per rate
     task = make_task(split, build_model("mlp-100", split.dataset), "zero")
     for (lr, seed), r in runs.items():
         key = jax.random.PRNGKey(seed)
         strategy, sparams, _ = classification.learner_parts("dfa", task, jax.random.fold_in(key, 7))
         theta, _ = InnerLoop(strategy, 4, lr).run(sparams, task, key)
         logits = task.model.apply(theta, task.x)
-        assert r["train_loss"] == pytest.approx(float(cross_entropy(logits, task.y)), rel=1e-5)
+        assert r["train_loss"] == float(cross_entropy(logits, task.y))
     assert len({r["train_loss"] for r in runs.values()}) == 6  # every rate and seed differs
 
 

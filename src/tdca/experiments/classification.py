@@ -222,24 +222,26 @@ def learner_parts(learner: str, task: ClassificationTask, key: jax.Array) -> tup
     )
 
 
-@functools.partial(jax.jit, static_argnames=("strategy", "steps", "optimizer", "curves"))
+@functools.partial(jax.jit, static_argnames=("strategy", "steps", "lr", "optimizer", "curves"))
 def _run_learner(
     sparams: Any,
     task: ClassificationTask,
     key: jax.Array,
-    lr: jax.Array,
     x_eval: jax.Array,
     y_eval: jax.Array,
     *,
     strategy: Any,
     steps: int,
+    lr: float,
     optimizer: str,
     curves: bool,
 ) -> tuple[Any, Any]:
-    """``train_learner``'s inner loop, compiled once per learner, step count, optimizer and
-    shapes: the learning rate, the seed's key and the data are arguments, so a grid of rates
-    and a set of seeds reuse one compilation (at small scale compiling took longer than
-    training)."""
+    """``train_learner``'s inner loop, compiled once per learner, step count, rate, optimizer
+    and shapes: the seed's key and the data are arguments, so the seeds of a baseline reuse
+    one compilation (at small scale compiling took longer than training). The rate stays a
+    compile-time constant: as an argument it changed the rounding (XLA folds a constant rate
+    into the step), and a chaotic run (e.g. Table 1's TrTDCA at lr 1) then ended 2 points
+    elsewhere than the committed results."""
 
     def record(t: ClassificationTask, theta: Any) -> Any:
         if not curves:
@@ -280,12 +282,13 @@ def train_learner(
     x_eval, y_eval = jnp.asarray(split.x_eval, task.x.dtype), jnp.asarray(split.y_eval)
     t0 = time.perf_counter()
     static = {"strategy": strategy, "steps": steps, "optimizer": optimizer, "curves": curves}
+    static["lr"] = float(lr)
     try:
         hash(strategy)
         run = functools.partial(_run_learner, **static)
     except TypeError:  # e.g. a user's strategy holding arrays: compiled for this call only
         run = jax.jit(functools.partial(_run_learner.__wrapped__, **static))
-    theta, trace = run(sparams, task, key, jnp.float32(lr), x_eval, y_eval)
+    theta, trace = run(sparams, task, key, x_eval, y_eval)
     train_logits, eval_logits = model.apply(theta, task.x), model.apply(theta, x_eval)
     out: dict[str, Any] = {
         "learner": learner,
@@ -516,15 +519,15 @@ def pick_inner_lr(
         for split, task in zip(splits, tasks, strict=True):
             make_optimizer(cfg.optimizer, lr)  # checks the rate
             x_eval = jnp.asarray(split.x_eval, task.x.dtype)
-            theta, _ = _run_learner(  # one compilation for the whole grid
+            theta, _ = _run_learner(
                 beta,
                 task,
                 jax.random.PRNGKey(cfg.seed),
-                jnp.float32(lr),
                 x_eval,
                 jnp.asarray(split.y_eval),
                 strategy=strategy,
                 steps=cfg.steps,
+                lr=float(lr),
                 optimizer=cfg.optimizer,
                 curves=False,
             )
