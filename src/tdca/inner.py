@@ -8,16 +8,15 @@ strategy for an update direction and hands minus that direction to an optax opti
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
+from tdca.checks import is_finite_number, is_integer
 from tdca.credit.strategies.base import CreditStrategy
 from tdca.tasks.base import GENERATION_STREAM, Task, Theta, for_generation
 
@@ -59,11 +58,10 @@ class InnerLoop:
     def __post_init__(self) -> None:
         for name in ("steps", "fitness_last"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | np.integer):
+            if not is_integer(value):
                 raise ValueError(f"inner-loop {name} must be an integer, got {value!r}")
-        if self.optimizer is None and not (
-            isinstance(self.lr, int | float | np.number) and math.isfinite(self.lr) and self.lr > 0
-        ):  # a negative rate would silently run gradient ascent on the credits' direction
+        # a negative rate would silently run gradient ascent on the credits' direction
+        if self.optimizer is None and not (is_finite_number(self.lr) and self.lr > 0):
             raise ValueError(f"inner-loop lr must be a finite number > 0, got {self.lr!r}")
         if self.steps < 1:
             raise ValueError(f"inner-loop steps must be >= 1, got {self.steps}")

@@ -74,14 +74,19 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
+def read_json(path: Path) -> Any:
+    """A run file's JSON; an unreadable or damaged file is a one-line error naming it."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise RunDirError(f"{path}: not readable as JSON ({e})") from e
+
+
 def experiment_of(path: Path) -> str | None:
     """The kind of run a config.json or metrics.json belongs to ("train", "gaussian",
     "evolve-classification", "reproduce", "bench"; None if it does not say). Files written
     before metrics carried the field are recognised by their keys."""
-    try:
-        d = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise RunDirError(f"{path}: not readable as JSON ({e})") from e
+    d = read_json(path)
     if not isinstance(d, dict):
         raise RunDirError(f"{path}: not a tdca run file (a JSON object was expected)")
     if "experiment" in d:

@@ -12,6 +12,8 @@ from typing import Literal
 
 import numpy as np
 
+from tdca.checks import is_integer
+
 Split = Literal["train", "test"]
 
 
@@ -50,7 +52,7 @@ class Dataset:
     def __post_init__(self) -> None:
         """Check invariants once here so every consumer can rely on them."""
         where = f"dataset {self.name!r}" + (f" (from {self.source})" if self.source else "")
-        if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, int | np.integer):
+        if not is_integer(self.num_classes):
             raise DatasetError(f"{where}: num_classes must be an int, got {self.num_classes!r}")
         object.__setattr__(self, "num_classes", int(self.num_classes))
         if self.num_classes < 1:

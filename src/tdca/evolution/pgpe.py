@@ -15,7 +15,6 @@ worst finite one and counted, so the ES update never sees a NaN.
 from __future__ import annotations
 
 import itertools
-import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -27,6 +26,7 @@ from evosax.algorithms import PGPE
 from evosax.core.optimizer import clipup
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from tdca.checks import is_finite_number, is_integer
 from tdca.inner import InnerLoop
 from tdca.tasks.base import Task
 
@@ -49,11 +49,11 @@ class ESConfig:
     def __post_init__(self) -> None:
         for name in ("population", "generations", "checkpoint_every"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | np.integer):
+            if not is_integer(value):
                 raise ValueError(f"{name} must be an integer, got {value!r}")
         for name in ("sigma_init", "learning_rate", "std_lr", "std_max_change"):
             value = getattr(self, name)
-            if not (isinstance(value, int | float | np.number) and math.isfinite(value)):
+            if not is_finite_number(value):
                 raise ValueError(f"{name} must be a finite number, got {value!r}")
             if value < 0 or (value == 0 and name in ("sigma_init", "learning_rate")):
                 raise ValueError(f"{name} must be > 0, got {value}")

@@ -5,11 +5,11 @@ Numbers come only from the ``metrics.json`` files the commands wrote; nothing is
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from tdca.experiments import paper_numbers as paper
+from tdca.rundir import read_json
 
 TITLES = {
     "table1": "Table 1: MNIST at three settings; transfer to Fashion-MNIST",
@@ -101,19 +101,12 @@ def table_markdown(metrics: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _read(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: not readable as JSON ({e})") from e
-
-
 def _kind(d: Path) -> tuple[str | None, dict[str, Any] | None]:
     """("table" | "check" | None, metrics) for a run directory given to the report."""
     f = d / "metrics.json"
     if not f.is_file():
         return None, None
-    m = _read(f)
+    m = read_json(f)
     if not isinstance(m, dict):
         return None, None
     if "table" in m:
@@ -151,7 +144,7 @@ def results_document(run_dirs: list[Path]) -> str:
         if kind == "table":
             found.append((d, m))
         elif kind == "check":
-            checks.append((d, m, _read(d / "config.json")))
+            checks.append((d, m, read_json(d / "config.json")))
     out = [
         "# Results",
         "",
