@@ -54,6 +54,38 @@ def test_a_saved_config_with_missing_fields_is_refused_naming_the_file(tmp_path,
     assert f"{d / 'config.json'}: incomplete or damaged config" in err
 
 
+def test_a_misspelt_or_dropped_setting_in_a_saved_config_is_refused_not_defaulted(tmp_path, capsys):
+    """A hand-edited config.json: a misspelt key would otherwise be dropped (and its default
+    used) and a dropped one defaulted, so the resumed run would silently differ."""
+    from tdca.experiments.classification import EvolveConfig
+    from tdca.experiments.gaussian import GaussianConfig
+
+    cfg = EvolveConfig(lr=0.3, fitness_data="within", train_size=500)
+    saved = cfg.to_dict() | {"code_version": {"tdca": "0"}, "lr_selection": {"lr": 0.3}}
+    assert EvolveConfig.from_dict(saved) == cfg
+    # Settings added after the first release may be absent: older runs did the default.
+    older = {k: v for k, v in saved.items() if k not in ("precision", "gain_speed")}
+    assert EvolveConfig.from_dict(older) == cfg
+
+    d = tmp_path / "evo"
+    d.mkdir()
+    cases = {
+        "unknown settings ['fitnes_data']": saved | {"fitnes_data": "train"},
+        "settings missing: ['lr']": {k: v for k, v in saved.items() if k != "lr"},
+        "unknown settings ['populaton']": saved | {"es": saved["es"] | {"populaton": 8}},
+    }
+    for message, config in cases.items():
+        (d / "config.json").write_text(json.dumps(config))
+        assert main(["evolve", "--resume", str(d), "--no-progress"]) == 2
+        err = capsys.readouterr().err
+        assert f"{d / 'config.json'}: incomplete or damaged config" in err and message in err
+
+    g = GaussianConfig(steps=30).to_dict()
+    assert GaussianConfig.from_dict(g) == GaussianConfig(steps=30)
+    with pytest.raises(ValueError, match=r"settings missing: \['hidden'\]"):
+        GaussianConfig.from_dict({k: v for k, v in g.items() if k != "hidden"})
+
+
 def test_reproduce_and_bench_do_not_write_into_another_commands_run(tmp_path, capsys):
     train = _run_of(tmp_path, "train")
     before = _untouched(train)

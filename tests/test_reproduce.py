@@ -76,6 +76,49 @@ def test_evolutions_and_baselines_are_cached_and_reused(tmp_path, monkeypatch):
     assert r2.baseline("dfa", spec, "mlp-100", 100, 5) == b
 
 
+def test_runs_sharing_a_cache_keep_each_others_baselines_and_a_damaged_one_is_set_aside(
+    tmp_path, monkeypatch
+):
+    """Two reproduce commands given one --cache each read baselines.json when they start;
+    each write must merge (not overwrite the other's entries), and a baselines.json left
+    damaged is moved aside and recomputed, not a crash."""
+    from test_classification import _npz
+
+    spec = _npz(tmp_path / "d.npz", (28, 28))
+    tiny = replace(SMALL, seeds=1)
+    monkeypatch.setattr(reproduce, "LR_GRID", (0.1, 0.3))
+    cache = tmp_path / "cache"
+
+    def start(name: str, table: str = "table1") -> Reproduction:
+        return Reproduction(
+            table, tmp_path / name, tiny, None, False, Console(quiet=True), cache=cache
+        )
+
+    a, b = start("a"), start("b", "tableS1")  # both start before either has a baseline
+    real_tune, others = reproduce.tune_lr, [a]
+
+    def tune_while_the_other_run_writes(*args, **kwargs):
+        if others:  # a finishes its baseline while b is computing its own
+            others.pop().baseline("dfa", spec, "mlp-100", 100, 3)
+        return real_tune(*args, **kwargs)
+
+    monkeypatch.setattr(reproduce, "tune_lr", tune_while_the_other_run_writes)
+    b.baseline("fa", spec, "mlp-100", 100, 3)
+    dfa = a.baseline("dfa", spec, "mlp-100", 100, 3)  # from a's own memory
+    on_disk = json.loads((cache / "baselines.json").read_text())
+    assert sorted(k.split("|")[0] for k in on_disk) == ["dfa", "fa"]
+    # b finds a's entry on disk and does not recompute it
+    monkeypatch.setattr(reproduce, "tune_lr", lambda *a, **k: pytest.fail("recomputed"))
+    assert b.baseline("dfa", spec, "mlp-100", 100, 3) == dfa
+
+    (cache / "baselines.json").write_text(json.dumps(on_disk)[:40])  # cut mid-write
+    c = start("c")
+    assert c.cache == {}
+    aside = list(cache.glob("baselines.json.damaged-*"))
+    assert len(aside) == 1 and aside[0].read_text() == json.dumps(on_disk)[:40]
+    assert "moved to baselines.json.damaged-" in (tmp_path / "c" / "log.txt").read_text()
+
+
 @pytest.mark.skipif(DATA is None, reason="needs the real data sets ($TDCA_DATA_DIR)")
 def test_tables_1_s2_and_s3_run_end_to_end_and_a_rerun_reuses_their_work(tmp_path, monkeypatch):
     """The table commands on MNIST and Fashion-MNIST at a tiny scale (100 images, 3 steps,

@@ -22,7 +22,6 @@ reported in ``metrics["targets"]`` only for the full configuration on a GPU.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import platform
 import time
@@ -41,7 +40,7 @@ from tdca.credit.strategies.tdca import TDCA, dfa_like_init
 from tdca.evolution.pgpe import ESConfig, Evolution, candidate_memory, device_memory_budget
 from tdca.inner import InnerLoop
 from tdca.networks.mlp import MLP
-from tdca.rundir import check_folder, make_folder
+from tdca.rundir import check_folder, make_folder, write_json_file
 from tdca.tasks.classification import ClassificationTask
 
 PRECISIONS: tuple[str, ...] = precision_names.EXPLICIT_PRECISIONS
@@ -455,7 +454,7 @@ def run_bench(
     }
     metrics["targets"] = _targets(metrics, config is None and not small)
     metrics["experiment"] = "bench"
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    write_json_file(out / "metrics.json", metrics)
     print(format_table(metrics))
     return metrics
 

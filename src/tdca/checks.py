@@ -16,3 +16,25 @@ def is_integer(value: Any) -> bool:
 def is_finite_number(value: Any) -> bool:
     """A real number that is neither NaN nor infinite (a string or None is not)."""
     return isinstance(value, int | float | np.number) and math.isfinite(value)
+
+
+def config_fields(
+    cls: Any,
+    saved: dict[str, Any],
+    *,
+    optional: tuple[str, ...] = (),
+    metadata: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """The fields of the config dataclass ``cls`` in a saved config.json. A key it does not
+    know is refused (a misspelt setting in a hand-edited file would otherwise be dropped and
+    its default used), and so is a missing field unless it is in ``optional`` (settings added
+    after the first release, whose defaults are what older runs did). ``metadata`` names the
+    keys the run directory adds beside the settings (code version, lr selection, ...)."""
+    fields = set(cls.__dataclass_fields__)
+    unknown = sorted(set(saved) - fields - set(metadata))
+    if unknown:
+        raise ValueError(f"unknown settings {unknown}; {cls.__name__} has {sorted(fields)}")
+    missing = sorted(fields - set(saved) - set(optional))
+    if missing:
+        raise ValueError(f"settings missing: {missing}")
+    return {k: v for k, v in saved.items() if k in fields}

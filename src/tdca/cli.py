@@ -4,7 +4,6 @@ line that says what to change."""
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 import threading
@@ -18,7 +17,7 @@ from tdca.experiments.classification import ARCHS, FITNESS_DATA
 from tdca.experiments.reproduce import DATASETS, TABLES
 from tdca.io import ArtifactError
 from tdca.precision import EXPLICIT_PRECISIONS, PRECISIONS
-from tdca.rundir import RunDirError
+from tdca.rundir import RunDirError, write_json_file
 from tdca.tasks.classification import FITNESS_METRICS
 
 
@@ -550,7 +549,7 @@ def _zoo(args: argparse.Namespace) -> int:
         import jax
 
         payload = {"backend": jax.default_backend(), "rows": rows}
-        args.out.write_text(json.dumps(payload, indent=2) + "\n")
+        write_json_file(args.out, payload)
     return 0 if all(r["ok"] for r in rows) else 1
 
 

@@ -16,7 +16,9 @@ import os
 import platform
 import socket
 import subprocess
-from collections.abc import Callable
+import tempfile
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,6 +32,10 @@ T = TypeVar("T")
 
 class RunDirError(Exception):
     """The output directory cannot be used as asked."""
+
+
+RUN_METADATA = ("experiment", "code_version", "earlier_code_versions")
+"""Keys a run directory's config.json holds beside the experiment's settings."""
 
 
 def code_version() -> dict[str, Any]:
@@ -125,6 +131,59 @@ def make_folder(path: Path, flag: str = "--out") -> None:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise RunDirError(f"{flag} {path}: cannot create it ({e.strerror})") from e
+
+
+def write_json_file(target: Path, obj: Any) -> Path:
+    """Write JSON to a fresh temporary file beside ``target`` and move it into place, so a
+    run killed mid-write, or two processes writing at once, never leave a truncated file."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(_jsonable(obj), indent=2, sort_keys=False) + "\n")
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide results from other users
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return target
+
+
+@contextlib.contextmanager
+def exclusive(path: Path) -> Iterator[None]:
+    """Hold an advisory lock on ``path`` (created if missing) for the ``with`` block, so that
+    processes sharing a file (a --cache given to two reproduce commands) update it in turn.
+    Where ``fcntl`` is missing (Windows) the block runs unlocked."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on POSIX
+        yield
+        return
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def read_json_or_set_aside(path: Path, warn: Callable[[str], None]) -> dict[str, Any]:
+    """A JSON object kept as a cache (recomputable), or {} when there is none. A damaged
+    one (a crash of older code mid-write, a bad edit) is renamed aside, not deleted, and
+    ``warn`` says so: its entries are recomputed rather than the run failing."""
+    if not path.exists():
+        return {}
+    try:
+        value = json.loads(path.read_text())
+        if isinstance(value, dict):
+            return value
+        reason = f"a JSON object was expected, not {type(value).__name__}"
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        reason = f"not valid JSON ({e})"
+    aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+    path.replace(aside)
+    warn(f"{path}: {reason}; moved to {aside.name}, and its entries will be recomputed")
+    return {}
 
 
 LOCK = ".lock"
@@ -232,11 +291,7 @@ class RunDir:
         return self.path / name
 
     def write_json(self, name: str, obj: Any) -> Path:
-        target = self.path / name
-        tmp = target.with_suffix(target.suffix + ".tmp")
-        tmp.write_text(json.dumps(_jsonable(obj), indent=2, sort_keys=False) + "\n")
-        tmp.replace(target)
-        return target
+        return write_json_file(self.path / name, obj)
 
     def read_json(self, name: str) -> Any:
         target = self.path / name

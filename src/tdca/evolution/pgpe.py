@@ -26,7 +26,7 @@ from evosax.algorithms import PGPE
 from evosax.core.optimizer import clipup
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from tdca.checks import is_finite_number, is_integer
+from tdca.checks import config_fields, is_finite_number, is_integer
 from tdca.inner import InnerLoop
 from tdca.tasks.base import Task
 
@@ -80,6 +80,11 @@ class ESConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ESConfig:
+        """The ``es`` part of a saved config.json; unknown or missing settings are refused."""
+        return cls(**config_fields(cls, d))
 
 
 def population_mesh() -> Mesh | None:

@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from tdca.checks import config_fields
 from tdca.credit.artifact import check_fits, load_credit_net, save_credit_net
 from tdca.credit.layout import CreditLayout
 from tdca.credit.strategies import LEARNERS, TDCA
@@ -32,7 +33,7 @@ from tdca.inner import OPTIMIZERS, InnerLoop, make_optimizer
 from tdca.networks import MLP
 from tdca.networks.credit_net import check_gain_speed
 from tdca.precision import check_precision, matmul_precision
-from tdca.rundir import RunDir, RunDirError
+from tdca.rundir import RUN_METADATA, RunDir, RunDirError
 from tdca.tasks.classification import (
     FITNESS_METRICS,
     ClassificationTask,
@@ -394,6 +395,19 @@ def seeds_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
 # ---------------------------------------------------------------- evolution
 
 
+EVOLVE_ADDED_LATER = (
+    "data_dir",
+    "optimizer",
+    "gain_speed",
+    "fitness_data",
+    "fitness_last",
+    "precision",
+)
+"""EvolveConfig settings a saved config.json may lack: added after the first release (or,
+for data_dir, dropped from copies such as the zoo cards), with defaults that are what those
+runs did."""
+
+
 @dataclass(frozen=True)
 class EvolveConfig:
     """One TDCA evolution for classification (saved as config.json)."""
@@ -471,9 +485,15 @@ class EvolveConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> EvolveConfig:
-        d = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        """A saved config.json; unknown or missing settings are refused (``config_fields``)."""
+        d = config_fields(
+            cls,
+            d,
+            optional=EVOLVE_ADDED_LATER,
+            metadata=(*RUN_METADATA, "lr_selection", "data_fingerprints"),
+        )
         d["datasets"], d["hidden"] = tuple(d["datasets"]), tuple(d["hidden"])
-        d["es"] = ESConfig(**d["es"])
+        d["es"] = ESConfig.from_dict(d["es"])
         return cls(**d)
 
 

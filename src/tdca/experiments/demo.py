@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tdca.experiments.gaussian import GaussianConfig, run_gaussian
+from tdca.rundir import write_json_file
 
 
 def _rows(name: str, m: dict[str, Any]) -> list[list[str]]:
@@ -113,8 +114,6 @@ def run_demo(
         "minimum after 50 steps; global basin: share that long gradient descent sends there."
     )
     if mnist:
-        import json
-
         from tdca.data.loader import DatasetError
 
         try:
@@ -130,6 +129,6 @@ def run_demo(
                 else {kk: vv for kk, vv in v.items() if not kk.startswith("curve")}
                 for k, v in results["mnist"].items()
             }
-            (out / "mnist-zoo" / "metrics.json").write_text(json.dumps(slim, indent=2) + "\n")
+            write_json_file(out / "mnist-zoo" / "metrics.json", slim)
     console.print(f"Run directories, figures and metrics.json are in {out}/")
     return results

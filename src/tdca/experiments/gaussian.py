@@ -16,11 +16,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from tdca.checks import config_fields
 from tdca.credit.strategies import BP, TDCA
 from tdca.evolution import ESConfig, Evolution, config_for_resume, evolve
 from tdca.inner import InnerLoop
 from tdca.io import save_pytree
-from tdca.rundir import RunDir
+from tdca.rundir import RUN_METADATA, RunDir
 from tdca.tasks.gaussian import DOMAIN, FUNCTION_1, FUNCTION_2, GaussianTask, MixedGaussian
 
 
@@ -64,9 +65,10 @@ class GaussianConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> GaussianConfig:
-        d = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
-        d["hidden"] = tuple(d.get("hidden", (30, 30)))
-        d["es"] = ESConfig(**d.get("es", {}))
+        """A saved config.json; unknown or missing settings are refused (``config_fields``)."""
+        d = config_fields(cls, d, metadata=RUN_METADATA)
+        d["hidden"] = tuple(d["hidden"])
+        d["es"] = ESConfig.from_dict(d["es"])
         return cls(**d)
 
 

@@ -36,7 +36,14 @@ from tdca.experiments.classification import (
     tune_lr,
 )
 from tdca.io import read_meta
-from tdca.rundir import check_folder, code_version, make_folder
+from tdca.rundir import (
+    check_folder,
+    code_version,
+    exclusive,
+    make_folder,
+    read_json_or_set_aside,
+    write_json_file,
+)
 
 TABLES = ("table1", "table2", "tableS1", "tableS2", "tableS3", "tableS4", "figS2")
 # Tables whose data sets are not chosen with --datasets, and why.
@@ -147,9 +154,20 @@ class Reproduction:
         make_folder(self.out)  # only now that the arguments are known to be good
         make_folder(self.shared, "--cache")
         self.cache_file = self.shared / "baselines.json"
-        self.cache: dict[str, Any] = (
-            json.loads(self.cache_file.read_text()) if self.cache_file.exists() else {}
-        )
+        self.cache: dict[str, Any] = self._read_cache()
+
+    def _read_cache(self) -> dict[str, Any]:
+        """baselines.json as it is on disk now (another reproduce sharing --cache may have
+        added to it); a damaged one is set aside and recomputed."""
+        with exclusive(self.shared / ".baselines.lock"):
+            return read_json_or_set_aside(self.cache_file, self.log)
+
+    def _add_to_cache(self, key: str, entry: dict[str, Any]) -> None:
+        """Merge one baseline into baselines.json under the lock, keeping what other
+        processes wrote since this one read it, and replace the file atomically."""
+        with exclusive(self.shared / ".baselines.lock"):
+            self.cache = read_json_or_set_aside(self.cache_file, self.log) | {key: entry}
+            write_json_file(self.cache_file, self.cache)
 
     def size(self, dataset: str, train_size: int | None) -> int:
         """Training-set size for a cell; None = the whole set (known data sets only)."""
@@ -205,6 +223,8 @@ class Reproduction:
         key = f"{learner}|{dataset}|{arch}|{n}|{steps}|{self.scale.seeds}"
         key += self.scale.tag("|", opt)
         if key not in self.cache:
+            self.cache = self._read_cache()  # computed meanwhile by a run sharing --cache?
+        if key not in self.cache:
             grid = (1e-4, 3e-4, 1e-3, 3e-3) if learner == "bp-adam" else self.scale.lr_grid
             tuned = tune_lr(
                 learner,
@@ -230,14 +250,14 @@ class Reproduction:
                 )
                 for s in range(self.scale.seeds)
             ]
-            self.cache[key] = {
+            entry = {
                 **seeds_summary(runs),
                 "lr": tuned["lr"],
                 "optimizer": "adam" if learner == "bp-adam" else opt,
                 "lr_grid": tuned["grid"],  # as tried: extended past an end the best sat at
                 "validation_accuracy": tuned["validation_accuracy"],
             }
-            self.cache_file.write_text(json.dumps(self.cache, indent=1))
+            self._add_to_cache(key, entry)
             self.log(
                 f"baseline {key}: lr {tuned['lr']}, test {self.cache[key]['test_accuracy']:.4f}"
             )
@@ -639,7 +659,7 @@ def run_reproduce(
         "seconds": round(time.perf_counter() - t0, 1),
         "code_version": code_version(),
     }
-    (r.out / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
+    write_json_file(r.out / "metrics.json", metrics)
     from tdca.experiments.report import table_markdown
 
     (r.out / "table.md").write_text(table_markdown(metrics))
