@@ -433,3 +433,17 @@ def test_a_stop_during_the_final_evaluation_says_how_to_finish(tmp_path, monkeyp
     assert main(["evolve", "--resume", str(out), "--no-progress"]) == 0
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 2  # no generation rerun
     assert json.loads((out / "metrics.json").read_text())["evolution"]["generations"] == 2
+
+
+def test_a_write_that_fails_midway_leaves_the_previous_file_and_no_temporary(tmp_path):
+    """Results, checkpoints and caches all go through tdca.files.atomic_file."""
+    from tdca.files import atomic_file
+    from tdca.rundir import write_json_file
+
+    target = write_json_file(tmp_path / "metrics.json", {"test_accuracy": 0.9})
+    with pytest.raises(RuntimeError, match="killed"), atomic_file(target, "w") as f:
+        f.write('{"test_accuracy": 0.')
+        raise RuntimeError("killed mid-write")
+    assert json.loads(target.read_text()) == {"test_accuracy": 0.9}
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
+    assert target.stat().st_mode & 0o777 == 0o644  # readable by the other users of a folder

@@ -16,7 +16,6 @@ import os
 import platform
 import socket
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,6 +25,7 @@ import jax
 import numpy as np
 
 import tdca
+from tdca.files import atomic_file
 
 T = TypeVar("T")
 
@@ -136,16 +136,8 @@ def make_folder(path: Path, flag: str = "--out") -> None:
 def write_json_file(target: Path, obj: Any) -> Path:
     """Write JSON to a fresh temporary file beside ``target`` and move it into place, so a
     run killed mid-write, or two processes writing at once, never leave a truncated file."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(json.dumps(_jsonable(obj), indent=2, sort_keys=False) + "\n")
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide results from other users
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_file(target, "w") as f:
+        f.write(json.dumps(_jsonable(obj), indent=2, sort_keys=False) + "\n")
     return target
 
 

@@ -10,22 +10,21 @@ with ``os.replace``, so readers never see a half-written cache.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
 import os
 import stat
-import tempfile
 import warnings
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from tdca.data.dataset import Dataset, DatasetError, DatasetWarning
+from tdca.files import atomic_file
 
 log = logging.getLogger("tdca.data")
 
@@ -126,23 +125,6 @@ def _dataset_arrays(ds: Dataset) -> dict[str, np.ndarray]:
     }
 
 
-@contextlib.contextmanager
-def _atomic_file(final: Path) -> Iterator[Any]:
-    """Yield a temp file next to ``final``; on success fsync it and ``os.replace`` it into place."""
-    fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide a shared cache from other users
-        with os.fdopen(fd, "wb") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, final)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def save_cache(
     ds: Dataset, key: str, directories: Iterable[Path], source: Mapping[str, Any] | None = None
 ) -> Path | None:
@@ -167,9 +149,9 @@ def save_cache(
         npz, side = cache_paths(d, key)
         try:
             d.mkdir(parents=True, exist_ok=True)
-            with _atomic_file(npz) as f:
+            with atomic_file(npz) as f:
                 np.savez(f, **arrays)  # type: ignore[arg-type]
-            with _atomic_file(side) as f:
+            with atomic_file(side) as f:
                 f.write(json.dumps(meta, indent=1).encode())
         except OSError as e:
             errors.append(f"{d}: {e.strerror or e}")
