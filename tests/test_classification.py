@@ -272,6 +272,23 @@ def test_bp_adam_reference_always_trains_with_adam_on_mini_batches(data):
     assert r["train_accuracy"] > sgd["train_accuracy"] + 0.2  # Adam, not SGD, at this lr
 
 
+def test_train_command_tunes_bp_adam_on_its_own_grid_and_records_what_ran(data, tmp_path, capsys):
+    from tdca.cli import main
+    from tdca.experiments.classification import BP_ADAM_LR_GRID
+
+    out = tmp_path / "ref"
+    base = ["train", "--dataset", data["small"], "--learner", "bp-adam", "--train-size", "200"]
+    assert main([*base, "--steps", "5", "--out", str(out)]) == 0
+    config = json.loads((out / "config.json").read_text())
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert config["optimizer"] == metrics["optimizer"] == "adam"
+    assert config["batch_size"] == metrics["batch_size"] == 128
+    assert tuple(config["lr_tuning"]["grid"][: len(BP_ADAM_LR_GRID)]) == BP_ADAM_LR_GRID
+    assert main([*base, "--optimizer", "sgd", "--out", str(tmp_path / "no")]) == 2
+    assert "bp-adam always trains with Adam" in capsys.readouterr().err
+    assert not (tmp_path / "no").exists()
+
+
 def test_mean_over_tasks_is_the_mean_fitness(data):
     a = make_task(make_split(data["small"], None, 50), MLP((784, 100, 10)), "zero")
     b = make_task(make_split(data["rgb"], None, 50), MLP((3072, 100, 10)), "zero")
@@ -360,6 +377,18 @@ def test_train_and_evolve_commands(tmp_path, data, capsys):
         == 0
     )
     assert (tmp_path / "e" / "credit_net.npz").exists()
+    # the evolved network trains; a protocol other than its own is pointed out
+    train_with = ["train", "--dataset", data["small"], "--learner", f"tdca:{tmp_path / 'e'}"]
+    capsys.readouterr()
+    assert (
+        main([*train_with, "--train-size", "100", "--steps", "5", "--out", str(tmp_path / "a")])
+        == 0
+    )
+    assert "was evolved on" not in capsys.readouterr().err
+    assert (
+        main([*train_with, "--train-size", "60", "--steps", "5", "--out", str(tmp_path / "b")]) == 0
+    )
+    assert "was evolved on 100 images x 5 steps; this run trains 60 x 5" in capsys.readouterr().err
 
 
 def test_evolve_options_adam_held_out_fitness_and_time_limit(tmp_path, data, capsys):

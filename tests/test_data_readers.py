@@ -483,3 +483,21 @@ def test_dataset_is_read_only_and_validated() -> None:
         Dataset("t", x.copy(), np.array([0, 2, 1], np.int32), x[:1].copy(), ds.y_test, 2)
     with pytest.raises(ValueError, match="split must be"):
         ds.features("val")  # type: ignore[arg-type]
+
+
+def test_a_changed_data_folder_is_read_again_within_one_session(tmp_path, monkeypatch) -> None:
+    """Loaded data sets are kept in memory per process; the key includes the folder the
+    name resolves to now, so pointing $TDCA_DATA_DIR elsewhere serves the other files."""
+    from tdca.experiments.classification import make_split
+
+    for name, size in (("a", (32, 32)), ("b", (32, 32))):
+        _image_tree(tmp_path / name / "cifar10", list(CIFAR10_CLASSES), size)
+    # make folder b's images differ from a's
+    for p in (tmp_path / "b" / "cifar10").rglob("*.png"):
+        arr = np.full((32, 32, 3), 200, dtype=np.uint8)
+        p.write_bytes(png_bytes(arr))
+    monkeypatch.setenv("TDCA_DATA_DIR", str(tmp_path / "a"))
+    a = make_split("cifar10", None, 20)
+    monkeypatch.setenv("TDCA_DATA_DIR", str(tmp_path / "b"))
+    b = make_split("cifar10", None, 20)
+    assert np.allclose(b.x_train, 200 / 255) and not np.allclose(a.x_train, 200 / 255)

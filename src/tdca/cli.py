@@ -303,7 +303,9 @@ def _train_at_precision(args: argparse.Namespace) -> int:
 
     from tdca.experiments.classification import (
         ADAM_LR_GRID,
+        BP_ADAM_LR_GRID,
         LR_GRID,
+        bp_adam_batch,
         build_model,
         fingerprint,
         learner_parts,
@@ -320,8 +322,12 @@ def _train_at_precision(args: argparse.Namespace) -> int:
     split = make_split(args.dataset, args.data_dir, args.train_size, allow_pickle=args.allow_pickle)
     probe = make_task(split, build_model(args.arch, split.dataset), "zero")
     learner_parts(args.learner, probe, jax.random.PRNGKey(0))
+    lr, tuned, optimizer, batch_size = args.lr, None, args.optimizer, args.batch_size
+    if args.learner == "bp-adam":  # the convergence reference: Adam on mini-batches, always
+        if optimizer not in (None, "adam"):
+            raise ValueError("bp-adam always trains with Adam; drop --optimizer (or use bp)")
+        optimizer, batch_size = "adam", bp_adam_batch(batch_size, len(split.x_train))
     run = RunDir(args.out, kind="train", resumable=False)
-    lr, tuned, optimizer = args.lr, None, args.optimizer
     if args.learner.startswith("tdca:"):
         from tdca.credit.artifact import resolve
         from tdca.io import read_meta
@@ -340,8 +346,17 @@ def _train_at_precision(args: argparse.Namespace) -> int:
             )
         lr = float(meta["lr"]) if lr is None else lr
         optimizer = optimizer or evolved_with
+        evolved_at = (meta.get("train_size"), meta.get("steps"))
+        if None not in evolved_at and evolved_at != (args.train_size, args.steps):
+            print(
+                f"tdca train: note: {source} was evolved on {evolved_at[0]} images x "
+                f"{evolved_at[1]} steps; this run trains {args.train_size} x {args.steps} "
+                "(--train-size, --steps)",
+                file=sys.stderr,
+            )
     optimizer = optimizer or "sgd"
     if lr is None:
+        grid = ADAM_LR_GRID if optimizer == "adam" else LR_GRID
         tuned = tune_lr(
             args.learner,
             args.dataset,
@@ -349,16 +364,16 @@ def _train_at_precision(args: argparse.Namespace) -> int:
             arch=args.arch,
             train_size=args.train_size,
             steps=args.steps,
-            batch_size=args.batch_size,
+            batch_size=batch_size,
             allow_pickle=args.allow_pickle,
             optimizer=optimizer,
-            grid=ADAM_LR_GRID if optimizer == "adam" else LR_GRID,
+            grid=BP_ADAM_LR_GRID if args.learner == "bp-adam" else grid,
         )
         lr = tuned["lr"]
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     run.write_config(
         {"experiment": "train", **config, "lr": lr, "optimizer": optimizer, "lr_tuning": tuned}
-        | {"data_fingerprint": fingerprint(split)}
+        | {"batch_size": batch_size, "data_fingerprint": fingerprint(split)}
     )
     m = train_learner(
         args.learner,
@@ -367,7 +382,7 @@ def _train_at_precision(args: argparse.Namespace) -> int:
         steps=args.steps,
         lr=lr,
         seed=args.seed,
-        batch_size=args.batch_size,
+        batch_size=batch_size,
         optimizer=optimizer,
     )
     m["lr_tuning"] = tuned

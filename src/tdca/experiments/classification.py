@@ -28,6 +28,7 @@ from tdca.credit.layout import CreditLayout
 from tdca.credit.strategies import LEARNERS, TDCA
 from tdca.credit.strategies.tdca import dfa_like_init
 from tdca.data import Dataset, DatasetError, load_dataset
+from tdca.data.cache import resolve_data_dir
 from tdca.evolution import ESConfig, Evolution, config_for_resume, evolve
 from tdca.inner import OPTIMIZERS, InnerLoop, make_optimizer
 from tdca.networks import MLP
@@ -75,8 +76,11 @@ def build_model(arch: str, ds: Dataset) -> Any:
 def _load(
     spec: str, data_dir: str | None, allow_pickle: bool = False
 ) -> tuple[Dataset, np.ndarray, np.ndarray, np.ndarray]:
-    """``_load_cached``, keyed also by an npz file's size and modification time, so that a
-    user's file rewritten within one Python session is read again, not served stale."""
+    """``_load_cached``, keyed also by the data folder it resolves to now (``$TDCA_DATA_DIR``
+    may change within a session) and by an npz file's size and modification time, so that
+    a user's file rewritten within one Python session is read again, not served stale."""
+    if not spec.lower().startswith("npz:"):
+        data_dir = str(resolve_data_dir(data_dir))
     stamp = None
     if spec.lower().startswith("npz:"):
         with contextlib.suppress(OSError):  # a missing file is reported by the reader
@@ -275,8 +279,7 @@ def train_learner(
     probe = make_task(split, model, "zero", batch_size)
     strategy, sparams, init = learner_parts(learner, probe, jax.random.fold_in(key, 7))
     if learner == "bp-adam":  # the convergence reference: always Adam on mini-batches
-        optimizer = "adam"
-        batch_size = batch_size or min(128, len(split.x_train))
+        optimizer, batch_size = "adam", bp_adam_batch(batch_size, len(split.x_train))
     make_optimizer(optimizer, lr)  # checks the name and the rate before any work
     task = make_task(split, model, init, batch_size)
     # evaluated in the same dtype the network trained in (bf16 under bfloat16-activations)
@@ -319,6 +322,15 @@ def train_learner(
 
 
 LR_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+BP_ADAM_LR_GRID = (1e-4, 3e-4, 1e-3, 3e-3)
+"""Rates for ``bp-adam``, the convergence reference (Adam on mini-batches, many steps)."""
+
+
+def bp_adam_batch(batch_size: int | None, train_size: int) -> int:
+    """The mini-batch ``bp-adam`` trains on: the one given, else 128 (or the whole set)."""
+    return batch_size or min(128, train_size)
+
+
 LR_GRID_EXTENSION = 4
 """How many rates ``tune_lr`` may add past an end of its grid where the best rate sits."""
 

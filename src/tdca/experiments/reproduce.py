@@ -25,6 +25,7 @@ from tdca.evolution import ESConfig
 from tdca.experiments import paper_numbers as paper
 from tdca.experiments.classification import (
     ADAM_LR_GRID,
+    BP_ADAM_LR_GRID,
     LR_GRID,
     LR_GRID_EXTENSION,
     LR_GRIDS,
@@ -225,7 +226,7 @@ class Reproduction:
         if key not in self.cache:
             self.cache = self._read_cache()  # computed meanwhile by a run sharing --cache?
         if key not in self.cache:
-            grid = (1e-4, 3e-4, 1e-3, 3e-3) if learner == "bp-adam" else self.scale.lr_grid
+            grid = BP_ADAM_LR_GRID if learner == "bp-adam" else self.scale.lr_grid
             tuned = tune_lr(
                 learner,
                 dataset,
