@@ -145,13 +145,18 @@ def write_json_file(target: Path, obj: Any) -> Path:
 def exclusive(path: Path) -> Iterator[None]:
     """Hold an advisory lock on ``path`` (created if missing) for the ``with`` block, so that
     processes sharing a file (a --cache given to two reproduce commands) update it in turn.
-    Where ``fcntl`` is missing (Windows) the block runs unlocked."""
+    Where ``fcntl`` is missing (Windows), or the lock file cannot be created (a read-only
+    folder, which is then only read), the block runs unlocked."""
     try:
         import fcntl
-    except ImportError:  # pragma: no cover - not on POSIX
+
+        f = open(path, "a")  # noqa: SIM115 - closed below, after the block
+    except (ImportError, OSError):
+        f = None
+    if f is None:
         yield
         return
-    with open(path, "a") as f:
+    with f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
             yield
