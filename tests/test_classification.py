@@ -549,13 +549,15 @@ def test_report_puts_paper_numbers_beside_ours(tmp_path):
 
 def test_report_says_which_protocol_the_papers_number_is_from():
     """A small-scale row sits beside the paper's number for a bigger cell; the table says
-    which (Table 1 by its step count, Tables S1-S3 at 60,000/150, Table 2's CNN at 10,000)."""
+    which (Table 1 by its step count, Tables S1-S3 on the full training set at 150 steps:
+    50,000 images for CIFAR-10; Table 2's CNN at 10,000)."""
     from tdca.experiments.paper_numbers import protocol
 
     row = {"dataset": "mnist", "method": "tdca", "train_size": 1000, "steps": 20}
     cell = {"paper_train_accuracy": 0.99, "paper_test_accuracy": 0.96}
     assert protocol("tableS1", {**row, **cell}) == "60000/150"
     assert protocol("tableS3", {**row, **cell}) == "60000/150"
+    assert protocol("tableS1", {**row, **cell, "dataset": "cifar10"}) == "50000/150"
     assert protocol("table1", {**row, **cell, "steps": 50}) == "10000/50"
     assert protocol("table2", {**row, **cell, "arch": "cnn"}) == "10000/–"
     assert protocol("tableS1", row) == ""  # no paper number, nothing to qualify
