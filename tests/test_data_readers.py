@@ -490,12 +490,10 @@ def test_a_changed_data_folder_is_read_again_within_one_session(tmp_path, monkey
     name resolves to now, so pointing $TDCA_DATA_DIR elsewhere serves the other files."""
     from tdca.experiments.classification import make_split
 
-    for name, size in (("a", (32, 32)), ("b", (32, 32))):
-        _image_tree(tmp_path / name / "cifar10", list(CIFAR10_CLASSES), size)
-    # make folder b's images differ from a's
-    for p in (tmp_path / "b" / "cifar10").rglob("*.png"):
-        arr = np.full((32, 32, 3), 200, dtype=np.uint8)
-        p.write_bytes(png_bytes(arr))
+    for name in ("a", "b"):
+        _image_tree(tmp_path / name / "cifar10", list(CIFAR10_CLASSES), (32, 32))
+    for p in (tmp_path / "b" / "cifar10").rglob("*.png"):  # b's images differ from a's
+        p.write_bytes(png_bytes(np.full((32, 32, 3), 200, dtype=np.uint8)))
     monkeypatch.setenv("TDCA_DATA_DIR", str(tmp_path / "a"))
     a = make_split("cifar10", None, 20)
     monkeypatch.setenv("TDCA_DATA_DIR", str(tmp_path / "b"))

@@ -292,12 +292,9 @@ class RunDir:
 
     def read_json(self, name: str) -> Any:
         target = self.path / name
-        try:
-            return json.loads(target.read_text())
-        except FileNotFoundError as e:
-            raise RunDirError(f"{target}: missing") from e
-        except json.JSONDecodeError as e:
-            raise RunDirError(f"{target}: not valid JSON ({e})") from e
+        if not target.exists():
+            raise RunDirError(f"{target}: missing")
+        return read_json(target)
 
     def saved_config(self, parse: Callable[[dict[str, Any]], T]) -> tuple[T, dict[str, Any]]:
         """config.json parsed by ``parse`` (a config class's ``from_dict``), and the raw

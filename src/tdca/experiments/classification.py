@@ -79,13 +79,13 @@ def _load(
     """``_load_cached``, keyed also by the data folder it resolves to now (``$TDCA_DATA_DIR``
     may change within a session) and by an npz file's size and modification time, so that
     a user's file rewritten within one Python session is read again, not served stale."""
-    if not spec.lower().startswith("npz:"):
-        data_dir = str(resolve_data_dir(data_dir))
     stamp = None
     if spec.lower().startswith("npz:"):
         with contextlib.suppress(OSError):  # a missing file is reported by the reader
             st = Path(spec[4:]).expanduser().stat()
             stamp = (st.st_size, st.st_mtime_ns)
+    else:
+        data_dir = str(resolve_data_dir(data_dir))
     return _load_cached(spec, data_dir, allow_pickle, stamp)
 
 
@@ -285,8 +285,13 @@ def train_learner(
     # evaluated in the same dtype the network trained in (bf16 under bfloat16-activations)
     x_eval, y_eval = jnp.asarray(split.x_eval, task.x.dtype), jnp.asarray(split.y_eval)
     t0 = time.perf_counter()
-    static = {"strategy": strategy, "steps": steps, "optimizer": optimizer, "curves": curves}
-    static["lr"] = float(lr)
+    static = {
+        "strategy": strategy,
+        "steps": steps,
+        "lr": float(lr),
+        "optimizer": optimizer,
+        "curves": curves,
+    }
     try:
         hash(strategy)
         run = functools.partial(_run_learner, **static)

@@ -42,6 +42,7 @@ from tdca.rundir import (
     code_version,
     exclusive,
     make_folder,
+    read_json,
     read_json_or_set_aside,
     write_json_file,
 )
@@ -132,7 +133,7 @@ class Reproduction:
         check_folder(self.out, "reproduce")  # its own folder is reused (the cache); others: no
         if self.out.is_dir():
             saved = self.out / "config.json"
-            other = json.loads(saved.read_text()).get("table") if saved.is_file() else None
+            other = read_json(saved).get("table") if saved.is_file() else None
             if other not in (None, table):
                 raise ValueError(
                     f"--out {self.out}: holds the results of {other}; give {table} its own "
