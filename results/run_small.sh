@@ -61,4 +61,11 @@ tdca evolve --dataset cifar10 --lr 0.1 --fitness accuracy --fitness-last 2 --see
 # and (2026-11-26) every evolution behind the tables, so docs/results.md can show what each
 # one's generations added over its start:
 for d in $C/evolutions/*/; do tdca evolve --resume "$d" --no-progress | tail -1; done
+# 2026-11-26, Figures S1 and S3. figS3 reuses the cache's MNIST evolutions (dense, line:10)
+# and adds a Zero-BP baseline with Adam. figS1 evolves its three Table S1 cells again in its
+# own folder, because the cached ones were made before each generation logged the centre's
+# accuracy; the credit networks came out bit-identical to the cached ones (checked with
+# numpy.array_equal on every leaf).
+tdca reproduce figS3 --scale small --cache $C --out results/small/figS3 --no-progress
+tdca reproduce figS1 --scale small --out results/small/figS1 --no-progress
 tdca report results/small/* results/small/checks/* $C/evolutions/* --out docs/results.md

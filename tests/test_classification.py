@@ -34,7 +34,7 @@ from tdca.experiments.report import results_document, table_markdown
 from tdca.inner import InnerLoop, make_optimizer
 from tdca.io import ArtifactError
 from tdca.networks import MLP
-from tdca.tasks.classification import cross_entropy
+from tdca.tasks.classification import accuracy, cross_entropy
 
 
 def _npz(path, shape, n_train=300, n_test=200, seed=0):
@@ -109,6 +109,25 @@ def test_evolve_writes_a_self_describing_credit_network(evolved):
     assert strategy.net.sizes == (20, 30, 30, 110)
     assert metrics["results"][0]["train_accuracy"] > 0.35  # chance is 0.1
     assert (out / "metrics.json").exists() and (out / "fitness.png").exists()
+
+
+def test_each_generation_logs_the_centres_cross_entropy_and_accuracy(evolved, data):
+    """Figure S1 needs both curves: every history line carries the search centre's
+    cross-entropy and accuracy on the fitness images, and generation 0's are those of the
+    starting credit network's inner loop, recomputed here."""
+    out, _ = evolved
+    history = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert len(history) == 3
+    assert all(h["centre_loss"] == pytest.approx(-h["centre_fitness"]) for h in history)
+    strategy, beta0, _ = load_credit_net(out / "credit_net_start.npz")
+    split = make_split(data["small"], None, 200)
+    model = build_model("mlp-100", split.dataset)
+    loop = InnerLoop(strategy, 10, 0.1)
+    k_eval = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(0), 0), 3)[1]
+    theta, _ = loop.run(beta0, make_task(split, model, "zero"), jax.random.split(k_eval)[0])
+    expected = float(accuracy(model.apply(theta, split.x_train), split.y_train))
+    assert history[0]["centre_accuracy"] == pytest.approx(expected, abs=1e-6)
+    assert 0.1 < expected < 1.0  # it trained, so the value is not a trivial one
 
 
 def test_evolve_evaluates_the_credit_network_it_started_from(evolved, data):

@@ -9,8 +9,9 @@ from rich.console import Console
 
 from tdca.cli import main
 from tdca.evolution import ESConfig
-from tdca.experiments import classification, reproduce
+from tdca.experiments import classification, landscape, reproduce
 from tdca.experiments.classification import make_split, seeds_summary, train_learner
+from tdca.experiments.report import results_document
 from tdca.experiments.reproduce import SMALL, Reproduction
 
 DATA = os.environ.get("TDCA_DATA_DIR")
@@ -120,11 +121,14 @@ def test_runs_sharing_a_cache_keep_each_others_baselines_and_a_damaged_one_is_se
 
 
 @pytest.mark.skipif(DATA is None, reason="needs the real data sets ($TDCA_DATA_DIR)")
-def test_tables_1_s2_and_s3_run_end_to_end_and_a_rerun_reuses_their_work(tmp_path, monkeypatch):
+def test_tables_1_s2_and_s3_and_figures_s1_and_s3_run_end_to_end_and_a_rerun_reuses_their_work(
+    tmp_path, monkeypatch, capsys
+):
     """The table commands on MNIST and Fashion-MNIST at a tiny scale (100 images, 3 steps,
     2 generations of 4): every row the table should have, with the paper's number beside
     it; the same command again gives the same rows from the cache; the multi-dataset
-    "all" network (S2) and a diffusion layout (S3) run too."""
+    "all" network (S2) and a diffusion layout (S3) run too; Figures S1 and S3 are drawn
+    from those evolutions."""
     es = ESConfig(population=4, generations=2, sigma_init=0.003, learning_rate=0.001)
     tiny = replace(SMALL, es=es, seeds=2, table1_cells=((100, 3),), full=(100, 3))
     monkeypatch.setitem(reproduce.SCALES, "small", tiny)
@@ -166,3 +170,55 @@ def test_tables_1_s2_and_s3_run_end_to_end_and_a_rerun_reuses_their_work(tmp_pat
         ("tdca", "dense"),
         ("tdca-diffusion", "line:10"),
     ]
+
+    # Figures S1 and S3 from the same cache: no new evolution (the S3 networks serve).
+    monkeypatch.setattr(reproduce, "ADAM_LR_GRID", (0.01, 0.03))  # Figure S3's Zero-BP (Adam)
+    monkeypatch.setattr(landscape, "GRID_POINTS", 6)
+    evolutions = sorted(p.name for p in (tmp_path / "cache" / "evolutions").iterdir())
+    argv = ["reproduce", "figS1", "--out", str(tmp_path / "f1"), "--datasets", "mnist", *common]
+    assert main(argv) == 0
+    (f1,) = json.loads((tmp_path / "f1" / "metrics.json").read_text())["rows"]
+    run = tmp_path / "cache" / "evolutions" / "mnist_mlp-100_dense_100x3"
+    history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert f1["curve_generation"] == [0, 1]
+    assert f1["curve_centre_loss"] == [-h["centre_fitness"] for h in history]
+    assert f1["curve_centre_accuracy"] == [h["centre_accuracy"] for h in history]
+    assert all(0.0 <= a <= 1.0 for a in f1["curve_centre_accuracy"])
+    assert (tmp_path / "f1" / "figS1.png").stat().st_size > 0
+    # a run made before the centre's accuracy was logged: the loss curve, and a note
+    (run / "metrics.jsonl").write_text(
+        "".join(
+            json.dumps({k: v for k, v in h.items() if k not in ("centre_accuracy", "centre_loss")})
+            + "\n"
+            for h in history
+        )
+    )
+    argv[3] = str(tmp_path / "f1-old")
+    assert main(argv) == 0
+    (old,) = json.loads((tmp_path / "f1-old" / "metrics.json").read_text())["rows"]
+    assert old["curve_centre_loss"] == f1["curve_centre_loss"]
+    assert old["curve_centre_accuracy"] == [None, None] and "not recorded" in old["note"]
+
+    assert main(["reproduce", "figS3", "--out", str(tmp_path / "f3"), *common]) == 0
+    f3 = json.loads((tmp_path / "f3" / "metrics.json").read_text())
+    assert f3["datasets"] == ["mnist"]
+    rows = {r["method"]: r for r in f3["rows"]}
+    assert list(rows) == ["tdca", "tdca-diffusion", "zero-bp", "zero-bp-seed1"]
+    # the networks S3 trains with the same credit networks, reached the same way
+    assert rows["tdca"]["test_accuracy"] == s3[0]["test_accuracy"]
+    assert rows["tdca-diffusion"]["test_accuracy"] == s3[1]["test_accuracy"]
+    assert rows["zero-bp"]["optimizer"] == "adam" and rows["zero-bp"]["lr"] in (0.01, 0.03)
+    assert [rows[m]["compared_with"] for m in list(rows)[1:]] == ["tdca", "tdca", "zero-bp"]
+    for m in list(rows)[1:]:
+        assert -1.0 <= rows[m]["cos_principal"] <= 1.0
+        assert all(0.0 <= v <= 1.0 + 1e-9 for v in rows[m]["plane_shows"].values())
+        assert len(rows[m]["plane_coordinates"][m]) == 4  # start and 3 steps
+    assert len(rows["tdca"]["curve_gradient_alignment"]["layer2"]) == 3
+    for name in ("figS3_mnist.png", "figS3_alignment.png"):
+        assert (tmp_path / "f3" / name).stat().st_size > 0
+    assert sorted(p.name for p in (tmp_path / "cache" / "evolutions").iterdir()) == evolutions
+    doc = results_document([tmp_path / "f3"])
+    assert "`tdca reproduce figS3 --scale small --cache" in doc  # no --datasets: it is fixed
+    bad = ["reproduce", "figS3", "--out", str(tmp_path / "f3x"), "--datasets", "fashion-mnist"]
+    assert main(bad) == 2
+    assert "figS3 is MNIST" in capsys.readouterr().err

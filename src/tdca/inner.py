@@ -120,18 +120,35 @@ class InnerLoop:
 
     def fitness(self, sparams: Any, task: Task, key: jax.Array) -> jax.Array:
         """The outer loop's objective for one candidate (higher is better)."""
+        return self._fitness(sparams, task, key, report=False)[0]
+
+    def fitness_and_report(
+        self, sparams: Any, task: Task, key: jax.Array
+    ) -> tuple[jax.Array, dict[str, jax.Array]]:
+        """The fitness, and what the task reports of the network it trained (its optional
+        ``report(theta, key)`` hook, e.g. accuracy beside the cross-entropy fitness): the
+        outer loop logs this for the search centre, so a run's history shows both curves
+        (the papers' Figure S1) at the cost of one evaluation per generation."""
+        return self._fitness(sparams, task, key, report=True)
+
+    def _fitness(
+        self, sparams: Any, task: Task, key: jax.Array, report: bool
+    ) -> tuple[jax.Array, dict[str, jax.Array]]:
         k_run, k_fit = jax.random.split(key)
         # Every candidate of a generation gets the same key, so a task that redraws its
         # data per generation (``for_generation``) redraws it alike for all of them.
         task = for_generation(task, jax.random.fold_in(key, GENERATION_STREAM))
         if self.fitness_last == 1:
             theta, _ = self.run(sparams, task, k_run)
-            return task.fitness(theta, k_fit)
-        _, trace = self.run(
-            sparams,
-            task,
-            k_run,
-            record=lambda t, th: t.fitness(th, k_fit),
-            record_last=self.fitness_last,
-        )
-        return jnp.mean(trace)
+            fitness = task.fitness(theta, k_fit)
+        else:
+            theta, trace = self.run(
+                sparams,
+                task,
+                k_run,
+                record=lambda t, th: t.fitness(th, k_fit),
+                record_last=self.fitness_last,
+            )
+            fitness = jnp.mean(trace)
+        hook = getattr(task, "report", None) if report else None
+        return fitness, ({} if hook is None else dict(hook(theta, k_fit)))

@@ -7,6 +7,7 @@ from tdca.evolution.runner import (
     EvolutionResult,
     config_for_resume,
     evolve,
+    read_history,
 )
 
 __all__ = [
@@ -18,4 +19,5 @@ __all__ = [
     "config_for_resume",
     "evolve",
     "population_mesh",
+    "read_history",
 ]

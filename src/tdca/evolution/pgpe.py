@@ -216,7 +216,13 @@ class Evolution:
 
     def _step(self, state: Any, task: Task, key: jax.Array) -> tuple[Any, dict[str, jax.Array]]:
         k_ask, k_eval, k_tell = jax.random.split(key, 3)
-        centre_fitness = self.inner.fitness(self.mean(state), task, k_eval)
+        # An evaluator with a ``fitness_and_report`` (InnerLoop's) also logs what the task
+        # reports of the centre's trained network; one with ``fitness`` alone, the fitness.
+        report = getattr(self.inner, "fitness_and_report", None)
+        if report is None:
+            centre_fitness, centre_report = self.inner.fitness(self.mean(state), task, k_eval), {}
+        else:
+            centre_fitness, centre_report = report(self.mean(state), task, k_eval)
         population, state = self.es.ask(k_ask, state, self.es_params)
         fitness = self._replicate(self.evaluate(population, task, k_eval))
         population = self._replicate(population)  # the update runs as on one device
@@ -233,7 +239,7 @@ class Evolution:
             "mean_sigma": jnp.mean(state.std),
             "diverged": jnp.sum(~ok),
         }
-        return state, stats
+        return state, stats | {f"centre_{k}": v for k, v in centre_report.items()}
 
 
 # ----------------------------------------------------------------------------- memory

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -91,20 +92,24 @@ def _key_for(seed: int, generation: int) -> jax.Array:
     return jax.random.fold_in(jax.random.PRNGKey(seed), generation)
 
 
-def _read_history(run: RunDir, upto: int) -> list[dict[str, Any]]:
-    """Generations before ``upto`` from metrics.jsonl (later lines were not checkpointed)."""
-    path = run.file(HISTORY)
+def read_history(folder: Path) -> list[dict[str, Any]]:
+    """A run's per-generation records (metrics.jsonl), skipping a line an interruption cut;
+    [] when it has none."""
+    path = Path(folder) / HISTORY
     if not path.exists():
         return []
     rows = []
     for line in path.read_text().splitlines():
         try:
-            row = json.loads(line)
+            rows.append(json.loads(line))
         except json.JSONDecodeError:
             continue  # a line cut by an interruption
-        if row.get("generation", upto) < upto:
-            rows.append(row)
     return rows
+
+
+def _read_history(run: RunDir, upto: int) -> list[dict[str, Any]]:
+    """Generations before ``upto`` (later lines were not checkpointed)."""
+    return [r for r in read_history(run.path) if r.get("generation", upto) < upto]
 
 
 def evolve(

@@ -600,10 +600,19 @@ class MeanOverTasks:
     loop: InnerLoop
 
     def fitness(self, sparams: Any, tasks: tuple, key: jax.Array) -> jax.Array:
-        fits = [
-            self.loop.fitness(sparams, t, jax.random.fold_in(key, i)) for i, t in enumerate(tasks)
-        ]
-        return jnp.mean(jnp.stack(fits))
+        return self.fitness_and_report(sparams, tasks, key, report=False)[0]
+
+    def fitness_and_report(
+        self, sparams: Any, tasks: tuple, key: jax.Array, report: bool = True
+    ) -> tuple[jax.Array, dict[str, jax.Array]]:
+        """The mean fitness, and the mean of what each data set's task reports."""
+        evaluate = self.loop.fitness_and_report if report else self.loop.fitness
+        out = [evaluate(sparams, t, jax.random.fold_in(key, i)) for i, t in enumerate(tasks)]
+        if not report:
+            return jnp.mean(jnp.stack(out)), {}
+        fits, reports = zip(*out, strict=True)
+        mean = {k: jnp.mean(jnp.stack([r[k] for r in reports])) for k in reports[0]}
+        return jnp.mean(jnp.stack(fits)), mean
 
 
 def starting_point(cfg: EvolveConfig, task: ClassificationTask) -> tuple[TDCA, Any]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tdca.experiments import paper_numbers as paper
+from tdca.experiments.reproduce import FIXED_DATASETS
 from tdca.rundir import read_json
 
 TITLES = {
@@ -18,8 +19,19 @@ TITLES = {
     "tableS2": "Table S2: transfer of evolved credit networks across data sets",
     "tableS3": "Table S3: credit diffusion",
     "tableS4": "Table S4: complexity",
+    "figS1": "Figure S1: PGPE convergence (the search centre per generation)",
     "figS2": "Figure S2: accuracy against inner step",
+    "figS3": "Figure S3: update trajectories on the loss landscape",
 }
+# Figure S3's numbers for the papers' "almost orthogonal" (tdca.analysis.trajectories).
+TRAJECTORY_COLUMNS = (
+    "optimizer",
+    "compared_with",
+    "cos_principal",
+    "cos_displacement",
+    "chance_cos",
+    "gradient_alignment",
+)
 
 
 def _pct(v: float | None, std: float | None = None, seeds: int | None = None) -> str:
@@ -45,7 +57,8 @@ def table_markdown(metrics: dict[str, Any]) -> str:
         from tdca.complexity import to_markdown
 
         return "\n".join([*lines, to_markdown(rows), ""])
-    extra = [k for k in ("arch", "layout", "column", "evolved_on") if any(k in r for r in rows)]
+    keys = ("arch", "layout", "column", "evolved_on", "generations", *TRAJECTORY_COLUMNS)
+    extra = [k for k in keys if any(k in r for r in rows)]
     head = [
         "dataset",
         "method",
@@ -98,7 +111,29 @@ def table_markdown(metrics: dict[str, Any]) -> str:
         f"{metrics.get('seconds')} s; code {metrics.get('code_version', {}).get('git_commit')}.",
         "",
     ]
+    if table in FIGURE_NOTES:
+        lines += [FIGURE_NOTES[table], ""]
     return "\n".join(lines)
+
+
+FIGURE_NOTES = {
+    "figS1": "Figure `figS1.png`: the PGPE search centre's cross-entropy (a) and accuracy (b) "
+    "on the fitness images (the inner loop's own training set, after its M steps) per "
+    "generation, the first 500 generations of each Table S1 evolution; the rows give the "
+    "network it evolved into. The paper shows these curves only as a figure.",
+    "figS3": "Figures `figS3_mnist.png` (trajectories on the loss landscape) and "
+    "`figS3_alignment.png`. All start from one point: zero for TDCA, the papers' "
+    "Zero-BP start (within 1e-16 of it) for BP, which runs with Adam at every scale (under "
+    "SGD it never leaves that start). *cos_principal*: cosine between the first principal "
+    "direction of the *compared_with* method's trajectory and this one's (the paper reads "
+    'its figure as "almost orthogonal"); *cos_displacement*: between their net displacements; '
+    "*chance_cos*: 1/sqrt(parameters), the typical size of the cosine between two random "
+    'directions, so "orthogonal" is what chance alone gives. The row *zero-bp-seed1* is a '
+    "control the paper lacks: BP again, from another start within 1e-16 of zero, compared "
+    "with BP (its *compared_with*). *gradient_alignment* "
+    "(beyond the paper): the mean over steps of the cosine between the rule's update "
+    "direction and BP's at the same parameters (1: it follows the gradient).",
+}
 
 
 def _kind(d: Path) -> tuple[str | None, dict[str, Any] | None]:
@@ -183,7 +218,7 @@ def results_document(run_dirs: list[Path]) -> str:
     ]
     for d, m in sorted(found, key=lambda x: list(TITLES).index(x[1]["table"])):
         cmd = f"tdca reproduce {m['table']} --scale {m['scale']}"
-        if m.get("datasets") and len(m["datasets"]) < 3 and m["table"] != "table1":
+        if m.get("datasets") and len(m["datasets"]) < 3 and m["table"] not in FIXED_DATASETS:
             cmd += f" --datasets {','.join(m['datasets'])}"
         if m.get("archs"):
             cmd += f" --archs {','.join(m['archs'])}"
@@ -234,9 +269,7 @@ def results_document(run_dirs: list[Path]) -> str:
         (d, m)
         for d, m in found
         if m.get("archs")
-        or (
-            m.get("datasets") and len(m["datasets"]) < 3 and m["table"] not in ("table1", "tableS4")
-        )
+        or (m.get("datasets") and len(m["datasets"]) < 3 and m["table"] not in FIXED_DATASETS)
     ]
     if partial:
         out += ["## Run only in part", ""]

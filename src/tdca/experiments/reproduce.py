@@ -47,12 +47,24 @@ from tdca.rundir import (
     write_json_file,
 )
 
-TABLES = ("table1", "table2", "tableS1", "tableS2", "tableS3", "tableS4", "figS2")
+TABLES = (
+    "table1",
+    "table2",
+    "tableS1",
+    "tableS2",
+    "tableS3",
+    "tableS4",
+    "figS1",
+    "figS2",
+    "figS3",
+)
 # Tables whose data sets are not chosen with --datasets, and why.
 FIXED_DATASETS = {
     "table1": "is MNIST with transfer to Fashion-MNIST",
     "tableS4": "counts parameters and FLOPs (no data set)",
+    "figS3": "is MNIST, as the paper's figure",
 }
+ONLY_DATASETS = {"figS3": ("mnist",)}  # what a fixed table records it ran on, if not all
 DATASETS = ("mnist", "fashion-mnist", "cifar10")
 TRAIN_TOTAL = paper.FULL_TRAIN_SIZE  # the data sets' full training sets
 
@@ -144,7 +156,7 @@ class Reproduction:
             raise ValueError(f"--datasets must be a subset of {DATASETS}, got {datasets}")
         if table in FIXED_DATASETS and set(datasets) != set(DATASETS):
             raise ValueError(f"{table} {FIXED_DATASETS[table]}; drop --datasets")
-        self.datasets = tuple(d for d in DATASETS if d in datasets)
+        self.datasets = ONLY_DATASETS.get(table, tuple(d for d in DATASETS if d in datasets))
         if archs is not None:
             table_archs = TABLE_ARCHS.get(table, ())
             if not table_archs:
@@ -217,17 +229,27 @@ class Reproduction:
 
     # -- learners --------------------------------------------------------------------------
     def baseline(
-        self, learner: str, dataset: str, arch: str, train_size: int | None, steps: int
+        self,
+        learner: str,
+        dataset: str,
+        arch: str,
+        train_size: int | None,
+        steps: int,
+        optimizer: str | None = None,
     ) -> dict[str, Any]:
-        """lr tuned on validation, then ``seeds`` runs; cached in baselines.json."""
+        """lr tuned on validation, then ``seeds`` runs; cached in baselines.json. The inner
+        optimizer is the scale's unless ``optimizer`` is given (bp-adam: always its own)."""
         n = self.size(dataset, train_size)
-        opt = "sgd" if learner == "bp-adam" else self.scale.optimizer  # bp-adam: its own
+        opt = "sgd" if learner == "bp-adam" else optimizer or self.scale.optimizer
         key = f"{learner}|{dataset}|{arch}|{n}|{steps}|{self.scale.seeds}"
         key += self.scale.tag("|", opt)
         if key not in self.cache:
             self.cache = self._read_cache()  # computed meanwhile by a run sharing --cache?
         if key not in self.cache:
-            grid = BP_ADAM_LR_GRID if learner == "bp-adam" else self.scale.lr_grid
+            if learner == "bp-adam":
+                grid = BP_ADAM_LR_GRID
+            else:
+                grid = ADAM_LR_GRID if opt == "adam" else LR_GRID
             tuned = tune_lr(
                 learner,
                 dataset,
@@ -388,7 +410,7 @@ def _mlp_apply(ds: Any) -> Any:
     return build_model("mlp-100", ds).apply
 
 
-def _full(r: Reproduction, ds: str) -> tuple[int, int]:
+def full_cell(r: Reproduction, ds: str) -> tuple[int, int]:
     n, steps = r.scale.full
     return r.size(ds, n), steps
 
@@ -396,7 +418,7 @@ def _full(r: Reproduction, ds: str) -> tuple[int, int]:
 def _tableS1(r: Reproduction) -> list[dict[str, Any]]:
     rows = []
     for ds in r.datasets:
-        n, steps = _full(r, ds)
+        n, steps = full_cell(r, ds)
         for learner, method in (("bp", "kaiming-bp"), ("bp-zero", "zero-bp"), ("dfa", "dfa")):
             rows.append(
                 row(
@@ -438,7 +460,7 @@ def _tableS2(r: Reproduction) -> list[dict[str, Any]]:
     rows = []
     sources = [(ds,) for ds in r.datasets] + ([r.datasets] if len(r.datasets) > 1 else [])
     for src in sources:
-        n = min(_full(r, d)[0] for d in src)
+        n = min(full_cell(r, d)[0] for d in src)
         steps = r.scale.full[1]
         credit, _ = r.evolution(src, "mlp-100", n, steps)
         name = "all" if len(src) > 1 else src[0]
@@ -475,7 +497,7 @@ TABLE_ARCHS = {
 def _tableS3(r: Reproduction) -> list[dict[str, Any]]:
     rows = []
     for ds in r.datasets:
-        n, steps = _full(r, ds)
+        n, steps = full_cell(r, ds)
         for col, (arch, layout) in enumerate(S3_LAYOUTS):
             if r.archs is not None and arch not in r.archs:
                 continue
@@ -504,7 +526,7 @@ def _table2(r: Reproduction) -> list[dict[str, Any]]:
         if r.archs is not None and arch not in r.archs:
             continue
         for ds in r.datasets:
-            n, steps = _full(r, ds)
+            n, steps = full_cell(r, ds)
             if arch == "cnn":
                 n = min(n, r.scale.cnn_train)
             for learner, method in (("bp", "kaiming-bp"), ("bp-zero", "zero-bp")):
@@ -539,7 +561,7 @@ def _figS2(r: Reproduction) -> list[dict[str, Any]]:
 
     rows = []
     for ds in r.datasets:
-        n, steps = _full(r, ds)
+        n, steps = full_cell(r, ds)
         bp = r.baseline("bp", ds, "mlp-100", n, steps)
         split = make_split(ds, r.data_dir, n)
         curves = {
@@ -575,6 +597,65 @@ def _figS2(r: Reproduction) -> list[dict[str, Any]]:
     return rows
 
 
+FIGS1_GENERATIONS = 500
+"""The papers' Figure S1 shows the first 500 generations of each evolution."""
+
+
+def centre_curves(folder: Path, limit: int = FIGS1_GENERATIONS) -> dict[str, list[Any]]:
+    """The search centre's cross-entropy and accuracy per generation, from an evolution's
+    history (its first ``limit`` generations). Runs written before the centre's accuracy
+    was logged have None there; their cross-entropy is minus the fitness when that was
+    the fitness (the default), else None."""
+    from tdca.evolution import read_history
+
+    metric = read_json(folder / "config.json").get("fitness", "neg_ce")
+    history = read_history(folder)[:limit]
+    loss = [
+        h.get("centre_loss", -h["centre_fitness"] if metric == "neg_ce" else None) for h in history
+    ]
+    return {
+        "generation": [h["generation"] for h in history],
+        "loss": loss,
+        "accuracy": [h.get("centre_accuracy") for h in history],
+    }
+
+
+def _figS1(r: Reproduction) -> list[dict[str, Any]]:
+    """PGPE's convergence: the search centre of each Table S1 evolution (784/3072-100-10,
+    the data set's full protocol) per generation."""
+    from tdca.plotting.curves import convergence_figure
+
+    rows, curves = [], {}
+    for ds in r.datasets:
+        n, steps = full_cell(r, ds)
+        credit, metrics = r.evolution((ds,), "mlp-100", n, steps)
+        c = centre_curves(Path(credit).parent)
+        curves[ds] = c
+        result = next(x for x in metrics["results"] if x["dataset"] == ds)
+        missing = all(a is None for a in c["accuracy"])
+        rows.append(
+            row(
+                ds,
+                "tdca",
+                result | {"seeds": 1},
+                n,
+                steps,
+                (None, None),
+                generations=metrics["evolution"]["generations"],
+                curve_generation=c["generation"],
+                curve_centre_loss=c["loss"],
+                curve_centre_accuracy=c["accuracy"],
+                note="accuracy per generation not recorded (evolved before tdca logged it)"
+                if missing
+                else f"curves: the first {len(c['generation'])} generations",
+            )
+        )
+    convergence_figure(
+        curves, r.out / "figS1.png", f"PGPE convergence, 784/3072-100-10 ({r.scale.name} scale)"
+    )
+    return rows
+
+
 def _tableS4(r: Reproduction) -> list[dict[str, Any]]:
     from tdca.complexity import complexity_table
 
@@ -588,8 +669,16 @@ BUILDERS = {
     "tableS2": _tableS2,
     "tableS3": _tableS3,
     "tableS4": _tableS4,
+    "figS1": _figS1,
     "figS2": _figS2,
+    "figS3": lambda r: _landscape().fig_s3(r),
 }
+
+
+def _landscape() -> Any:
+    from tdca.experiments import landscape  # imports this module: loaded when first used
+
+    return landscape
 
 
 def run_reproduce(

@@ -43,3 +43,29 @@ def accuracy_curves(curves: dict[str, dict[str, list[float]]], path: Path, title
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def convergence_figure(
+    curves: dict[str, dict[str, list[float | None]]], path: Path, title: str
+) -> None:
+    """The papers' Figure S1: the search centre's cross-entropy (a) and accuracy (b) per
+    generation, one line per data set. A series a run did not record is left out."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for panel, (ax, key, label) in enumerate(
+        zip(axes, ("loss", "accuracy"), ("cross-entropy", "accuracy"), strict=True)
+    ):
+        for i, (name, c) in enumerate(curves.items()):
+            points = [(g, v) for g, v in zip(c["generation"], c[key], strict=True) if v is not None]
+            if points:
+                ax.plot(*zip(*points, strict=True), color=f"C{i}", label=name)
+        ax.set_xlabel("generation")
+        ax.set_ylabel(f"search centre: {label}")
+        ax.set_title(f"({'ab'[panel]}) {label}")
+        if ax.lines:
+            ax.legend(fontsize=8)
+        else:
+            ax.text(0.5, 0.5, "not recorded by these runs", ha="center", transform=ax.transAxes)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

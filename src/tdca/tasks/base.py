@@ -63,6 +63,12 @@ def for_generation(task: Task, key: jax.Array) -> Task:
     return task if hook is None else hook(key)
 
 
+# The other optional hook: ``report(theta, key) -> {name: scalar}``, what the task says of a
+# trained network besides its fitness (classification: loss and accuracy on the fitness
+# images). Evolution logs it for the search centre every generation as ``centre_<name>``
+# (``InnerLoop.fitness_and_report``); a task without it logs the fitness alone.
+
+
 @runtime_checkable
 class LayeredTask(Task, Protocol):
     """A task whose bottom-up network is layered (MLP or CNN): needed by FA and DFA."""

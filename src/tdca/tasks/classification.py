@@ -159,9 +159,19 @@ class ClassificationTask:
         logits = self.model.apply(theta, x)
         return {"loss": cross_entropy(logits, y), "accuracy": accuracy(logits, y)}
 
+    def _fitness_data(self) -> tuple[jax.Array, jax.Array]:
+        """The images the fitness scores: the inner loop's own, unless x_fit is given."""
+        return (self.x, self.y) if self.x_fit is None else (self.x_fit, self.y_fit)
+
     def fitness(self, theta: Params, key: jax.Array) -> jax.Array:
-        x, y = (self.x, self.y) if self.x_fit is None else (self.x_fit, self.y_fit)
+        x, y = self._fitness_data()
         logits = self.model.apply(theta, x)
         if self.fitness_metric == "accuracy":
             return accuracy(logits, y)
         return -cross_entropy(logits, y)
+
+    def report(self, theta: Params, key: jax.Array) -> dict[str, jax.Array]:
+        """Cross-entropy and accuracy on the images the fitness scores: the outer loop logs
+        them for the search centre each generation (``centre_loss``, ``centre_accuracy``),
+        whichever of the two the fitness is."""
+        return self.evaluate(theta, *self._fitness_data())

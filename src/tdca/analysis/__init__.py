@@ -1,0 +1,1 @@
+"""Analyses of trained bottom-up networks (trajectories, loss landscapes)."""
