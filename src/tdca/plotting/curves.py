@@ -10,6 +10,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from tdca.plotting import save
+
 
 def fitness_figure(history: list[dict[str, Any]], path: Path) -> None:
     """Population mean/best and search-centre fitness per generation."""
@@ -23,9 +25,7 @@ def fitness_figure(history: list[dict[str, Any]], path: Path) -> None:
     ax.set_xlabel("generation")
     ax.set_ylabel("fitness")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def accuracy_curves(curves: dict[str, dict[str, list[float]]], path: Path, title: str) -> None:
@@ -40,9 +40,7 @@ def accuracy_curves(curves: dict[str, dict[str, list[float]]], path: Path, title
     ax.set_ylabel("accuracy")
     ax.set_title(title)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def convergence_figure(
@@ -66,6 +64,4 @@ def convergence_figure(
         else:
             ax.text(0.5, 0.5, "not recorded by these runs", ha="center", transform=ax.transAxes)
     fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)

@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from tdca.plotting import save
 from tdca.plotting.curves import fitness_figure
 from tdca.tasks.gaussian import GaussianTask
 
@@ -43,9 +44,7 @@ def _trajectory_figure(task: GaussianTask, k: int, traj: dict[str, np.ndarray], 
     ax2.legend(loc="lower right", fontsize=8)
     ax3.set_title("surface"), ax2.set_title("contour")
     fig.suptitle(f"Mixed Gaussian {k + 1}: BP (blue) vs TDCA (red) from {f.start}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def _field_figure(task: GaussianTask, k: int, arrays: dict[str, Any], path: Path):
@@ -71,9 +70,7 @@ def _field_figure(task: GaussianTask, k: int, arrays: dict[str, Any], path: Path
         ax.plot(*task.functions[k].local_min, "kX", ms=9)
         ax.set_title(f"{name.upper()} update field (direction; colour = step length)")
         ax.set_aspect("equal")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def plot_gaussian_run(

@@ -11,6 +11,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from tdca.plotting import save
+
 
 def landscape_figure(panels: list[dict[str, Any]], path: Path, title: str) -> None:
     """One contour panel per pair: ``grid`` (n, n, 2) plane coordinates, ``loss`` (n, n),
@@ -32,9 +34,7 @@ def landscape_figure(panels: list[dict[str, Any]], path: Path, title: str) -> No
         ax.set_title(p.get("title", ""))
         ax.legend(fontsize=8, loc="best")
     fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def alignment_figure(curves: dict[str, dict[str, list[float]]], path: Path, title: str) -> None:
@@ -53,6 +53,4 @@ def alignment_figure(curves: dict[str, dict[str, list[float]]], path: Path, titl
     ax.set_ylabel("cosine with BP's direction")
     ax.set_title(title)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
