@@ -76,7 +76,7 @@ def test_fitness_on_held_out_data_uses_it_and_only_it() -> None:
 
 
 def test_paper_scale_uses_adam_and_small_scale_keeps_its_cache_keys() -> None:
-    assert PAPER.optimizer == "adam" and PAPER.lr_grid[0] < 0.01 and PAPER.tag("_") == "_adam"
+    assert PAPER.optimizer == "adam" and PAPER.lr_grid()[0] < 0.01 and PAPER.tag("_") == "_adam"
     assert SMALL.optimizer == "sgd" and SMALL.tag("_") == "" and SMALL.tag("|", "adam") == "|adam"
 
 

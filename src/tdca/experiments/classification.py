@@ -227,6 +227,17 @@ def learner_parts(learner: str, task: ClassificationTask, key: jax.Array) -> tup
     )
 
 
+def learner_setup(
+    learner: str, split: Split, arch: str, key: jax.Array, batch_size: int | None = None
+) -> tuple[Any, Any, Any, str]:
+    """(bottom-up model, strategy, its parameters, init scheme) for a run seeded by ``key``,
+    as ``train_learner`` makes it (its strategy's parameters drawn from ``key`` folded with
+    7), so that other analyses of a learner's run retrace the same one."""
+    model = build_model(arch, split.dataset)
+    probe = make_task(split, model, "zero", batch_size)
+    return model, *learner_parts(learner, probe, jax.random.fold_in(key, 7))
+
+
 @functools.partial(jax.jit, static_argnames=("strategy", "steps", "lr", "optimizer", "curves"))
 def _run_learner(
     sparams: Any,
@@ -274,10 +285,8 @@ def train_learner(
 ) -> dict[str, Any]:
     """Train a fresh bottom-up network; return accuracies (fractions) and per-step curves
     (and, with ``keep_theta``, the trained parameters under ``"theta"``)."""
-    model = build_model(arch, split.dataset)
     key = jax.random.PRNGKey(seed)
-    probe = make_task(split, model, "zero", batch_size)
-    strategy, sparams, init = learner_parts(learner, probe, jax.random.fold_in(key, 7))
+    model, strategy, sparams, init = learner_setup(learner, split, arch, key, batch_size)
     if learner == "bp-adam":  # the convergence reference: always Adam on mini-batches
         optimizer, batch_size = "adam", bp_adam_batch(batch_size, len(split.x_train))
     make_optimizer(optimizer, lr)  # checks the name and the rate before any work
@@ -600,17 +609,22 @@ class MeanOverTasks:
     loop: InnerLoop
 
     def fitness(self, sparams: Any, tasks: tuple, key: jax.Array) -> jax.Array:
-        return self.fitness_and_report(sparams, tasks, key, report=False)[0]
+        fits = [
+            self.loop.fitness(sparams, t, jax.random.fold_in(key, i)) for i, t in enumerate(tasks)
+        ]
+        return jnp.mean(jnp.stack(fits))
 
     def fitness_and_report(
-        self, sparams: Any, tasks: tuple, key: jax.Array, report: bool = True
+        self, sparams: Any, tasks: tuple, key: jax.Array
     ) -> tuple[jax.Array, dict[str, jax.Array]]:
         """The mean fitness, and the mean of what each data set's task reports."""
-        evaluate = self.loop.fitness_and_report if report else self.loop.fitness
-        out = [evaluate(sparams, t, jax.random.fold_in(key, i)) for i, t in enumerate(tasks)]
-        if not report:
-            return jnp.mean(jnp.stack(out)), {}
-        fits, reports = zip(*out, strict=True)
+        fits, reports = zip(
+            *(
+                self.loop.fitness_and_report(sparams, t, jax.random.fold_in(key, i))
+                for i, t in enumerate(tasks)
+            ),
+            strict=True,
+        )
         mean = {k: jnp.mean(jnp.stack([r[k] for r in reports])) for k in reports[0]}
         return jnp.mean(jnp.stack(fits)), mean
 

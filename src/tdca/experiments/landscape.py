@@ -21,7 +21,12 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from tdca.analysis import trajectories as tr
-from tdca.experiments.classification import build_model, learner_parts, make_split, make_task
+from tdca.experiments.classification import (
+    learner_parts,
+    learner_setup,
+    make_split,
+    make_task,
+)
 from tdca.experiments.reproduce import Reproduction, full_cell, row
 from tdca.io import read_meta
 from tdca.tasks.classification import accuracy, cross_entropy
@@ -46,10 +51,8 @@ def trained_trajectory(
     learner: str, split: Any, steps: int, lr: float, optimizer: str, seed: int = 0
 ) -> dict[str, Any]:
     """One learner's trajectory (as train_learner's with this seed) and what it reached."""
-    model = build_model(ARCH, split.dataset)
     key = jax.random.PRNGKey(seed)
-    probe = make_task(split, model, "zero")
-    strategy, sparams, init = learner_parts(learner, probe, jax.random.fold_in(key, 7))
+    model, strategy, sparams, init = learner_setup(learner, split, ARCH, key)
     task = make_task(split, model, init)
     points = tr.trajectory(
         sparams, task, key, strategy=strategy, steps=steps, optimizer=optimizer, lr=float(lr)

@@ -12,7 +12,6 @@ baselines are reused, interrupted evolutions continue from their checkpoints.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,9 +83,9 @@ class Scale:
     # full-batch Adam steps (measured: 96.28%; SGD at its best lr 93.86%, Zero-BP stuck).
     optimizer: str = "sgd"
 
-    @property
-    def lr_grid(self) -> tuple[float, ...]:
-        return ADAM_LR_GRID if self.optimizer == "adam" else LR_GRID
+    def lr_grid(self, optimizer: str | None = None) -> tuple[float, ...]:
+        """The baselines' rate grid for an inner optimizer (the scale's by default)."""
+        return ADAM_LR_GRID if (optimizer or self.optimizer) == "adam" else LR_GRID
 
     def tag(self, sep: str, optimizer: str | None = None) -> str:
         """Cache-key suffix for runs with this inner optimizer (the scale's by default):
@@ -207,7 +206,7 @@ class Reproduction:
         key += self.scale.tag("_")
         run = self.shared / "evolutions" / key
         if (run / "metrics.json").exists() and (run / FILENAME).exists():
-            return str(run / FILENAME), json.loads((run / "metrics.json").read_text())
+            return str(run / FILENAME), read_json(run / "metrics.json")
         cfg = EvolveConfig(
             datasets=datasets,
             arch=arch,
@@ -246,10 +245,7 @@ class Reproduction:
         if key not in self.cache:
             self.cache = self._read_cache()  # computed meanwhile by a run sharing --cache?
         if key not in self.cache:
-            if learner == "bp-adam":
-                grid = BP_ADAM_LR_GRID
-            else:
-                grid = ADAM_LR_GRID if opt == "adam" else LR_GRID
+            grid = BP_ADAM_LR_GRID if learner == "bp-adam" else self.scale.lr_grid(opt)
             tuned = tune_lr(
                 learner,
                 dataset,
@@ -656,6 +652,12 @@ def _figS1(r: Reproduction) -> list[dict[str, Any]]:
     return rows
 
 
+def _figS3(r: Reproduction) -> list[dict[str, Any]]:
+    from tdca.experiments.landscape import fig_s3  # it imports this module
+
+    return fig_s3(r)
+
+
 def _tableS4(r: Reproduction) -> list[dict[str, Any]]:
     from tdca.complexity import complexity_table
 
@@ -671,14 +673,8 @@ BUILDERS = {
     "tableS4": _tableS4,
     "figS1": _figS1,
     "figS2": _figS2,
-    "figS3": lambda r: _landscape().fig_s3(r),
+    "figS3": _figS3,
 }
-
-
-def _landscape() -> Any:
-    from tdca.experiments import landscape  # imports this module: loaded when first used
-
-    return landscape
 
 
 def run_reproduce(
@@ -707,23 +703,20 @@ def run_reproduce(
         tuple(datasets),
         archs,
     )
-    (r.out / "config.json").write_text(
-        json.dumps(
-            {
-                "experiment": "reproduce",
-                "table": table,
-                "scale": scale,
-                "datasets": list(r.datasets),
-                "cache": str(r.shared),
-                "data_dir": data_dir,
-                "es": r.scale.es.to_dict(),
-                "seeds": r.scale.seeds,
-                "inner_optimizer": r.scale.optimizer,
-                "code_version": code_version(),
-            },
-            indent=1,
-        )
-        + "\n"
+    write_json_file(
+        r.out / "config.json",
+        {
+            "experiment": "reproduce",
+            "table": table,
+            "scale": scale,
+            "datasets": list(r.datasets),
+            "cache": str(r.shared),
+            "data_dir": data_dir,
+            "es": r.scale.es.to_dict(),
+            "seeds": r.scale.seeds,
+            "inner_optimizer": r.scale.optimizer,
+            "code_version": code_version(),
+        },
     )
     r.log(f"reproduce {table} at scale {scale} for {', '.join(r.datasets)}")
     t0 = time.perf_counter()
@@ -744,7 +737,7 @@ def run_reproduce(
             "tdca_lr": "picked per evolution on validation from "
             + str(list(LR_GRIDS[r.scale.optimizer]))
             + " by accuracy (by cross-entropy where every rate is at chance)",
-            "lr_grid": list(r.scale.lr_grid),
+            "lr_grid": list(r.scale.lr_grid()),
             "lr_grid_extension": LR_GRID_EXTENSION,
         },
         "seconds": round(time.perf_counter() - t0, 1),

@@ -6,10 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import jax.numpy as jnp
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+import matplotlib.pyplot as plt  # the package chose the Agg backend first
 import numpy as np
 
 from tdca.plotting import save
