@@ -46,7 +46,7 @@ def test_evolutions_and_baselines_are_cached_and_reused(tmp_path, monkeypatch):
         es=ESConfig(population=4, generations=2, sigma_init=0.003, learning_rate=0.001),
         seeds=2,
     )
-    monkeypatch.setattr(reproduce, "LR_GRID", (0.1, 0.3))
+    monkeypatch.setattr(classification, "LR_GRID", (0.1, 0.3))
     r = Reproduction(
         "table1", tmp_path / "out", tiny, None, False, Console(quiet=True), cache=tmp_path / "cache"
     )
@@ -87,7 +87,7 @@ def test_runs_sharing_a_cache_keep_each_others_baselines_and_a_damaged_one_is_se
 
     spec = _npz(tmp_path / "d.npz", (28, 28))
     tiny = replace(SMALL, seeds=1)
-    monkeypatch.setattr(reproduce, "LR_GRID", (0.1, 0.3))
+    monkeypatch.setattr(classification, "LR_GRID", (0.1, 0.3))
     cache = tmp_path / "cache"
 
     def start(name: str, table: str = "table1") -> Reproduction:
@@ -132,7 +132,7 @@ def test_tables_1_s2_and_s3_and_figures_s1_and_s3_run_end_to_end_and_a_rerun_reu
     es = ESConfig(population=4, generations=2, sigma_init=0.003, learning_rate=0.001)
     tiny = replace(SMALL, es=es, seeds=2, table1_cells=((100, 3),), full=(100, 3))
     monkeypatch.setitem(reproduce.SCALES, "small", tiny)
-    monkeypatch.setattr(reproduce, "LR_GRID", (0.1, 0.3))
+    monkeypatch.setattr(classification, "LR_GRID", (0.1, 0.3))
     monkeypatch.setitem(classification.LR_GRIDS, "sgd", (0.1, 0.3))  # evolutions' inner lr
     common = ["--no-progress", "--cache", str(tmp_path / "cache"), "--data-dir", DATA]
     t1 = ["reproduce", "table1", "--out", str(tmp_path / "t1"), *common]
@@ -172,7 +172,7 @@ def test_tables_1_s2_and_s3_and_figures_s1_and_s3_run_end_to_end_and_a_rerun_reu
     ]
 
     # Figures S1 and S3 from the same cache: no new evolution (the S3 networks serve).
-    monkeypatch.setattr(reproduce, "ADAM_LR_GRID", (0.01, 0.03))  # Figure S3's Zero-BP (Adam)
+    monkeypatch.setattr(classification, "ADAM_LR_GRID", (0.01, 0.03))  # Figure S3's Zero-BP (Adam)
     monkeypatch.setattr(landscape, "GRID_POINTS", 6)
     evolutions = sorted(p.name for p in (tmp_path / "cache" / "evolutions").iterdir())
     argv = ["reproduce", "figS1", "--out", str(tmp_path / "f1"), "--datasets", "mnist", *common]

@@ -10,12 +10,13 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from tdca.data import DatasetError
 from tdca.evolution import ESConfig
 from tdca.experiments.classification import ARCHS, FITNESS_DATA
 from tdca.experiments.reproduce import DATASETS, TABLES
-from tdca.io import ArtifactError
+from tdca.io import ArtifactError, read_meta
 from tdca.precision import EXPLICIT_PRECISIONS, PRECISIONS
 from tdca.rundir import RunDirError, write_json_file
 from tdca.tasks.classification import FITNESS_METRICS
@@ -292,19 +293,18 @@ def _positive_float(text: str) -> float:
 def _train(args: argparse.Namespace) -> int:
     from tdca.precision import matmul_precision
 
+    evolved = _evolved_meta(args.learner)  # read once: precision, arch, lr, optimizer
     if args.precision is None:  # a credit network trains as it was evolved
-        args.precision = _evolved_setting(args.learner, "precision") or "default"
+        args.precision = _evolved_setting(evolved, "precision") or "default"
     with matmul_precision(args.precision):
-        return _train_at_precision(args)
+        return _train_at_precision(args, evolved)
 
 
-def _train_at_precision(args: argparse.Namespace) -> int:
+def _train_at_precision(args: argparse.Namespace, evolved: dict[str, Any] | None) -> int:
     import jax
 
     from tdca.experiments.classification import (
-        ADAM_LR_GRID,
-        BP_ADAM_LR_GRID,
-        LR_GRID,
+        baseline_grid,
         bp_adam_batch,
         build_model,
         fingerprint,
@@ -317,7 +317,7 @@ def _train_at_precision(args: argparse.Namespace) -> int:
     from tdca.rundir import RunDir
 
     if args.arch is None:
-        args.arch = _evolved_setting(args.learner, "arch") or "mlp-100"
+        args.arch = _evolved_setting(evolved, "arch") or "mlp-100"
     # Validate data, learner and checkpoint before creating the run directory.
     split = make_split(args.dataset, args.data_dir, args.train_size, allow_pickle=args.allow_pickle)
     probe = make_task(split, build_model(args.arch, split.dataset), "zero")
@@ -330,10 +330,9 @@ def _train_at_precision(args: argparse.Namespace) -> int:
     run = RunDir(args.out, kind="train", resumable=False)
     if args.learner.startswith("tdca:"):
         from tdca.credit.artifact import resolve
-        from tdca.io import read_meta
 
         source = resolve(args.learner.split(":", 1)[1])
-        meta = read_meta(source)
+        meta = evolved if evolved is not None else read_meta(source)
         if lr is None and not isinstance(meta.get("lr"), int | float):
             raise ArtifactError(f"{source}: records no inner learning rate; give --lr")
         evolved_with = meta.get("optimizer", "sgd")
@@ -356,7 +355,6 @@ def _train_at_precision(args: argparse.Namespace) -> int:
             )
     optimizer = optimizer or "sgd"
     if lr is None:
-        grid = ADAM_LR_GRID if optimizer == "adam" else LR_GRID
         tuned = tune_lr(
             args.learner,
             args.dataset,
@@ -367,7 +365,7 @@ def _train_at_precision(args: argparse.Namespace) -> int:
             batch_size=batch_size,
             allow_pickle=args.allow_pickle,
             optimizer=optimizer,
-            grid=BP_ADAM_LR_GRID if args.learner == "bp-adam" else grid,
+            grid=baseline_grid(args.learner, optimizer),
         )
         lr = tuned["lr"]
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
@@ -409,18 +407,23 @@ def _train_at_precision(args: argparse.Namespace) -> int:
     return 0
 
 
-def _evolved_setting(learner: str, key: str) -> str | None:
-    """The ``arch`` or ``precision`` a ``tdca:`` credit network's evolution used (None for
-    other learners, or where it records none; a bad path is reported when the learner is
-    loaded)."""
+def _evolved_meta(learner: str) -> dict[str, Any] | None:
+    """A ``tdca:`` credit network's metadata, read once for the whole command (None for
+    other learners, or where it cannot be read: loading the learner then reports why)."""
     if not learner.startswith("tdca:"):
         return None
     from tdca.credit.artifact import resolve
-    from tdca.io import read_meta
 
     try:
-        meta = read_meta(resolve(learner.split(":", 1)[1]))
+        return read_meta(resolve(learner.split(":", 1)[1]))
     except (ArtifactError, OSError):
+        return None
+
+
+def _evolved_setting(meta: dict[str, Any] | None, key: str) -> str | None:
+    """The ``arch`` or ``precision`` a credit network's evolution used, from its metadata
+    (None where it records none)."""
+    if meta is None:
         return None
     config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
     value = meta.get(key, config.get(key))

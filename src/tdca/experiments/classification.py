@@ -340,6 +340,14 @@ BP_ADAM_LR_GRID = (1e-4, 3e-4, 1e-3, 3e-3)
 """Rates for ``bp-adam``, the convergence reference (Adam on mini-batches, many steps)."""
 
 
+def baseline_grid(learner: str, optimizer: str) -> tuple[float, ...]:
+    """The rates ``tune_lr`` starts from for a baseline: ``bp-adam``'s own; otherwise the
+    grid of the inner optimizer. The one rule behind ``tdca train`` and ``tdca reproduce``."""
+    if learner == "bp-adam":
+        return BP_ADAM_LR_GRID
+    return ADAM_LR_GRID if optimizer == "adam" else LR_GRID
+
+
 def bp_adam_batch(batch_size: int | None, train_size: int) -> int:
     """The mini-batch ``bp-adam`` trains on: the one given, else 128 (or the whole set)."""
     return batch_size or min(128, train_size)

@@ -23,12 +23,10 @@ from tdca.credit.artifact import FILENAME
 from tdca.evolution import ESConfig
 from tdca.experiments import paper_numbers as paper
 from tdca.experiments.classification import (
-    ADAM_LR_GRID,
-    BP_ADAM_LR_GRID,
-    LR_GRID,
     LR_GRID_EXTENSION,
     LR_GRIDS,
     EvolveConfig,
+    baseline_grid,
     make_split,
     run_evolve,
     seeds_summary,
@@ -85,7 +83,7 @@ class Scale:
 
     def lr_grid(self, optimizer: str | None = None) -> tuple[float, ...]:
         """The baselines' rate grid for an inner optimizer (the scale's by default)."""
-        return ADAM_LR_GRID if (optimizer or self.optimizer) == "adam" else LR_GRID
+        return baseline_grid("bp", optimizer or self.optimizer)
 
     def tag(self, sep: str, optimizer: str | None = None) -> str:
         """Cache-key suffix for runs with this inner optimizer (the scale's by default):
@@ -245,7 +243,6 @@ class Reproduction:
         if key not in self.cache:
             self.cache = self._read_cache()  # computed meanwhile by a run sharing --cache?
         if key not in self.cache:
-            grid = BP_ADAM_LR_GRID if learner == "bp-adam" else self.scale.lr_grid(opt)
             tuned = tune_lr(
                 learner,
                 dataset,
@@ -253,7 +250,7 @@ class Reproduction:
                 arch=arch,
                 train_size=n,
                 steps=steps,
-                grid=grid,
+                grid=baseline_grid(learner, opt),
                 optimizer=opt,
             )
             split = make_split(dataset, self.data_dir, n)
