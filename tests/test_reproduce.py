@@ -37,6 +37,54 @@ def test_bad_reproduce_arguments(tmp_path, capsys):
     assert "subset of" in capsys.readouterr().err
 
 
+def test_a_reproduction_waits_for_an_evolution_another_command_is_writing(tmp_path):
+    """Two reproductions sharing --cache that need one evolution: the second waits for the
+    process writing it and reuses its result instead of stopping or evolving it again."""
+    import subprocess
+    import sys
+    import threading
+
+    from test_classification import _npz
+
+    spec = _npz(tmp_path / "d.npz", (28, 28))
+    r = Reproduction(
+        "table1", tmp_path / "out", SMALL, None, False, Console(quiet=True), cache=tmp_path / "c"
+    )
+    r.wait_poll = 0.05
+    run = tmp_path / "c" / "evolutions" / f"{spec}_mlp-100_dense_100x5"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"from tdca.rundir import RunDir; RunDir({str(run)!r}); print('held', flush=True)"
+            "; import time; time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+    def finish() -> None:  # what the other command leaves when its evolution ends
+        (run / "credit_net.npz").write_bytes(b"written by the other command")
+        (run / "metrics.json").write_text(json.dumps({"evolved_by": "the other command"}))
+        holder.kill()
+        holder.wait()
+
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        timer = threading.Timer(1.0, finish)
+        timer.start()
+        credit, metrics = r.evolution((spec,), "mlp-100", 100, 5)
+        timer.join()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert credit == str(run / "credit_net.npz")
+    assert metrics == {"evolved_by": "the other command"}
+    assert not (run / "config.json").exists()  # this one never started an evolution there
+    log = (tmp_path / "out" / "log.txt").read_text()
+    assert f"process {holder.pid}" in log and "waiting to reuse its result" in log
+
+
 def test_evolutions_and_baselines_are_cached_and_reused(tmp_path, monkeypatch):
     from test_classification import _npz
 

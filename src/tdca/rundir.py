@@ -34,6 +34,14 @@ class RunDirError(Exception):
     """The output directory cannot be used as asked."""
 
 
+class RunDirInUse(RunDirError):
+    """Another live process on this machine is writing the run directory."""
+
+    def __init__(self, message: str, pid: int) -> None:
+        super().__init__(message)
+        self.pid = pid
+
+
 RUN_METADATA = ("experiment", "code_version", "earlier_code_versions")
 """Keys a run directory's config.json holds beside the experiment's settings."""
 
@@ -204,6 +212,26 @@ def _release(lock: Path, holder: str) -> None:
             lock.unlink()
 
 
+def live_holder(path: Path) -> int | None:
+    """The process id holding ``path/.lock``, if that process runs on this machine and is
+    alive; None for a free folder or a stale lock (its process gone, or another machine's)."""
+    try:
+        holder = (path / LOCK).read_text(errors="replace").strip()
+    except OSError:
+        return None
+    host, _, pid = holder.rpartition(":")
+    mine = holder == f"{socket.gethostname()}:{os.getpid()}"
+    if mine or host != socket.gethostname() or not pid.isdigit():
+        return None
+    return int(pid) if _process_alive(int(pid)) else None
+
+
+def wait_until_free(path: Path, poll: float = 5.0) -> None:
+    """Block until no live process holds ``path/.lock`` (Ctrl-C stops the wait)."""
+    while live_holder(path) is not None:
+        time.sleep(poll)
+
+
 def claim(path: Path) -> None:
     """Hold ``path/.lock`` for this process until it exits, so that two commands started
     on one run directory (a double-clicked resume, two jobs given the same --out) cannot
@@ -216,13 +244,11 @@ def claim(path: Path) -> None:
         with open(lock, "x") as f:
             f.write(me)
     except FileExistsError:
-        holder = lock.read_text(errors="replace").strip()
-        host, _, pid = holder.rpartition(":")
-        here = host == socket.gethostname() and pid.isdigit()
-        if holder != me and here and _process_alive(int(pid)):
-            raise RunDirError(
+        if (pid := live_holder(path)) is not None:
+            raise RunDirInUse(
                 f"{path}: in use by process {pid} (another tdca command writing there); "
-                f"wait for it to finish, or delete {lock} if no such process is running"
+                f"wait for it to finish, or delete {lock} if no such process is running",
+                pid,
             ) from None
         lock.write_text(me)
     atexit.register(_release, lock, me)

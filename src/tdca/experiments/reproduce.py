@@ -35,12 +35,15 @@ from tdca.experiments.classification import (
 )
 from tdca.io import read_meta
 from tdca.rundir import (
+    RunDirInUse,
     check_folder,
     code_version,
     exclusive,
+    live_holder,
     make_folder,
     read_json,
     read_json_or_set_aside,
+    wait_until_free,
     write_json_file,
 )
 
@@ -123,6 +126,9 @@ SCALES = {"small": SMALL, "paper": PAPER}
 class Reproduction:
     """Shared machinery: cached evolutions and baselines under one output folder."""
 
+    wait_poll = 5.0
+    """Seconds between looks at an evolution another command is writing (``evolution``)."""
+
     def __init__(
         self,
         table: str,
@@ -198,13 +204,38 @@ class Reproduction:
         steps: int,
         layout: str = "dense",
     ) -> tuple[str, dict[str, Any]]:
-        """Path of an evolved credit network (evolving, resuming or reusing it)."""
+        """Path of an evolved credit network (evolving, resuming or reusing it). Where
+        another command sharing ``--cache`` is evolving the same network, this one waits
+        for it and reuses its result (or resumes it, if that command stopped early)."""
         sizes = min(self.size(d, train_size) for d in datasets)
         key = f"{'+'.join(datasets)}_{arch}_{layout.replace(':', '-')}_{sizes}x{steps}"
         key += self.scale.tag("_")
         run = self.shared / "evolutions" / key
-        if (run / "metrics.json").exists() and (run / FILENAME).exists():
-            return str(run / FILENAME), read_json(run / "metrics.json")
+        while True:
+            if (run / "metrics.json").exists() and (run / FILENAME).exists():
+                return str(run / FILENAME), read_json(run / "metrics.json")
+            pid = live_holder(run)
+            if pid is None:
+                try:
+                    return self._evolve(run, key, datasets, arch, sizes, steps, layout)
+                except RunDirInUse as e:  # claimed between that look and ours
+                    pid = e.pid
+            self.log(
+                f"{key}: process {pid} (another tdca command sharing this cache) is evolving "
+                "it; waiting to reuse its result (Ctrl-C to stop)"
+            )
+            wait_until_free(run, self.wait_poll)
+
+    def _evolve(
+        self,
+        run: Path,
+        key: str,
+        datasets: tuple[str, ...],
+        arch: str,
+        sizes: int,
+        steps: int,
+        layout: str,
+    ) -> tuple[str, dict[str, Any]]:
         cfg = EvolveConfig(
             datasets=datasets,
             arch=arch,
