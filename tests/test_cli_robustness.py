@@ -242,10 +242,11 @@ def test_a_run_is_not_resumed_on_other_data(tmp_path, capsys):
 
 
 def test_train_defaults_to_the_architecture_a_credit_network_was_evolved_for(tmp_path):
-    assert cli._evolved_setting("tdca:zoo/mnist", "arch") == "mlp-100"
-    assert cli._evolved_setting("tdca:zoo/mnist", "precision") is None  # evolved before it
-    assert cli._evolved_setting("dfa", "arch") is None
-    assert cli._evolved_setting(f"tdca:{tmp_path / 'missing'}", "arch") is None
+    zoo = cli._evolved_meta("tdca:zoo/mnist")
+    assert cli._evolved_setting(zoo, "arch") == "mlp-100"
+    assert cli._evolved_setting(zoo, "precision") is None  # evolved before it
+    assert cli._evolved_meta("dfa") is None and cli._evolved_setting(None, "arch") is None
+    assert cli._evolved_meta(f"tdca:{tmp_path / 'missing'}") is None  # loading it says why
 
 
 def test_a_task_that_is_not_a_pytree_is_refused_with_the_fix(tmp_path):
