@@ -14,9 +14,10 @@ from typing import Any
 
 from tdca.data import DatasetError
 from tdca.evolution import ESConfig
-from tdca.experiments.classification import ARCHS, FITNESS_DATA
+from tdca.experiments.classification import FITNESS_DATA
 from tdca.experiments.reproduce import DATASETS, TABLES
 from tdca.io import ArtifactError, read_meta
+from tdca.networks.registry import ARCHITECTURES
 from tdca.precision import EXPLICIT_PRECISIONS, PRECISIONS
 from tdca.rundir import RunDirError, write_json_file
 from tdca.tasks.classification import FITNESS_METRICS
@@ -120,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--arch",
         default=None,
-        choices=ARCHS,
+        choices=ARCHITECTURES,
         help="bottom-up network (default: the one a tdca: credit network was evolved for, "
         "else mlp-100)",
     )
@@ -162,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="repeat for a multi-data-set ('All') credit network",
     )
-    e.add_argument("--arch", default="mlp-100", choices=ARCHS)
+    e.add_argument("--arch", default="mlp-100", choices=ARCHITECTURES)
     e.add_argument("--layout", default="dense", help="dense | line:K | grid:RxC")
     e.add_argument("--train-size", type=_positive_int, default=1000)
     e.add_argument("--steps", type=_positive_int, default=20)
@@ -427,7 +428,7 @@ def _evolved_setting(meta: dict[str, Any] | None, key: str) -> str | None:
         return None
     config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
     value = meta.get(key, config.get(key))
-    return value if value in {"arch": ARCHS, "precision": PRECISIONS}[key] else None
+    return value if value in {"arch": ARCHITECTURES, "precision": PRECISIONS}[key] else None
 
 
 def _es_from_args(es: ESConfig, args: argparse.Namespace) -> ESConfig:

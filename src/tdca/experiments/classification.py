@@ -27,12 +27,13 @@ from tdca.credit.artifact import check_fits, load_credit_net, save_credit_net
 from tdca.credit.layout import CreditLayout
 from tdca.credit.strategies import LEARNERS, TDCA
 from tdca.credit.strategies.tdca import dfa_like_init
-from tdca.data import Dataset, DatasetError, load_dataset
+from tdca.data import Dataset, load_dataset
 from tdca.data.cache import resolve_data_dir
 from tdca.evolution import ESConfig, Evolution, config_for_resume, evolve
 from tdca.inner import OPTIMIZERS, InnerLoop, make_optimizer
 from tdca.networks import MLP
 from tdca.networks.credit_net import check_gain_speed
+from tdca.networks.registry import ARCHITECTURES, build_model
 from tdca.precision import check_precision, matmul_precision
 from tdca.rundir import RUN_METADATA, RunDir, RunDirError
 from tdca.tasks.classification import (
@@ -42,35 +43,9 @@ from tdca.tasks.classification import (
     cross_entropy,
 )
 
-ARCHS = ("mlp-100", "mlp-900", "mlp-1000", "deep-fc", "cnn")
 VALIDATION_SIZE = 5000
 FITNESS_DATA = ("train", "validation", "within")
 SUBSET_SEED = 0
-
-
-def build_model(arch: str, ds: Dataset) -> Any:
-    """The papers' bottom-up networks, sized for the data set's inputs."""
-    d, c = ds.input_dim, ds.num_classes
-    hidden = {
-        "mlp-100": (100,),
-        "mlp-900": (900,),
-        "mlp-1000": (1000,),
-        "deep-fc": (100,) * 4,
-    }
-    if arch in hidden:
-        return MLP((d, *hidden[arch], c))
-    if arch == "cnn":
-        from tdca.networks.cnn import CNN
-
-        if not ds.is_images:
-            raise DatasetError(
-                f"--arch cnn needs images, but {ds.name!r} holds flat feature vectors of length "
-                f"{d}; use an MLP ({', '.join(a for a in ARCHS if a != 'cnn')})"
-            )
-
-        shape = ds.image_shape if len(ds.image_shape) == 3 else (*ds.image_shape, 1)
-        return CNN(input_shape=tuple(shape), num_classes=c)
-    raise ValueError(f"unknown architecture {arch!r}; choose one of {ARCHS}")
 
 
 def _load(
@@ -484,8 +459,10 @@ class EvolveConfig:
             raise ValueError("need at least one data set")
         if len({d.lower() for d in self.datasets}) != len(self.datasets):
             raise ValueError(f"a data set is given twice: {list(self.datasets)}")
-        if self.arch not in ARCHS:
-            raise ValueError(f"unknown architecture {self.arch!r}; choose one of {ARCHS}")
+        if self.arch not in ARCHITECTURES:
+            raise ValueError(
+                f"unknown architecture {self.arch!r}; choose one of {tuple(ARCHITECTURES)}"
+            )
         if self.credit_init not in ("dfa", "random"):
             raise ValueError("credit_init must be 'dfa' or 'random'")
         if self.fitness not in FITNESS_METRICS:
@@ -824,7 +801,9 @@ def _evolve_and_evaluate(
 
     per_dataset = on_each_split(f"tdca:{run.file('credit_net.npz')}")
     start_runs = on_each_split(f"tdca:{run.file('credit_net_start.npz')}", curves=False)
-    has_dfa_twin = cfg.credit_init == "dfa" and cfg.layout == "dense" and cfg.arch != "cnn"
+    has_dfa_twin = (
+        cfg.credit_init == "dfa" and cfg.layout == "dense" and isinstance(tasks[0].model, MLP)
+    )
     init_runs = on_each_split("dfa", curves=False) if has_dfa_twin else []
     metrics = {
         "datasets": list(cfg.datasets),

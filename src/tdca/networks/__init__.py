@@ -3,8 +3,10 @@
 from tdca.networks.cnn import CNN
 from tdca.networks.credit_net import CreditNet, CreditParams
 from tdca.networks.mlp import INIT_SCHEMES, MLP, LayerTap, Params, tanh_prime
+from tdca.networks.registry import ARCHITECTURES, build_model, register_arch
 
 __all__ = [
+    "ARCHITECTURES",
     "CNN",
     "INIT_SCHEMES",
     "MLP",
@@ -12,5 +14,7 @@ __all__ = [
     "CreditParams",
     "LayerTap",
     "Params",
+    "build_model",
+    "register_arch",
     "tanh_prime",
 ]

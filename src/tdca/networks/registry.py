@@ -1,0 +1,70 @@
+"""Bottom-up architectures by name: what ``--arch`` and ``EvolveConfig.arch`` accept.
+
+Each name maps to a builder that sizes the network for a data set (its input size, image
+shape and number of classes). A new architecture is one file of the user's: the class (see
+``cnn.py`` for the methods it needs) and one ``register_arch`` call. From then on, in that
+process, every learner, ``train_learner``, ``run_evolve`` and ``tdca.cli.main`` accept it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from tdca.networks.mlp import MLP
+
+if TYPE_CHECKING:
+    from tdca.data import Dataset
+
+Builder = Callable[["Dataset"], Any]
+
+
+def _mlp(hidden: tuple[int, ...]) -> Builder:
+    def build(ds: Dataset) -> MLP:
+        return MLP((ds.input_dim, *hidden, ds.num_classes))
+
+    return build
+
+
+def _cnn(ds: Dataset) -> Any:
+    from tdca.data import DatasetError
+    from tdca.networks.cnn import CNN
+
+    if not ds.is_images:
+        mlps = ", ".join(a for a in ARCHITECTURES if a != "cnn")
+        raise DatasetError(
+            f"--arch cnn needs images, but {ds.name!r} holds flat feature vectors of length "
+            f"{ds.input_dim}; use an MLP ({mlps})"
+        )
+    shape = ds.image_shape if len(ds.image_shape) == 3 else (*ds.image_shape, 1)
+    return CNN(input_shape=tuple(shape), num_classes=ds.num_classes)
+
+
+ARCHITECTURES: dict[str, Builder] = {
+    "mlp-100": _mlp((100,)),
+    "mlp-900": _mlp((900,)),
+    "mlp-1000": _mlp((1000,)),
+    "deep-fc": _mlp((100,) * 4),
+    "cnn": _cnn,
+}
+"""The papers' networks (784/3072-100-10 and wider MLPs, Table 2's deep FC and CNN), and
+whatever ``register_arch`` adds."""
+
+
+def register_arch(name: str, build: Builder) -> None:
+    """Make ``name`` an architecture: ``build(dataset)`` returns the bottom-up network
+    (``sizes``, ``units``, ``init``, ``forward``, ``apply``, ``local_update``) for it."""
+    if not isinstance(name, str) or not name.strip() or name != name.strip() or ":" in name:
+        raise ValueError(f"an architecture name must be a non-empty word without ':', got {name!r}")
+    if name in ARCHITECTURES:
+        raise ValueError(f"architecture {name!r} exists already")
+    if not callable(build):
+        raise ValueError(f"build must be a callable taking a data set, got {build!r}")
+    ARCHITECTURES[name] = build
+
+
+def build_model(arch: str, ds: Dataset) -> Any:
+    """The bottom-up network called ``arch``, sized for the data set's inputs."""
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {arch!r}; choose one of {tuple(ARCHITECTURES)}")
+    return ARCHITECTURES[arch](ds)

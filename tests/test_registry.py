@@ -1,0 +1,79 @@
+"""A new bottom-up architecture is one file of the user's: its class and a `register_arch`
+call. These tests are that file: the registered network then trains, evolves and is loaded
+by name through the library and its command line, with nothing else changed."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import pytest
+from test_classification import _npz
+
+from tdca.cli import main
+from tdca.credit.artifact import load_credit_net
+from tdca.experiments.classification import EvolveConfig, make_split, train_learner
+from tdca.networks import ARCHITECTURES, MLP, build_model, register_arch
+
+
+class SoftsignMLP(MLP):
+    """A user's network: softsign hidden units (g'(0) = 1, so a zero start learns)."""
+
+    def activation(self, z: jax.Array) -> jax.Array:
+        return jax.nn.soft_sign(z)
+
+    def hidden_prime(self, z: jax.Array) -> jax.Array:
+        return 1.0 / (1.0 + jnp.abs(z)) ** 2
+
+
+@pytest.fixture
+def softsign():
+    built = []
+
+    def build(ds):
+        built.append(ds.name)
+        return SoftsignMLP((ds.input_dim, 50, ds.num_classes))
+
+    register_arch("softsign-50", build)
+    yield built
+    ARCHITECTURES.pop("softsign-50")
+
+
+def test_a_registered_architecture_trains_evolves_and_loads_by_name(tmp_path, softsign):
+    spec = _npz(tmp_path / "d.npz", (8, 8))
+    split = make_split(spec, None, 200)
+    model = build_model("softsign-50", split.dataset)
+    assert isinstance(model, SoftsignMLP) and model.sizes == (64, 50, 10)
+    m = train_learner("dfa", split, arch="softsign-50", steps=30, lr=1.0, keep_theta=True)
+    assert [layer["w"].shape for layer in m["theta"]] == [(64, 50), (50, 10)]
+    assert m["test_accuracy"] > 0.9  # ten learnable prototypes; chance is 0.1
+
+    evolved = tmp_path / "e"
+    argv = ["evolve", "--dataset", spec, "--arch", "softsign-50", "--train-size", "200"]
+    argv += ["--steps", "5", "--generations", "2", "--population", "4", "--no-progress"]
+    assert main([*argv, "--out", str(evolved)]) == 0
+    strategy, _, meta = load_credit_net(evolved)
+    assert meta["config"]["arch"] == "softsign-50"
+    assert tuple(strategy.layout.units) == (50, 10)  # one credit per neuron of the new network
+    # `tdca train` with that credit network defaults to the architecture it was evolved for
+    argv = ["train", "--dataset", spec, "--learner", f"tdca:{evolved}", "--train-size", "200"]
+    assert main([*argv, "--steps", "5", "--out", str(tmp_path / "t")]) == 0
+    assert json.loads((tmp_path / "t" / "config.json").read_text())["arch"] == "softsign-50"
+    assert softsign  # the user's builder made those networks
+
+
+def test_architecture_names_are_checked(softsign, tmp_path, capsys):
+    with pytest.raises(ValueError, match="exists already"):
+        register_arch("mlp-100", lambda ds: None)
+    with pytest.raises(ValueError, match="without ':'"):
+        register_arch("a:b", lambda ds: None)
+    with pytest.raises(ValueError, match="callable"):
+        register_arch("fine", "not a builder")
+    with pytest.raises(ValueError, match=r"unknown architecture 'nope'.*softsign-50"):
+        EvolveConfig(datasets=("mnist",), arch="nope")
+    ARCHITECTURES.pop("softsign-50")  # as in a process that never registered it
+    spec = _npz(tmp_path / "d.npz", (8, 8))
+    argv = ["train", "--dataset", spec, "--learner", "dfa", "--arch", "softsign-50"]
+    with pytest.raises(SystemExit):
+        main([*argv, "--out", str(tmp_path / "t")])
+    assert "invalid choice: 'softsign-50'" in capsys.readouterr().err
+    register_arch("softsign-50", lambda ds: None)  # for the fixture to remove
