@@ -108,3 +108,17 @@ def test_zoo_page_is_generated_from_the_cards_and_runs():
     cards and the committed run directories (regenerate it, don't edit)."""
     module = _generator("gpu/make_zoo.py")
     assert (ROOT / "docs" / "zoo.md").read_text() == module.zoo_markdown()
+
+
+def test_readme_python_example_runs_and_improves_on_its_start():
+    """The README's code example runs as printed (fewer generations), and the credit
+    network it evolves is a better one than it started from."""
+    (code,) = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    assert "for g in range(300):" in code, "README example changed; update this test"
+    scope: dict = {}
+    exec(code.replace("range(300)", "range(30)"), scope)
+    import jax
+
+    first = scope["evo"].inner.fitness(scope["beta0"], scope["task"], jax.random.PRNGKey(0))
+    last = scope["evo"].inner.fitness(scope["beta"], scope["task"], jax.random.PRNGKey(0))
+    assert float(last) > float(first)
