@@ -35,10 +35,10 @@ def softsign():
 
     register_arch("softsign-50", build)
     yield built
-    ARCHITECTURES.pop("softsign-50")
+    ARCHITECTURES.pop("softsign-50", None)
 
 
-def test_a_registered_architecture_trains_evolves_and_loads_by_name(tmp_path, softsign):
+def test_a_registered_architecture_trains_evolves_and_loads_by_name(tmp_path, softsign, capsys):
     spec = _npz(tmp_path / "d.npz", (8, 8))
     split = make_split(spec, None, 200)
     model = build_model("softsign-50", split.dataset)
@@ -59,6 +59,13 @@ def test_a_registered_architecture_trains_evolves_and_loads_by_name(tmp_path, so
     assert main([*argv, "--steps", "5", "--out", str(tmp_path / "t")]) == 0
     assert json.loads((tmp_path / "t" / "config.json").read_text())["arch"] == "softsign-50"
     assert softsign  # the user's builder made those networks
+    # a process that never registered it refuses, rather than train the default network
+    # (mlp-100 has the same credit layout, so nothing else would notice)
+    ARCHITECTURES.pop("softsign-50")
+    capsys.readouterr()
+    assert main([*argv, "--steps", "5", "--out", str(tmp_path / "u")]) == 2
+    assert "evolved for the architecture 'softsign-50'" in capsys.readouterr().err
+    assert not (tmp_path / "u").exists()
 
 
 def test_architecture_names_are_checked(softsign, tmp_path, capsys):
@@ -76,4 +83,3 @@ def test_architecture_names_are_checked(softsign, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main([*argv, "--out", str(tmp_path / "t")])
     assert "invalid choice: 'softsign-50'" in capsys.readouterr().err
-    register_arch("softsign-50", lambda ds: None)  # for the fixture to remove

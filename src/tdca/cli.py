@@ -423,11 +423,19 @@ def _evolved_meta(learner: str) -> dict[str, Any] | None:
 
 def _evolved_setting(meta: dict[str, Any] | None, key: str) -> str | None:
     """The ``arch`` or ``precision`` a credit network's evolution used, from its metadata
-    (None where it records none)."""
+    (None where it records none). An architecture this process does not know (one a user
+    registered where it was evolved) is refused rather than replaced by the default, which
+    could have the same credit layout and train the wrong network without a word."""
     if meta is None:
         return None
     config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
     value = meta.get(key, config.get(key))
+    if key == "arch" and isinstance(value, str) and value not in ARCHITECTURES:
+        raise ArtifactError(
+            f"this credit network was evolved for the architecture {value!r}, which this "
+            f"process does not know ({', '.join(ARCHITECTURES)}); register it first "
+            "(tdca.networks.register_arch) or choose one with --arch"
+        )
     return value if value in {"arch": ARCHITECTURES, "precision": PRECISIONS}[key] else None
 
 
