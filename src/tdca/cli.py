@@ -432,7 +432,7 @@ def _evolved_setting(meta: dict[str, Any] | None, key: str) -> str | None:
     value = meta.get(key, config.get(key))
     if key == "arch" and isinstance(value, str) and value not in ARCHITECTURES:
         raise ArtifactError(
-            f"this credit network was evolved for the architecture {value!r}, which this "
+            f"the --learner credit network was evolved for the architecture {value!r}, which this "
             f"process does not know ({', '.join(ARCHITECTURES)}); register it first "
             "(tdca.networks.register_arch) or choose one with --arch"
         )
