@@ -212,6 +212,114 @@ def test_two_processes_with_jax_distributed_match_one_device(runs, tmp_path):
         _same(runs[1][0], arrays, "gauss_")
 
 
+CHILD_RUN = textwrap.dedent(
+    """
+    import socket, sys
+    pid = int(sys.argv[2])
+    socket.gethostname = lambda: f"host{pid}"  # as on two hosts: the run lock is no guard
+    import jax
+    jax.distributed.initialize(
+        coordinator_address=f"localhost:{sys.argv[3]}", num_processes=2, process_id=pid
+    )
+    import numpy as np
+    from jax.experimental import multihost_utils
+    from tdca.credit import TDCA
+    from tdca.evolution import ESConfig, Evolution, evolve
+    from tdca.inner import InnerLoop
+    from tdca.rundir import RunDir, RunDirError
+    from tdca.tasks import GaussianTask
+
+    out, phase = sys.argv[1], sys.argv[4]
+    task = GaussianTask(num_points=8)
+    strategy = TDCA.for_task(task, hidden=(8,))
+    beta0 = strategy.init(jax.random.PRNGKey(1))
+    cfg = ESConfig(population=16, generations=4, checkpoint_every=1)
+    evo = Evolution(InnerLoop(strategy, 10, 10.0), beta0, cfg)
+    run = RunDir(out, resume=True)
+    try:
+        result = evolve(evo, task, beta0, run, seed=0, resume=True, progress=False,
+                        stop_after=2 if phase == "first-leg" else None)
+    except RunDirError as e:
+        print("RunDirError:", e)
+        sys.exit(3)
+    leaves = [
+        x if x.is_fully_addressable else multihost_utils.process_allgather(x, tiled=True)
+        for x in jax.tree.leaves(result.state)
+    ]
+    np.savez(out + "/state.npz", **{f"gauss_{i}": np.asarray(x) for i, x in enumerate(leaves)})
+    print("generation", result.generation)
+    """
+)
+
+
+def _two_processes(tmp_path: Path, outs: list[Path], phase: str) -> list[tuple[int, str]]:
+    """Run CHILD_RUN as processes 0 and 1 of one jax.distributed job (2 CPU devices each),
+    process i writing ``outs[i]``; their exit codes and output."""
+    script = tmp_path / "child_run.py"
+    script.write_text(CHILD_RUN)
+    port = str(_free_port())
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(out), str(i), port, phase],
+            env=_env(2),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for i, out in enumerate(outs)
+    ]
+    try:
+        outputs = [p.communicate(timeout=120)[0] for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    return [(p.returncode, o) for p, o in zip(procs, outputs, strict=True)]
+
+
+def _run_folder(path: Path) -> Path:
+    path.mkdir(parents=True)
+    (path / "config.json").write_text(json.dumps({"experiment": "test"}))
+    return path
+
+
+def test_two_processes_checkpoint_and_resume_their_own_run_directories(runs, tmp_path):
+    """Each process of a jax.distributed evolution writes and resumes its own run directory:
+    stopped after 2 generations and resumed, both end at the uninterrupted one-device state
+    bit for bit. A process whose checkpoint is missing, or two processes given one folder
+    (on different hosts, where the run lock cannot see it), stop every process with the
+    reason instead of desynchronising or interleaving their files."""
+    import shutil
+
+    outs = [_run_folder(tmp_path / f"p{i}") for i in range(2)]
+    for code, output in _two_processes(tmp_path, outs, "first-leg"):
+        assert code == 0 and "generation 2" in output, output
+    lost = [tmp_path / f"lost{i}" for i in range(2)]
+    for src, dst in zip(outs, lost, strict=True):
+        shutil.copytree(src, dst)
+    for code, output in _two_processes(tmp_path, outs, "resume"):
+        assert code == 0 and "generation 4" in output, output
+    for out in outs:
+        arrays, _ = _load_npz(out / "state.npz")
+        _same(runs[1][0], arrays, "gauss_")
+        assert len((out / "metrics.jsonl").read_text().splitlines()) == 4
+
+    (lost[1] / "checkpoint.npz").unlink()
+    for code, output in _two_processes(tmp_path, lost, "resume"):
+        assert code == 3 and "would start from generations [2, 0]" in output, output
+    assert len((lost[0] / "metrics.jsonl").read_text().splitlines()) == 2  # left as it was
+
+    shared = _run_folder(tmp_path / "shared")
+    for code, output in _two_processes(tmp_path, [shared, shared], "first-leg"):
+        assert code == 3 and "processes [0, 1] write the same run directory" in output, output
+    assert not (shared / "checkpoint.npz").exists()
+
+
+def _load_npz(path: Path) -> tuple[dict[str, np.ndarray], None]:
+    with np.load(path) as data:
+        return {k: data[k] for k in data.files}, None
+
+
 # ----------------------------------------------------------------------------- in process
 
 

@@ -112,6 +112,39 @@ def _read_history(run: RunDir, upto: int) -> list[dict[str, Any]]:
     return [r for r in read_history(run.path) if r.get("generation", upto) < upto]
 
 
+def _check_processes_agree(run: RunDir, start: int, seed: int) -> None:
+    """With several processes (``jax.distributed``) every process runs the same evolution
+    and writes its own run directory. Before any of them writes, check that no two share
+    one (their checkpoints and logs would interleave; on different hosts the run lock does
+    not see it) and that all start from the same generation with the same seed (a process
+    that lost its checkpoint would otherwise run other generations than the rest: wrong
+    collectives, or a hang). Every process raises the same error, so none is left waiting."""
+    if jax.process_count() == 1:
+        return
+    from jax.experimental import multihost_utils
+
+    launch = int(multihost_utils.broadcast_one_to_all(np.int32(time.time_ns() % 2**31)))
+    mine = f".process-{jax.process_index()}"
+    run.file(mine).write_text(f"{launch}\n")
+    multihost_utils.sync_global_devices("tdca: run-directory markers written")
+    shared = any(
+        p.name != mine and p.read_text().strip() == str(launch) for p in run.path.glob(".process-*")
+    )
+    rows = np.asarray(multihost_utils.process_allgather(np.array([start, seed, int(shared)])))
+    if rows[:, 2].any():
+        where = [i for i, r in enumerate(rows) if r[2]]
+        raise RunDirError(
+            f"processes {where} write the same run directory ({run.path} on process "
+            f"{jax.process_index()}); give each process its own --out"
+        )
+    if (rows[:, :2] != rows[0, :2]).any():
+        raise RunDirError(
+            f"the {len(rows)} processes would start from generations {rows[:, 0].tolist()} "
+            f"with seeds {rows[:, 1].tolist()}; each must resume from the same checkpoint "
+            f"(copy one process's {CHECKPOINT} into every process's run directory)"
+        )
+
+
 def evolve(
     evolution: Evolution,
     task: Task,
@@ -142,12 +175,13 @@ def evolve(
             raise ArtifactError(f"{run.file(CHECKPOINT)}: written with seed {meta.get('seed')}")
         start = int(meta["generation"])
         run.log(f"resumed from generation {start}")
+    _check_processes_agree(run, start, seed)
     history = _read_history(run, start)
     run.file(HISTORY).write_text("".join(json.dumps(r) + "\n" for r in history))
 
     def checkpoint(generation: int) -> None:
-        if jax.process_index() == 0:  # with several hosts, one writer
-            save_pytree(run.file(CHECKPOINT), state, {"generation": generation, "seed": seed})
+        # Every process, into its own run directory: each resumes from its own checkpoint.
+        save_pytree(run.file(CHECKPOINT), state, {"generation": generation, "seed": seed})
 
     end = cfg.generations if stop_after is None else min(cfg.generations, start + stop_after)
     generation = start
