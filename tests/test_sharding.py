@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import jax
@@ -105,10 +106,13 @@ def _env(devices: int) -> dict[str, str]:
     return env
 
 
+def _arrays(path: Path | str) -> dict[str, np.ndarray]:
+    with np.load(path) as data:
+        return {k: data[k] for k in data.files}
+
+
 def _load(stem: Path) -> tuple[dict[str, np.ndarray], dict]:
-    with np.load(f"{stem}.npz") as data:
-        arrays = {k: data[k] for k in data.files}
-    return arrays, json.loads(Path(f"{stem}.json").read_text())
+    return _arrays(f"{stem}.npz"), json.loads(Path(f"{stem}.json").read_text())
 
 
 def _same(a: dict[str, np.ndarray], b: dict[str, np.ndarray], prefix: str, other: str = "") -> None:
@@ -183,14 +187,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_two_processes_with_jax_distributed_match_one_device(runs, tmp_path):
-    """Two CPU processes x 2 devices each, joined by jax.distributed (localhost only)."""
-    script = tmp_path / "child.py"
-    script.write_text(CHILD)
+def _two_processes(script: Path, args: Callable[[int, str], list[str]]) -> list[tuple[int, str]]:
+    """Run ``script`` as processes 0 and 1 of one jax.distributed job on localhost (2 CPU
+    devices each), process i with ``args(i, port)``; their exit codes and output."""
     port = str(_free_port())
     procs = [
         subprocess.Popen(
-            [sys.executable, str(script), str(tmp_path / f"proc{i}"), "dist", str(i), port],
+            [sys.executable, str(script), *args(i, port)],
             env=_env(2),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -204,8 +207,18 @@ def test_two_processes_with_jax_distributed_match_one_device(runs, tmp_path):
         for p in procs:
             if p.poll() is None:
                 p.kill()
-    for i, p in enumerate(procs):
-        assert p.returncode == 0, f"process {i} failed:\n{outputs[i]}"
+    return [(p.returncode, o) for p, o in zip(procs, outputs, strict=True)]
+
+
+def test_two_processes_with_jax_distributed_match_one_device(runs, tmp_path):
+    """Two CPU processes x 2 devices each, joined by jax.distributed (localhost only)."""
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    done = _two_processes(
+        script, lambda i, port: [str(tmp_path / f"proc{i}"), "dist", str(i), port]
+    )
+    for i, (code, output) in enumerate(done):
+        assert code == 0, f"process {i} failed:\n{output}"
     for i in range(2):
         arrays, info = _load(tmp_path / f"proc{i}")
         assert info == {"devices": 4, "processes": 2, "mesh_devices": 4}
@@ -252,29 +265,11 @@ CHILD_RUN = textwrap.dedent(
 )
 
 
-def _two_processes(tmp_path: Path, outs: list[Path], phase: str) -> list[tuple[int, str]]:
-    """Run CHILD_RUN as processes 0 and 1 of one jax.distributed job (2 CPU devices each),
-    process i writing ``outs[i]``; their exit codes and output."""
+def _run_pair(tmp_path: Path, outs: list[Path], phase: str) -> list[tuple[int, str]]:
+    """CHILD_RUN as the two processes of one job, process i writing ``outs[i]``."""
     script = tmp_path / "child_run.py"
     script.write_text(CHILD_RUN)
-    port = str(_free_port())
-    procs = [
-        subprocess.Popen(
-            [sys.executable, str(script), str(out), str(i), port, phase],
-            env=_env(2),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for i, out in enumerate(outs)
-    ]
-    try:
-        outputs = [p.communicate(timeout=120)[0] for p in procs]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-    return [(p.returncode, o) for p, o in zip(procs, outputs, strict=True)]
+    return _two_processes(script, lambda i, port: [str(outs[i]), str(i), port, phase])
 
 
 def _run_folder(path: Path) -> Path:
@@ -292,32 +287,26 @@ def test_two_processes_checkpoint_and_resume_their_own_run_directories(runs, tmp
     import shutil
 
     outs = [_run_folder(tmp_path / f"p{i}") for i in range(2)]
-    for code, output in _two_processes(tmp_path, outs, "first-leg"):
+    for code, output in _run_pair(tmp_path, outs, "first-leg"):
         assert code == 0 and "generation 2" in output, output
     lost = [tmp_path / f"lost{i}" for i in range(2)]
     for src, dst in zip(outs, lost, strict=True):
         shutil.copytree(src, dst)
-    for code, output in _two_processes(tmp_path, outs, "resume"):
+    for code, output in _run_pair(tmp_path, outs, "resume"):
         assert code == 0 and "generation 4" in output, output
     for out in outs:
-        arrays, _ = _load_npz(out / "state.npz")
-        _same(runs[1][0], arrays, "gauss_")
+        _same(runs[1][0], _arrays(out / "state.npz"), "gauss_")
         assert len((out / "metrics.jsonl").read_text().splitlines()) == 4
 
     (lost[1] / "checkpoint.npz").unlink()
-    for code, output in _two_processes(tmp_path, lost, "resume"):
+    for code, output in _run_pair(tmp_path, lost, "resume"):
         assert code == 3 and "would start from generations [2, 0]" in output, output
     assert len((lost[0] / "metrics.jsonl").read_text().splitlines()) == 2  # left as it was
 
     shared = _run_folder(tmp_path / "shared")
-    for code, output in _two_processes(tmp_path, [shared, shared], "first-leg"):
+    for code, output in _run_pair(tmp_path, [shared, shared], "first-leg"):
         assert code == 3 and "processes [0, 1] write the same run directory" in output, output
     assert not (shared / "checkpoint.npz").exists()
-
-
-def _load_npz(path: Path) -> tuple[dict[str, np.ndarray], None]:
-    with np.load(path) as data:
-        return {k: data[k] for k in data.files}, None
 
 
 # ----------------------------------------------------------------------------- in process
