@@ -8,6 +8,7 @@ import signal
 import time
 from pathlib import Path
 
+import jax
 import numpy as np
 import pytest
 
@@ -136,6 +137,22 @@ def test_sigterm_stops_a_command_like_ctrl_c(monkeypatch, capsys):
     assert main(["bench", "--small", "--out", "unused"]) == 130
     assert "interrupted" in capsys.readouterr().err and not reached
     assert signal.getsignal(signal.SIGTERM) is before  # restored for the caller
+
+
+def test_distributed_options_that_cannot_work_are_refused_before_the_work(tmp_path, capsys):
+    """A process id outside the job, or a job JAX cannot join (here: this process has
+    already started JAX, which jax.distributed must precede), stop with what to change and
+    no run folder. The working launch is tests/test_sharding.py's two-process test."""
+    out = tmp_path / "g"
+    base = ["gaussian", "--generations", "1", "--no-progress", "--out", str(out)]
+    assert main([*base, "--num-processes", "2", "--process-id", "2"]) == 2
+    assert "--process-id 2 is not one of the 2 processes (0 .. 1)" in capsys.readouterr().err
+    jax.numpy.zeros(1).block_until_ready()  # JAX's backend is up in this process
+    job = ["--coordinator", "localhost:1", "--num-processes", "2", "--process-id", "0"]
+    assert main([*base, *job]) == 2
+    err = capsys.readouterr().err
+    assert "could not join the jax.distributed job" in err and "--coordinator HOST:PORT" in err
+    assert not out.exists()
 
 
 def test_output_files_are_checked_before_the_work(tmp_path, monkeypatch, capsys):

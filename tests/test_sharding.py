@@ -227,7 +227,7 @@ def test_two_processes_with_jax_distributed_match_one_device(runs, tmp_path):
 
 CHILD_RUN = textwrap.dedent(
     """
-    import socket, sys
+    import os, signal, socket, sys, threading
     pid = int(sys.argv[2])
     socket.gethostname = lambda: f"host{pid}"  # as on two hosts: the run lock is no guard
     import jax
@@ -242,16 +242,25 @@ CHILD_RUN = textwrap.dedent(
     from tdca.rundir import RunDir, RunDirError
     from tdca.tasks import GaussianTask
 
+    # phase: first-leg | resume, or one process (pid 1) differing: "late" (its time limit
+    # is already over), "signal" (Ctrl-C after 2 s), "other-lr", "other-end"
     out, phase = sys.argv[1], sys.argv[4]
+    odd = pid == 1
     task = GaussianTask(num_points=8)
     strategy = TDCA.for_task(task, hidden=(8,))
     beta0 = strategy.init(jax.random.PRNGKey(1))
-    cfg = ESConfig(population=16, generations=4, checkpoint_every=1)
-    evo = Evolution(InnerLoop(strategy, 10, 10.0), beta0, cfg)
+    generations = 10**6 if phase == "signal" else 4
+    cfg = ESConfig(population=16, generations=generations, checkpoint_every=1)
+    lr = 9.0 if phase == "other-lr" and odd else 10.0
+    evo = Evolution(InnerLoop(strategy, 10, lr), beta0, cfg)
+    stop_after = {"first-leg": 2, "other-end": 1 if odd else 2}.get(phase)
+    time_limit = 0.0 if phase == "late" and odd else None
+    if phase == "signal" and odd:
+        threading.Timer(2.0, os.kill, (os.getpid(), signal.SIGINT)).start()
     run = RunDir(out, resume=True)
     try:
         result = evolve(evo, task, beta0, run, seed=0, resume=True, progress=False,
-                        stop_after=2 if phase == "first-leg" else None)
+                        stop_after=stop_after, time_limit=time_limit)
     except RunDirError as e:
         print("RunDirError:", e)
         sys.exit(3)
@@ -260,7 +269,7 @@ CHILD_RUN = textwrap.dedent(
         for x in jax.tree.leaves(result.state)
     ]
     np.savez(out + "/state.npz", **{f"gauss_{i}": np.asarray(x) for i, x in enumerate(leaves)})
-    print("generation", result.generation)
+    print("generation", result.generation, "interrupted", result.interrupted)
     """
 )
 
@@ -307,6 +316,78 @@ def test_two_processes_checkpoint_and_resume_their_own_run_directories(runs, tmp
     for code, output in _run_pair(tmp_path, [shared, shared], "first-leg"):
         assert code == 3 and "processes [0, 1] write the same run directory" in output, output
     assert not (shared / "checkpoint.npz").exists()
+
+
+def test_processes_stop_together_and_refuse_to_evolve_different_things(tmp_path):
+    """What one process decides alone is agreed by all before it acts: a time limit that
+    is over on one process, or a Ctrl-C that reaches one process, stops both at the same
+    generation, checkpointed (before: the other process waited in the next generation's
+    collectives); processes set up with another inner lr, or to stop at another
+    generation, are refused before any generation runs."""
+    outs = [_run_folder(tmp_path / f"late{i}") for i in range(2)]
+    for (code, output), out in zip(_run_pair(tmp_path, outs, "late"), outs, strict=True):
+        assert code == 0 and "generation 1 interrupted False" in output, output
+        assert json.loads(_arrays(out / "checkpoint.npz")["__meta__"].item())["generation"] == 1
+
+    outs = [_run_folder(tmp_path / f"signal{i}") for i in range(2)]
+    done = _run_pair(tmp_path, outs, "signal")
+    ends = set()
+    for code, output in done:
+        assert code == 0 and "interrupted True" in output, output
+        ends.add(output.split("generation ")[-1].split()[0])
+    assert len(ends) == 1 and 1 <= int(ends.pop()) < 10**6, done
+
+    for phase, reason in [
+        ("other-lr", "would evolve different things"),
+        ("other-end", "would stop at generations [2, 1]"),
+    ]:
+        outs = [_run_folder(tmp_path / f"{phase}{i}") for i in range(2)]
+        for code, output in _run_pair(tmp_path, outs, phase):
+            assert code == 3 and reason in output, output
+        assert not (outs[0] / "checkpoint.npz").exists()
+
+
+def test_tdca_evolve_joins_a_distributed_job(tmp_path):
+    """`tdca evolve --coordinator ... --num-processes 2 --process-id I`: the two processes
+    (2 CPU devices each) write the same credit network as one process with all 4 devices,
+    and record how the population was spread."""
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 255, (60, 6, 6), dtype=np.uint8)
+    y = np.arange(60) % 3
+    data = tmp_path / "d.npz"
+    np.savez(data, x_train=x, y_train=y, x_test=x[:20], y_test=y[:20])
+    argv = ["evolve", "--dataset", f"npz:{data}", "--train-size", "40", "--steps", "3"]
+    argv += ["--lr", "0.1", "--population", "8", "--generations", "2", "--no-progress"]
+    script = tmp_path / "tdca_cli.py"
+    script.write_text("import runpy\nrunpy.run_module('tdca', run_name='__main__')\n")
+    done = _two_processes(
+        script,
+        lambda i, port: [
+            *argv,
+            "--out",
+            str(tmp_path / f"p{i}"),
+            *["--coordinator", f"localhost:{port}", "--num-processes", "2"],
+            *["--process-id", str(i)],
+        ],
+    )
+    for i, (code, output) in enumerate(done):
+        assert code == 0, f"process {i} failed:\n{output}"
+    one = subprocess.run(
+        [sys.executable, str(script), *argv, "--out", str(tmp_path / "one")],
+        env=_env(4),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert one.returncode == 0, one.stderr
+    nets = [_arrays(tmp_path / d / "credit_net.npz") for d in ("p0", "p1", "one")]
+    for net in nets[1:]:
+        assert net.keys() == nets[0].keys()
+        for k in nets[0]:
+            np.testing.assert_array_equal(net[k], nets[0][k])
+    for d, processes in [("p0", 2), ("p1", 2), ("one", 1)]:
+        evolution = json.loads((tmp_path / d / "metrics.json").read_text())["evolution"]
+        assert (evolution["devices"], evolution["processes"]) == (4, processes)
 
 
 # ----------------------------------------------------------------------------- in process

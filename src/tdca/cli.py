@@ -67,6 +67,48 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
 
 
+def _add_distributed_args(p: argparse.ArgumentParser) -> None:
+    """Several processes (hosts) evolving one population: docs/performance.md."""
+    d = p.add_argument_group(
+        "several processes (jax.distributed; each process gives its own --out)"
+    )
+    d.add_argument(
+        "--distributed",
+        action="store_true",
+        help="join a jax.distributed job; the three options below are detected by JAX under "
+        "Slurm or Open MPI, otherwise give them (giving any of them implies --distributed)",
+    )
+    d.add_argument("--coordinator", default=None, metavar="HOST:PORT", help="process 0's address")
+    d.add_argument("--num-processes", type=_positive_int, default=None, metavar="N")
+    d.add_argument("--process-id", type=_process_id, default=None, metavar="I")
+
+
+def _process_id(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
+    return value
+
+
+def _join_job(args: argparse.Namespace) -> None:
+    """Join the jax.distributed job the distributed options describe, before any JAX work."""
+    given = [getattr(args, a, None) for a in ("coordinator", "num_processes", "process_id")]
+    if not getattr(args, "distributed", False) and all(v is None for v in given):
+        return
+    coordinator, num_processes, process_id = given
+    if None not in (num_processes, process_id) and process_id >= num_processes:
+        raise ValueError(
+            f"--process-id {process_id} is not one of the {num_processes} processes "
+            f"(0 .. {num_processes - 1})"
+        )
+    from tdca.evolution.processes import join
+
+    join(coordinator, num_processes, process_id)
+
+
 def _add_precision_arg(p: argparse.ArgumentParser, inherits: str = "") -> None:
     p.add_argument(
         "--precision",
@@ -105,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--population", type=_even_population, default=None)
     g.add_argument("--seed", type=_seed, default=0)
     g.add_argument("--steps", type=_positive_int, default=None, help="inner-loop steps M")
+    _add_distributed_args(g)
     t = sub.add_parser("train", help="train a bottom-up classifier with one learner")
     t.add_argument(
         "--dataset",
@@ -230,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=_seed, default=0)
     _add_precision_arg(e)
     e.add_argument("--data-dir", default=None)
+    _add_distributed_args(e)
 
     r = sub.add_parser("reproduce", help="rerun a table or figure of the papers")
     r.add_argument("table", choices=TABLES)
@@ -454,7 +498,17 @@ def _es_from_args(es: ESConfig, args: argparse.Namespace) -> ESConfig:
 
 # With --resume a run continues with its saved config.json; only these options apply.
 RESUME_OPTIONS = frozenset(
-    {"--resume", "--generations", "--time-limit", "--data-dir", "--no-progress"}
+    {
+        "--resume",
+        "--generations",
+        "--time-limit",
+        "--data-dir",
+        "--no-progress",
+        "--distributed",
+        "--coordinator",
+        "--num-processes",
+        "--process-id",
+    }
 )
 
 
@@ -674,6 +728,7 @@ def main(argv: list[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
         _refuse_ignored_on_resume(args, argv)
+        _join_job(args)
         return handlers[args.command](args)
     except (RunDirError, ArtifactError, DatasetError, ValueError, OSError) as e:
         print(f"tdca {args.command}: error: {e}", file=sys.stderr)

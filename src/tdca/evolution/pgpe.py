@@ -22,8 +22,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from evosax.algorithms import PGPE
-from evosax.core.optimizer import clipup
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from tdca.checks import config_fields, is_finite_number, is_integer
@@ -75,6 +73,8 @@ class ESConfig:
         if self.optimizer == "adam":
             return optax.adam(self.learning_rate)
         if self.optimizer == "clipup":
+            from evosax.core.optimizer import clipup  # lazily: see Evolution.__init__
+
             return clipup(learning_rate=self.learning_rate, max_velocity=2 * self.learning_rate)
         return optax.sgd(self.learning_rate)
 
@@ -128,6 +128,11 @@ class Evolution:
     ) -> None:
         self.inner = inner
         self.config = config
+        # Imported here, not at the top: importing evosax.algorithms starts JAX's backend,
+        # and a multi-process job must call jax.distributed.initialize before that
+        # (``tdca evolve --distributed`` joins after importing tdca).
+        from evosax.algorithms import PGPE
+
         self.es = PGPE(config.population, solution=template, optimizer=config.make_optimizer())
         self.es_params = self.es.default_params.replace(
             std_init=config.sigma_init,

@@ -24,6 +24,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from tdca.evolution import processes
 from tdca.evolution.pgpe import Evolution
 from tdca.io import ArtifactError, load_pytree, save_pytree
 from tdca.rundir import RunDir, RunDirError
@@ -112,39 +113,6 @@ def _read_history(run: RunDir, upto: int) -> list[dict[str, Any]]:
     return [r for r in read_history(run.path) if r.get("generation", upto) < upto]
 
 
-def _check_processes_agree(run: RunDir, start: int, seed: int) -> None:
-    """With several processes (``jax.distributed``) every process runs the same evolution
-    and writes its own run directory. Before any of them writes, check that no two share
-    one (their checkpoints and logs would interleave; on different hosts the run lock does
-    not see it) and that all start from the same generation with the same seed (a process
-    that lost its checkpoint would otherwise run other generations than the rest: wrong
-    collectives, or a hang). Every process raises the same error, so none is left waiting."""
-    if jax.process_count() == 1:
-        return
-    from jax.experimental import multihost_utils
-
-    launch = int(multihost_utils.broadcast_one_to_all(np.int32(time.time_ns() % 2**31)))
-    mine = f".process-{jax.process_index()}"
-    run.file(mine).write_text(f"{launch}\n")
-    multihost_utils.sync_global_devices("tdca: run-directory markers written")
-    shared = any(
-        p.name != mine and p.read_text().strip() == str(launch) for p in run.path.glob(".process-*")
-    )
-    rows = np.asarray(multihost_utils.process_allgather(np.array([start, seed, int(shared)])))
-    if rows[:, 2].any():
-        where = [i for i, r in enumerate(rows) if r[2]]
-        raise RunDirError(
-            f"processes {where} write the same run directory ({run.path} on process "
-            f"{jax.process_index()}); give each process its own --out"
-        )
-    if (rows[:, :2] != rows[0, :2]).any():
-        raise RunDirError(
-            f"the {len(rows)} processes would start from generations {rows[:, 0].tolist()} "
-            f"with seeds {rows[:, 1].tolist()}; each must resume from the same checkpoint "
-            f"(copy one process's {CHECKPOINT} into every process's run directory)"
-        )
-
-
 def evolve(
     evolution: Evolution,
     task: Task,
@@ -175,7 +143,10 @@ def evolve(
             raise ArtifactError(f"{run.file(CHECKPOINT)}: written with seed {meta.get('seed')}")
         start = int(meta["generation"])
         run.log(f"resumed from generation {start}")
-    _check_processes_agree(run, start, seed)
+    end = cfg.generations if stop_after is None else min(cfg.generations, start + stop_after)
+    if jax.process_count() > 1:
+        digest = processes.fingerprint(evolution, task, initial_params)
+        processes.check_agree(run, start=start, end=end, seed=seed, digest=digest)
     history = _read_history(run, start)
     run.file(HISTORY).write_text("".join(json.dumps(r) + "\n" for r in history))
 
@@ -183,7 +154,6 @@ def evolve(
         # Every process, into its own run directory: each resumes from its own checkpoint.
         save_pytree(run.file(CHECKPOINT), state, {"generation": generation, "seed": seed})
 
-    end = cfg.generations if stop_after is None else min(cfg.generations, start + stop_after)
     generation = start
     columns = (
         TextColumn("[bold]{task.description}"),
@@ -196,9 +166,11 @@ def evolve(
     )
     interrupted = False
     t_start = time.perf_counter()
+    vote = processes.StopVote()  # several processes stop together, or not at all
     with (
         Progress(*columns, disable=not progress, transient=False) as bar,
         run.file(HISTORY).open("a") as log,
+        vote.catching_signals(),
     ):
         job = bar.add_task(label, total=cfg.generations, completed=start, status="")
         try:
@@ -226,14 +198,18 @@ def evolve(
                 )
                 if generation % cfg.checkpoint_every == 0 or generation == cfg.generations:
                     checkpoint(generation)
-                if time_limit is not None and time.perf_counter() - t_start > time_limit:
+                late = time_limit is not None and time.perf_counter() - t_start > time_limit
+                interrupted, late = vote(late)
+                if interrupted or late:
                     break
         except KeyboardInterrupt:
             interrupted = True
+    interrupted = interrupted or vote.signalled  # a signal during the last generation
     if generation < cfg.generations:
         checkpoint(generation)
         timed_out = not interrupted and generation < end
         interrupted = not timed_out
-        why = f"time limit {time_limit:g} s reached" if timed_out else "stopped"
+        limit = "of another process" if time_limit is None else f"{time_limit:g} s"
+        why = f"time limit {limit} reached" if timed_out else "stopped"
         run.log(f"{why} at generation {generation} of {cfg.generations}; checkpoint saved")
     return EvolutionResult(state, evolution.mean(state), generation, history, interrupted)

@@ -813,6 +813,8 @@ def _evolve_and_evaluate(
             "final_centre_fitness": last.get("centre_fitness"),
             "first_centre_fitness": first_fitness,
             "diverged_total": int(sum(r["diverged"] for r in result.history)),
+            "devices": evolution.num_devices,  # the population was sharded over these
+            "processes": jax.process_count(),
             **(
                 {"credit_gain": float(strategy.net.gain(result.params))}
                 if strategy.net.has_gain

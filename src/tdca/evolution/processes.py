@@ -1,0 +1,156 @@
+"""Several processes (``jax.distributed``) running one evolution.
+
+Every process runs the same program: the same generations, the same collectives. Anything
+a process decides on its own (where to start, what to evolve, when to stop) must
+therefore be agreed by all of them first, or one process leaves the rest waiting in a
+collective forever, or they silently compute a mixture of two evolutions. With one
+process everything here is a no-op.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import jax
+import numpy as np
+
+from tdca.rundir import RunDir, RunDirError
+
+
+def join(coordinator: str | None, num_processes: int | None, process_id: int | None) -> None:
+    """``jax.distributed.initialize`` with a message that says what to change. Omitted
+    values are detected by JAX where it can (Slurm, Open MPI, Cloud TPU); must run before
+    any JAX computation."""
+    try:
+        jax.distributed.initialize(
+            coordinator_address=coordinator, num_processes=num_processes, process_id=process_id
+        )
+    except (RuntimeError, ValueError) as e:
+        raise ValueError(
+            f"could not join the jax.distributed job ({e}); give --coordinator HOST:PORT, "
+            f"--num-processes N and --process-id I, or run under a cluster manager JAX "
+            f"detects (Slurm, Open MPI)"
+        ) from e
+
+
+def fingerprint(evolution: Any, task: Any, initial_params: Any) -> int:
+    """A 31-bit digest of what an evolution computes: the ES config, the inner loop's
+    settings, the strategy's type, and every array of the task and of the starting
+    parameters. Two processes with different data (another subset, another file on one
+    host) or settings get different digests."""
+    inner = evolution.inner
+    h = hashlib.sha256(
+        repr(
+            (
+                evolution.config,
+                type(inner.strategy).__qualname__,
+                inner.steps,
+                inner.lr,
+                inner.fitness_last,
+            )
+        ).encode()
+    )
+    for leaf in jax.tree.leaves((task, initial_params)):
+        a = np.asarray(leaf)
+        h.update(f"{a.dtype}{a.shape}".encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    return int.from_bytes(h.digest()[:4], "little") & 0x7FFFFFFF
+
+
+def check_agree(run: RunDir, *, start: int, end: int, seed: int, digest: int) -> None:
+    """Before any process writes: no two processes share one run directory (their
+    checkpoints and logs would interleave; on different hosts the run lock does not see
+    it), and all start at the same generation, stop at the same one, with the same seed and
+    the same evolution (``fingerprint``). Every process raises the same error, so none is
+    left waiting."""
+    if jax.process_count() == 1:
+        return
+    from jax.experimental import multihost_utils
+
+    launch = int(multihost_utils.broadcast_one_to_all(np.int32(time.time_ns() % 2**31)))
+    mine = f".process-{jax.process_index()}"
+    run.file(mine).write_text(f"{launch}\n")
+    multihost_utils.sync_global_devices("tdca: run-directory markers written")
+    shared = any(
+        p.name != mine and p.read_text().strip() == str(launch) for p in run.path.glob(".process-*")
+    )
+    mine_row = np.array([start, end, seed, digest, int(shared)], dtype=np.int32)
+    rows = np.asarray(multihost_utils.process_allgather(mine_row))
+    if rows[:, 4].any():
+        where = [i for i, r in enumerate(rows) if r[4]]
+        raise RunDirError(
+            f"processes {where} write the same run directory ({run.path} on process "
+            f"{jax.process_index()}); give each process its own --out"
+        )
+    if (rows[:, 0] != rows[0, 0]).any() or (rows[:, 2] != rows[0, 2]).any():
+        raise RunDirError(
+            f"the {len(rows)} processes would start from generations {rows[:, 0].tolist()} "
+            f"with seeds {rows[:, 2].tolist()}; each must resume from the same checkpoint "
+            f"(copy one process's checkpoint into every process's run directory)"
+        )
+    if (rows[:, 1] != rows[0, 1]).any():
+        raise RunDirError(
+            f"the {len(rows)} processes would stop at generations {rows[:, 1].tolist()}; "
+            f"give them all the same --generations"
+        )
+    if (rows[:, 3] != rows[0, 3]).any():
+        groups = {int(d): [i for i, r in enumerate(rows) if r[3] == d] for d in rows[:, 3]}
+        raise RunDirError(
+            f"the {len(rows)} processes would evolve different things (processes "
+            f"{list(groups.values())} agree among themselves): the same settings, data and "
+            f"code are needed on every process"
+        )
+
+
+class StopVote:
+    """When to stop early, agreed by every process after each generation.
+
+    A time limit is measured by each process's own clock, and a Ctrl-C or SIGTERM reaches
+    the processes at different moments; acting on either alone would stop one process
+    while the others wait for it in the next generation's collectives. So, with several
+    processes, the signals only raise a flag here (a second signal to the same process
+    stops it at once, as usual), and after each generation all processes stop together if
+    any of them asks to. With one process, signals behave as usual (KeyboardInterrupt).
+    """
+
+    def __init__(self) -> None:
+        self.multi = jax.process_count() > 1
+        self.signalled = False
+
+    @contextmanager
+    def catching_signals(self) -> Iterator[StopVote]:
+        if not self.multi or threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+
+        def note(signum: int, frame: object) -> None:
+            if self.signalled:
+                raise KeyboardInterrupt
+            self.signalled = True
+
+        previous = {s: signal.signal(s, note) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield self
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+
+    def __call__(self, out_of_time: bool) -> tuple[bool, bool]:
+        """(interrupted, out of time), each true on every process if true on any."""
+        if not self.multi:
+            return False, out_of_time
+        from jax.experimental import multihost_utils
+
+        votes = np.asarray(
+            multihost_utils.process_allgather(
+                np.array([self.signalled, out_of_time], dtype=np.int32)
+            )
+        )
+        interrupted, late = votes.any(axis=0)
+        return bool(interrupted), bool(late)
