@@ -85,6 +85,54 @@ def test_a_reproduction_waits_for_an_evolution_another_command_is_writing(tmp_pa
     assert f"process {holder.pid}" in log and "waiting to reuse its result" in log
 
 
+def test_a_reproduction_waits_for_a_baseline_another_command_is_computing(tmp_path, monkeypatch):
+    """Two reproductions sharing --cache that need one baseline: the second waits while the
+    first holds that baseline's lock, then reuses what it wrote instead of computing it
+    again (before, both computed it)."""
+    import subprocess
+    import sys
+    import threading
+
+    from test_classification import _npz
+
+    spec = _npz(tmp_path / "d.npz", (28, 28))
+    cache = tmp_path / "c"
+    r = Reproduction(
+        "table1", tmp_path / "out", SMALL, None, False, Console(quiet=True), cache=cache
+    )
+    key = r.baseline_key("dfa", spec, "mlp-100", 100, 3)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, sys, time; f = open(sys.argv[1], 'a'); "
+            "fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)",
+            str(r.baseline_lock(key)),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    entry = {"test_accuracy": 0.5, "lr": 0.3, "written_by": "the other command"}
+
+    def finish() -> None:  # the other command adds its baseline, then lets go of the lock
+        (cache / "baselines.json").write_text(json.dumps({key: entry}))
+        holder.kill()
+        holder.wait()
+
+    monkeypatch.setattr(reproduce, "tune_lr", lambda *a, **k: pytest.fail("computed again"))
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        timer = threading.Timer(1.0, finish)
+        timer.start()
+        assert r.baseline("dfa", spec, "mlp-100", 100, 3) == entry
+        timer.join()
+    finally:
+        holder.kill()
+        holder.wait()
+    log = (tmp_path / "out" / "log.txt").read_text()
+    assert "another tdca command sharing this cache is computing it" in log
+
+
 def test_evolutions_and_baselines_are_cached_and_reused(tmp_path, monkeypatch):
     from test_classification import _npz
 

@@ -150,11 +150,13 @@ def write_json_file(target: Path, obj: Any) -> Path:
 
 
 @contextlib.contextmanager
-def exclusive(path: Path) -> Iterator[None]:
+def exclusive(path: Path, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
     """Hold an advisory lock on ``path`` (created if missing) for the ``with`` block, so that
-    processes sharing a file (a --cache given to two reproduce commands) update it in turn.
-    Where ``fcntl`` is missing (Windows), or the lock file cannot be created (a read-only
-    folder, which is then only read), the block runs unlocked."""
+    processes sharing a file (a --cache given to two reproduce commands) update it in turn;
+    ``on_wait`` is called once if another holder makes this one wait. The lock goes with
+    its process (a killed holder frees it). Where ``fcntl`` is missing (Windows), or the
+    lock file cannot be created (a read-only folder, which is then only read), the block
+    runs unlocked."""
     try:
         import fcntl
 
@@ -165,7 +167,12 @@ def exclusive(path: Path) -> Iterator[None]:
         yield
         return
     with f:
-        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(f, fcntl.LOCK_EX)
         try:
             yield
         finally:

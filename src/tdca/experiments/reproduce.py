@@ -12,6 +12,7 @@ baselines are reused, interrupted evolutions continue from their checkpoints.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -267,49 +268,85 @@ class Reproduction:
     ) -> dict[str, Any]:
         """lr tuned on validation, then ``seeds`` runs; cached in baselines.json. The inner
         optimizer is the scale's unless ``optimizer`` is given (bp-adam: always its own)."""
-        n = self.size(dataset, train_size)
-        opt = "sgd" if learner == "bp-adam" else optimizer or self.scale.optimizer
-        key = f"{learner}|{dataset}|{arch}|{n}|{steps}|{self.scale.seeds}"
-        key += self.scale.tag("|", opt)
+        n, opt = self.size(dataset, train_size), self._optimizer_for(learner, optimizer)
+        key = self.baseline_key(learner, dataset, arch, train_size, steps, optimizer)
         if key not in self.cache:
             self.cache = self._read_cache()  # computed meanwhile by a run sharing --cache?
         if key not in self.cache:
-            tuned = tune_lr(
+            # One command computes a baseline at a time; another sharing --cache that needs
+            # the same one waits for it and reuses it instead of computing it again.
+            def waiting() -> None:
+                self.log(
+                    f"baseline {key}: another tdca command sharing this cache is computing "
+                    "it; waiting to reuse its result (Ctrl-C to stop)"
+                )
+
+            with exclusive(self.baseline_lock(key), on_wait=waiting):
+                self.cache = self._read_cache()
+                if key not in self.cache:
+                    self._compute_baseline(key, learner, dataset, arch, n, steps, opt)
+        return dict(self.cache[key])
+
+    def baseline_key(
+        self,
+        learner: str,
+        dataset: str,
+        arch: str,
+        train_size: int | None,
+        steps: int,
+        optimizer: str | None = None,
+    ) -> str:
+        """A baseline's entry in baselines.json (its settings, as ``baseline`` takes them)."""
+        n = self.size(dataset, train_size)
+        key = f"{learner}|{dataset}|{arch}|{n}|{steps}|{self.scale.seeds}"
+        return key + self.scale.tag("|", self._optimizer_for(learner, optimizer))
+
+    def _optimizer_for(self, learner: str, optimizer: str | None) -> str:
+        """The inner optimizer a baseline's key names ("sgd" for bp-adam, whose Adam is
+        its own)."""
+        return "sgd" if learner == "bp-adam" else optimizer or self.scale.optimizer
+
+    def baseline_lock(self, key: str) -> Path:
+        """The lock a command holds while it computes baseline ``key`` for the cache."""
+        return self.shared / f".baseline-{hashlib.sha256(key.encode()).hexdigest()[:16]}.lock"
+
+    def _compute_baseline(
+        self, key: str, learner: str, dataset: str, arch: str, n: int, steps: int, opt: str
+    ) -> None:
+        """``baseline``'s work: tune the lr on validation, train ``seeds`` runs, cache them."""
+        tuned = tune_lr(
+            learner,
+            dataset,
+            self.data_dir,
+            arch=arch,
+            train_size=n,
+            steps=steps,
+            grid=baseline_grid(learner, opt),
+            optimizer=opt,
+        )
+        split = make_split(dataset, self.data_dir, n)
+        runs = [
+            train_learner(
                 learner,
-                dataset,
-                self.data_dir,
+                split,
                 arch=arch,
-                train_size=n,
                 steps=steps,
-                grid=baseline_grid(learner, opt),
+                lr=tuned["lr"],
+                seed=s,
+                curves=False,
                 optimizer=opt,
             )
-            split = make_split(dataset, self.data_dir, n)
-            runs = [
-                train_learner(
-                    learner,
-                    split,
-                    arch=arch,
-                    steps=steps,
-                    lr=tuned["lr"],
-                    seed=s,
-                    curves=False,
-                    optimizer=opt,
-                )
-                for s in range(self.scale.seeds)
-            ]
-            entry = {
-                **seeds_summary(runs),
-                "lr": tuned["lr"],
-                "optimizer": "adam" if learner == "bp-adam" else opt,
-                "lr_grid": tuned["grid"],  # as tried: extended past an end the best sat at
-                "validation_accuracy": tuned["validation_accuracy"],
-            }
-            self._add_to_cache(key, entry)
-            self.log(
-                f"baseline {key}: lr {tuned['lr']}, test {self.cache[key]['test_accuracy']:.4f}"
-            )
-        return dict(self.cache[key])
+            for s in range(self.scale.seeds)
+        ]
+        entry = {
+            **seeds_summary(runs),
+            "lr": tuned["lr"],
+            "optimizer": "adam" if learner == "bp-adam" else opt,
+            "lr_grid": tuned["grid"],  # as tried: extended past an end the best sat at
+            "validation_accuracy": tuned["validation_accuracy"],
+        }
+        self._add_to_cache(key, entry)
+        self.log(f"baseline {key}: lr {tuned['lr']}, test {self.cache[key]['test_accuracy']:.4f}")
 
     def log(self, message: str) -> None:
         """Console and ``log.txt`` in the table's folder."""
