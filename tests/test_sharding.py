@@ -348,15 +348,17 @@ def test_processes_stop_together_and_refuse_to_evolve_different_things(tmp_path)
 
 
 def test_tdca_evolve_joins_a_distributed_job(tmp_path):
-    """`tdca evolve --coordinator ... --num-processes 2 --process-id I`: the two processes
-    (2 CPU devices each) write the same credit network as one process with all 4 devices,
-    and record how the population was spread."""
+    """`tdca evolve --coordinator ... --num-processes 2 --process-id I` (two data sets, one
+    credit network): the two processes (2 CPU devices each) write the same credit network
+    as one process with all 4 devices, and record how the population was spread."""
     rng = np.random.default_rng(1)
-    x = rng.integers(0, 255, (60, 6, 6), dtype=np.uint8)
-    y = np.arange(60) % 3
-    data = tmp_path / "d.npz"
-    np.savez(data, x_train=x, y_train=y, x_test=x[:20], y_test=y[:20])
-    argv = ["evolve", "--dataset", f"npz:{data}", "--train-size", "40", "--steps", "3"]
+    argv = ["evolve"]
+    for name in ("a", "b"):  # a multi-data-set ("All") evolution: one credit network, two tasks
+        x = rng.integers(0, 255, (60, 6, 6), dtype=np.uint8)
+        y = np.arange(60) % 3
+        np.savez(tmp_path / f"{name}.npz", x_train=x, y_train=y, x_test=x[:20], y_test=y[:20])
+        argv += ["--dataset", f"npz:{tmp_path / name}.npz"]
+    argv += ["--train-size", "40", "--steps", "3"]
     argv += ["--lr", "0.1", "--population", "8", "--generations", "2", "--no-progress"]
     script = tmp_path / "tdca_cli.py"
     script.write_text("import runpy\nrunpy.run_module('tdca', run_name='__main__')\n")

@@ -45,17 +45,12 @@ def fingerprint(evolution: Any, task: Any, initial_params: Any) -> int:
     parameters. Two processes with different data (another subset, another file on one
     host) or settings get different digests."""
     inner = evolution.inner
-    h = hashlib.sha256(
-        repr(
-            (
-                evolution.config,
-                type(inner.strategy).__qualname__,
-                inner.steps,
-                inner.lr,
-                inner.fitness_last,
-            )
-        ).encode()
-    )
+    loop = getattr(inner, "loop", inner)  # an evaluator may wrap the InnerLoop ("All")
+    # Plain settings only: a repr of the whole loop would hold function addresses (optax),
+    # which differ between processes.
+    settings = [type(inner).__qualname__, type(getattr(loop, "strategy", None)).__qualname__]
+    settings += [getattr(loop, a, None) for a in ("steps", "lr", "fitness_last")]
+    h = hashlib.sha256(repr((evolution.config, settings)).encode())
     for leaf in jax.tree.leaves((task, initial_params)):
         a = np.asarray(leaf)
         h.update(f"{a.dtype}{a.shape}".encode())
