@@ -75,7 +75,7 @@ def check_agree(run: RunDir, *, start: int, end: int, seed: int, digest: int) ->
     shared = any(
         p.name != mine and p.read_text().strip() == str(launch) for p in run.path.glob(".process-*")
     )
-    mine_row = np.array([start, end, seed, digest, int(shared)], dtype=np.int32)
+    mine_row = np.array([start, end, seed % 2**31, digest, int(shared)], dtype=np.int32)
     rows = np.asarray(multihost_utils.process_allgather(mine_row))
     if rows[:, 4].any():
         where = [i for i, r in enumerate(rows) if r[4]]
