@@ -58,16 +58,26 @@ def fingerprint(evolution: Any, task: Any, initial_params: Any) -> int:
     return int.from_bytes(h.digest()[:4], "little") & 0x7FFFFFFF
 
 
-def check_agree(run: RunDir, *, start: int, end: int, seed: int, digest: int) -> None:
+def check_agree(
+    run: RunDir,
+    evolution: Any,
+    task: Any,
+    initial_params: Any,
+    *,
+    start: int,
+    end: int,
+    seed: int,
+) -> None:
     """Before any process writes: no two processes share one run directory (their
     checkpoints and logs would interleave; on different hosts the run lock does not see
     it), and all start at the same generation, stop at the same one, with the same seed and
-    the same evolution (``fingerprint``). Every process raises the same error, so none is
-    left waiting."""
+    the same evolution (``fingerprint``, computed only with several processes). Every
+    process raises the same error, so none is left waiting."""
     if jax.process_count() == 1:
         return
     from jax.experimental import multihost_utils
 
+    digest = fingerprint(evolution, task, initial_params)
     launch = int(multihost_utils.broadcast_one_to_all(np.int32(time.time_ns() % 2**31)))
     mine = f".process-{jax.process_index()}"
     run.file(mine).write_text(f"{launch}\n")

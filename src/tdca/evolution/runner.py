@@ -144,9 +144,7 @@ def evolve(
         start = int(meta["generation"])
         run.log(f"resumed from generation {start}")
     end = cfg.generations if stop_after is None else min(cfg.generations, start + stop_after)
-    if jax.process_count() > 1:
-        digest = processes.fingerprint(evolution, task, initial_params)
-        processes.check_agree(run, start=start, end=end, seed=seed, digest=digest)
+    processes.check_agree(run, evolution, task, initial_params, start=start, end=end, seed=seed)
     history = _read_history(run, start)
     run.file(HISTORY).write_text("".join(json.dumps(r) + "\n" for r in history))
 
