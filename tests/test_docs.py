@@ -81,6 +81,14 @@ def test_outer_loop_page_is_generated_from_the_committed_runs():
     assert (ROOT / "docs" / "outer-loop.md").read_text() == module.render()
 
 
+def test_gpu_h200_page_is_generated_from_the_committed_runs():
+    """docs/gpu-h200.md is exactly what results/gpu/h200/tables.py makes of the H200 lease's
+    run directories, profiles and CPU re-evaluations (regenerate it, don't edit)."""
+    module = _generator("gpu/h200/tables.py")
+    page = module.reflow(module.render())
+    assert (ROOT / "docs" / "gpu-h200.md").read_text() == page
+
+
 def test_precision_comparison_in_the_performance_page_is_generated_from_the_runs():
     """The bf16-activations accuracy table of docs/performance.md is what
     results/cpu/precision_table.py prints from results/cpu/precision (paste it, don't edit)."""

@@ -202,14 +202,47 @@ def reading() -> str:
   the papers' fitness. Each generation's fitness is measured on a different fifth, so the
   signal is noisier than a fixed set's. The held-out route did pay on the H100 with
   population 256 and 5,000 *extra* images ({_pct(held["train_accuracy"])} /
-  {_pct(held["test_accuracy"])}, above BP-Adam trained to convergence); whether the
-  redrawn fifth of the cell's own images does the same at that population is block 6 of
-  `results/gpu/next-lease.sh`.
+  {_pct(held["test_accuracy"])}, above BP-Adam trained to convergence); the redrawn fifth
+  of the cell's own images did not do the same on an H200 at population 256 and 1,024
+  (best leg {_h200_best("within")}: [docs/gpu-h200.md](gpu-h200.md)).
 {_seed_bullet()}
 {_lr_bullet()}
 {_gain_bullet()}
 {_population_bullet()}
-{_within_population_bullet()}""")
+{_within_population_bullet()}
+{_h200_bullet()}""")
+
+
+H200 = ROOT / "results" / "gpu" / "h200"
+
+
+def _h200_best(fitness: str) -> str:
+    """The best GPU test % of the H200 legs whose run name starts with ``fitness``
+    (``train``: the papers' fitness; ``within``: the redrawn held-out fifth), as
+    'test (run, generations)'."""
+    best = max(
+        (_load(p)["results"][0]["test_accuracy"], p.parent.parent.name, p.stem)
+        for p in H200.glob(f"mnist-1000-20-{fitness}-*/legs/metrics-g*.json")
+    )
+    return f"{_pct(best[0])}, `{best[1]}` after {best[2].removeprefix('metrics-g')} generations"
+
+
+def _h200_bullet() -> str:
+    """What population 256 and 1,024 on a GPU did for this cell (docs/gpu-h200.md)."""
+    if not H200.is_dir():
+        return ""
+    best = max(
+        _load(p)["results"][0]["test_accuracy"]
+        for p in H200.glob("mnist-1000-20-*/legs/metrics-g*.json")
+    )
+    return (
+        "- **On an H200 at population 256 and 1,024** (the gain, legs of up to 3,000 "
+        "generations, [docs/gpu-h200.md](gpu-h200.md)): the best leg with the papers' fitness "
+        f"is {_h200_best('train')}, with the redrawn held-out fifth {_h200_best('within')}. "
+        "With the papers' fitness test accuracy peaks early and falls as the training "
+        "images are memorised; "
+        + ("none of the legs reaches 88%." if best < 0.88 else "a leg reaches 88%.")
+    )
 
 
 def _seed_bullet() -> str:
@@ -300,8 +333,7 @@ def _lr_bullet() -> str:
         "gets there in fewer generations. The rate the validation pick avoids (the starting "
         "network's accuracy there is chaotic over seeds: `results/cpu/precision-start.txt`) "
         "is the one evolution does best with; an evolved credit gain (next) removes the "
-        "choice, and the next GPU runs of this cell use it (blocks 3 and 6 of "
-        "`results/gpu/next-lease.sh`)."
+        "choice, and the H200 runs of this cell used it ([docs/gpu-h200.md](gpu-h200.md))."
     )
 
 
@@ -406,7 +438,7 @@ def _population_bullet() -> str:
 
 def _within_population_bullet() -> str:
     """The redrawn held-out fifth against the papers' fitness, both at population 128 with
-    the gain (seed 0): a CPU proxy for block 6 of next-lease.sh (population 256)."""
+    the gain (seed 0): a CPU proxy for the H200 runs at population 256 (docs/gpu-h200.md)."""
     held, train, small = "sgd-ce-within-gain-pop128", "sgd-ce-train-gain-pop128", "sgd-ce-within"
     if not (RUNS / f"{held}-eval").is_dir():
         return ""
@@ -422,7 +454,7 @@ def _within_population_bullet() -> str:
     best = max(t_held.values())
     return (
         f"- **The redrawn held-out fifth at population 128** (seed 0, with the gain; a CPU "
-        f"proxy for block 6 of `results/gpu/next-lease.sh`): test % (generations) "
+        f"proxy for the H200 runs at population 256): test % (generations) "
         f"{_series(t_held)} against {_series({g: t_train[g] for g in common})} with the "
         f"papers' fitness at the same population, {gap:+.2f} points on average "
         f"over the legs both reached (at population 32 without the gain: {gap32:+.2f}). So "
