@@ -7,7 +7,7 @@ the cell's 1,000 images for 20 steps at the run's inner lr and records
   chosen without the test set;
 * ``test_accuracy``: on the 10,000 test images, as on the GPU (a CPU re-run: float32
   instead of the GPU's default TF32 matmuls).
-Writes ``legs/cpu-eval.json`` per run.
+Writes ``legs/cpu-eval.json`` per run (runs whose file covers every leg are skipped).
 
     TDCA_DATA_DIR=../shared/data python results/gpu/h200/legs_validation.py
 """
@@ -31,11 +31,15 @@ def main() -> int:
     }
     for run in sorted(HERE.glob("mnist-1000-20-*/")):
         cfg = json.loads((run / "config.json").read_text())
-        rows = []
-        for net in sorted(
+        nets = sorted(
             (run / "legs").glob("credit_net-g*.npz"),
             key=lambda p: int(re.findall(r"\d+", p.stem)[-1]),
-        ):
+        )
+        done = run / "legs" / "cpu-eval.json"
+        if done.exists() and len(json.loads(done.read_text())) == len(nets):
+            continue  # every kept leg evaluated already (delete the file to redo it)
+        rows = []
+        for net in nets:
             row: dict = {"generation": int(re.findall(r"\d+", net.stem)[-1])}
             for name, split in splits.items():
                 m = train_learner(
