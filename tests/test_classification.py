@@ -478,6 +478,37 @@ def test_evolve_with_fitness_over_the_last_steps(tmp_path, data, capsys):
     assert "fitness_last" in capsys.readouterr().err and not (tmp_path / "x").exists()
 
 
+def test_evolve_keeps_centres_and_scores_them_on_validation_not_test(tmp_path, data, capsys):
+    out = tmp_path / "kept"
+    argv = ["evolve", "--dataset", data["small"], "--train-size", "100", "--steps", "5"]
+    argv += ["--lr", "0.3", "--population", "4", "--no-progress", "--out", str(out)]
+    assert main([*argv, "--generations", "4", "--keep-every", "2"]) == 0
+    files = sorted((out / "snapshots").iterdir())
+    assert [f.name for f in files] == ["credit_net-g000002.npz", "credit_net-g000004.npz"]
+    flat = [jax.tree.leaves(load_credit_net(f)[1]) for f in (*files, out / "credit_net.npz")]
+    assert all(np.array_equal(a, b) for a, b in zip(flat[1], flat[2], strict=True))  # final
+    assert not all(np.array_equal(a, b) for a, b in zip(flat[0], flat[1], strict=True))
+    m = json.loads((out / "metrics.json").read_text())
+    assert [k["generation"] for k in m["kept"]] == [2, 4]
+    # each score is a fresh network trained on the cell's images by that centre, evaluated
+    # on the validation split (training images the cell leaves out), never on the test set
+    split = make_split(data["small"], None, 100, validation=True)
+    first = train_learner(f"tdca:{files[0]}", split, steps=5, lr=0.3, curves=False)
+    assert m["kept"][0]["validation_accuracy"] == pytest.approx(first["test_accuracy"])
+    best = max(m["kept"], key=lambda k: k["validation_accuracy"])
+    assert m["kept_best_on_validation"] == best
+    assert f"generation {best['generation']}" in capsys.readouterr().out
+    # extending the run keeps its centres on, the earlier files untouched
+    before = [f.read_bytes() for f in files]
+    assert main(["evolve", "--resume", str(out), "--generations", "6", "--no-progress"]) == 0
+    assert [f.read_bytes() for f in files] == before
+    m = json.loads((out / "metrics.json").read_text())
+    assert [k["generation"] for k in m["kept"]] == [2, 4, 6]
+    # it is part of the run's config: not something a resume can change
+    assert main(["evolve", "--resume", str(out), "--keep-every", "3", "--no-progress"]) == 2
+    assert "--keep-every" in capsys.readouterr().err
+
+
 def test_evolution_runs_under_its_configured_precision(tmp_path, data, monkeypatch):
     from tdca.experiments import classification
 

@@ -262,6 +262,15 @@ def build_parser() -> argparse.ArgumentParser:
         "oscillates and peaks at the last step",
     )
     e.add_argument(
+        "--keep-every",
+        type=_positive_int,
+        default=0,
+        metavar="N",
+        help="keep the search centre every N generations (RUN/snapshots/, each usable as "
+        "--learner tdca:FILE) and score each on a validation split at the end (one inner "
+        "loop each), so the generation count can be chosen without the test set",
+    )
+    e.add_argument(
         "--time-limit",
         type=_positive_float,
         default=None,
@@ -548,6 +557,7 @@ def _evolve(args: argparse.Namespace) -> int:
         fitness_data=args.fitness_data,
         fitness_last=args.fitness_last,
         precision=args.precision,
+        keep_every=args.keep_every,
         seed=args.seed,
         data_dir=args.data_dir,
     )
@@ -573,6 +583,12 @@ def _evolve(args: argparse.Namespace) -> int:
             f"{r['steps']} steps)"
         )
     print(f"credit network: {out}/credit_net.npz")
+    if "kept_best_on_validation" in m:
+        best = m["kept_best_on_validation"]
+        print(
+            f"best kept centre on validation: generation {best['generation']} "
+            f"({100 * best['validation_accuracy']:.2f}%): {out}/{best['file']}"
+        )
     return 0
 
 

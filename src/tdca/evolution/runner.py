@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,7 @@ def evolve(
     progress: bool = True,
     label: str = "evolving",
     time_limit: float | None = None,
+    keep: tuple[int, Callable[[int, Any, dict[str, Any]], None]] | None = None,
 ) -> EvolutionResult:
     """Run ``evolution.config.generations`` generations (or continue a checkpointed run).
 
@@ -133,7 +135,12 @@ def evolve(
     ``time_limit`` (seconds) ends it early but as a finished result at the generation
     reached (the caller writes its artifacts), still checkpointed so that ``--resume``
     continues towards ``generations``: how a run spans several fixed-length GPU leases.
+    ``keep`` = (every, fn) calls ``fn(generation, search centre, that generation's log row)``
+    after every ``every``-th generation, so that a caller can keep the centre of several
+    points of one run (e.g. to choose the generation count on a validation split).
     """
+    if keep is not None and keep[0] < 1:
+        raise ValueError(f"keep every must be >= 1 generation, got {keep[0]}")
     cfg = evolution.config
     state = evolution.init(jax.random.PRNGKey(seed), initial_params)
     start = 0
@@ -194,6 +201,8 @@ def evolve(
                         f"diverged {stats['diverged']}"
                     ),
                 )
+                if keep is not None and generation % keep[0] == 0:
+                    keep[1](generation, evolution.mean(state), row)
                 if generation % cfg.checkpoint_every == 0 or generation == cfg.generations:
                     checkpoint(generation)
                 late = time_limit is not None and time.perf_counter() - t_start > time_limit

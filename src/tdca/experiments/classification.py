@@ -411,6 +411,7 @@ EVOLVE_ADDED_LATER = (
     "fitness_data",
     "fitness_last",
     "precision",
+    "keep_every",
 )
 """EvolveConfig settings a saved config.json may lack: added after the first release (or,
 for data_dir, dropped from copies such as the zoo cards), with defaults that are what those
@@ -442,6 +443,10 @@ class EvolveConfig:
     fitness_last: int = 1
     # Matmul precision of the whole run (tdca.precision); "default" is JAX's own choice.
     precision: str = "default"
+    # > 0: keep the search centre every N generations (snapshots/) and score each kept one
+    # on the validation split at the end, so the generation count can be chosen without
+    # the test set (with the papers' fitness, test accuracy peaks early: docs/gpu-h200.md).
+    keep_every: int = 0
     seed: int = 0
     data_dir: str | None = None
     es: ESConfig = field(
@@ -490,6 +495,8 @@ class EvolveConfig:
             raise ValueError(
                 f"fitness_last must be between 1 and steps ({self.steps}), got {self.fitness_last}"
             )
+        if not (isinstance(self.keep_every, int) and self.keep_every >= 0):
+            raise ValueError(f"keep_every must be an integer >= 0, got {self.keep_every!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return {"experiment": "evolve-classification", **asdict(self)}
@@ -756,6 +763,13 @@ def _evolve_and_evaluate(
     task_arg = tasks[0] if len(tasks) == 1 else tasks
     evolution = Evolution(evaluator, beta0, cfg.es)  # type: ignore[arg-type]
     name = "+".join(cfg.datasets)
+
+    def keep_centre(generation: int, params: Any, row: dict[str, Any]) -> None:
+        meta = _artifact_meta(cfg, generation, row.get("centre_fitness"))
+        save_credit_net(_kept_file(run, generation), strategy, params, meta)
+
+    if cfg.keep_every:
+        run.file(KEPT_FOLDER).mkdir(exist_ok=True)
     result = evolve(
         evolution,
         task_arg,
@@ -767,6 +781,7 @@ def _evolve_and_evaluate(
         progress=progress,
         label=f"evolving TDCA ({name})",
         time_limit=time_limit,
+        keep=(cfg.keep_every, keep_centre) if cfg.keep_every else None,
     )
     if result.interrupted:
         return None
@@ -825,12 +840,61 @@ def _evolve_and_evaluate(
         "at_start": start_runs,
         "dfa_at_same_lr": init_runs,
     }
+    if cfg.keep_every:
+        metrics["kept"] = _score_kept(cfg, run, result.generation)
+        best = max(metrics["kept"], key=lambda k: k["validation_accuracy"], default=None)
+        if best is not None:
+            metrics["kept_best_on_validation"] = best
+            run.log(
+                f"kept centres: generation {best['generation']} scores best on validation "
+                f"({100 * best['validation_accuracy']:.2f}%): {best['file']}"
+            )
     run.write_json("metrics.json", metrics)
     from tdca.plotting.curves import fitness_figure
 
     fitness_figure(result.history, run.file("fitness.png"))
     run.log("done")
     return metrics
+
+
+KEPT_FOLDER = "snapshots"
+
+
+def _kept_file(run: RunDir, generation: int) -> Path:
+    return run.file(f"{KEPT_FOLDER}/credit_net-g{generation:06d}.npz")
+
+
+def _score_kept(cfg: EvolveConfig, run: RunDir, generations: int) -> list[dict[str, Any]]:
+    """Each kept centre (``keep_every``) trains a fresh network on the cell's images; its
+    accuracy on the validation split (5,000 training images the cell leaves out, as for the
+    inner lr; never the test set), averaged over the data sets, lets a reader choose the
+    generation count. One inner loop per kept centre and data set: it costs what
+    ``tdca train`` costs at the cell's size."""
+    splits = [make_split(d, cfg.data_dir, cfg.train_size, validation=True) for d in cfg.datasets]
+    rows = []
+    for generation in range(cfg.keep_every, generations + 1, cfg.keep_every):
+        path = _kept_file(run, generation)
+        runs = [
+            train_learner(
+                f"tdca:{path}",
+                s,
+                arch=cfg.arch,
+                steps=cfg.steps,
+                lr=cfg.lr,
+                curves=False,
+                optimizer=cfg.optimizer,
+            )
+            for s in splits
+        ]
+        rows.append(
+            {
+                "generation": generation,
+                "file": str(path.relative_to(run.path)),
+                "validation_accuracy": float(np.mean([r["test_accuracy"] for r in runs])),
+                "train_accuracy": float(np.mean([r["train_accuracy"] for r in runs])),
+            }
+        )
+    return rows
 
 
 def _artifact_meta(
