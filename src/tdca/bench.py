@@ -417,13 +417,12 @@ def run_bench(
         # the precision setting (the native bf16 peak is reported beside bfloat16's).
         bf16_arrays = precision in precision_names.ACTIVATION_DTYPES
         peak = measure_peak(cfg.gemm_size, cfg.gemm_reps, native_bf16=bf16_arrays)
-        native = (
-            peak["peak_tflops"]
-            if bf16_arrays
-            else measure_peak(cfg.gemm_size, cfg.gemm_reps, native_bf16=True)["peak_tflops"]
-            if precision.startswith("bfloat16")
-            else None
-        )
+        if bf16_arrays:
+            native = peak["peak_tflops"]
+        elif precision.startswith("bfloat16"):
+            native = measure_peak(cfg.gemm_size, cfg.gemm_reps, native_bf16=True)["peak_tflops"]
+        else:
+            native = None
         run = time_generations(cfg)
         ref = time_reference(run, cfg)
         analytic = analytic_generation_flops(cfg)

@@ -800,19 +800,7 @@ def _evolve_and_evaluate(
     )
 
     def on_each_split(learner: str, curves: bool = True) -> list[dict[str, Any]]:
-        """``learner`` trains a fresh bottom-up network the way the evolution's inner loop did."""
-        return [
-            train_learner(
-                learner,
-                s,
-                arch=cfg.arch,
-                steps=cfg.steps,
-                lr=cfg.lr,
-                curves=curves,
-                optimizer=cfg.optimizer,
-            )
-            for s in splits
-        ]
+        return _trained_as_evolved(cfg, learner, splits, curves)
 
     per_dataset = on_each_split(f"tdca:{run.file('credit_net.npz')}")
     start_runs = on_each_split(f"tdca:{run.file('credit_net_start.npz')}", curves=False)
@@ -857,6 +845,25 @@ def _evolve_and_evaluate(
     return metrics
 
 
+def _trained_as_evolved(
+    cfg: EvolveConfig, learner: str, splits: list[Split], curves: bool = True
+) -> list[dict[str, Any]]:
+    """``learner`` trains a fresh bottom-up network on each split the way the evolution's
+    inner loop did (its architecture, steps, lr and optimizer)."""
+    return [
+        train_learner(
+            learner,
+            s,
+            arch=cfg.arch,
+            steps=cfg.steps,
+            lr=cfg.lr,
+            curves=curves,
+            optimizer=cfg.optimizer,
+        )
+        for s in splits
+    ]
+
+
 KEPT_FOLDER = "snapshots"
 
 
@@ -874,18 +881,7 @@ def _score_kept(cfg: EvolveConfig, run: RunDir, generations: int) -> list[dict[s
     rows = []
     for generation in range(cfg.keep_every, generations + 1, cfg.keep_every):
         path = _kept_file(run, generation)
-        runs = [
-            train_learner(
-                f"tdca:{path}",
-                s,
-                arch=cfg.arch,
-                steps=cfg.steps,
-                lr=cfg.lr,
-                curves=False,
-                optimizer=cfg.optimizer,
-            )
-            for s in splits
-        ]
+        runs = _trained_as_evolved(cfg, f"tdca:{path}", splits, curves=False)
         rows.append(
             {
                 "generation": generation,
