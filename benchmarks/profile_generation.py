@@ -5,7 +5,7 @@ device kernels' durations by name and prints the top ones with their share of th
 so optimisation starts from a measurement, not a guess.
 
     python benchmarks/profile_generation.py --out DIR [--precision tf32|bfloat16|float32]
-        [--population 64] [--examples 60000] [--steps 150]
+        [--population 64] [--examples 60000] [--steps 150] [--kernel xla|fused]
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any
 import jax
 
 from tdca.bench import PRECISIONS, BenchConfig, build, make_task
+from tdca.kernels import KERNELS
 from tdca.precision import matmul_precision
 
 
@@ -61,8 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--population", type=int, default=64)
     p.add_argument("--examples", type=int, default=60_000)
     p.add_argument("--steps", type=int, default=150)
+    p.add_argument("--kernel", choices=KERNELS, default="xla", help="tdca's step (tdca.kernels)")
     args = p.parse_args(argv)
-    cfg = BenchConfig(examples=args.examples, population=args.population, steps=args.steps)
+    cfg = BenchConfig(
+        examples=args.examples, population=args.population, steps=args.steps, kernel=args.kernel
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     with matmul_precision(args.precision):
         task = make_task(cfg, jax.random.PRNGKey(0))

@@ -39,6 +39,7 @@ from tdca import precision as precision_names
 from tdca.credit.strategies.tdca import TDCA, dfa_like_init
 from tdca.evolution.pgpe import ESConfig, Evolution, candidate_memory, device_memory_budget
 from tdca.inner import InnerLoop
+from tdca.kernels import check_kernel
 from tdca.networks.mlp import MLP
 from tdca.rundir import check_folder, make_folder, write_json_file
 from tdca.tasks.classification import ClassificationTask
@@ -72,6 +73,7 @@ class BenchConfig:
     gemm_size: int | None = None  # None: 8192 on GPU/TPU, 2048 on CPU
     gemm_reps: int = 10
     chunk_size: int | None = None
+    kernel: str = "xla"  # tdca's step: XLA's fusions or the fused Pallas kernel (tdca.kernels)
     seed: int = 0
 
     @property
@@ -193,7 +195,8 @@ def make_task(cfg: BenchConfig, key: jax.Array) -> ClassificationTask:
 
 def build(cfg: BenchConfig, task: ClassificationTask) -> tuple[Evolution, TDCA, Any, ESConfig]:
     """The evolution the benchmark times: TDCA (DFA-like start), SGD inner loop, one device."""
-    strategy = TDCA.for_task(task, hidden=cfg.credit_hidden)
+    strategy = TDCA.for_task(task, hidden=cfg.credit_hidden, kernel=cfg.kernel)
+    strategy.check_kernel_for(task)
     beta0 = dfa_like_init(strategy, jax.random.PRNGKey(cfg.seed + 1), cfg.classes)
     es_cfg = ESConfig(population=cfg.population, generations=1)
     evo = Evolution(
@@ -290,8 +293,13 @@ def time_generations(cfg: BenchConfig, task: ClassificationTask | None = None) -
 
 def reference_generation(evo: Evolution, task: Any) -> Callable[[Any, jax.Array], Any]:
     """A generation written without tdca's batching: the inner loop jitted for ONE
-    candidate and called in a Python loop over the population (plus the centre)."""
-    fitness = jax.jit(evo.inner.fitness)
+    candidate and called in a Python loop over the population (plus the centre). It runs
+    XLA's step whatever ``kernel`` tdca's generation uses (a user without tdca has no fused
+    kernel), so the fitness check below also compares the fused kernel with XLA's step."""
+    inner = evo.inner
+    if getattr(inner.strategy, "kernel", "xla") != "xla":
+        inner = replace(inner, strategy=replace(inner.strategy, kernel="xla"))
+    fitness = jax.jit(inner.fitness)
     ask, tell, mean = jax.jit(evo.es.ask), jax.jit(evo.es.tell), jax.jit(evo.es.get_mean)
     params = evo.es_params
     n = evo.config.population
@@ -394,14 +402,18 @@ def run_bench(
     out: Path,
     precision: str = "float32",
     config: BenchConfig | None = None,
+    kernel: str | None = None,
 ) -> dict[str, Any]:
     """Run the benchmark, write ``out/metrics.json``, print a short table, return metrics.
 
-    ``config`` overrides the preset that ``small`` selects (other sizes, chunking).
+    ``config`` overrides the preset that ``small`` selects (other sizes, chunking);
+    ``kernel`` (``tdca.kernels``), if given, the config's step implementation.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {tuple(PRECISIONS)}, got {precision!r}")
     cfg = config if config is not None else (SMALL if small else FULL)
+    if kernel is not None:
+        cfg = replace(cfg, kernel=check_kernel(kernel))
     on_cpu = jax.devices()[0].platform == "cpu"
     if cfg.gemm_size is None:
         cfg = replace(cfg, gemm_size=2048 if on_cpu else 8192)
@@ -468,7 +480,8 @@ def describe(c: dict[str, Any]) -> str:
     """One line for a config dict: data, MLP, population, steps, chunking."""
     mlp = "-".join(str(v) for v in (c["inputs"], *c["hidden"], c["classes"]))
     text = f"{c['examples']} examples, MLP {mlp}, population {c['population']}, {c['steps']} steps"
-    return text + (f", chunk {c['chunk_size']}" if c.get("chunk_size") else "")
+    text += f", chunk {c['chunk_size']}" if c.get("chunk_size") else ""
+    return text + (f", {c['kernel']} kernel" if c.get("kernel", "xla") != "xla" else "")
 
 
 def _loads(load: dict[str, float | None]) -> str:
@@ -597,7 +610,7 @@ def plan(cfg: BenchConfig = FULL, precision: str = "float32") -> dict[str, Any]:
     needs, and XLA's memory analysis per candidate."""
     with precision_names.matmul_precision(precision):
         task = cx.spec_task(cfg.sizes, cfg.examples)  # in the precision's activation dtype
-        strategy = TDCA.for_task(task, hidden=cfg.credit_hidden)
+        strategy = TDCA.for_task(task, hidden=cfg.credit_hidden, kernel=cfg.kernel)
         beta0 = strategy.init(jax.random.PRNGKey(0))  # tiny; PGPE needs real leaves
         evo = Evolution(
             InnerLoop(strategy, cfg.steps, cfg.lr),

@@ -17,6 +17,7 @@ from tdca.evolution import ESConfig
 from tdca.experiments.classification import FITNESS_DATA
 from tdca.experiments.reproduce import DATASETS, TABLES
 from tdca.io import ArtifactError, read_meta
+from tdca.kernels import KERNELS
 from tdca.networks.registry import ARCHITECTURES
 from tdca.precision import EXPLICIT_PRECISIONS, PRECISIONS
 from tdca.rundir import RunDirError, write_json_file
@@ -107,6 +108,17 @@ def _join_job(args: argparse.Namespace) -> None:
     from tdca.evolution.processes import join
 
     join(coordinator, num_processes, process_id)
+
+
+def _add_kernel_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--kernel",
+        choices=KERNELS,
+        default="xla",
+        help="how each TDCA inner step runs: xla (default) or fused, the per-example work "
+        "in one Pallas kernel (NVIDIA GPUs; interpreted, slowly, on a CPU; one-hidden-layer "
+        "MLP with dense credits only; docs/performance.md)",
+    )
 
 
 def _add_precision_arg(p: argparse.ArgumentParser, inherits: str = "") -> None:
@@ -281,6 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     e.add_argument("--seed", type=_seed, default=0)
     _add_precision_arg(e)
+    _add_kernel_arg(e)
     e.add_argument("--data-dir", default=None)
     _add_distributed_args(e)
 
@@ -321,6 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="an explicit precision (no 'default', unlike train/evolve): the GEMM peak and the "
         "FLOP/s it is compared with must be measured at one named precision",
     )
+    _add_kernel_arg(b)
 
     z = sub.add_parser("zoo", help="list the shipped credit networks, or verify them")
     z.add_argument("action", choices=["list", "verify"])
@@ -558,6 +572,7 @@ def _evolve(args: argparse.Namespace) -> int:
         fitness_last=args.fitness_last,
         precision=args.precision,
         keep_every=args.keep_every,
+        kernel=args.kernel,
         seed=args.seed,
         data_dir=args.data_dir,
     )
@@ -614,7 +629,7 @@ def _reproduce(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from tdca.bench import run_bench
 
-    run_bench(args.small, args.out, args.precision)
+    run_bench(args.small, args.out, args.precision, kernel=args.kernel)
     return 0
 
 

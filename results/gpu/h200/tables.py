@@ -333,7 +333,8 @@ XLA option changed the kernels (cuBLASLt is already used). Removing the pad (a b
 multiple of 128 rows) saves
 {pad_saving:.1%};
 0.7 s needs the credit network and the local rule fused into the big products' prologues
-and epilogues (one Pallas kernel per tile of examples), which is not built.
+and epilogues (one Pallas kernel per tile of examples), which was not built during this lease
+(built since as `--kernel fused`, not yet run on a GPU: docs/performance.md).
 
 ## bf16 against the default precision: evolved accuracy (issue 4's 0.3-point rule)
 

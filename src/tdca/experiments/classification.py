@@ -31,6 +31,7 @@ from tdca.data import Dataset, load_dataset
 from tdca.data.cache import resolve_data_dir
 from tdca.evolution import ESConfig, Evolution, config_for_resume, evolve
 from tdca.inner import OPTIMIZERS, InnerLoop, make_optimizer
+from tdca.kernels import check_kernel
 from tdca.networks import MLP
 from tdca.networks.credit_net import check_gain_speed
 from tdca.networks.registry import ARCHITECTURES, build_model
@@ -412,6 +413,7 @@ EVOLVE_ADDED_LATER = (
     "fitness_last",
     "precision",
     "keep_every",
+    "kernel",
 )
 """EvolveConfig settings a saved config.json may lack: added after the first release (or,
 for data_dir, dropped from copies such as the zoo cards), with defaults that are what those
@@ -447,6 +449,9 @@ class EvolveConfig:
     # on the validation split at the end, so the generation count can be chosen without
     # the test set (with the papers' fitness, test accuracy peaks early: docs/gpu-h200.md).
     keep_every: int = 0
+    # How each inner step runs: "xla" (XLA's fusions) or "fused" (one Pallas kernel for the
+    # per-example work, tdca.kernels; one-hidden-layer MLP, dense credits; for GPUs).
+    kernel: str = "xla"
     seed: int = 0
     data_dir: str | None = None
     es: ESConfig = field(
@@ -483,6 +488,7 @@ class EvolveConfig:
                 f"optimizer must be one of {sorted(OPTIMIZERS)}, got {self.optimizer!r}"
             )
         check_precision(self.precision)
+        check_kernel(self.kernel)
         check_gain_speed(self.gain_speed)
         if self.gain_speed > 0 and self.optimizer != "sgd":
             raise ValueError(
@@ -626,7 +632,10 @@ def starting_point(cfg: EvolveConfig, task: ClassificationTask) -> tuple[TDCA, A
     parameters it starts from (DFA-like or random, seeded by ``cfg.seed``). Benchmarks and
     probes use it to look at exactly what ``run_evolve`` would evolve."""
     layout = CreditLayout.parse(cfg.layout, tuple(task.credit_units))
-    strategy = TDCA.for_task(task, hidden=cfg.hidden, layout=layout, gain_speed=cfg.gain_speed)
+    strategy = TDCA.for_task(
+        task, hidden=cfg.hidden, layout=layout, gain_speed=cfg.gain_speed, kernel=cfg.kernel
+    )
+    strategy.check_kernel_for(task)
     key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 1)
     if cfg.credit_init == "dfa":
         # Diffused layouts get DFA on their credit centres (for dense ones this is a no-op view).

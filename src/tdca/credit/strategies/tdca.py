@@ -13,6 +13,7 @@ import jax.numpy as jnp
 
 from tdca.credit.layout import CreditLayout
 from tdca.credit.strategies.base import check_built_for
+from tdca.kernels import check_kernel, fused_direction, unsupported_reason
 from tdca.networks.credit_net import CreditNet, CreditParams
 from tdca.tasks.base import Batch, Task, Theta
 
@@ -22,6 +23,12 @@ class TDCA:
     net: CreditNet
     layout: CreditLayout
     name: str = "tdca"
+    # "fused": the per-example work of a step in one Pallas kernel (tdca.kernels); the same
+    # direction up to rounding, for the one-hidden-layer MLP on classification only.
+    kernel: str = "xla"
+
+    def __post_init__(self) -> None:
+        check_kernel(self.kernel)
 
     @classmethod
     def for_task(
@@ -31,6 +38,7 @@ class TDCA:
         layout: CreditLayout | None = None,
         output_scale: float = 0.1,
         gain_speed: float = 0.0,
+        kernel: str = "xla",
     ) -> TDCA:
         """A credit network sized for ``task``; dense credits unless a layout is given;
         ``gain_speed > 0`` adds an evolved overall credit gain (``CreditNet``)."""
@@ -47,13 +55,15 @@ class TDCA:
             output_scale=output_scale,
             gain_speed=gain_speed,
         )
-        return cls(net, layout)
+        return cls(net, layout, kernel=kernel)
 
     def init(self, key: jax.Array) -> CreditParams:
         return self.net.init(key)
 
     def direction(self, sparams: CreditParams, task: Task, theta: Theta, batch: Batch) -> Theta:
         check_built_for(self, self.layout.units, task)
+        if self.kernel == "fused":
+            return self._fused_direction(sparams, task, theta, batch)
         u, aux = task.credit_state(theta, batch)
         if u.shape[-1] != self.net.inputs:
             raise ValueError(
@@ -63,6 +73,27 @@ class TDCA:
             )
         credits = self.layout.expand(self.net.apply(sparams, u))
         return task.apply_credits(theta, aux, credits)
+
+    def check_kernel_for(self, task: Task) -> None:
+        """Refuse, before any work, a task the chosen kernel cannot run (clear message)."""
+        if self.kernel != "fused":
+            return
+        from tdca.tasks.classification import ClassificationTask
+
+        dense = all(lc.diffusion is None for lc in self.layout.layers)
+        reason = (
+            f"the task is a {type(task).__name__}, not a ClassificationTask"
+            if not isinstance(task, ClassificationTask)
+            else unsupported_reason(task.model, self.net, dense)
+        )
+        if reason is not None:
+            raise ValueError(f"the fused TDCA kernel cannot run this: {reason}; use --kernel xla")
+
+    def _fused_direction(
+        self, sparams: CreditParams, task: Task, theta: Theta, batch: Batch
+    ) -> Theta:
+        self.check_kernel_for(task)
+        return fused_direction(task.model, self.net, sparams, theta, batch)  # type: ignore[attr-defined]
 
 
 def dfa_like_init(

@@ -1,0 +1,154 @@
+"""The fused Pallas TDCA step (``tdca.kernels``) against XLA's unfused step.
+
+On a CPU the kernel runs in Pallas' interpreter, which pads every out-of-bounds block with
+NaN: a tile that read or summed rows past the last example would poison the result, so
+these equalities also check the masking of the last, partial tile.
+"""
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from test_classification import _first_centre_fitness, _npz
+
+from tdca import bench
+from tdca.cli import main
+from tdca.credit import TDCA, CreditLayout
+from tdca.credit.artifact import load_credit_net
+from tdca.kernels import fused_direction
+from tdca.networks import CNN, MLP
+from tdca.precision import matmul_precision
+from tdca.tasks.classification import ClassificationTask
+from tdca.tasks.gaussian import GaussianTask
+
+
+def _task(n=100, inputs=24, hidden=20, classes=10, seed=0):
+    kx, ky = jax.random.split(jax.random.PRNGKey(seed))
+    x = jax.random.uniform(kx, (n, inputs))
+    y = jax.random.randint(ky, (n,), 0, classes)
+    return ClassificationTask.create(x, y, MLP((inputs, hidden, classes)), classes)
+
+
+def _directions(task, credit_hidden=(30, 30), gain_speed=0.0, population=3):
+    """Both kernels' directions for a population of random credit networks at a random
+    (Kaiming) bottom-up state, vmapped as the outer loop does."""
+    xla = TDCA.for_task(task, hidden=credit_hidden, gain_speed=gain_speed)
+    fused = dataclasses.replace(xla, kernel="fused")
+    betas = jax.vmap(xla.init)(jax.random.split(jax.random.PRNGKey(1), population))
+    if gain_speed:
+        betas[-1]["log_gain"] = jnp.linspace(-0.2, 0.3, population)
+    theta = task.model.init(jax.random.PRNGKey(2), "kaiming")
+    batch = (task.x, task.y)
+
+    def run(s):
+        return jax.jit(jax.vmap(lambda b: s.direction(b, task, theta, batch)))(betas)
+
+    return run(xla), run(fused)
+
+
+@pytest.mark.parametrize(
+    ("n", "hidden", "credit_hidden", "gain_speed"),
+    [
+        (100, 20, (30, 30), 0.0),  # the papers' credit net; 100 = 64 + a partial tile
+        (64, 100, (30,), 2.0),  # one full tile, 100 hidden units padded to 128, learned gain
+        (130, 16, (8, 40, 12), 0.0),  # three credit hidden layers of odd widths
+    ],
+)
+def test_fused_step_gives_the_local_rules_direction(n, hidden, credit_hidden, gain_speed):
+    ref, out = _directions(_task(n, hidden=hidden), credit_hidden, gain_speed)
+    for r, o in zip(jax.tree.leaves(ref), jax.tree.leaves(out), strict=True):
+        assert r.shape == o.shape and o.dtype == jnp.float32
+        assert np.all(np.isfinite(o))
+        scale = float(jnp.max(jnp.abs(r)))
+        assert scale > 1e-4  # a real update, not two zeros agreeing
+        np.testing.assert_allclose(o, r, atol=1e-5 * scale)
+
+
+def test_fused_step_under_bfloat16_activations_stays_within_bf16_rounding():
+    with matmul_precision("bfloat16-activations"):
+        task = _task(96, hidden=100)
+        assert task.x.dtype == jnp.bfloat16
+        ref, out = _directions(task)
+    for r, o in zip(jax.tree.leaves(ref), jax.tree.leaves(out), strict=True):
+        scale = float(jnp.max(jnp.abs(r)))
+        np.testing.assert_allclose(o, r, atol=1e-2 * scale)  # bf16 keeps ~3 digits
+
+
+def test_fused_kernel_refuses_what_it_cannot_run():
+    task = _task()
+    with pytest.raises(ValueError, match="kernel must be one of"):
+        TDCA.for_task(task, kernel="triton")
+
+    def refused(task, match, **options):
+        strategy = TDCA.for_task(task, kernel="fused", **options)
+        with pytest.raises(ValueError, match=match):
+            strategy.check_kernel_for(task)
+
+    deep = ClassificationTask.create(task.x, task.y, MLP((24, 16, 16, 10)), 10)
+    refused(deep, "2 hidden layers, not 1")
+    refused(task, "diffusion", layout=CreditLayout.parse("line:5", (20, 10)))
+    refused(task, "no hidden layer", hidden=())
+    images = jnp.zeros((8, 8 * 8 * 1))
+    cnn = CNN(input_shape=(8, 8, 1), channels=2, kernel=3, stride=1, hidden=(8,))
+    refused(ClassificationTask.create(images, task.y[:8], cnn, 10), "CNN, not the tanh MLP")
+    refused(GaussianTask(), "GaussianTask, not a ClassificationTask")
+
+    class Relu(MLP):
+        def activation(self, z):
+            return jax.nn.relu(z)
+
+    refused(ClassificationTask.create(task.x, task.y, Relu((24, 20, 10)), 10), "Relu")
+    strategy = TDCA.for_task(task)
+    beta = strategy.init(jax.random.PRNGKey(0))
+    theta = task.model.init(jax.random.PRNGKey(0), "zero")
+    with pytest.raises(ValueError, match="power of two"):
+        fused_direction(task.model, strategy.net, beta, theta, (task.x, task.y), block_rows=48)
+
+
+def test_fused_generation_ranks_the_population_as_xlas_per_candidate_loop(tmp_path):
+    """The benchmark's reference runs XLA's step per candidate; with the fused kernel in
+    the batched generation its fitness check compares the two kernels end to end."""
+    cfg = bench.BenchConfig(
+        examples=300, population=4, steps=3, generations=1, warmup=1, gemm_size=128, kernel="fused"
+    )
+    m = bench.run_bench(False, tmp_path / "b", config=cfg)
+    assert m["config"]["kernel"] == "fused"
+    assert m["reference_fitness_max_rel_diff"] < 1e-5
+    assert m["reference_rank_order_equal"]
+
+
+def test_evolve_command_runs_the_fused_kernel_and_records_it(tmp_path, capsys):
+    data = _npz(tmp_path / "d.npz", (8, 8), n_train=150, n_test=50)
+    out = tmp_path / "run"
+    argv = ["evolve", "--dataset", data, "--train-size", "100", "--steps", "4", "--lr", "0.3"]
+    argv += ["--generations", "2", "--population", "4", "--no-progress"]
+    assert main([*argv, "--kernel", "fused", "--out", str(out)]) == 0
+    assert json.loads((out / "config.json").read_text())["kernel"] == "fused"
+    # the fitness the fused run logged is what XLA's step computes for the same start
+    logged, recomputed = _first_centre_fitness(out)
+    assert load_credit_net(out)[0].kernel == "xla"  # a saved network trains anywhere
+    assert logged == pytest.approx(recomputed, rel=1e-5)
+    # a resume continues with the config's kernel; switching it is refused
+    assert main(["evolve", "--resume", str(out), "--kernel", "xla", "--no-progress"]) == 2
+    assert "--kernel" in capsys.readouterr().err
+    # an architecture it cannot run is refused before any work
+    bad = tmp_path / "deep"
+    assert main([*argv, "--kernel", "fused", "--arch", "deep-fc", "--out", str(bad)]) == 2
+    assert "fused TDCA kernel cannot run" in capsys.readouterr().err
+
+
+def test_fused_step_benchmark_script_runs_and_checks_agreement(tmp_path):
+    """The GPU lease's first call runs this script; keep it working on a CPU."""
+    script = Path(__file__).parents[1] / "benchmarks" / "fused_step.py"
+    cmd = [sys.executable, str(script), "--out", str(tmp_path), "--small"]
+    subprocess.run([*cmd, "--precision", "float32"], check=True, capture_output=True)
+    (row,) = json.loads((tmp_path / "metrics.json").read_text())["rows"]
+    assert row["precision"] == "float32" and row["fused"]
+    assert row["default_kernel_max_rel_diff_vs_xla"] < 1e-5
+    assert all(f["max_rel_diff_vs_xla"] < 1e-5 for f in row["fused"])
