@@ -152,3 +152,24 @@ def test_fused_step_benchmark_script_runs_and_checks_agreement(tmp_path):
     assert row["precision"] == "float32" and row["fused"]
     assert row["default_kernel_max_rel_diff_vs_xla"] < 1e-5
     assert all(f["max_rel_diff_vs_xla"] < 1e-5 for f in row["fused"])
+
+
+@pytest.mark.parametrize("precision", ["default", "float32", "bfloat16-activations"])
+def test_fused_generation_lowers_to_a_triton_kernel_for_cuda(precision, monkeypatch):
+    """Without a GPU the kernel still goes through Pallas' Triton lowering when a generation
+    is lowered for CUDA: its block shapes (powers of two), masked loads, dots and
+    reductions are all ones the Triton backend accepts. (Triton's own compile to PTX is
+    left for a GPU: results/gpu/next-lease.sh, block 0.)"""
+    from tdca.kernels import fused_tdca
+
+    monkeypatch.setattr(fused_tdca, "_interpret", lambda: False)  # the GPU path
+    with matmul_precision(precision):
+        cfg = bench.BenchConfig(examples=200, population=4, steps=2, kernel="fused")
+        task = bench.make_task(cfg, jax.random.PRNGKey(0))
+        evo, _, beta0, _ = bench.build(cfg, task)
+        state = evo.init(jax.random.PRNGKey(0), beta0)
+        traced = jax.jit(evo._step).trace(state, task, jax.random.PRNGKey(1))
+        text = traced.lower(lowering_platforms=("cuda",)).as_text()
+    assert text.count("__gpu$xla.gpu.triton") == 2  # the population's and the centre's
+    dtype = "bf16" if precision == "bfloat16-activations" else "f32"
+    assert f"tensor<4x200x128x{dtype}>" in text  # delta1 of the population, 100 -> 128
