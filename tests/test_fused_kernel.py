@@ -7,6 +7,7 @@ these equalities also check the masking of the last, partial tile.
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -173,3 +174,35 @@ def test_fused_generation_lowers_to_a_triton_kernel_for_cuda(precision, monkeypa
     assert text.count("__gpu$xla.gpu.triton") == 2  # the population's and the centre's
     dtype = "bf16" if precision == "bfloat16-activations" else "f32"
     assert f"tensor<4x200x128x{dtype}>" in text  # delta1 of the population, 100 -> 128
+
+
+SHARDED_LOWERING = """
+import re
+import jax
+from tdca import bench
+from tdca.evolution.pgpe import ESConfig, Evolution
+from tdca.inner import InnerLoop
+from tdca.kernels import fused_tdca
+
+fused_tdca._interpret = lambda: False  # the GPU path
+cfg = bench.BenchConfig(examples=200, population=8, steps=2, kernel="fused")
+task = bench.make_task(cfg, jax.random.PRNGKey(0))
+_, strategy, beta0, _ = bench.build(cfg, task)
+evo = Evolution(InnerLoop(strategy, 2, 0.1), beta0, ESConfig(population=8), None, mesh="auto")
+state = evo.init(jax.random.PRNGKey(0), beta0)
+traced = jax.jit(evo._step).trace(state, task, jax.random.PRNGKey(1))
+text = traced.lower(lowering_platforms=("cuda",)).as_text()
+print(sorted(set(re.findall(r"-> \\(tensor<(\\d+)x200x128xf32>", text))))
+"""
+
+
+def test_a_sharded_population_runs_the_kernel_on_each_devices_slice_only():
+    """XLA's partitioner cannot split a Pallas kernel: under plain sharding constraints
+    every device ran it on the whole population. The population is evaluated under
+    shard_map, so over 4 devices each runs it on its own 8 / 4 = 2 candidates."""
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
+    done = subprocess.run(
+        [sys.executable, "-c", SHARDED_LOWERING], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "['2']"

@@ -198,26 +198,38 @@ class Evolution:
     def evaluate(self, population: Any, task: Task, key: jax.Array) -> jax.Array:
         """Fitness of every candidate (leading axis of ``population``), all with ``key``.
 
-        Unchunked: one vmap over the (sharded) population. Chunked: each device maps over
-        its own slice, ``chunk_size`` candidates at a time, so peak memory scales with the
-        chunk instead of the population.
+        Unchunked: one vmap over the population. Chunked: ``chunk_size`` candidates at a
+        time, so peak memory scales with the chunk instead of the population. Over a mesh,
+        each device evaluates its own slice (``jax.shard_map``; the task and key are
+        replicated): explicit, so that code XLA's partitioner cannot split, such as a
+        Pallas kernel (``--kernel fused``), still runs on each device's slice only.
         """
 
-        def one(sparams: Any) -> jax.Array:
-            return self.inner.fitness(sparams, task, key)
+        def local(population: Any, task: Task, key: jax.Array) -> jax.Array:
+            def one(sparams: Any) -> jax.Array:
+                return self.inner.fitness(sparams, task, key)
 
-        if self.chunk_size is None:
-            return jax.vmap(one)(self._shard(population))
-        if self.mesh is None:
+            if self.chunk_size is None:
+                return jax.vmap(one)(population)
             return jax.lax.map(one, population, batch_size=self.chunk_size)
+
+        if self.mesh is None:
+            return local(population, task, key)
         d = self.mesh.size
         n = jax.tree.leaves(population)[0].shape[0]
         if n % d:
             raise ValueError(f"population {n} must be divisible by the {d} devices")
-        blocks = jax.tree.map(lambda x: x.reshape(d, n // d, *x.shape[1:]), population)
-        blocks = self._shard(blocks)  # one block per device; each maps over its own chunks
-        fitness = jax.vmap(lambda b: jax.lax.map(one, b, batch_size=self.chunk_size))(blocks)
-        return fitness.reshape(n)
+        spread = jax.shard_map(
+            local,
+            mesh=self.mesh,
+            in_specs=(PartitionSpec("pop"), PartitionSpec(), PartitionSpec()),
+            out_specs=PartitionSpec("pop"),
+            # a candidate's inner loop starts from replicated values (theta0, the optimizer
+            # state) that its own parameters make device-varying: nothing to check here, as
+            # no collective runs inside
+            check_vma=False,
+        )
+        return spread(self._shard(population), task, key)
 
     def _step(self, state: Any, task: Task, key: jax.Array) -> tuple[Any, dict[str, jax.Array]]:
         k_ask, k_eval, k_tell = jax.random.split(key, 3)
