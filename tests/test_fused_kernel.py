@@ -87,9 +87,11 @@ def test_fused_kernel_refuses_what_it_cannot_run():
         TDCA.for_task(task, kernel="triton")
 
     def refused(task, match, **options):
-        strategy = TDCA.for_task(task, kernel="fused", **options)
         with pytest.raises(ValueError, match=match):
-            strategy.check_kernel_for(task)
+            TDCA.for_task(task, kernel="fused", **options)
+        built_elsewhere = dataclasses.replace(TDCA.for_task(task, **options), kernel="fused")
+        with pytest.raises(ValueError, match=match):  # e.g. loaded, then switched
+            built_elsewhere.check_kernel_for(task)
 
     deep = ClassificationTask.create(task.x, task.y, MLP((24, 16, 16, 10)), 10)
     refused(deep, "2 hidden layers, not 1")

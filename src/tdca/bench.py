@@ -196,7 +196,6 @@ def make_task(cfg: BenchConfig, key: jax.Array) -> ClassificationTask:
 def build(cfg: BenchConfig, task: ClassificationTask) -> tuple[Evolution, TDCA, Any, ESConfig]:
     """The evolution the benchmark times: TDCA (DFA-like start), SGD inner loop, one device."""
     strategy = TDCA.for_task(task, hidden=cfg.credit_hidden, kernel=cfg.kernel)
-    strategy.check_kernel_for(task)
     beta0 = dfa_like_init(strategy, jax.random.PRNGKey(cfg.seed + 1), cfg.classes)
     es_cfg = ESConfig(population=cfg.population, generations=1)
     evo = Evolution(

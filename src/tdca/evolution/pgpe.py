@@ -181,12 +181,6 @@ class Evolution:
         """The search distribution's centre: the evolved strategy parameters."""
         return self.es.get_mean(state)
 
-    def _shard(self, population: Any) -> Any:
-        if self.mesh is None:
-            return population
-        sharding = NamedSharding(self.mesh, PartitionSpec("pop"))
-        return jax.tree.map(lambda x: jax.lax.with_sharding_constraint(x, sharding), population)
-
     def _replicate(self, tree: Any) -> Any:
         """Gather to every device, so the ES update's reductions run in the one-device order
         (a sharded sum would add per-device partial sums: not bit-identical)."""
@@ -229,7 +223,7 @@ class Evolution:
             # no collective runs inside
             check_vma=False,
         )
-        return spread(self._shard(population), task, key)
+        return spread(population, task, key)  # in_specs place each slice on its device
 
     def _step(self, state: Any, task: Task, key: jax.Array) -> tuple[Any, dict[str, jax.Array]]:
         k_ask, k_eval, k_tell = jax.random.split(key, 3)

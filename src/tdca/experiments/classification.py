@@ -635,7 +635,6 @@ def starting_point(cfg: EvolveConfig, task: ClassificationTask) -> tuple[TDCA, A
     strategy = TDCA.for_task(
         task, hidden=cfg.hidden, layout=layout, gain_speed=cfg.gain_speed, kernel=cfg.kernel
     )
-    strategy.check_kernel_for(task)
     key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 1)
     if cfg.credit_init == "dfa":
         # Diffused layouts get DFA on their credit centres (for dense ones this is a no-op view).

@@ -41,7 +41,8 @@ class TDCA:
         kernel: str = "xla",
     ) -> TDCA:
         """A credit network sized for ``task``; dense credits unless a layout is given;
-        ``gain_speed > 0`` adds an evolved overall credit gain (``CreditNet``)."""
+        ``gain_speed > 0`` adds an evolved overall credit gain (``CreditNet``); a ``kernel``
+        that cannot run ``task`` is refused here."""
         layout = layout or CreditLayout.dense(tuple(task.credit_units))
         if layout.units != tuple(task.credit_units):
             raise ValueError(
@@ -55,7 +56,9 @@ class TDCA:
             output_scale=output_scale,
             gain_speed=gain_speed,
         )
-        return cls(net, layout, kernel=kernel)
+        strategy = cls(net, layout, kernel=kernel)
+        strategy.check_kernel_for(task)  # before any work, not at the first trace
+        return strategy
 
     def init(self, key: jax.Array) -> CreditParams:
         return self.net.init(key)
