@@ -28,12 +28,28 @@ from tdca.bench import (
 from tdca.kernels import KERNELS
 
 
+def _tiling(text: str) -> tuple[int, int, int, bool]:
+    try:
+        block, sub, warps, hoist = (int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"want four integers like 512,64,4,1, got {text!r}"
+        ) from None
+    return block, sub, warps, bool(hoist)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, required=True, help="folder for metrics.json")
     p.add_argument("--small", action="store_true", help="2-core-CPU-sized config (< 1 min)")
     p.add_argument("--precision", choices=tuple(PRECISIONS), default="float32")
     p.add_argument("--kernel", choices=KERNELS, default="xla", help="tdca's step (tdca.kernels)")
+    p.add_argument(
+        "--tiling",
+        type=_tiling,
+        help="the fused kernel's BLOCK_ROWS,SUB_ROWS,NUM_WARPS,HOIST (e.g. 512,64,4,1; "
+        "default: tdca.kernels.Tiling's)",
+    )
     p.add_argument("--scaling", action="store_true", help="also time population/data/steps/width")
     p.add_argument("--chunking", action="store_true", help="also time chunked evaluation")
     p.add_argument("--plan", action="store_true", help="only the config's FLOPs and memory")
@@ -44,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         (args.out / "plan.json").write_text(json.dumps(info, indent=2) + "\n")
         print(json.dumps(info, indent=2))
         return 0
-    run_bench(args.small, args.out, args.precision, kernel=args.kernel)
+    run_bench(args.small, args.out, args.precision, kernel=args.kernel, tiling=args.tiling)
     if args.scaling:
         rows = scaling_points(precision=args.precision)
         (args.out / "scaling.json").write_text(json.dumps(rows, indent=2) + "\n")

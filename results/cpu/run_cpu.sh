@@ -22,6 +22,6 @@ for l in dfa bp; do  # the 1,000-image baselines above at their picked lr, 5 see
     tdca train --dataset cifar10 --learner $l --optimizer adam --lr $lr --seed $s --train-size 1000 --steps 20 --out results/cpu/cifar10-adam-1000-seeds/$l-seed$s
   done
 done
-tdca zoo verify --out results/cpu/zoo-verify.json | tee results/cpu/zoo-verify.txt  # the entries before cifar10
+tdca zoo verify all fashion-mnist mnist mnist-1000-20 mnist-1000-20-train-fitness mnist-1000-20-within --out results/cpu/zoo-verify.json | tee results/cpu/zoo-verify.txt  # every entry but cifar10
 tdca zoo verify cifar10 --out results/cpu/zoo-verify-cifar10.json | tee results/cpu/zoo-verify-cifar10.txt
 python results/gpu/make_zoo.py

@@ -19,23 +19,27 @@ block() { [ "${BLOCK:-all}" = all ] || [ "${BLOCK}" = "$1" ]; }
 # Blocks 1, 2, 3, 4 and 6 (benchmarks, the bf16 accuracy comparison, the MNIST 1,000/20 cell
 # with the papers' fitness and with the held-out fifth) ran on the H200 lease of 2026-11-26,
 # in a reworked form: results/gpu/h200/session4.sh to session7.sh, docs/gpu-h200.md.
-# What is left for a lease: block 0 (the fused kernel, built after that lease), then block 5.
+# Lease 5 (results/gpu/h200/session9.sh to session12.sh) ran the fused kernel's first
+# block 0 and the MNIST 1,000/20 cell at 5,000 generations.
+# What is left for a lease: block 0 (what lease 5 did not reach), then block 5.
 
-# 0. The fused Pallas step (issue 4's speed target; src/tdca/kernels/fused_tdca.py). It was
-#    built and checked on a CPU only (Pallas' interpreter): this is its first Triton compile.
-#    First its agreement with XLA's step and the tile/warp sweep, then the benchmark at the
-#    three precisions, then a kernel profile of the fastest. ~6 minutes; carry [".whl"].
+# 0. The fused Pallas step (issue 4's speed target; src/tdca/kernels/fused_tdca.py), after
+#    lease 5: a profile of the GEMM-layout design at its default tiling (where the time
+#    goes now), the benchmark at float32 and tf32 (float32 was never reached; tf32 ran only
+#    the first design), then the tiling sweep, corrected since lease 5 to give each
+#    candidate its own bottom-up state. ~7 minutes; carry [".whl"].
 if block 0; then
-  timeout 200 python3 benchmarks/fused_step.py --out "$R/fused-step" $SMALL 2>&1 | tail -20
-  snap
-  for p in bfloat16-activations tf32 float32; do
+  [ -z "${SMOKE:-}" ] && timeout 100 python3 benchmarks/profile_generation.py \
+    --out "$R/profile-fused" --precision bfloat16-activations --kernel fused 2>&1 | head -16
+  rm -rf "$R"/profile-fused/trace-* ; snap
+  for p in tf32 float32; do
     timeout 150 python3 benchmarks/throughput.py --out "$R/bench-fused-$p" --precision $p \
       --kernel fused $SMALL > "$R/bench-fused-$p.log" 2>&1
     grep -E "seconds / gen|speedup|achieved|fraction|agree|rank" "$R/bench-fused-$p.log"; snap
   done
-  [ -z "${SMOKE:-}" ] && timeout 90 python3 benchmarks/profile_generation.py \
-    --out "$R/profile-fused" --precision bfloat16-activations --kernel fused 2>&1 | head -16
-  rm -rf "$R"/profile-fused/trace-* ; snap
+  timeout 150 python3 benchmarks/fused_step.py --out "$R/fused-step" $SMALL \
+    --precision bfloat16-activations 2>&1 | tail -12
+  snap
 fi
 
 # 5. CIFAR-10 zoo entry (issue 4). The data does not fit the 64 MiB carry beside MNIST and

@@ -26,7 +26,7 @@ import os
 import platform
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, astuple, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ from tdca import precision as precision_names
 from tdca.credit.strategies.tdca import TDCA, dfa_like_init
 from tdca.evolution.pgpe import ESConfig, Evolution, candidate_memory, device_memory_budget
 from tdca.inner import InnerLoop
-from tdca.kernels import check_kernel
+from tdca.kernels import Tiling, check_kernel
 from tdca.networks.mlp import MLP
 from tdca.rundir import check_folder, make_folder, write_json_file
 from tdca.tasks.classification import ClassificationTask
@@ -74,6 +74,7 @@ class BenchConfig:
     gemm_reps: int = 10
     chunk_size: int | None = None
     kernel: str = "xla"  # tdca's step: XLA's fusions or the fused Pallas kernel (tdca.kernels)
+    tiling: tuple[int, int, int, bool] | None = None  # the fused kernel's Tiling (None: default)
     seed: int = 0
 
     @property
@@ -196,6 +197,8 @@ def make_task(cfg: BenchConfig, key: jax.Array) -> ClassificationTask:
 def build(cfg: BenchConfig, task: ClassificationTask) -> tuple[Evolution, TDCA, Any, ESConfig]:
     """The evolution the benchmark times: TDCA (DFA-like start), SGD inner loop, one device."""
     strategy = TDCA.for_task(task, hidden=cfg.credit_hidden, kernel=cfg.kernel)
+    if cfg.tiling is not None:
+        strategy = replace(strategy, tiling=Tiling(*cfg.tiling))
     beta0 = dfa_like_init(strategy, jax.random.PRNGKey(cfg.seed + 1), cfg.classes)
     es_cfg = ESConfig(population=cfg.population, generations=1)
     evo = Evolution(
@@ -402,17 +405,22 @@ def run_bench(
     precision: str = "float32",
     config: BenchConfig | None = None,
     kernel: str | None = None,
+    tiling: tuple[int, int, int, bool] | None = None,
 ) -> dict[str, Any]:
     """Run the benchmark, write ``out/metrics.json``, print a short table, return metrics.
 
     ``config`` overrides the preset that ``small`` selects (other sizes, chunking);
-    ``kernel`` (``tdca.kernels``), if given, the config's step implementation.
+    ``kernel`` (``tdca.kernels``), if given, the config's step implementation, and
+    ``tiling`` the fused kernel's (``tdca.kernels.Tiling``'s fields, in order).
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {tuple(PRECISIONS)}, got {precision!r}")
     cfg = config if config is not None else (SMALL if small else FULL)
     if kernel is not None:
         cfg = replace(cfg, kernel=check_kernel(kernel))
+    if tiling is not None:
+        Tiling(*tiling)  # a bad tiling is refused before any work
+        cfg = replace(cfg, tiling=tuple(tiling))
     on_cpu = jax.devices()[0].platform == "cpu"
     if cfg.gemm_size is None:
         cfg = replace(cfg, gemm_size=2048 if on_cpu else 8192)
@@ -447,6 +455,8 @@ def run_bench(
         "config": {
             **cfg.to_dict(),
             "preset": "custom" if config else ("small" if small else "full"),
+            # the fused kernel's tiling as run (the default's fields when none was given)
+            **({"tiling": list(cfg.tiling or astuple(Tiling()))} if cfg.kernel == "fused" else {}),
         },
         **{k: v for k, v in run.items() if not k.startswith("_")},
         **peak,

@@ -1,13 +1,15 @@
 """Evaluate every kept leg of the H200 MNIST 1,000/20 evolutions on this machine's CPU.
 
-For each ``mnist-1000-20-*/legs/credit_net-gN.npz`` it trains a fresh 784-100-10 network on
+For each ``mnist-1000-20-*/legs/credit_net-gN.npz`` (or ``snapshots/``, where a run kept its
+centre with ``--keep-every`` instead of running in legs) it trains a fresh 784-100-10 network on
 the cell's 1,000 images for 20 steps at the run's inner lr and records
 * ``validation_accuracy``: on the 5,000 training images after the cell's 1,000 (the split
   the inner lr is picked on; no run here was scored on them), so a generation count can be
   chosen without the test set;
 * ``test_accuracy``: on the 10,000 test images, as on the GPU (a CPU re-run: float32
   instead of the GPU's default TF32 matmuls).
-Writes ``legs/cpu-eval.json`` per run (runs whose file covers every leg are skipped).
+Writes ``legs/cpu-eval.json`` (or ``snapshots/``) per run (runs whose file covers every leg
+are skipped).
 
     TDCA_DATA_DIR=../shared/data python results/gpu/h200/legs_validation.py
 """
@@ -31,11 +33,11 @@ def main() -> int:
     }
     for run in sorted(HERE.glob("mnist-1000-20-*/")):
         cfg = json.loads((run / "config.json").read_text())
+        kept = run / "legs" if (run / "legs").is_dir() else run / "snapshots"
         nets = sorted(
-            (run / "legs").glob("credit_net-g*.npz"),
-            key=lambda p: int(re.findall(r"\d+", p.stem)[-1]),
+            kept.glob("credit_net-g*.npz"), key=lambda p: int(re.findall(r"\d+", p.stem)[-1])
         )
-        done = run / "legs" / "cpu-eval.json"
+        done = kept / "cpu-eval.json"
         if done.exists() and len(json.loads(done.read_text())) == len(nets):
             continue  # every kept leg evaluated already (delete the file to redo it)
         rows = []
@@ -49,7 +51,7 @@ def main() -> int:
                 row["train_accuracy"] = m["train_accuracy"]
             rows.append(row)
             print(run.name, row, flush=True)
-        (run / "legs" / "cpu-eval.json").write_text(json.dumps(rows, indent=1) + "\n")
+        done.write_text(json.dumps(rows, indent=1) + "\n")
     return 0
 
 

@@ -264,6 +264,164 @@ def cell_reading(legs: dict[str, list[dict]]) -> str:
   fitted; with the held-out fifth it {"settles below 1" if settles else "grows too"}."""
 
 
+LEASE5 = HERE / "lease5"
+LONG_RUNS = {
+    "within-gain-pop1024-5000": 0,
+    "within-gain-pop1024-5000-seed1": 1,
+}
+
+
+def _printed(text: str, label: str) -> float:
+    return float(re.search(rf"\| {re.escape(label)} \| ([\d.]+)%? \|", text).group(1))
+
+
+def fused_section(xla: dict) -> str:
+    """Lease 5's benchmark rows of ``--kernel fused`` beside lease 4's XLA step."""
+    rows = [
+        "| kernel | design | tiling (rows, sub-tile, warps, hoisted) | precision | "
+        "s / generation | 5,000 generations (h) | reference s / generation | speedup vs "
+        "reference | fraction of peak | from |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+        f"| xla | XLA's fusions | | bfloat16-activations | "
+        f"{xla['seconds_per_generation']:.4f} | {5000 * xla['seconds_per_generation'] / 3600:.2f}"
+        f" | {xla['reference_seconds_per_generation']:.3f} | {xla['speedup_vs_reference']:.2f}x"
+        f" | {xla['fraction_of_peak']:.1%} | lease 4, call 5 |",
+    ]
+
+    def row(m: dict, design: str, tiling: str, source: str) -> str:
+        sec = m["seconds_per_generation"]
+        return (
+            f"| fused | {design} | {tiling} | {m['precision']} | {sec:.4f} | "
+            f"{5000 * sec / 3600:.2f} | {m['reference_seconds_per_generation']:.3f} | "
+            f"{m['speedup_vs_reference']:.2f}x | {m['fraction_of_peak']:.1%} | {source} |"
+        )
+
+    first = "vmapped (Pallas' batching)"
+    layout = "GEMM layout"
+    for p in ("bfloat16-activations", "tf32"):
+        m = _load(LEASE5 / "call1" / f"bench-fused-{p}-metrics.json")
+        rows.append(row(m, first, "64, 64, 4, no", "call 1"))
+    m = _load(LEASE5 / "call2" / "bench-fused-bfloat16-activations-tiling1024-metrics.json")
+    rows.append(row(m, layout, "1024, 64, 4, yes", "call 2"))
+    best = _load(LEASE5 / "call4" / "bench-fused-bfloat16-activations-tiling64-metrics.json")
+    rows.append(row(best, layout, "64, 64, 4, no", "call 4"))
+    printed = (LEASE5 / "call5" / "output.txt").read_text().split("\n64,64,4,0\n")
+    for text, tiling in zip(printed, ("1024, 64, 4, yes", "64, 64, 4, no"), strict=True):
+        sec = _printed(text, "seconds / generation (tdca)")
+        ref = _printed(text, "seconds / generation (reference)")
+        frac = _printed(text, "fraction of peak")
+        rows.append(
+            f"| fused | {layout} | {tiling} | bfloat16-activations | {sec:.4f} | "
+            f"{5000 * sec / 3600:.2f} | {ref:.3f} | {ref / sec:.2f}x | {frac:.1f}% | "
+            "call 5 (printed) |"
+        )
+    rows.append(
+        f"| target (issue 4, H100) | | | | <= {TARGET_SECONDS} | <= 1 | | "
+        f">= {TARGET_SPEEDUP:g}x | >= {TARGET_FRACTION:.0%} | |"
+    )
+    profile = (LEASE5 / "call1" / "profile-fused.log").read_text().splitlines()
+    top = "\n".join(line for line in profile[:9] if line.strip())
+    sec, base = best["seconds_per_generation"], xla["seconds_per_generation"]
+    return f"""`python benchmarks/throughput.py --out DIR --precision P --kernel fused [--tiling
+B,S,W,H]` (the protocol above):
+
+{chr(10).join(rows)}
+
+**Still short of the targets.** The fastest generation, the GEMM-layout kernel with one
+sub-tile of 64 rows and 4 warps (now the default tiling), takes {sec:.3f} s:
+{1 - sec / base:.1%} less than XLA's step, {5000 * sec / 3600:.2f} h for 5,000
+generations against the 1 h target, {best["fraction_of_peak"]:.1%} of the native bf16
+GEMM peak against 40%, {best["speedup_vs_reference"]:.2f}x the reference against 10x.
+Call 5 repeated it and call 2's tiling back to back: the same order and times within 0.1%.
+Under tf32 the first design was slower than XLA's step. The first design's profile
+(`lease5/call1/profile-fused.log`, device-kernel time of one generation):
+
+```
+{top}
+```
+
+The kernel itself took 2.5 ms per population step, about six times what reading z and
+writing delta1 (bf16, 2 x 0.98 GB) costs at the card's 4.8 TB/s; `wrapped_transpose` was
+XLA turning the kernel's (population, examples, 128) output into the second GEMM's layout,
+which the second design removed by writing that layout in place. The tilings that walk a
+large block in sub-tiles (loading the small weights once per block) were slower as whole
+generations than one 64-row sub-tile per program. Not tried for lack of device time: a
+profile of the second design, and fusing the kernel into the GEMMs' epilogue and prologue."""
+
+
+def _snapshots(run: str) -> tuple[dict, list[dict]]:
+    d = HERE / f"mnist-1000-20-{run}"
+    m = _load(d / "metrics.json")
+    gpu = {k["generation"]: k for k in m["kept"]}
+    cpu = _load(d / "snapshots" / "cpu-eval.json")
+    return m, [
+        {**c, "gpu_validation_accuracy": gpu[c["generation"]]["validation_accuracy"]} for c in cpu
+    ]
+
+
+def long_cell_section() -> str:
+    """The MNIST 1,000/20 cell at the papers' 5,000 generations (lease 5)."""
+    rows = [
+        "| evolution seed | generation | centre fitness (last 25 gen.) | validation % (GPU) | "
+        "CPU re-run: validation % | CPU re-run: train % | CPU re-run: test % |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    finals, finals_cpu, picks = [], [], []
+    for run, seed in LONG_RUNS.items():
+        m, snaps = _snapshots(run)
+        history = [
+            json.loads(line)
+            for line in (HERE / f"mnist-1000-20-{run}" / "metrics.jsonl").read_text().splitlines()
+        ]
+        for c in snaps:
+            g = c["generation"]
+            if g % 1000 and g != 250 and g != 2500:
+                continue
+            window = [h["centre_fitness"] for h in history if g - 25 <= h["generation"] < g]
+            rows.append(
+                f"| {seed} | {g} | {sum(window) / len(window):.3f} | "
+                f"{_pct(c['gpu_validation_accuracy'])} | {_pct(c['validation_accuracy'])} | "
+                f"{_pct(c['train_accuracy'])} | {_pct(c['test_accuracy'])} |"
+            )
+        r = m["results"][0]
+        finals.append(100 * r["test_accuracy"])
+        finals_cpu.append(100 * snaps[-1]["test_accuracy"])
+        pick = max(snaps, key=lambda c: c["gpu_validation_accuracy"])
+        picks.append((seed, pick["generation"], 100 * pick["test_accuracy"]))
+        rows.append(
+            f"| {seed} | {m['evolution']['generations']} (GPU's own evaluation) | | | | "
+            f"{_pct(r['train_accuracy'])} | {_pct(r['test_accuracy'])} |"
+        )
+    verdict = (
+        "reaches it on average"
+        if statistics.mean(finals) >= 88 and statistics.mean(finals_cpu) >= 88
+        else "does not reach it"
+    )
+    return f"""`tdca evolve --dataset mnist --train-size 1000 --steps 20 --population 1024
+--learned-gain 20 --fitness-data within --keep-every 250 --generations 5000 --seed S`
+(inner lr 0.3, picked on validation; the fitness is the cross-entropy on a fifth of the
+cell's 1,000 images held out from the inner loop and redrawn every generation, so no image
+beyond the cell's is used; the centre kept every 250 generations and scored on the
+validation split at the end). Seed 0 ran 2,000 generations in call 1 and was resumed to
+5,000 in call 2 (a resume continues exactly); seed 1 ran in one go in call 3. Rows every
+1,000 generations, plus 250 and 2,500:
+
+{chr(10).join(rows)}
+
+- **Issue 3's 88%, at the papers' 5,000 generations: this recipe {verdict}.** Test
+  accuracy after generation 5,000: {", ".join(f"{t:.2f}" for t in finals)} on the GPU
+  (mean {statistics.mean(finals):.2f} ± {statistics.stdev(finals):.2f}); the CPU re-run
+  (float32): {", ".join(f"{t:.2f}" for t in finals_cpu)} (mean
+  {statistics.mean(finals_cpu):.2f}). One seed's GPU figure is
+  {min(finals):.2f}, so "above 88" holds for the mean, not for every seed.
+- Choosing the generation on validation (the GPU's kept-centre scores; the test set
+  unused) picks {"; ".join(f"seed {s}: generation {g}, CPU test {t:.2f}" for s, g, t in picks)}.
+- With the papers' own fitness (cross-entropy on the 1,000 training images) no run reached
+  88 (lease 4, above: best 87.47); its test accuracy peaks early and falls as the training
+  images are fitted. The held-out fifth keeps the training accuracy near 96% and the test
+  accuracy still rising slowly at 5,000 generations."""
+
+
 def render() -> str:
     bench, benches = bench_table()
     precision, tests = precision_section()
@@ -274,16 +432,17 @@ def render() -> str:
     rerun = benches["bfloat16-activations-rerun"]
     diffs = {p: statistics.mean(tests[p]) - statistics.mean(tests["default"]) for p in PRECISIONS}
     within = all(abs(d) <= 0.3 for d in diffs.values())
+    xla_rerun = benches["bfloat16-activations-rerun"]
     profiles = HERE / "profile"
     pad_saving = 1 - _kernel_total(profiles / "profile-bf16act-60032.log") / _kernel_total(
         profiles / "profile-bf16act-60000.log"
     )
-    return f"""# Runs on an H200 (2026-11-26, one lease of the device tool)
+    return f"""# Runs on an H200 (2026-11-26, two leases of the device tool)
 
 Generated by `python results/gpu/h200/tables.py` from `results/gpu/h200/`. Device:
 {gpu["device_kind"]} ({gpu["host"]}), JAX {gpu["jax_version"]}. The H200 has the H100's
 arithmetic and 1.4x its memory bandwidth (4.8 against 3.35 TB/s), so memory-bound passes run
-faster here than they would on the H100 that issue 4's targets name. The lease's five calls
+faster here than they would on the H100 that issue 4's targets name. Lease 4's five calls
 ran `results/gpu/h200/session4.sh` to `session8.sh` (benchmarks and the precision study,
 the MNIST 1,000/20 cell at population 256, profiles and population 1,024, XLA options, and
 a rerun of the bf16 benchmark with a second seed of the best leg).
@@ -334,7 +493,7 @@ multiple of 128 rows) saves
 {pad_saving:.1%};
 0.7 s needs the credit network and the local rule fused into the big products' prologues
 and epilogues (one Pallas kernel per tile of examples), which was not built during this lease
-(built since as `--kernel fused`, not yet run on a GPU: docs/performance.md).
+(built since as `--kernel fused`; its GPU runs are in the lease-5 section below).
 
 ## bf16 against the default precision: evolved accuracy (issue 4's 0.3-point rule)
 
@@ -362,6 +521,16 @@ kept leg on a CPU and added the validation accuracy:
 {cell}
 
 {cell_reading(legs)}
+
+# Lease 5 (2026-11-26 to 27, five calls; results/gpu/h200/lease5/README.md)
+
+## The fused step on the GPU (issue 4)
+
+{fused_section(xla_rerun)}
+
+## MNIST 1,000 images / 20 steps for 5,000 generations (issue 3)
+
+{long_cell_section()}
 """
 
 

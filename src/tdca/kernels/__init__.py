@@ -4,7 +4,7 @@
 work of a TDCA step on a one-hidden-layer MLP in one Pallas kernel (``fused_tdca``).
 """
 
-from tdca.kernels.fused_tdca import fused_direction, unsupported_reason
+from tdca.kernels.fused_tdca import Tiling, fused_direction, unsupported_reason
 
 KERNELS = ("xla", "fused")
 """The step implementations a TDCA run can choose (``TDCA.kernel``)."""
@@ -16,4 +16,4 @@ def check_kernel(name: str) -> str:
     return name
 
 
-__all__ = ["KERNELS", "check_kernel", "fused_direction", "unsupported_reason"]
+__all__ = ["KERNELS", "Tiling", "check_kernel", "fused_direction", "unsupported_reason"]

@@ -14,7 +14,10 @@ memory.
 The result is the same update direction as the unfused path (``TDCA.direction`` with the
 local rule) up to floating-point rounding; ``tests/test_fused_kernel.py`` checks that on a
 CPU, where the kernel runs in Pallas' interpreter. On an NVIDIA GPU it compiles through
-Triton. The population axis is added by ``jax.vmap`` (Pallas prepends a grid axis).
+Triton. The population axis is added by ``jax.vmap`` as everywhere else; a custom batching
+rule turns that vmap into one kernel over (candidate, block of examples) that reads and
+writes the two GEMMs' (examples, population x hidden) layout in place, where Pallas' generic
+batching would make XLA transpose delta1 every step.
 
 Triton needs power-of-two block sizes, so hidden units, classes and credit-network widths
 are zero-padded to the next power of two (>= 16, the smallest tensor-core tile): 100 hidden
@@ -23,6 +26,7 @@ units compute as 128 whose extra columns stay zero and are sliced off the result
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from typing import Any
 
@@ -34,11 +38,33 @@ from jax.experimental.pallas import triton as plgpu
 from tdca.networks.credit_net import CreditNet, CreditParams
 from tdca.networks.mlp import MLP, Params
 
-BLOCK_ROWS = 64
-"""Examples per kernel program (a power of two >= 16); a tuning knob for the GPU
-(``benchmarks/fused_step.py`` sweeps it)."""
-NUM_WARPS = 4
-"""Warps per kernel program on a GPU (Triton); swept with BLOCK_ROWS."""
+
+@dataclasses.dataclass(frozen=True)
+class Tiling:
+    """How the kernel splits the work: each program takes ``block_rows`` examples of one
+    candidate and walks them ``sub_rows`` at a time (both powers of two >= 16); Triton runs
+    it with ``num_warps`` warps. ``hoist_weights`` loads the small weights once per program
+    rather than once per sub-tile (fewer loads, more registers). Tuning knobs for the GPU
+    (``benchmarks/fused_step.py`` sweeps them). The default is the fastest whole generation
+    measured on an H200 (docs/gpu-h200.md, lease 5): 64 rows in one sub-tile, 4 warps,
+    0.797 s per generation at bfloat16-activations, against 0.877 s for 1,024 rows in
+    sub-tiles of 64 with hoisted weights (an isolated step, timed with one bottom-up state
+    shared by the population, had put the two within 2%)."""
+
+    block_rows: int = 64
+    sub_rows: int = 64
+    num_warps: int = 4
+    hoist_weights: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("block_rows", "sub_rows"):
+            v = getattr(self, name)
+            if v < 16 or v & (v - 1):
+                raise ValueError(f"{name} must be a power of two >= 16, got {v}")
+        if self.sub_rows > self.block_rows:
+            raise ValueError(f"sub_rows {self.sub_rows} > block_rows {self.block_rows}")
+        if self.num_warps not in (1, 2, 4, 8, 16):
+            raise ValueError(f"num_warps must be 1, 2, 4, 8 or 16, got {self.num_warps}")
 
 
 def padded(n: int) -> int:
@@ -109,50 +135,70 @@ def _cost(n: int, hp: int, cp: int, widths: list[int], itemsize: int) -> pl.Cost
     )
 
 
-def _make_kernel(n: int, classes: int, block: int, n_mid: int, dot_dtype: jnp.dtype):
-    """The per-tile kernel; ``n`` real examples (the last tile is masked), ``n_mid`` hidden
-    layers of the credit network after its first."""
+def _make_kernel(n: int, classes: int, cfg: Tiling, n_mid: int, dot_dtype: jnp.dtype):
+    """The kernel of one program: ``cfg.block_rows`` examples of one candidate, walked in
+    sub-tiles of ``cfg.sub_rows`` (registers hold one sub-tile); ``n`` real examples (rows
+    past them are masked), ``n_mid`` hidden layers of the credit network after its first."""
+    block, sub = cfg.block_rows, cfg.sub_rows
 
     def dot(a: jax.Array, b: jax.Array) -> jax.Array:
         return jnp.dot(a.astype(dot_dtype), b.astype(dot_dtype), preferred_element_type=jnp.float32)
 
-    def kernel(z_ref, lab_ref, b1_ref, w2_ref, b2_ref, ap_ref, ay_ref, ab_ref, *refs):
-        mids, (wh_ref, bh_ref, wo_ref, bo_ref) = refs[: 2 * n_mid], refs[2 * n_mid : 2 * n_mid + 4]
-        d1_ref, pw2_ref, pb1_ref, pb2_ref = refs[2 * n_mid + 4 :]
-        hp, cp = z_ref.shape[-1], w2_ref.shape[-1]
-        first_row = pl.program_id(0) * block
-        rows_h = first_row + jax.lax.broadcasted_iota(jnp.int32, (block, hp), 0)
-        rows_c = first_row + jax.lax.broadcasted_iota(jnp.int32, (block, cp), 0)
-        rows_1 = first_row + jax.lax.broadcasted_iota(jnp.int32, (block, 1), 0)
-        valid_h, valid_c = rows_h < n, rows_c < n
+    def kernel(z_ref, lab_ref, *refs):
+        weights = refs[: 6 + 2 * n_mid + 4]
+        d1_ref, pw2_ref, pb1_ref, pb2_ref = refs[6 + 2 * n_mid + 4 :]
+        hp, cp = z_ref.shape[-1], pw2_ref.shape[-1]
+        base = pl.program_id(1) * block
+        hoisted = [w[...] for w in weights] if cfg.hoist_weights else None
 
-        z = plgpu.load(z_ref, mask=valid_h, other=0.0).astype(jnp.float32)
-        h = jnp.tanh(z + b1_ref[...])
-        logits = dot(h, w2_ref[...]) + b2_ref[...]
-        cols = jax.lax.broadcasted_iota(jnp.int32, (block, cp), 1)
-        logits = jnp.where(cols < classes, logits, -jnp.inf)  # padded classes get p = 0
-        e = jnp.exp(logits - jnp.max(logits, axis=1, keepdims=True))
-        p = e / jnp.sum(e, axis=1, keepdims=True)
-        labels = plgpu.load(lab_ref, mask=rows_1 < n, other=-1)
-        onehot = (cols == labels).astype(jnp.float32)
+        def tile(t: jax.Array, acc: tuple[jax.Array, ...]) -> tuple[jax.Array, ...]:
+            b1, w2, b2, ap, ay, ab, *rest = hoisted or [w[...] for w in weights]
+            mids, (wh, bh, wo, bo) = rest[: 2 * n_mid], rest[2 * n_mid :]
+            start = pl.multiple_of(t * sub, sub)
+            rows = pl.ds(start, sub)
+            first_row = base + start
+            valid_h = first_row + jax.lax.broadcasted_iota(jnp.int32, (sub, hp), 0) < n
+            valid_c = first_row + jax.lax.broadcasted_iota(jnp.int32, (sub, cp), 0) < n
+            valid_1 = first_row + jax.lax.broadcasted_iota(jnp.int32, (sub, 1), 0) < n
 
-        a = jnp.tanh(dot(p, ap_ref[...]) + dot(onehot, ay_ref[...]) + ab_ref[...])
-        for i in range(n_mid):
-            a = jnp.tanh(dot(a, mids[2 * i][...]) + mids[2 * i + 1][...])
-        credit_h = dot(a, wh_ref[...]) + bh_ref[...]
-        credit_o = dot(a, wo_ref[...]) + bo_ref[...]
+            z = plgpu.load(z_ref.at[rows], mask=valid_h, other=0.0).astype(jnp.float32)
+            h = jnp.tanh(z + b1)
+            logits = dot(h, w2) + b2
+            cols = jax.lax.broadcasted_iota(jnp.int32, (sub, cp), 1)
+            logits = jnp.where(cols < classes, logits, -jnp.inf)  # padded classes get p = 0
+            e = jnp.exp(logits - jnp.max(logits, axis=1, keepdims=True))
+            p = e / jnp.sum(e, axis=1, keepdims=True)
+            labels = plgpu.load(lab_ref.at[rows], mask=valid_1, other=-1)
+            onehot = (cols == labels).astype(jnp.float32)
 
-        delta1 = jnp.where(valid_h, credit_h * (1.0 - h * h), 0.0)
-        delta2 = jnp.where(valid_c, credit_o, 0.0)  # linear outputs: g' = 1
-        plgpu.store(d1_ref, delta1.astype(d1_ref.dtype), mask=valid_h)
-        pw2_ref[...] = jax.lax.dot_general(
-            h.astype(dot_dtype),
-            delta2.astype(dot_dtype),
-            (((0,), (0,)), ((), ())),
-            preferred_element_type=jnp.float32,
+            a = jnp.tanh(dot(p, ap) + dot(onehot, ay) + ab)
+            for i in range(n_mid):
+                a = jnp.tanh(dot(a, mids[2 * i]) + mids[2 * i + 1])
+            credit_h = dot(a, wh) + bh
+            credit_o = dot(a, wo) + bo
+
+            delta1 = jnp.where(valid_h, credit_h * (1.0 - h * h), 0.0)
+            delta2 = jnp.where(valid_c, credit_o, 0.0)  # linear outputs: g' = 1
+            plgpu.store(d1_ref.at[rows], delta1.astype(d1_ref.dtype), mask=valid_h)
+            pw2 = jax.lax.dot_general(
+                h.astype(dot_dtype),
+                delta2.astype(dot_dtype),
+                (((0,), (0,)), ((), ())),
+                preferred_element_type=jnp.float32,
+            )
+            return (
+                acc[0] + pw2,
+                acc[1] + jnp.sum(delta1, axis=0, keepdims=True),
+                acc[2] + jnp.sum(delta2, axis=0, keepdims=True),
+            )
+
+        zeros = (
+            jnp.zeros((hp, cp), jnp.float32),
+            jnp.zeros((1, hp), jnp.float32),
+            jnp.zeros((1, cp), jnp.float32),
         )
-        pb1_ref[...] = jnp.sum(delta1, axis=0, keepdims=True)
-        pb2_ref[...] = jnp.sum(delta2, axis=0, keepdims=True)
+        pw2, pb1, pb2 = jax.lax.fori_loop(0, block // sub, tile, zeros)
+        pw2_ref[...], pb1_ref[...], pb2_ref[...] = pw2, pb1, pb2
 
     return kernel
 
@@ -169,74 +215,129 @@ def _interpret() -> bool:
     )
 
 
+def _population_step(
+    model: MLP,
+    net: CreditNet,
+    cfg: Tiling,
+    sparams: CreditParams,
+    theta: Params,
+    x: jax.Array,
+    y: jax.Array,
+) -> Params:
+    """The direction of every candidate of a population (leading axis of ``sparams`` and
+    ``theta``) on one shared batch: z = x @ [W1 of each candidate] as one GEMM of shape
+    (n, population x 128), the kernel on a grid of (candidate, block of examples) reading
+    and writing that layout in place, then x^T @ delta1 as one GEMM. (Under a plain vmap,
+    Pallas would put the population first and XLA would transpose delta1 for the second
+    GEMM every step: 10% of a generation in the H200 profile.)"""
+    _, hidden, classes = model.sizes
+    pop = theta[0]["w"].shape[0]
+    n, d = x.shape
+    hp, cp = padded(hidden), padded(classes)
+    dtype = x.dtype  # the run's activation dtype (bf16 under bfloat16-activations)
+    w1 = jnp.pad(theta[0]["w"], ((0, 0), (0, 0), (0, hp - hidden))).astype(dtype)
+    z = x @ jnp.transpose(w1, (1, 0, 2)).reshape(d, pop * hp)  # the first large GEMM
+    per_candidate = [
+        jax.vmap(lambda a: _pad2(a, 1, hp))(theta[0]["b"]),
+        jax.vmap(lambda a: _pad2(a, hp, cp))(theta[1]["w"]),
+        jax.vmap(lambda a: _pad2(a, 1, cp))(theta[1]["b"]),
+        *jax.vmap(lambda s: _credit_operands(net, s, hidden, classes))(sparams),
+    ]
+    blocks = pl.cdiv(n, cfg.block_rows)
+    rows = cfg.block_rows
+
+    def candidate(a: jax.Array) -> pl.BlockSpec:  # one candidate's whole small array
+        return pl.BlockSpec((None, *a.shape[1:]), lambda c, i: (c, 0, 0))
+
+    in_specs = [
+        pl.BlockSpec((rows, hp), lambda c, i: (i, c)),
+        pl.BlockSpec((rows, 1), lambda c, i: (i, 0)),
+        *[candidate(a) for a in per_candidate],
+    ]
+    out_shape = [
+        jax.ShapeDtypeStruct((n, pop * hp), dtype),
+        jax.ShapeDtypeStruct((pop, blocks, hp, cp), jnp.float32),
+        jax.ShapeDtypeStruct((pop, blocks, 1, hp), jnp.float32),
+        jax.ShapeDtypeStruct((pop, blocks, 1, cp), jnp.float32),
+    ]
+    out_specs = [
+        pl.BlockSpec((rows, hp), lambda c, i: (i, c)),
+        pl.BlockSpec((None, None, hp, cp), lambda c, i: (c, i, 0, 0)),
+        pl.BlockSpec((None, None, 1, hp), lambda c, i: (c, i, 0, 0)),
+        pl.BlockSpec((None, None, 1, cp), lambda c, i: (c, i, 0, 0)),
+    ]
+    kernel = _make_kernel(n, classes, cfg, len(net.hidden) - 1, dtype)
+    widths = [padded(q) for q in net.hidden]
+    delta1, pw2, pb1, pb2 = pl.pallas_call(
+        kernel,
+        out_shape=out_shape,
+        grid=(pop, blocks),
+        in_specs=in_specs,
+        out_specs=out_specs,
+        interpret=_interpret(),
+        compiler_params=plgpu.CompilerParams(num_warps=cfg.num_warps, num_stages=1),
+        name="tdca_fused_step",
+        cost_estimate=_cost(pop * n, hp, cp, widths, z.dtype.itemsize),
+    )(z, y.astype(jnp.int32).reshape(n, 1), *per_candidate)
+    # the second large GEMM; bf16 inputs accumulate in float32 (as the local rule)
+    dw1 = jnp.matmul(x.T, delta1, preferred_element_type=jnp.float32).reshape(d, pop, hp)
+    return [
+        {
+            "w": jnp.transpose(dw1, (1, 0, 2))[:, :, :hidden] / n,
+            "b": jnp.sum(pb1, axis=(1, 2))[:, :hidden] / n,
+        },
+        {
+            "w": jnp.sum(pw2, axis=1)[:, :hidden, :classes] / n,
+            "b": jnp.sum(pb2, axis=(1, 2))[:, :classes] / n,
+        },
+    ]
+
+
+def _population_aware(model: MLP, net: CreditNet, cfg: Tiling) -> Any:
+    """The one-candidate step as a function whose ``jax.vmap`` over candidates (credit
+    networks and bottom-up states, the data shared) runs ``_population_step`` once, in the
+    layout above, instead of Pallas' generic batching of the kernel."""
+
+    def single(sparams: CreditParams, theta: Params, x: jax.Array, y: jax.Array) -> Params:
+        one = jax.tree.map(lambda a: a[None], (sparams, theta))
+        out = _population_step(model, net, cfg, *one, x, y)
+        return jax.tree.map(lambda a: a[0], out)
+
+    step = jax.custom_batching.custom_vmap(single)
+
+    @step.def_vmap
+    def _batched(axis_size: int, in_batched: Any, sparams, theta, x, y):
+        s_b, t_b, x_b, y_b = in_batched
+        if x_b or y_b:  # candidates with their own data (several data sets): generic batching
+            axes = jax.tree.map(lambda b: 0 if b else None, tuple(in_batched))
+            out = jax.vmap(single, in_axes=axes)(sparams, theta, x, y)
+        else:
+
+            def stacked(tree: Any, batched: Any) -> Any:
+                return jax.tree.map(
+                    lambda a, b: a if b else jnp.broadcast_to(a, (axis_size, *a.shape)),
+                    tree,
+                    batched,
+                )
+
+            out = _population_step(
+                model, net, cfg, stacked(sparams, s_b), stacked(theta, t_b), x, y
+            )
+        return out, jax.tree.map(lambda _: True, out)
+
+    return step
+
+
 def fused_direction(
     model: MLP,
     net: CreditNet,
     sparams: CreditParams,
     theta: Params,
     batch: tuple[jax.Array, jax.Array],
-    block_rows: int = BLOCK_ROWS,
-    num_warps: int = NUM_WARPS,
+    tiling: Tiling | None = None,
 ) -> Params:
     """The local rule's update direction for ``theta`` on ``batch`` (like
-    ``TDCA.direction`` on a classification task), per-example work fused in one kernel."""
-    if block_rows < 16 or block_rows & (block_rows - 1):
-        raise ValueError(f"block_rows must be a power of two >= 16, got {block_rows}")
+    ``TDCA.direction`` on a classification task), per-example work fused in one kernel.
+    Vmapped over a population it runs one kernel for all candidates."""
     x, y = batch
-    _, hidden, classes = model.sizes
-    n = x.shape[0]
-    hp, cp = padded(hidden), padded(classes)
-    dtype = x.dtype  # the run's activation dtype (bf16 under bfloat16-activations)
-    w1p = _pad2(theta[0]["w"], x.shape[1], hp).astype(dtype)
-    z = x @ w1p  # (n, hp): the first large product, a GEMM outside the kernel
-    ops = [
-        z,
-        y.astype(jnp.int32).reshape(n, 1),
-        _pad2(theta[0]["b"], 1, hp),
-        _pad2(theta[1]["w"], hp, cp),
-        _pad2(theta[1]["b"], 1, cp),
-        *_credit_operands(net, sparams, hidden, classes),
-    ]
-    tiles = pl.cdiv(n, block_rows)
-
-    def whole(a: jax.Array) -> pl.BlockSpec:
-        return pl.BlockSpec(a.shape, lambda i: (0, 0))
-
-    in_specs = [
-        pl.BlockSpec((block_rows, hp), lambda i: (i, 0)),
-        pl.BlockSpec((block_rows, 1), lambda i: (i, 0)),
-        *[whole(a) for a in ops[2:]],
-    ]
-    out_shape = [
-        jax.ShapeDtypeStruct((n, hp), dtype),
-        jax.ShapeDtypeStruct((tiles, hp, cp), jnp.float32),
-        jax.ShapeDtypeStruct((tiles, 1, hp), jnp.float32),
-        jax.ShapeDtypeStruct((tiles, 1, cp), jnp.float32),
-    ]
-    out_specs = [
-        pl.BlockSpec((block_rows, hp), lambda i: (i, 0)),
-        pl.BlockSpec((None, hp, cp), lambda i: (i, 0, 0)),
-        pl.BlockSpec((None, 1, hp), lambda i: (i, 0, 0)),
-        pl.BlockSpec((None, 1, cp), lambda i: (i, 0, 0)),
-    ]
-    kernel = _make_kernel(n, classes, block_rows, len(net.hidden) - 1, dtype)
-    delta1, pw2, pb1, pb2 = pl.pallas_call(
-        kernel,
-        out_shape=out_shape,
-        grid=(tiles,),
-        in_specs=in_specs,
-        out_specs=out_specs,
-        interpret=_interpret(),
-        compiler_params=plgpu.CompilerParams(num_warps=num_warps, num_stages=1),
-        name="tdca_fused_step",
-        cost_estimate=_cost(n, hp, cp, [padded(q) for q in net.hidden], z.dtype.itemsize),
-    )(*ops)
-    # the second large product; bf16 inputs accumulate in float32 (as the local rule)
-    dw1 = jnp.matmul(x.T, delta1, preferred_element_type=jnp.float32)[:, :hidden] / n
-    return [
-        {"w": dw1, "b": jnp.sum(pb1, axis=(0, 1))[:hidden] / n},
-        {
-            "w": jnp.sum(pw2, axis=0)[:hidden, :classes] / n,
-            "b": jnp.sum(pb2, axis=(0, 1))[:classes] / n,
-        },
-    ]
+    return _population_aware(model, net, tiling or Tiling())(sparams, theta, x, y)

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 
 from tdca.credit.layout import CreditLayout
 from tdca.credit.strategies.base import check_built_for
-from tdca.kernels import check_kernel, fused_direction, unsupported_reason
+from tdca.kernels import Tiling, check_kernel, fused_direction, unsupported_reason
 from tdca.networks.credit_net import CreditNet, CreditParams
 from tdca.tasks.base import Batch, Task, Theta
 
@@ -26,6 +26,7 @@ class TDCA:
     # "fused": the per-example work of a step in one Pallas kernel (tdca.kernels); the same
     # direction up to rounding, for the one-hidden-layer MLP on classification only.
     kernel: str = "xla"
+    tiling: Tiling | None = None  # the fused kernel's tile sizes (None: Tiling()'s defaults)
 
     def __post_init__(self) -> None:
         check_kernel(self.kernel)
@@ -96,7 +97,8 @@ class TDCA:
         self, sparams: CreditParams, task: Task, theta: Theta, batch: Batch
     ) -> Theta:
         self.check_kernel_for(task)
-        return fused_direction(task.model, self.net, sparams, theta, batch)  # type: ignore[attr-defined]
+        model = task.model  # type: ignore[attr-defined]
+        return fused_direction(model, self.net, sparams, theta, batch, self.tiling)
 
 
 def dfa_like_init(
