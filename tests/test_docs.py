@@ -130,3 +130,10 @@ def test_readme_python_example_runs_and_improves_on_its_start():
     first = scope["evo"].inner.fitness(scope["beta0"], scope["task"], jax.random.PRNGKey(0))
     last = scope["evo"].inner.fitness(scope["beta"], scope["task"], jax.random.PRNGKey(0))
     assert float(last) > float(first)
+
+
+def test_credit_rules_page_is_generated_from_the_committed_runs():
+    """docs/credit-rules.md is exactly what results/cpu/credit-rules/table.py makes of the
+    probe, perturbation and evolution files beside it (regenerate it, don't edit)."""
+    module = _generator("cpu/credit-rules/table.py")
+    assert (ROOT / "docs" / "credit-rules.md").read_text() == module.render()

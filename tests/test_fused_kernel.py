@@ -37,10 +37,10 @@ def _task(n=100, inputs=24, hidden=20, classes=10, seed=0):
     return ClassificationTask.create(x, y, MLP((inputs, hidden, classes)), classes)
 
 
-def _directions(task, credit_hidden=(30, 30), gain_speed=0.0, population=3):
+def _directions(task, credit_hidden=(30, 30), gain_speed=0.0, population=3, anchored=False):
     """Both kernels' directions for a population of random credit networks at a random
     (Kaiming) bottom-up state, vmapped as the outer loop does."""
-    xla = TDCA.for_task(task, hidden=credit_hidden, gain_speed=gain_speed)
+    xla = TDCA.for_task(task, hidden=credit_hidden, gain_speed=gain_speed, anchored=anchored)
     fused = dataclasses.replace(xla, kernel="fused")
     betas = jax.vmap(xla.init)(jax.random.split(jax.random.PRNGKey(1), population))
     if gain_speed:
@@ -55,15 +55,17 @@ def _directions(task, credit_hidden=(30, 30), gain_speed=0.0, population=3):
 
 
 @pytest.mark.parametrize(
-    ("n", "hidden", "credit_hidden", "gain_speed"),
+    ("n", "hidden", "credit_hidden", "gain_speed", "anchored"),
     [
-        (100, 20, (30, 30), 0.0),  # the papers' credit net; 100 = 64 + a partial tile
-        (64, 100, (30,), 2.0),  # one full tile, 100 hidden units padded to 128, learned gain
-        (130, 16, (8, 40, 12), 0.0),  # three credit hidden layers of odd widths
+        (100, 20, (30, 30), 0.0, False),  # the papers' credit net; 100 = 64 + a partial tile
+        (64, 100, (30,), 2.0, False),  # one full tile, 100 units padded to 128, learned gain
+        (130, 16, (8, 40, 12), 0.0, False),  # three credit hidden layers of odd widths
+        (100, 20, (30, 30), 0.0, True),  # anchored (random nets: the anchors are not zero)
+        (64, 100, (30,), 2.0, True),  # anchored, with the gain in the anchors too
     ],
 )
-def test_fused_step_gives_the_local_rules_direction(n, hidden, credit_hidden, gain_speed):
-    ref, out = _directions(_task(n, hidden=hidden), credit_hidden, gain_speed)
+def test_fused_step_gives_the_local_rules_direction(n, hidden, credit_hidden, gain_speed, anchored):
+    ref, out = _directions(_task(n, hidden=hidden), credit_hidden, gain_speed, anchored=anchored)
     for r, o in zip(jax.tree.leaves(ref), jax.tree.leaves(out), strict=True):
         assert r.shape == o.shape and o.dtype == jnp.float32
         assert np.all(np.isfinite(o))
@@ -138,6 +140,20 @@ def test_fused_kernel_refuses_what_it_cannot_run():
             fused_direction(task.model, strategy.net, beta, theta, (task.x, task.y), Tiling(**bad))
 
 
+def test_a_tiling_without_the_fused_kernel_is_refused_not_ignored(tmp_path):
+    """A tiling steers only the fused kernel: with XLA's step it would change nothing while
+    the bench still recorded it, so both the strategy and the bench refuse the pair."""
+    task = _task()
+    xla = TDCA.for_task(task)
+    with pytest.raises(ValueError, match=r"tiling .* is for the fused kernel"):
+        dataclasses.replace(xla, tiling=Tiling())
+    dataclasses.replace(xla, kernel="fused", tiling=Tiling())  # the pair that makes sense
+    cfg = bench.BenchConfig(examples=300, population=4, steps=3, generations=1, gemm_size=128)
+    with pytest.raises(ValueError, match="--tiling 32,16,4,1 is for the fused kernel"):
+        bench.run_bench(False, tmp_path / "b", config=cfg, tiling=(32, 16, 4, True))
+    assert not (tmp_path / "b").exists()  # refused before any work or folder
+
+
 def test_fused_generation_ranks_the_population_as_xlas_per_candidate_loop(tmp_path):
     """The benchmark's reference runs XLA's step per candidate; with the fused kernel in
     the batched generation its fitness check compares the two kernels end to end."""
@@ -202,6 +218,23 @@ def test_fused_generation_lowers_to_a_triton_kernel_for_cuda(precision, monkeypa
     dtype = "bf16" if precision == "bfloat16-activations" else "f32"
     # delta1 of the population in the GEMMs' layout: 200 examples x (4 candidates x 128)
     assert f"tensor<200x512x{dtype}>" in text
+
+
+def test_anchored_fused_step_lowers_to_a_triton_kernel_for_cuda(monkeypatch):
+    """The anchored kernel's two extra operands (each class's anchor credits) and dots go
+    through Pallas' Triton lowering too (bf16 activations, as a long GPU run uses)."""
+    from tdca.kernels import fused_tdca
+
+    monkeypatch.setattr(fused_tdca, "_interpret", lambda: False)  # the GPU path
+    with matmul_precision("bfloat16-activations"):
+        task = _task(96, hidden=100)
+        strategy = TDCA.for_task(task, kernel="fused", anchored=True)
+        betas = jax.vmap(strategy.init)(jax.random.split(jax.random.PRNGKey(1), 4))
+        theta = task.model.init(jax.random.PRNGKey(2), "kaiming")
+        step = jax.vmap(lambda b: strategy.direction(b, task, theta, (task.x, task.y)))
+        text = jax.jit(step).trace(betas).lower(lowering_platforms=("cuda",)).as_text()
+    assert text.count("__gpu$xla.gpu.triton") == 1
+    assert "tensor<96x512xbf16>" in text  # delta1 of 4 candidates in the GEMMs' layout
 
 
 SHARDED_LOWERING = """

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Prepared for a GPU lease; what is still to run (the other blocks ran on 2026-11-26, below).
-# Each block fits one ~9-minute call of the device tool; run one block per call with
-#   BLOCK=5 bash results/gpu/next-lease.sh   (carry .whl and the data, see README.md)
+# A task that draws a GPU now gets 15 minutes of device time in all (the machine's start
+# included), so a lease is ONE call of at most ~9 minutes: pick one block, in the order of
+# the table in README.md (block 7 first), and give the machine back after it:
+#   BLOCK=7 bash results/gpu/next-lease.sh   (carry .whl and the data, see README.md)
 # SMOKE=1 shrinks every count so the script can be checked on a CPU first:
 #   SMOKE=1 BLOCK=all OUT=/tmp/o TDCA_DATA_DIR=../shared/data bash results/gpu/next-lease.sh
 set -uo pipefail
@@ -21,7 +23,35 @@ block() { [ "${BLOCK:-all}" = all ] || [ "${BLOCK}" = "$1" ]; }
 # in a reworked form: results/gpu/h200/session4.sh to session7.sh, docs/gpu-h200.md.
 # Lease 5 (results/gpu/h200/session9.sh to session12.sh) ran the fused kernel's first
 # block 0 and the MNIST 1,000/20 cell at 5,000 generations.
-# What is left for a lease: block 0 (what lease 5 did not reach), then block 5.
+# What is left for a lease: block 7 (the MNIST zoo entry at the papers' scale, anchored),
+# block 0 (what lease 5 did not reach), then block 5.
+
+# 7. The MNIST zoo entry at the papers' own scale (issue 4: >= 96.5% test at 60,000 x 150),
+#    evolved at that scale, with the credits anchored (--anchor-credits): the CPU study in
+#    docs/credit-rules.md found that at 10,000 x 150 Adam steps every PGPE perturbation of a
+#    plain credit network cut the fitness (none beat the centre, as in all 549 generations
+#    of results/gpu/zoo-mnist), and that anchored perturbations do not. The fused kernel
+#    (0.80 s a generation on the H200 at bfloat16-activations, XLA's step 0.88 s) if its
+#    anchored form compiles (never run on a GPU yet: a 2-generation check first), else
+#    XLA's step. ~8.5 minutes; carry [".whl", ".gpudata"] (MNIST only). A later lease
+#    continues it: put the run back under results/gpu/ and
+#    `tdca evolve --resume DIR --time-limit 420`.
+if block 7; then
+  if [ -n "${SMOKE:-}" ]; then N=2000; S=5; P=4; T=30; else N=60000; S=150; P=64; T=400; fi
+  K=fused
+  timeout 90 python3 -m tdca.cli evolve --dataset mnist --train-size $N --steps 3 \
+    --optimizer adam --lr 0.01 --anchor-credits --population $P --generations 2 \
+    --precision bfloat16-activations --kernel fused --out "$R/fused-anchored-check" \
+    --no-progress > "$R/fused-anchored-check.log" 2>&1 || K=xla
+  echo "block 7: kernel $K"; tail -3 "$R/fused-anchored-check.log" | cut -c1-300
+  timeout 500 python3 -m tdca.cli evolve --dataset mnist --train-size $N --steps $S \
+    --optimizer adam --lr 0.01 --anchor-credits --population $P --es-lr 0.0002 \
+    --precision bfloat16-activations --kernel $K --keep-every 100 --generations 5000 \
+    --time-limit $T --out "$R/zoo-mnist-60000-anchored" --no-progress \
+    > "$R/zoo-mnist-60000-anchored.log" 2>&1
+  echo "block 7 rc $?"; tail -4 "$R/zoo-mnist-60000-anchored.log" | cut -c1-300
+  snap
+fi
 
 # 0. The fused Pallas step (issue 4's speed target; src/tdca/kernels/fused_tdca.py), after
 #    lease 5: a profile of the GEMM-layout design at its default tiling (where the time

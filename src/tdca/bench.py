@@ -300,7 +300,7 @@ def reference_generation(evo: Evolution, task: Any) -> Callable[[Any, jax.Array]
     kernel), so the fitness check below also compares the fused kernel with XLA's step."""
     inner = evo.inner
     if getattr(inner.strategy, "kernel", "xla") != "xla":
-        inner = replace(inner, strategy=replace(inner.strategy, kernel="xla"))
+        inner = replace(inner, strategy=replace(inner.strategy, kernel="xla", tiling=None))
     fitness = jax.jit(inner.fitness)
     ask, tell, mean = jax.jit(evo.es.ask), jax.jit(evo.es.tell), jax.jit(evo.es.get_mean)
     params = evo.es_params
@@ -421,6 +421,11 @@ def run_bench(
     if tiling is not None:
         Tiling(*tiling)  # a bad tiling is refused before any work
         cfg = replace(cfg, tiling=tuple(tiling))
+    if cfg.tiling is not None and cfg.kernel != "fused":  # it would be ignored, yet recorded
+        raise ValueError(
+            f"--tiling {','.join(str(int(v)) for v in cfg.tiling)} is for the fused kernel, "
+            f"but the kernel is {cfg.kernel!r}; add --kernel fused or drop --tiling"
+        )
     on_cpu = jax.devices()[0].platform == "cpu"
     if cfg.gemm_size is None:
         cfg = replace(cfg, gemm_size=2048 if on_cpu else 8192)

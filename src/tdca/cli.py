@@ -245,6 +245,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="sgd",
         help="inner-loop optimizer applied to the credits' direction (per synapse)",
     )
+    e.add_argument(
+        "--anchor-credits",
+        action="store_true",
+        help="credits T([p, y]) - T([y, y]): zero where the network is right, as BP's and "
+        "DFA's are; a PGPE perturbation then adds no stray credit that Adam would amplify "
+        "(not in the papers; docs/credit-rules.md)",
+    )
     e.add_argument("--generations", type=_positive_int, default=None)
     e.add_argument("--population", type=_even_population, default=None)
     e.add_argument("--sigma", type=_positive_float, default=None, help="PGPE initial std")
@@ -573,6 +580,7 @@ def _evolve(args: argparse.Namespace) -> int:
         precision=args.precision,
         keep_every=args.keep_every,
         kernel=args.kernel,
+        anchored=args.anchor_credits,
         seed=args.seed,
         data_dir=args.data_dir,
     )

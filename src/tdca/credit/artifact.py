@@ -38,6 +38,9 @@ def save_credit_net(path: str | Path, strategy: TDCA, beta: Any, meta: dict[str,
                 **({"gain_speed": net.gain_speed} if net.has_gain else {}),
             },
             "layout": strategy.layout.describe(),
+            # only when used, as the gain: read back as anything else, an anchored network
+            # would emit other credits, so a loader that knew no anchoring must not guess
+            **({"anchored": True} if strategy.anchored else {}),
             **meta,
         },
     )
@@ -67,7 +70,10 @@ def load_credit_net(path: str | Path) -> tuple[TDCA, Any, dict[str, Any]]:
             tuple(spec["hidden"]),
             gain_speed=float(spec.get("gain_speed", 0.0)),
         )
-        strategy = TDCA(net, CreditLayout.from_description(meta["layout"]))
+        anchored = meta.get("anchored", False)
+        if not isinstance(anchored, bool):
+            raise TypeError(f"'anchored' must be true or false, got {anchored!r}")
+        strategy = TDCA(net, CreditLayout.from_description(meta["layout"]), anchored=anchored)
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise ArtifactError(
             f"{file}: its metadata does not describe a classification credit network "

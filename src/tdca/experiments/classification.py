@@ -414,6 +414,7 @@ EVOLVE_ADDED_LATER = (
     "precision",
     "keep_every",
     "kernel",
+    "anchored",
 )
 """EvolveConfig settings a saved config.json may lack: added after the first release (or,
 for data_dir, dropped from copies such as the zoo cards), with defaults that are what those
@@ -452,6 +453,8 @@ class EvolveConfig:
     # How each inner step runs: "xla" (XLA's fusions) or "fused" (one Pallas kernel for the
     # per-example work, tdca.kernels; one-hidden-layer MLP, dense credits; for GPUs).
     kernel: str = "xla"
+    # Credits anchored to vanish where the bottom-up network is right (TDCA.anchored).
+    anchored: bool = False
     seed: int = 0
     data_dir: str | None = None
     es: ESConfig = field(
@@ -501,6 +504,8 @@ class EvolveConfig:
             raise ValueError(
                 f"fitness_last must be between 1 and steps ({self.steps}), got {self.fitness_last}"
             )
+        if not isinstance(self.anchored, bool):
+            raise ValueError(f"anchored must be true or false, got {self.anchored!r}")
         if not (isinstance(self.keep_every, int) and self.keep_every >= 0):
             raise ValueError(f"keep_every must be an integer >= 0, got {self.keep_every!r}")
 
@@ -633,7 +638,12 @@ def starting_point(cfg: EvolveConfig, task: ClassificationTask) -> tuple[TDCA, A
     probes use it to look at exactly what ``run_evolve`` would evolve."""
     layout = CreditLayout.parse(cfg.layout, tuple(task.credit_units))
     strategy = TDCA.for_task(
-        task, hidden=cfg.hidden, layout=layout, gain_speed=cfg.gain_speed, kernel=cfg.kernel
+        task,
+        hidden=cfg.hidden,
+        layout=layout,
+        gain_speed=cfg.gain_speed,
+        kernel=cfg.kernel,
+        anchored=cfg.anchored,
     )
     key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 1)
     if cfg.credit_init == "dfa":

@@ -94,11 +94,13 @@ def _pad2(a: jax.Array, rows: int, cols: int) -> jax.Array:
 
 
 def _credit_operands(
-    net: CreditNet, sparams: CreditParams, hidden: int, classes: int
+    net: CreditNet, sparams: CreditParams, hidden: int, classes: int, anchored: bool = False
 ) -> list[jax.Array]:
     """The credit network as padded 2-D arrays: its first layer split into the rows that
     read p and those that read the one-hot label, its last layer split into hidden-unit and
-    output-unit credits, the learned gain folded into the last layer."""
+    output-unit credits, the learned gain folded into the last layer. ``anchored`` appends
+    what the network emits at each class's anchor [onehot(c), onehot(c)] (hidden-unit and
+    output-unit parts, one row per class): the kernel subtracts its label's row."""
     n = len(net.sizes) - 1
     layers = sparams[:n]
     gain = net.gain(sparams)
@@ -119,15 +121,21 @@ def _credit_operands(
         _pad2(w[:, hidden:], widths[-1], cp),
         _pad2(b[hidden:], 1, cp),
     ]
+    if anchored:  # C rows of the credit network, computed once per step and candidate
+        eye = jnp.eye(classes, dtype=jnp.float32)
+        at = net.apply(sparams, jnp.concatenate([eye, eye], -1))
+        ops += [_pad2(at[:, :hidden], cp, hp), _pad2(at[:, hidden:], cp, cp)]
     return ops
 
 
-def _cost(n: int, hp: int, cp: int, widths: list[int], itemsize: int) -> pl.CostEstimate:
+def _cost(
+    n: int, hp: int, cp: int, widths: list[int], itemsize: int, anchored: bool = False
+) -> pl.CostEstimate:
     """What the kernel does, for XLA's cost analysis (a custom call is opaque to it): per
     example the logits, the credit network, the output layer's update and ~10 elementwise
     operations per hidden unit; it reads z and writes delta1."""
     macs = hp * cp + 2 * cp * widths[0] + sum(a * b for a, b in itertools.pairwise(widths))
-    macs += widths[-1] * (hp + cp) + hp * cp
+    macs += widths[-1] * (hp + cp) + hp * cp + anchored * cp * (hp + cp)
     return pl.CostEstimate(
         flops=n * (2 * macs + 10 * hp + 8 * cp),
         transcendentals=n * (hp + cp + sum(widths)),
@@ -135,25 +143,29 @@ def _cost(n: int, hp: int, cp: int, widths: list[int], itemsize: int) -> pl.Cost
     )
 
 
-def _make_kernel(n: int, classes: int, cfg: Tiling, n_mid: int, dot_dtype: jnp.dtype):
+def _make_kernel(
+    n: int, classes: int, cfg: Tiling, n_mid: int, dot_dtype: jnp.dtype, anchored: bool = False
+):
     """The kernel of one program: ``cfg.block_rows`` examples of one candidate, walked in
     sub-tiles of ``cfg.sub_rows`` (registers hold one sub-tile); ``n`` real examples (rows
-    past them are masked), ``n_mid`` hidden layers of the credit network after its first."""
+    past them are masked), ``n_mid`` hidden layers of the credit network after its first;
+    ``anchored``: two more weights, the credits at each class's anchor, subtracted by label."""
     block, sub = cfg.block_rows, cfg.sub_rows
+    n_weights = 6 + 2 * n_mid + 4 + 2 * anchored
 
     def dot(a: jax.Array, b: jax.Array) -> jax.Array:
         return jnp.dot(a.astype(dot_dtype), b.astype(dot_dtype), preferred_element_type=jnp.float32)
 
     def kernel(z_ref, lab_ref, *refs):
-        weights = refs[: 6 + 2 * n_mid + 4]
-        d1_ref, pw2_ref, pb1_ref, pb2_ref = refs[6 + 2 * n_mid + 4 :]
+        weights = refs[:n_weights]
+        d1_ref, pw2_ref, pb1_ref, pb2_ref = refs[n_weights:]
         hp, cp = z_ref.shape[-1], pw2_ref.shape[-1]
         base = pl.program_id(1) * block
         hoisted = [w[...] for w in weights] if cfg.hoist_weights else None
 
         def tile(t: jax.Array, acc: tuple[jax.Array, ...]) -> tuple[jax.Array, ...]:
             b1, w2, b2, ap, ay, ab, *rest = hoisted or [w[...] for w in weights]
-            mids, (wh, bh, wo, bo) = rest[: 2 * n_mid], rest[2 * n_mid :]
+            mids, (wh, bh, wo, bo, *anchor) = rest[: 2 * n_mid], rest[2 * n_mid :]
             start = pl.multiple_of(t * sub, sub)
             rows = pl.ds(start, sub)
             first_row = base + start
@@ -176,6 +188,9 @@ def _make_kernel(n: int, classes: int, cfg: Tiling, n_mid: int, dot_dtype: jnp.d
                 a = jnp.tanh(dot(a, mids[2 * i]) + mids[2 * i + 1])
             credit_h = dot(a, wh) + bh
             credit_o = dot(a, wo) + bo
+            if anchored:  # minus the credits at the label's anchor (TDCA.anchored)
+                credit_h = credit_h - dot(onehot, anchor[0])
+                credit_o = credit_o - dot(onehot, anchor[1])
 
             delta1 = jnp.where(valid_h, credit_h * (1.0 - h * h), 0.0)
             delta2 = jnp.where(valid_c, credit_o, 0.0)  # linear outputs: g' = 1
@@ -219,6 +234,7 @@ def _population_step(
     model: MLP,
     net: CreditNet,
     cfg: Tiling,
+    anchored: bool,
     sparams: CreditParams,
     theta: Params,
     x: jax.Array,
@@ -241,7 +257,7 @@ def _population_step(
         jax.vmap(lambda a: _pad2(a, 1, hp))(theta[0]["b"]),
         jax.vmap(lambda a: _pad2(a, hp, cp))(theta[1]["w"]),
         jax.vmap(lambda a: _pad2(a, 1, cp))(theta[1]["b"]),
-        *jax.vmap(lambda s: _credit_operands(net, s, hidden, classes))(sparams),
+        *jax.vmap(lambda s: _credit_operands(net, s, hidden, classes, anchored))(sparams),
     ]
     blocks = pl.cdiv(n, cfg.block_rows)
     rows = cfg.block_rows
@@ -266,7 +282,7 @@ def _population_step(
         pl.BlockSpec((None, None, 1, hp), lambda c, i: (c, i, 0, 0)),
         pl.BlockSpec((None, None, 1, cp), lambda c, i: (c, i, 0, 0)),
     ]
-    kernel = _make_kernel(n, classes, cfg, len(net.hidden) - 1, dtype)
+    kernel = _make_kernel(n, classes, cfg, len(net.hidden) - 1, dtype, anchored)
     widths = [padded(q) for q in net.hidden]
     delta1, pw2, pb1, pb2 = pl.pallas_call(
         kernel,
@@ -277,7 +293,7 @@ def _population_step(
         interpret=_interpret(),
         compiler_params=plgpu.CompilerParams(num_warps=cfg.num_warps, num_stages=1),
         name="tdca_fused_step",
-        cost_estimate=_cost(pop * n, hp, cp, widths, z.dtype.itemsize),
+        cost_estimate=_cost(pop * n, hp, cp, widths, z.dtype.itemsize, anchored),
     )(z, y.astype(jnp.int32).reshape(n, 1), *per_candidate)
     # the second large GEMM; bf16 inputs accumulate in float32 (as the local rule)
     dw1 = jnp.matmul(x.T, delta1, preferred_element_type=jnp.float32).reshape(d, pop, hp)
@@ -293,14 +309,14 @@ def _population_step(
     ]
 
 
-def _population_aware(model: MLP, net: CreditNet, cfg: Tiling) -> Any:
+def _population_aware(model: MLP, net: CreditNet, cfg: Tiling, anchored: bool) -> Any:
     """The one-candidate step as a function whose ``jax.vmap`` over candidates (credit
     networks and bottom-up states, the data shared) runs ``_population_step`` once, in the
     layout above, instead of Pallas' generic batching of the kernel."""
 
     def single(sparams: CreditParams, theta: Params, x: jax.Array, y: jax.Array) -> Params:
         one = jax.tree.map(lambda a: a[None], (sparams, theta))
-        out = _population_step(model, net, cfg, *one, x, y)
+        out = _population_step(model, net, cfg, anchored, *one, x, y)
         return jax.tree.map(lambda a: a[0], out)
 
     step = jax.custom_batching.custom_vmap(single)
@@ -321,7 +337,7 @@ def _population_aware(model: MLP, net: CreditNet, cfg: Tiling) -> Any:
                 )
 
             out = _population_step(
-                model, net, cfg, stacked(sparams, s_b), stacked(theta, t_b), x, y
+                model, net, cfg, anchored, stacked(sparams, s_b), stacked(theta, t_b), x, y
             )
         return out, jax.tree.map(lambda _: True, out)
 
@@ -335,9 +351,12 @@ def fused_direction(
     theta: Params,
     batch: tuple[jax.Array, jax.Array],
     tiling: Tiling | None = None,
+    anchored: bool = False,
 ) -> Params:
     """The local rule's update direction for ``theta`` on ``batch`` (like
-    ``TDCA.direction`` on a classification task), per-example work fused in one kernel.
-    Vmapped over a population it runs one kernel for all candidates."""
+    ``TDCA.direction`` on a classification task, ``anchored`` as ``TDCA.anchored``),
+    per-example work fused in one kernel. Vmapped over a population it runs one kernel for
+    all candidates."""
     x, y = batch
-    return _population_aware(model, net, tiling or Tiling())(sparams, theta, x, y)
+    step = _population_aware(model, net, tiling or Tiling(), anchored)
+    return step(sparams, theta, x, y)

@@ -69,6 +69,12 @@ def for_generation(task: Task, key: jax.Array) -> Task:
 # (``InnerLoop.fitness_and_report``); a task without it logs the fitness alone.
 
 
+# And one more: ``credit_anchors(u) -> (anchors (K, D), index (N,))``, the states in which
+# the bottom-up network is right, so nothing is to be learned (classification: p = y), and
+# which of them each row of u belongs to. ``TDCA(anchored=True)`` subtracts what the credit
+# network emits there, so its credits vanish where BP's, FA's and DFA's do.
+
+
 @runtime_checkable
 class LayeredTask(Task, Protocol):
     """A task whose bottom-up network is layered (MLP or CNN): needed by FA and DFA."""

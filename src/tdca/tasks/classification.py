@@ -152,6 +152,14 @@ class ClassificationTask:
         u = jnp.concatenate([probabilities(logits), jax.nn.one_hot(y, self.num_classes)], -1)
         return u.astype(x.dtype), taps  # the credit network computes in the data's dtype
 
+    def credit_anchors(self, u: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """The credit network's input where the network is right, [onehot(c), onehot(c)]
+        for each class c, and each row's class: only C distinct anchors, so an anchored
+        credit network costs C more rows, not a second pass over the batch."""
+        c = self.num_classes
+        eye = jnp.eye(c, dtype=u.dtype)
+        return jnp.concatenate([eye, eye], -1), jnp.argmax(u[..., c:], -1)
+
     def apply_credits(self, theta: Params, aux: list[LayerTap], credits: list[jax.Array]) -> Params:
         return self.model.local_update(aux, credits)
 

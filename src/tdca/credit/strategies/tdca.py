@@ -27,9 +27,22 @@ class TDCA:
     # direction up to rounding, for the one-hidden-layer MLP on classification only.
     kernel: str = "xla"
     tiling: Tiling | None = None  # the fused kernel's tile sizes (None: Tiling()'s defaults)
+    # Credits T(u) - T(anchor): zero where the bottom-up network is right (the task's
+    # ``credit_anchors``; classification: p = y), as BP's, FA's and DFA's are. Why: a plain
+    # credit network perturbed by PGPE emits a stray credit there, the same for every
+    # example of a class, so it adds up over the batch and Adam turns it into full-sized
+    # steps; at 10,000 x 150 Adam steps every perturbation at sigma 0.003 then cut the
+    # validation fitness by half again, and none did when anchored (docs/credit-rules.md).
+    anchored: bool = False
 
     def __post_init__(self) -> None:
         check_kernel(self.kernel)
+        if self.tiling is not None and self.kernel != "fused":
+            # a tiling only steers the fused kernel: with XLA's step it would do nothing
+            raise ValueError(
+                f"a tiling ({self.tiling}) is for the fused kernel, but kernel is "
+                f"{self.kernel!r}; give kernel='fused' or drop the tiling"
+            )
 
     @classmethod
     def for_task(
@@ -40,9 +53,11 @@ class TDCA:
         output_scale: float = 0.1,
         gain_speed: float = 0.0,
         kernel: str = "xla",
+        anchored: bool = False,
     ) -> TDCA:
         """A credit network sized for ``task``; dense credits unless a layout is given;
-        ``gain_speed > 0`` adds an evolved overall credit gain (``CreditNet``); a ``kernel``
+        ``gain_speed > 0`` adds an evolved overall credit gain (``CreditNet``); ``anchored``
+        makes the credits vanish where the network is right; a ``kernel`` or an anchoring
         that cannot run ``task`` is refused here."""
         layout = layout or CreditLayout.dense(tuple(task.credit_units))
         if layout.units != tuple(task.credit_units):
@@ -57,8 +72,9 @@ class TDCA:
             output_scale=output_scale,
             gain_speed=gain_speed,
         )
-        strategy = cls(net, layout, kernel=kernel)
+        strategy = cls(net, layout, kernel=kernel, anchored=anchored)
         strategy.check_kernel_for(task)  # before any work, not at the first trace
+        strategy.check_anchors_for(task)
         return strategy
 
     def init(self, key: jax.Array) -> CreditParams:
@@ -75,8 +91,25 @@ class TDCA:
                 f"{getattr(task, 'name', task)!r} gives {u.shape[-1]} (e.g. another number of "
                 "classes); build the strategy with TDCA.for_task(task)"
             )
-        credits = self.layout.expand(self.net.apply(sparams, u))
-        return task.apply_credits(theta, aux, credits)
+        return task.apply_credits(theta, aux, self.credits(sparams, task, u))
+
+    def credits(self, sparams: CreditParams, task: Task, u: jax.Array) -> list[jax.Array]:
+        """Per-layer credits for the credit network's input ``u`` (rows of examples)."""
+        raw = self.net.apply(sparams, u)
+        if self.anchored:
+            self.check_anchors_for(task)
+            anchors, index = task.credit_anchors(u)  # type: ignore[attr-defined]
+            raw = raw - self.net.apply(sparams, anchors.astype(u.dtype))[index]
+        return self.layout.expand(raw)
+
+    def check_anchors_for(self, task: Task) -> None:
+        """Refuse an anchored strategy for a task that cannot say where it is right."""
+        if self.anchored and not callable(getattr(task, "credit_anchors", None)):
+            raise ValueError(
+                f"an anchored credit network needs the task's credit_anchors (the states "
+                f"where nothing is to be learned); task {getattr(task, 'name', task)!r} "
+                f"({type(task).__name__}) has none: build it with anchored=False"
+            )
 
     def check_kernel_for(self, task: Task) -> None:
         """Refuse, before any work, a task the chosen kernel cannot run (clear message)."""
@@ -85,11 +118,10 @@ class TDCA:
         from tdca.tasks.classification import ClassificationTask
 
         dense = all(lc.diffusion is None for lc in self.layout.layers)
-        reason = (
-            f"the task is a {type(task).__name__}, not a ClassificationTask"
-            if not isinstance(task, ClassificationTask)
-            else unsupported_reason(task.model, self.net, dense)
-        )
+        if not isinstance(task, ClassificationTask):
+            reason: str | None = f"the task is a {type(task).__name__}, not a ClassificationTask"
+        else:
+            reason = unsupported_reason(task.model, self.net, dense)
         if reason is not None:
             raise ValueError(f"the fused TDCA kernel cannot run this: {reason}; use --kernel xla")
 
@@ -98,7 +130,7 @@ class TDCA:
     ) -> Theta:
         self.check_kernel_for(task)
         model = task.model  # type: ignore[attr-defined]
-        return fused_direction(model, self.net, sparams, theta, batch, self.tiling)
+        return fused_direction(model, self.net, sparams, theta, batch, self.tiling, self.anchored)
 
 
 def dfa_like_init(
