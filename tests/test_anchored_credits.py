@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from jax.flatten_util import ravel_pytree
 from test_classification import _npz
 
 from tdca.cli import main
@@ -79,7 +80,7 @@ def test_anchoring_keeps_pgpe_perturbations_from_wrecking_an_adam_inner_loop(tmp
     xv, yv = jnp.asarray(split.x_eval), jnp.asarray(split.y_eval)
     plain = TDCA.for_task(task)
     beta0 = dfa_like_init(plain, jax.random.PRNGKey(1), 10)
-    flat, unravel = jax.flatten_util.ravel_pytree(beta0)
+    flat, unravel = ravel_pytree(beta0)
     eps = jax.random.normal(jax.random.PRNGKey(5), (4, flat.size))
     cands = jax.vmap(unravel)(jnp.concatenate([flat[None], flat + 0.003 * eps, flat - 0.003 * eps]))
 

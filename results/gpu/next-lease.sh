@@ -23,34 +23,37 @@ block() { [ "${BLOCK:-all}" = all ] || [ "${BLOCK}" = "$1" ]; }
 # in a reworked form: results/gpu/h200/session4.sh to session7.sh, docs/gpu-h200.md.
 # Lease 5 (results/gpu/h200/session9.sh to session12.sh) ran the fused kernel's first
 # block 0 and the MNIST 1,000/20 cell at 5,000 generations.
-# What is left for a lease: block 7 (the MNIST zoo entry at the papers' scale, anchored),
+# What is left for a lease: block 7 (the MNIST zoo entry at the papers' scale, plain and anchored),
 # block 0 (what lease 5 did not reach), then block 5.
 
 # 7. The MNIST zoo entry at the papers' own scale (issue 4: >= 96.5% test at 60,000 x 150),
-#    evolved at that scale, with the credits anchored (--anchor-credits): the CPU study in
-#    docs/credit-rules.md found that at 10,000 x 150 Adam steps every PGPE perturbation of a
-#    plain credit network cut the fitness (none beat the centre, as in all 549 generations
-#    of results/gpu/zoo-mnist), and that anchored perturbations do not. The fused kernel
-#    (0.80 s a generation on the H200 at bfloat16-activations, XLA's step 0.88 s) if its
-#    anchored form compiles (never run on a GPU yet: a 2-generation check first), else
-#    XLA's step. ~8.5 minutes; carry [".whl", ".gpudata"] (MNIST only). A later lease
-#    continues it: put the run back under results/gpu/ and
-#    `tdca evolve --resume DIR --time-limit 420`.
+#    evolved at that scale (the old entry was evolved at 10,000 x 150 and fell below DFA at
+#    60,000), plain and with --anchor-credits side by side, ~170 s each (docs/credit-rules.md:
+#    anchoring makes PGPE's perturbations straddle the centre instead of all hurting, but
+#    at 2,000 x 50 on a CPU the plain evolution improved faster; this checks which is better
+#    at the papers' scale). Fused kernel (0.80 s a generation on the H200 at
+#    bfloat16-activations; XLA's step 0.88 s) after a 2-generation check that its anchored
+#    form compiles (never run on a GPU yet), else XLA's step for the anchored run.
+#    ~9 minutes (one call, timeout_s 600); carry [".whl", ".gpudata"] (MNIST only). Later leases continue the better
+#    one: put it back under results/gpu/ and `tdca evolve --resume DIR --time-limit 420`.
 if block 7; then
-  if [ -n "${SMOKE:-}" ]; then N=2000; S=5; P=4; T=30; else N=60000; S=150; P=64; T=400; fi
+  if [ -n "${SMOKE:-}" ]; then N=2000; S=5; P=4; T=20; else N=60000; S=150; P=64; T=170; fi
   K=fused
   timeout 90 python3 -m tdca.cli evolve --dataset mnist --train-size $N --steps 3 \
     --optimizer adam --lr 0.01 --anchor-credits --population $P --generations 2 \
     --precision bfloat16-activations --kernel fused --out "$R/fused-anchored-check" \
     --no-progress > "$R/fused-anchored-check.log" 2>&1 || K=xla
-  echo "block 7: kernel $K"; tail -3 "$R/fused-anchored-check.log" | cut -c1-300
-  timeout 500 python3 -m tdca.cli evolve --dataset mnist --train-size $N --steps $S \
-    --optimizer adam --lr 0.01 --anchor-credits --population $P --es-lr 0.0002 \
-    --precision bfloat16-activations --kernel $K --keep-every 100 --generations 5000 \
-    --time-limit $T --out "$R/zoo-mnist-60000-anchored" --no-progress \
-    > "$R/zoo-mnist-60000-anchored.log" 2>&1
-  echo "block 7 rc $?"; tail -4 "$R/zoo-mnist-60000-anchored.log" | cut -c1-300
-  snap
+  echo "block 7: anchored kernel $K"; tail -3 "$R/fused-anchored-check.log" | cut -c1-300
+  for v in plain anchored; do
+    if [ $v = anchored ]; then F="--anchor-credits --kernel $K"; else F="--kernel fused"; fi
+    # shellcheck disable=SC2086
+    timeout 280 python3 -m tdca.cli evolve --dataset mnist --train-size $N --steps $S \
+      --optimizer adam --lr 0.01 $F --population $P --es-lr 0.0002 \
+      --precision bfloat16-activations --keep-every 50 --generations 5000 --time-limit $T \
+      --out "$R/zoo-mnist-60000-$v" --no-progress > "$R/zoo-mnist-60000-$v.log" 2>&1
+    echo "block 7 $v rc $?"; tail -3 "$R/zoo-mnist-60000-$v.log" | cut -c1-300
+    snap
+  done
 fi
 
 # 0. The fused Pallas step (issue 4's speed target; src/tdca/kernels/fused_tdca.py), after

@@ -27,6 +27,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.flatten_util import ravel_pytree
 
 from tdca.credit import TDCA
 from tdca.experiments.classification import (
@@ -43,7 +44,10 @@ from tdca.tasks.classification import accuracy, cross_entropy
 @dataclasses.dataclass(frozen=True)
 class Anchored:
     """The same credit network, minus what it emits when the bottom-up network is right:
-    credits T([p, y]) - T([y, y]), zero wherever p = y (as BP's, FA's and DFA's are)."""
+    credits T([p, y]) - T([y, y]), zero wherever p = y (as BP's, FA's and DFA's are).
+    Written out here as the formula (a full second pass on [y, y]); the library's
+    ``TDCA(anchored=True)`` computes the same credits from the C anchors, and
+    tests/test_anchored_credits.py checks it against this formula."""
 
     inner: TDCA
     name: str = "tdca-anchored"
@@ -98,7 +102,7 @@ def main() -> None:
 
             return jax.lax.map(one, betas)
 
-        flat, unravel = jax.flatten_util.ravel_pytree(beta0)
+        flat, unravel = ravel_pytree(beta0)
         for sigma in [float(s) for s in args.sigmas.split(",")]:
             eps = jax.random.normal(jax.random.PRNGKey(1), (args.pairs, flat.size))
             cand = jnp.concatenate([flat[None], flat + sigma * eps, flat - sigma * eps])

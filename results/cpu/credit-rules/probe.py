@@ -76,6 +76,12 @@ RULES: dict[str, Rule] = {
     "dfa-true-class": lambda e, p, y, b: ((y * e) @ b, e),
     # saturating DFA, as the credit network's DFA-like init computes it
     "dfa-tanh": lambda e, p, y, b: (jnp.tanh(e) @ b, e),
+    # the label alone, not the error (DRTP, Frenkel et al. 2021): it never vanishes
+    "drtp": lambda e, p, y, b: (y @ b, e),
+    # DFA plus a little of it: a credit that stays on where the network is right, which
+    # only a plain (not anchored) credit network can emit
+    "dfa-plus-target": lambda e, p, y, b: ((e + 0.1 * y) @ b, e),
+    "dfa-plus-target-0.3": lambda e, p, y, b: ((e + 0.3 * y) @ b, e),
 }
 
 

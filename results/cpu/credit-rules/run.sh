@@ -13,13 +13,18 @@ python $D/probe.py --out $D/probe \
 python $D/probe.py --out $D/probe --rules dfa,dfa-hidden3,dfa-hidden10,dfa-hard-weighted \
   --optimizers sgd:1.0,sgd:3.0,sgd:10.0
 python $D/probe.py --out $D/probe --rules "" --references bp,bp-zero --optimizers adam:0.01,adam:0.03
+python $D/probe.py --out $D/probe --rules drtp,dfa-plus-target,dfa-plus-target-0.3 \
+  --optimizers adam:0.01,adam:0.03
 
 # 2. PGPE-sized perturbations of the DFA-like start, plain and anchored credit networks.
 python $D/perturb.py --out $D/perturb-mnist-10000-150.json --train-size 10000 --steps 150
-python $D/perturb.py --out $D/perturb-mnist-60000-150.json --train-size 55000 --steps 150 \
+python $D/perturb.py --out $D/perturb-mnist-55000-150.json --train-size 55000 --steps 150 \
   --sigmas 0.003 --pairs 3
 
-# 3. The same evolution without and with --anchor-credits (60 generations of 32, ~12 s each).
+# 3. The same evolution without and with --anchor-credits (60 generations of 32, ~12 s each
+#    on an idle 2-core CPU). A run the time limit stops (the CPU was shared) is finished with
+#    `tdca evolve --resume DIR --generations 60` (its log.txt says so; docs/credit-rules.md
+#    names such runs).
 for seed in 0 1; do
   for v in plain anchored; do
     flag=""; [ $v = anchored ] && flag=--anchor-credits
