@@ -265,19 +265,19 @@ def _evolve_reading(runs: list[str]) -> str:
         r = _run(name)
         kind = "anchored" if r["cfg"].get("anchored") else "plain"
         by_seed.setdefault(r["cfg"]["seed"], {})[kind] = r
-    out = []
+    out, winners = [], set()
     for seed, pair in sorted(by_seed.items()):
         if set(pair) != {"plain", "anchored"}:
             continue
         ce = {k: -v["hist"][-1]["centre_fitness"] for k, v in pair.items()}
         test = {k: v["m"]["results"][0]["test_accuracy"] for k, v in pair.items()}
         better = min(ce, key=ce.get)
+        winners.add(better)
         out.append(
             f"Seed {seed}: the {better} evolution ended lower (fitness CE "
             f"{ce['plain']:.4f} plain, {ce['anchored']:.4f} anchored; test "
             f"{_pct(test['plain'])} / {_pct(test['anchored'])})."
         )
-    winners = {line.split(": the ")[1].split(" ")[0] for line in out}
     text = " ".join(out)
     if winners == {"plain"}:
         text += (

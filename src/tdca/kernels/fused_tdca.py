@@ -37,6 +37,7 @@ from jax.experimental.pallas import triton as plgpu
 
 from tdca.networks.credit_net import CreditNet, CreditParams
 from tdca.networks.mlp import MLP, Params
+from tdca.tasks.classification import class_anchors
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,8 +123,7 @@ def _credit_operands(
         _pad2(b[hidden:], 1, cp),
     ]
     if anchored:  # C rows of the credit network, computed once per step and candidate
-        eye = jnp.eye(classes, dtype=jnp.float32)
-        at = net.apply(sparams, jnp.concatenate([eye, eye], -1))
+        at = net.apply(sparams, class_anchors(classes))
         ops += [_pad2(at[:, :hidden], cp, hp), _pad2(at[:, hidden:], cp, cp)]
     return ops
 

@@ -29,6 +29,13 @@ def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
     return -jnp.mean(jnp.take_along_axis(logp, labels[:, None], axis=-1))
 
 
+def class_anchors(num_classes: int, dtype: jnp.dtype = jnp.float32) -> jax.Array:
+    """The credit network's input where the network is right about class c,
+    [onehot(c), onehot(c)], one row per class (``TDCA.anchored``)."""
+    eye = jnp.eye(num_classes, dtype=dtype)
+    return jnp.concatenate([eye, eye], -1)
+
+
 def accuracy(logits: jax.Array, labels: jax.Array) -> jax.Array:
     return jnp.mean(jnp.argmax(logits, -1) == labels)
 
@@ -157,8 +164,7 @@ class ClassificationTask:
         for each class c, and each row's class: only C distinct anchors, so an anchored
         credit network costs C more rows, not a second pass over the batch."""
         c = self.num_classes
-        eye = jnp.eye(c, dtype=u.dtype)
-        return jnp.concatenate([eye, eye], -1), jnp.argmax(u[..., c:], -1)
+        return class_anchors(c, u.dtype), jnp.argmax(u[..., c:], -1)
 
     def apply_credits(self, theta: Params, aux: list[LayerTap], credits: list[jax.Array]) -> Params:
         return self.model.local_update(aux, credits)

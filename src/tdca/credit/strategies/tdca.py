@@ -28,11 +28,11 @@ class TDCA:
     kernel: str = "xla"
     tiling: Tiling | None = None  # the fused kernel's tile sizes (None: Tiling()'s defaults)
     # Credits T(u) - T(anchor): zero where the bottom-up network is right (the task's
-    # ``credit_anchors``; classification: p = y), as BP's, FA's and DFA's are. Why: a plain
-    # credit network perturbed by PGPE emits a stray credit there, the same for every
-    # example of a class, so it adds up over the batch and Adam turns it into full-sized
-    # steps; at 10,000 x 150 Adam steps every perturbation at sigma 0.003 then cut the
-    # validation fitness by half again, and none did when anchored (docs/credit-rules.md).
+    # ``credit_anchors``; classification: p = y), as BP's, FA's and DFA's are. A plain
+    # credit network perturbed by PGPE emits a stray credit there that Adam amplifies: at
+    # MNIST 10,000 x 150 every sigma-0.003 perturbation raised the validation CE by about
+    # half, and anchored ones barely moved it. It did not make evolution better at 2,000 x
+    # 50 (two seeds), so it is off by default (docs/credit-rules.md).
     anchored: bool = False
 
     def __post_init__(self) -> None:
@@ -118,10 +118,11 @@ class TDCA:
         from tdca.tasks.classification import ClassificationTask
 
         dense = all(lc.diffusion is None for lc in self.layout.layers)
-        if not isinstance(task, ClassificationTask):
-            reason: str | None = f"the task is a {type(task).__name__}, not a ClassificationTask"
-        else:
-            reason = unsupported_reason(task.model, self.net, dense)
+        reason = (
+            f"the task is a {type(task).__name__}, not a ClassificationTask"
+            if not isinstance(task, ClassificationTask)
+            else unsupported_reason(task.model, self.net, dense)
+        )
         if reason is not None:
             raise ValueError(f"the fused TDCA kernel cannot run this: {reason}; use --kernel xla")
 
