@@ -1,5 +1,76 @@
-"""Shared fixtures: tests run on CPU in float32, deterministic."""
+"""Shared fixtures: tests run on CPU in float32, deterministic.
 
+Compiling takes most of the suite's time (small end-to-end runs, each compiling its own
+programs), and many tests, xdist workers and subprocesses compile the same ones. So the
+session shares one persistent XLA compilation cache, a fresh private folder removed at the
+end (set ``JAX_COMPILATION_CACHE_DIR`` yourself to keep one between runs). A cache hit
+loads the executable the miss compiled: results are the same bit for bit.
+"""
+
+import collections
 import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+_OWN_CACHE: str | None = None
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    # Set here, at import in the controlling process, before xdist starts its workers: they
+    # and every subprocess a test starts inherit the variables.
+    _OWN_CACHE = tempfile.mkdtemp(prefix="tdca-tests-xla-cache-")
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = _OWN_CACHE
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "-1")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _OWN_CACHE is not None and not hasattr(config, "workerinput"):  # the controller only
+        shutil.rmtree(_OWN_CACHE, ignore_errors=True)
+
+
+@pytest.fixture
+def compilations() -> Iterator[collections.Counter]:
+    """How many times each jitted function was compiled during the test (by name, e.g.
+    ``"jit(_step)"``); a load from the persistent cache counts as a compilation too."""
+    import jax
+
+    counts: collections.Counter = collections.Counter()
+
+    def listener(event: str, _: float, fun_name: str = "", **__: object) -> None:
+        if event == "/jax/core/compile/backend_compile_duration":
+            counts[fun_name] += 1
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    yield counts
+    jax.monitoring.unregister_event_duration_listener(listener)
+
+
+@pytest.fixture(scope="session")
+def once_per_session(tmp_path_factory: pytest.TempPathFactory) -> Callable:
+    """``once(name, make)``: the folder ``make(folder)`` filled, made by one process only.
+
+    A module-scoped fixture runs in every xdist worker that takes one of the module's tests
+    (the expensive multi-device runs ran twice); here the first worker makes the folder
+    under the session's shared temporary root, holding a lock, and the others read it."""
+    import fcntl
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    root = tmp_path_factory.getbasetemp().parent if worker else tmp_path_factory.getbasetemp()
+
+    def once(name: str, make: Callable[[Path], None]) -> Path:
+        folder = root / f"once-{name}"
+        with open(root / f"once-{name}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not (folder / ".done").exists():
+                shutil.rmtree(folder, ignore_errors=True)
+                folder.mkdir()
+                make(folder)
+                (folder / ".done").touch()
+        return folder
+
+    return once

@@ -34,7 +34,7 @@ def _history(path):
 
 
 @pytest.mark.parametrize("stop_after", [2, 3])
-def test_interrupt_and_resume_equals_uninterrupted_bit_for_bit(tmp_path, stop_after):
+def test_interrupt_and_resume_equals_uninterrupted_bit_for_bit(tmp_path, stop_after, compilations):
     task, evo, beta0 = _setup()
     full = evolve(evo, task, beta0, RunDir(tmp_path / "a"), seed=7, progress=False)
     assert not full.interrupted and full.generation == 6
@@ -47,6 +47,9 @@ def test_interrupt_and_resume_equals_uninterrupted_bit_for_bit(tmp_path, stop_af
     for a, b in zip(_leaves(full.state), _leaves(resumed.state), strict=True):
         np.testing.assert_array_equal(a, b)
     assert _history(tmp_path / "a") == _history(tmp_path / "b")
+    # one compiled generation served all three runs: init's state, step's and the
+    # checkpoint's have the same types (init's were weakly typed: generation 1 recompiled)
+    assert compilations["jit(_step)"] == 1
 
 
 def test_time_limit_finishes_early_and_resume_reaches_the_uninterrupted_state(tmp_path):

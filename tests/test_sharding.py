@@ -57,11 +57,17 @@ CHILD = textwrap.dedent(
         ]
         return evo, [np.asarray(x) for x in leaves]
 
+    compiled = []  # the generation's compilations (cache hits from disk included)
+    jax.monitoring.register_event_duration_secs_listener(
+        lambda event, _, fun_name="", **__: compiled.append(fun_name)
+        if event == "/jax/core/compile/backend_compile_duration" else None
+    )
     out, info = {}, {"devices": jax.device_count(), "processes": jax.process_count()}
     gauss = GaussianTask(num_points=8)
     g_strategy = TDCA.for_task(gauss, hidden=(8,))
     evo, leaves = evolve(gauss, g_strategy, 16, 10, 10.0, 4)
     info["mesh_devices"] = evo.num_devices
+    info["step_compilations"] = compiled.count("jit(_step)")
     out.update({f"gauss_{i}": v for i, v in enumerate(leaves)})
     if sys.argv[2] == "local":
         _, leaves = evolve(gauss, g_strategy, 16, 10, 10.0, 4, chunk=2)
@@ -122,10 +128,8 @@ def _same(a: dict[str, np.ndarray], b: dict[str, np.ndarray], prefix: str, other
         np.testing.assert_array_equal(a[k], b[(other or prefix) + k[len(prefix) :]])
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory) -> dict[int, tuple[dict[str, np.ndarray], dict]]:
-    """The same evolutions on 1 and on 4 (virtual CPU) devices, each in its own process."""
-    tmp = tmp_path_factory.mktemp("sharding")
+def _local_children(tmp: Path) -> None:
+    """CHILD on 1 and on 4 (virtual CPU) devices, side by side, writing into ``tmp``."""
     script = tmp / "child.py"
     script.write_text(CHILD)
     procs = {
@@ -141,12 +145,26 @@ def runs(tmp_path_factory) -> dict[int, tuple[dict[str, np.ndarray], dict]]:
     for n, p in procs.items():
         output, _ = p.communicate(timeout=240)
         assert p.returncode == 0, f"{n}-device child failed:\n{output}"
-    return {n: _load(tmp / f"dev{n}") for n in procs}
+
+
+@pytest.fixture(scope="module")
+def runs(once_per_session) -> dict[int, tuple[dict[str, np.ndarray], dict]]:
+    """The same evolutions on 1 and on 4 (virtual CPU) devices, each in its own process
+    (once per test session, however many xdist workers take this module's tests)."""
+    tmp = once_per_session("sharding-children", _local_children)
+    return {n: _load(tmp / f"dev{n}") for n in (1, 4)}
 
 
 def test_children_see_the_devices_they_were_given(runs):
     assert runs[1][1]["devices"] == 1 and runs[1][1]["mesh_devices"] == 1
     assert runs[4][1]["devices"] == 4 and runs[4][1]["mesh_devices"] == 4
+
+
+def test_a_sharded_evolution_compiles_its_generation_once(runs):
+    """init's state is placed as step's output is (replicated on the mesh), so generation
+    1 reuses generation 0's compilation on 4 devices as on one."""
+    assert runs[1][1]["step_compilations"] == 1
+    assert runs[4][1]["step_compilations"] == 1
 
 
 def test_four_devices_give_the_one_device_state_bit_for_bit(runs):
@@ -187,7 +205,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _two_processes(script: Path, args: Callable[[int, str], list[str]]) -> list[tuple[int, str]]:
+def _two_processes(
+    script: Path, args: Callable[[int, str], list[str]], timeout: float = 120
+) -> list[tuple[int, str]]:
     """Run ``script`` as processes 0 and 1 of one jax.distributed job on localhost (2 CPU
     devices each), process i with ``args(i, port)``; their exit codes and output."""
     port = str(_free_port())
@@ -202,7 +222,7 @@ def _two_processes(script: Path, args: Callable[[int, str], list[str]]) -> list[
         for i in range(2)
     ]
     try:
-        outputs = [p.communicate(timeout=120)[0] for p in procs]
+        outputs = [p.communicate(timeout=timeout)[0] for p in procs]
     finally:
         for p in procs:
             if p.poll() is None:
@@ -221,18 +241,18 @@ def test_two_processes_with_jax_distributed_match_one_device(runs, tmp_path):
         assert code == 0, f"process {i} failed:\n{output}"
     for i in range(2):
         arrays, info = _load(tmp_path / f"proc{i}")
-        assert info == {"devices": 4, "processes": 2, "mesh_devices": 4}
+        assert info == {"devices": 4, "processes": 2, "mesh_devices": 4, "step_compilations": 1}
         _same(runs[1][0], arrays, "gauss_")
 
 
 CHILD_RUN = textwrap.dedent(
     """
     import os, signal, socket, sys, threading
-    pid = int(sys.argv[2])
+    pid = int(sys.argv[1])
     socket.gethostname = lambda: f"host{pid}"  # as on two hosts: the run lock is no guard
     import jax
     jax.distributed.initialize(
-        coordinator_address=f"localhost:{sys.argv[3]}", num_processes=2, process_id=pid
+        coordinator_address=f"localhost:{sys.argv[2]}", num_processes=2, process_id=pid
     )
     import numpy as np
     from jax.experimental import multihost_utils
@@ -242,43 +262,90 @@ CHILD_RUN = textwrap.dedent(
     from tdca.rundir import RunDir, RunDirError
     from tdca.tasks import GaussianTask
 
-    # phase: first-leg | resume, or one process (pid 1) differing: "late" (its time limit
-    # is already over), "signal" (Ctrl-C after 2 s), "other-lr", "other-end"
-    out, phase = sys.argv[1], sys.argv[4]
+    # One job runs every phase in turn (PHASE=FOLDER arguments; starting a job is what
+    # takes the time): first-leg | resume, "drop" (this process deletes its checkpoint
+    # in FOLDER; an empty FOLDER: nothing), or one process (pid 1) differing: "late" (its
+    # time limit is already over), "signal" (Ctrl-C after 2 s), "other-lr", "other-end".
     odd = pid == 1
     task = GaussianTask(num_points=8)
     strategy = TDCA.for_task(task, hidden=(8,))
     beta0 = strategy.init(jax.random.PRNGKey(1))
-    generations = 10**6 if phase == "signal" else 4
-    cfg = ESConfig(population=16, generations=generations, checkpoint_every=1)
-    lr = 9.0 if phase == "other-lr" and odd else 10.0
-    evo = Evolution(InnerLoop(strategy, 10, lr), beta0, cfg)
-    stop_after = {"first-leg": 2, "other-end": 1 if odd else 2}.get(phase)
-    time_limit = 0.0 if phase == "late" and odd else None
-    if phase == "signal" and odd:
-        threading.Timer(2.0, os.kill, (os.getpid(), signal.SIGINT)).start()
-    run = RunDir(out, resume=True)
-    try:
-        result = evolve(evo, task, beta0, run, seed=0, resume=True, progress=False,
-                        stop_after=stop_after, time_limit=time_limit)
-    except RunDirError as e:
-        print("RunDirError:", e)
-        sys.exit(3)
-    leaves = [
-        x if x.is_fully_addressable else multihost_utils.process_allgather(x, tiled=True)
-        for x in jax.tree.leaves(result.state)
-    ]
-    np.savez(out + "/state.npz", **{f"gauss_{i}": np.asarray(x) for i, x in enumerate(leaves)})
-    print("generation", result.generation, "interrupted", result.interrupted)
+    for spec in sys.argv[3:]:
+        phase, out = spec.split("=", 1)
+        tag = f"PHASE {phase} {os.path.basename(out)}:"
+        if phase == "drop":
+            if out:
+                os.remove(out + "/checkpoint.npz")
+            continue
+        generations = 10**6 if phase == "signal" else 4
+        cfg = ESConfig(population=16, generations=generations, checkpoint_every=1)
+        lr = 9.0 if phase == "other-lr" and odd else 10.0
+        evo = Evolution(InnerLoop(strategy, 10, lr), beta0, cfg)
+        stop_after = {"first-leg": 2, "other-end": 1 if odd else 2}.get(phase)
+        time_limit = 0.0 if phase == "late" and odd else None
+        if phase == "signal" and odd:
+            threading.Timer(2.0, os.kill, (os.getpid(), signal.SIGINT)).start()
+        try:
+            run = RunDir(out, resume=True)
+            result = evolve(evo, task, beta0, run, seed=0, resume=True, progress=False,
+                            stop_after=stop_after, time_limit=time_limit)
+        except RunDirError as e:
+            print(tag, "RunDirError:", " ".join(str(e).split()), flush=True)
+            continue
+        leaves = [
+            x if x.is_fully_addressable else multihost_utils.process_allgather(x, tiled=True)
+            for x in jax.tree.leaves(result.state)
+        ]
+        np.savez(out + "/state.npz", **{f"gauss_{i}": np.asarray(x) for i, x in enumerate(leaves)})
+        print(tag, "generation", result.generation, "interrupted", result.interrupted, flush=True)
     """
 )
 
+# (phase, folder of process 0, folder of process 1), in the order the job runs them
+PHASES = [
+    ("first-leg", "p0", "p1"),
+    ("first-leg", "lost0", "lost1"),
+    ("resume", "p0", "p1"),
+    ("drop", "", "lost1"),  # process 1's checkpoint is lost
+    ("resume", "lost0", "lost1"),
+    ("first-leg", "shared", "shared"),  # two processes given one folder
+    ("late", "late0", "late1"),
+    ("signal", "signal0", "signal1"),
+    ("other-lr", "other-lr0", "other-lr1"),
+    ("other-end", "other-end0", "other-end1"),
+]
 
-def _run_pair(tmp_path: Path, outs: list[Path], phase: str) -> list[tuple[int, str]]:
-    """CHILD_RUN as the two processes of one job, process i writing ``outs[i]``."""
-    script = tmp_path / "child_run.py"
+
+def _phase_job(tmp: Path) -> None:
+    """CHILD_RUN's phases as the two processes of one job; each one's output in tmp/outI."""
+    for _, *folders in PHASES:
+        for f in folders:
+            if f and not (tmp / f).exists():
+                _run_folder(tmp / f)
+    script = tmp / "child_run.py"
     script.write_text(CHILD_RUN)
-    return _two_processes(script, lambda i, port: [str(outs[i]), str(i), port, phase])
+    args = [[f"{p}={tmp / f[i] if f[i] else ''}" for p, *f in PHASES] for i in range(2)]
+    done = _two_processes(script, lambda i, port: [str(i), port, *args[i]], timeout=300)
+    for i, (code, output) in enumerate(done):
+        assert code == 0, f"process {i} failed:\n{output}"
+        (tmp / f"out{i}").write_text(output)
+
+
+@pytest.fixture(scope="module")
+def phases(once_per_session) -> tuple[Path, list[dict[tuple[str, str], str]]]:
+    """The phase job's folder and, per process, what each (phase, folder) printed."""
+    tmp = once_per_session("distributed-phases", _phase_job)
+    said = []
+    for i in range(2):
+        lines = (tmp / f"out{i}").read_text().splitlines()
+        said.append(
+            {
+                tuple(line.split(":", 1)[0].split()[1:]): line.split(":", 1)[1]
+                for line in lines
+                if line.startswith("PHASE ")
+            }
+        )
+    return tmp, said
 
 
 def _run_folder(path: Path) -> Path:
@@ -287,64 +354,50 @@ def _run_folder(path: Path) -> Path:
     return path
 
 
-def test_two_processes_checkpoint_and_resume_their_own_run_directories(runs, tmp_path):
+def test_two_processes_checkpoint_and_resume_their_own_run_directories(runs, phases):
     """Each process of a jax.distributed evolution writes and resumes its own run directory:
     stopped after 2 generations and resumed, both end at the uninterrupted one-device state
     bit for bit. A process whose checkpoint is missing, or two processes given one folder
     (on different hosts, where the run lock cannot see it), stop every process with the
     reason instead of desynchronising or interleaving their files."""
-    import shutil
+    tmp, said = phases
+    for i in range(2):
+        assert "generation 2" in said[i][("first-leg", f"p{i}")], said[i]
+        assert "generation 4" in said[i][("resume", f"p{i}")], said[i]
+        _same(runs[1][0], _arrays(tmp / f"p{i}" / "state.npz"), "gauss_")
+        assert len((tmp / f"p{i}" / "metrics.jsonl").read_text().splitlines()) == 4
 
-    outs = [_run_folder(tmp_path / f"p{i}") for i in range(2)]
-    for code, output in _run_pair(tmp_path, outs, "first-leg"):
-        assert code == 0 and "generation 2" in output, output
-    lost = [tmp_path / f"lost{i}" for i in range(2)]
-    for src, dst in zip(outs, lost, strict=True):
-        shutil.copytree(src, dst)
-    for code, output in _run_pair(tmp_path, outs, "resume"):
-        assert code == 0 and "generation 4" in output, output
-    for out in outs:
-        _same(runs[1][0], _arrays(out / "state.npz"), "gauss_")
-        assert len((out / "metrics.jsonl").read_text().splitlines()) == 4
-
-    (lost[1] / "checkpoint.npz").unlink()
-    for code, output in _run_pair(tmp_path, lost, "resume"):
-        assert code == 3 and "would start from generations [2, 0]" in output, output
-    assert len((lost[0] / "metrics.jsonl").read_text().splitlines()) == 2  # left as it was
-
-    shared = _run_folder(tmp_path / "shared")
-    for code, output in _run_pair(tmp_path, [shared, shared], "first-leg"):
-        assert code == 3 and "processes [0, 1] write the same run directory" in output, output
-    assert not (shared / "checkpoint.npz").exists()
+        lost = said[i][("resume", f"lost{i}")]
+        assert "RunDirError" in lost and "would start from generations [2, 0]" in lost, lost
+        shared = said[i][("first-leg", "shared")]
+        assert "processes [0, 1] write the same run directory" in shared, shared
+    assert len((tmp / "lost0" / "metrics.jsonl").read_text().splitlines()) == 2  # as it was
+    assert not (tmp / "shared" / "checkpoint.npz").exists()
 
 
-def test_processes_stop_together_and_refuse_to_evolve_different_things(tmp_path):
+def test_processes_stop_together_and_refuse_to_evolve_different_things(phases):
     """What one process decides alone is agreed by all before it acts: a time limit that
     is over on one process, or a Ctrl-C that reaches one process, stops both at the same
     generation, checkpointed (before: the other process waited in the next generation's
     collectives); processes set up with another inner lr, or to stop at another
     generation, are refused before any generation runs."""
-    outs = [_run_folder(tmp_path / f"late{i}") for i in range(2)]
-    for (code, output), out in zip(_run_pair(tmp_path, outs, "late"), outs, strict=True):
-        assert code == 0 and "generation 1 interrupted False" in output, output
-        assert json.loads(_arrays(out / "checkpoint.npz")["__meta__"].item())["generation"] == 1
-
-    outs = [_run_folder(tmp_path / f"signal{i}") for i in range(2)]
-    done = _run_pair(tmp_path, outs, "signal")
+    tmp, said = phases
     ends = set()
-    for code, output in done:
-        assert code == 0 and "interrupted True" in output, output
-        ends.add(output.split("generation ")[-1].split()[0])
-    assert len(ends) == 1 and 1 <= int(ends.pop()) < 10**6, done
-
-    for phase, reason in [
-        ("other-lr", "would evolve different things"),
-        ("other-end", "would stop at generations [2, 1]"),
-    ]:
-        outs = [_run_folder(tmp_path / f"{phase}{i}") for i in range(2)]
-        for code, output in _run_pair(tmp_path, outs, phase):
-            assert code == 3 and reason in output, output
-        assert not (outs[0] / "checkpoint.npz").exists()
+    for i in range(2):
+        assert "generation 1 interrupted False" in said[i][("late", f"late{i}")], said[i]
+        meta = json.loads(_arrays(tmp / f"late{i}" / "checkpoint.npz")["__meta__"].item())
+        assert meta["generation"] == 1
+        signalled = said[i][("signal", f"signal{i}")]
+        assert "interrupted True" in signalled, signalled
+        ends.add(signalled.split("generation ")[-1].split()[0])
+        for phase, reason in [
+            ("other-lr", "would evolve different things"),
+            ("other-end", "would stop at generations [2, 1]"),
+        ]:
+            line = said[i][(phase, f"{phase}{i}")]
+            assert "RunDirError" in line and reason in line, line
+            assert not (tmp / f"{phase}{i}" / "checkpoint.npz").exists()
+    assert len(ends) == 1 and 1 <= int(ends.pop()) < 10**6, said
 
 
 def test_tdca_evolve_joins_a_distributed_job(tmp_path):

@@ -68,7 +68,7 @@ class BenchConfig:
     steps: int = 150
     lr: float = 0.1
     generations: int = 5  # timed, after ``warmup`` generations
-    warmup: int = 2  # the first compiles; on XLA:CPU the second is still ~2x slow
+    warmup: int = 2  # the first compiles (kept at 2: timings stay comparable with old runs)
     reference_generations: int = 1  # timed, after one warm-up generation
     gemm_size: int | None = None  # None: 8192 on GPU/TPU, 2048 on CPU
     gemm_reps: int = 10

@@ -175,7 +175,12 @@ class Evolution:
         return 1 if self.mesh is None else self.mesh.size
 
     def _init(self, key: jax.Array, mean: Any) -> Any:
-        return self.es.init(key, mean, self.es_params)
+        # The state ``step`` returns is strongly typed and (over a mesh) replicated on it;
+        # jit keys on both, so init's state must match or generation 1 compiles the step a
+        # second time (evosax fills some fields from Python scalars: weakly typed).
+        state = self.es.init(key, mean, self.es_params)
+        strong = jax.tree.map(lambda x: jax.lax.convert_element_type(x, jnp.result_type(x)), state)
+        return self._replicate(strong)
 
     def mean(self, state: Any) -> Any:
         """The search distribution's centre: the evolved strategy parameters."""
