@@ -29,7 +29,7 @@ if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if _OWN_CACHE is not None and not hasattr(config, "workerinput"):  # the controller only
+    if _OWN_CACHE is not None:  # the process that made the folder removes it
         shutil.rmtree(_OWN_CACHE, ignore_errors=True)
 
 
