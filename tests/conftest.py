@@ -5,6 +5,15 @@ programs), and many tests, xdist workers and subprocesses compile the same ones.
 session shares one persistent XLA compilation cache, a fresh private folder removed at the
 end (set ``JAX_COMPILATION_CACHE_DIR`` yourself to keep one between runs). A cache hit
 loads the executable the miss compiled: results are the same bit for bit.
+
+Most tests check behaviour (run directories, refusals, resumes, learning at all) on tiny
+programs that run in milliseconds and take seconds to compile, so they compile with XLA's
+optimisations mostly off (``jax_disable_most_optimizations``: about half the compile time;
+results differ from a default compile in the last bits, and are as deterministic). Tests
+marked ``full_optimisation`` compile as users do: those that compare numbers between
+different programs bit for bit (1 vs 4 devices, chunked vs whole), and those whose time
+goes in running, not compiling. (The zoo's accuracies were recorded on a GPU: the
+0.2-point tolerance for that covers these last bits too.)
 """
 
 import collections
@@ -26,6 +35,35 @@ if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
     os.environ["JAX_COMPILATION_CACHE_DIR"] = _OWN_CACHE
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "-1")
+
+
+# The compile mode of this process's tests, and of the subprocesses they start (which
+# inherit the environment variable); switched only between tests that differ.
+_FLAG, _ENV = "jax_disable_most_optimizations", "JAX_DISABLE_MOST_OPTIMIZATIONS"
+os.environ[_ENV] = "1"
+_mode: dict[str, bool | None] = {"full": None}  # None: not set yet in this process
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "full_optimisation: compile with XLA's default optimisations, as users do "
+        "(see tests/conftest.py)",
+    )
+
+
+@pytest.fixture(autouse=True)
+def _compile_mode(request: pytest.FixtureRequest) -> None:
+    full = request.node.get_closest_marker("full_optimisation") is not None
+    if full != _mode["full"]:
+        import jax
+
+        # Executables compiled in the other mode stay in jit's in-memory caches: drop them,
+        # so that a test never mixes the two (the persistent cache keys on the mode).
+        jax.clear_caches()
+        jax.config.update(_FLAG, not full)
+        os.environ[_ENV] = "0" if full else "1"
+        _mode["full"] = full
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

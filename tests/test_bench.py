@@ -30,6 +30,7 @@ KEYS = (
 )
 
 
+@pytest.mark.full_optimisation  # it times what users run
 def test_small_bench_writes_sane_metrics(tmp_path):
     metrics = bench.run_bench(small=True, out=tmp_path)
     saved = json.loads((tmp_path / "metrics.json").read_text())

@@ -11,6 +11,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from flax import struct
 
 from tdca.credit import BP, DFA, FA, TDCA
@@ -102,6 +103,7 @@ def test_bp_fa_and_dfa_train_the_user_task():
         assert mse < 0.02 * start, (strategy.name, mse)
 
 
+@pytest.mark.full_optimisation  # compute-bound
 def test_tdca_is_evolved_on_the_user_task():
     """PGPE over a credit network reading [prediction, target]: the evolved credit network
     trains a fresh zero-initialised network to a lower error than the one it started

@@ -21,6 +21,7 @@ def test_each_function_has_its_local_minimum_in_the_small_well_above_the_global_
         assert float(f.value(f.global_min)) < float(f.value(f.local_min))
 
 
+@pytest.mark.full_optimisation  # compute-bound: the papers' default experiment
 def test_single_task_default_run(tmp_path):
     m = run_gaussian(GaussianConfig(), tmp_path, progress=False, make_figures=False)
     assert m["bp"]["reached"] == "local"
@@ -34,6 +35,7 @@ def test_single_task_default_run(tmp_path):
     assert saved["field"]["grid"] == 21
 
 
+@pytest.mark.full_optimisation  # compute-bound: the papers' default experiment
 @pytest.mark.parametrize("seed", [0])
 def test_multi_task_default_run(tmp_path, seed):
     m = run_gaussian(

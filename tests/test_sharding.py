@@ -27,6 +27,9 @@ from tdca.inner import InnerLoop
 from tdca.networks import MLP
 from tdca.tasks import ClassificationTask
 
+# Programs compared bit for bit here are compiled as users compile them (tests/conftest.py).
+pytestmark = pytest.mark.full_optimisation
+
 CHILD = textwrap.dedent(
     """
     import json, sys
@@ -101,8 +104,12 @@ CHILD = textwrap.dedent(
 )
 
 
-def _env(devices: int) -> dict[str, str]:
+def _env(devices: int, full_optimisation: bool = True) -> dict[str, str]:
+    """A child's environment: ``devices`` CPU devices, compiled as users compile (the
+    children's programs are compared bit for bit), or with XLA's optimisations mostly off
+    where what is tested is the command line around them (tests/conftest.py)."""
     env = dict(os.environ)
+    env["JAX_DISABLE_MOST_OPTIMIZATIONS"] = "0" if full_optimisation else "1"
     flags = env.get("XLA_FLAGS", "").split()
     flags = [f for f in flags if "xla_force_host_platform_device_count" not in f]
     if devices > 1:
@@ -206,7 +213,10 @@ def _free_port() -> int:
 
 
 def _two_processes(
-    script: Path, args: Callable[[int, str], list[str]], timeout: float = 120
+    script: Path,
+    args: Callable[[int, str], list[str]],
+    timeout: float = 120,
+    full_optimisation: bool = True,
 ) -> list[tuple[int, str]]:
     """Run ``script`` as processes 0 and 1 of one jax.distributed job on localhost (2 CPU
     devices each), process i with ``args(i, port)``; their exit codes and output."""
@@ -214,7 +224,7 @@ def _two_processes(
     procs = [
         subprocess.Popen(
             [sys.executable, str(script), *args(i, port)],
-            env=_env(2),
+            env=_env(2, full_optimisation),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -403,7 +413,9 @@ def test_processes_stop_together_and_refuse_to_evolve_different_things(phases):
 def test_tdca_evolve_joins_a_distributed_job(tmp_path):
     """`tdca evolve --coordinator ... --num-processes 2 --process-id I` (two data sets, one
     credit network): the two processes (2 CPU devices each) write the same credit network
-    as one process with all 4 devices, and record how the population was spread."""
+    as one process with all 4 devices, and record how the population was spread. The
+    command line is what is tested (the CHILD tests compare the programs at XLA's default
+    optimisations), so all three compile with optimisations mostly off, which is faster."""
     rng = np.random.default_rng(1)
     argv = ["evolve"]
     for name in ("a", "b"):  # a multi-data-set ("All") evolution: one credit network, two tasks
@@ -424,12 +436,13 @@ def test_tdca_evolve_joins_a_distributed_job(tmp_path):
             *["--coordinator", f"localhost:{port}", "--num-processes", "2"],
             *["--process-id", str(i)],
         ],
+        full_optimisation=False,
     )
     for i, (code, output) in enumerate(done):
         assert code == 0, f"process {i} failed:\n{output}"
     one = subprocess.run(
         [sys.executable, str(script), *argv, "--out", str(tmp_path / "one")],
-        env=_env(4),
+        env=_env(4, full_optimisation=False),
         capture_output=True,
         text=True,
         timeout=120,
