@@ -38,10 +38,10 @@ if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
 
 
 # The compile mode of this process's tests, and of the subprocesses they start (which
-# inherit the environment variable); switched only between tests that differ.
+# inherit the environment variable): optimisations mostly off from JAX's import on,
+# switched only between tests that differ.
 _FLAG, _ENV = "jax_disable_most_optimizations", "JAX_DISABLE_MOST_OPTIMIZATIONS"
 os.environ[_ENV] = "1"
-_mode: dict[str, bool | None] = {"full": None}  # None: not set yet in this process
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -54,16 +54,15 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(autouse=True)
 def _compile_mode(request: pytest.FixtureRequest) -> None:
-    full = request.node.get_closest_marker("full_optimisation") is not None
-    if full != _mode["full"]:
-        import jax
+    import jax
 
+    full = request.node.get_closest_marker("full_optimisation") is not None
+    if jax.config.values[_FLAG] == full:  # this process is in the other mode
         # Executables compiled in the other mode stay in jit's in-memory caches: drop them,
         # so that a test never mixes the two (the persistent cache keys on the mode).
         jax.clear_caches()
         jax.config.update(_FLAG, not full)
         os.environ[_ENV] = "0" if full else "1"
-        _mode["full"] = full
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
