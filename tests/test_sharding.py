@@ -34,13 +34,7 @@ CHILD = textwrap.dedent(
     """
     import json, sys
     import jax
-    if sys.argv[2] == "dist":
-        jax.distributed.initialize(
-            coordinator_address=f"localhost:{sys.argv[4]}", num_processes=2,
-            process_id=int(sys.argv[3]),
-        )
     import numpy as np
-    from jax.experimental import multihost_utils
     from tdca.credit import TDCA
     from tdca.evolution import ESConfig, Evolution
     from tdca.inner import InnerLoop
@@ -54,11 +48,7 @@ CHILD = textwrap.dedent(
         state = evo.init(jax.random.PRNGKey(0), beta0)
         for g in range(generations):
             state, _ = evo.step(state, task, jax.random.fold_in(jax.random.PRNGKey(0), g))
-        leaves = [
-            x if x.is_fully_addressable else multihost_utils.process_allgather(x, tiled=True)
-            for x in jax.tree.leaves(state)
-        ]
-        return evo, [np.asarray(x) for x in leaves]
+        return evo, [np.asarray(x) for x in jax.tree.leaves(state)]
 
     compiled = []  # the generation's compilations (cache hits from disk included)
     jax.monitoring.register_event_duration_secs_listener(
@@ -72,31 +62,30 @@ CHILD = textwrap.dedent(
     info["mesh_devices"] = evo.num_devices
     info["step_compilations"] = compiled.count("jit(_step)")
     out.update({f"gauss_{i}": v for i, v in enumerate(leaves)})
-    if sys.argv[2] == "local":
-        _, leaves = evolve(gauss, g_strategy, 16, 10, 10.0, 4, chunk=2)
-        out.update({f"gauss_chunked_{i}": v for i, v in enumerate(leaves)})
-        k = jax.random.PRNGKey(3)
-        x = jax.random.uniform(k, (256, 20))
-        y = jax.random.randint(k, (256,), 0, 4)
-        task = ClassificationTask.create(x, y, MLP((20, 16, 4)), 4)
-        clf_strategy = TDCA.for_task(task, hidden=(8, 8))
-        evo, leaves = evolve(task, clf_strategy, 8, 5, 0.5, 3)
-        out.update({f"clf_{i}": v for i, v in enumerate(leaves)})
-        state = evo.init(jax.random.PRNGKey(0), clf_strategy.init(jax.random.PRNGKey(1)))
-        population, _ = evo.es.ask(jax.random.PRNGKey(5), state, evo.es_params)
-        key = jax.random.PRNGKey(7)
-        out["clf_fitness"] = np.asarray(jax.jit(evo.evaluate)(population, task, key))
-        vmapped = jax.jit(jax.vmap(evo.inner.fitness, in_axes=(0, None, None)))
-        out["clf_fitness_blocks_of_2"] = np.concatenate([
-            np.asarray(vmapped(jax.tree.map(lambda a: a[i:i + 2], population), task, key))
-            for i in range(0, 8, 2)
-        ])
-        try:
-            Evolution(InnerLoop(g_strategy, 2), g_strategy.init(jax.random.PRNGKey(0)),
-                      ESConfig(population=6))
-            info["indivisible_error"] = None
-        except ValueError as e:
-            info["indivisible_error"] = str(e)
+    _, leaves = evolve(gauss, g_strategy, 16, 10, 10.0, 4, chunk=2)
+    out.update({f"gauss_chunked_{i}": v for i, v in enumerate(leaves)})
+    k = jax.random.PRNGKey(3)
+    x = jax.random.uniform(k, (256, 20))
+    y = jax.random.randint(k, (256,), 0, 4)
+    task = ClassificationTask.create(x, y, MLP((20, 16, 4)), 4)
+    clf_strategy = TDCA.for_task(task, hidden=(8, 8))
+    evo, leaves = evolve(task, clf_strategy, 8, 5, 0.5, 3)
+    out.update({f"clf_{i}": v for i, v in enumerate(leaves)})
+    state = evo.init(jax.random.PRNGKey(0), clf_strategy.init(jax.random.PRNGKey(1)))
+    population, _ = evo.es.ask(jax.random.PRNGKey(5), state, evo.es_params)
+    key = jax.random.PRNGKey(7)
+    out["clf_fitness"] = np.asarray(jax.jit(evo.evaluate)(population, task, key))
+    vmapped = jax.jit(jax.vmap(evo.inner.fitness, in_axes=(0, None, None)))
+    out["clf_fitness_blocks_of_2"] = np.concatenate([
+        np.asarray(vmapped(jax.tree.map(lambda a: a[i:i + 2], population), task, key))
+        for i in range(0, 8, 2)
+    ])
+    try:
+        Evolution(InnerLoop(g_strategy, 2), g_strategy.init(jax.random.PRNGKey(0)),
+                  ESConfig(population=6))
+        info["indivisible_error"] = None
+    except ValueError as e:
+        info["indivisible_error"] = str(e)
     np.savez(sys.argv[1] + ".npz", **out)
     with open(sys.argv[1] + ".json", "w") as f:
         json.dump(info, f)
@@ -141,7 +130,7 @@ def _local_children(tmp: Path) -> None:
     script.write_text(CHILD)
     procs = {
         n: subprocess.Popen(
-            [sys.executable, str(script), str(tmp / f"dev{n}"), "local"],
+            [sys.executable, str(script), str(tmp / f"dev{n}")],
             env=_env(n),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -240,21 +229,6 @@ def _two_processes(
     return [(p.returncode, o) for p, o in zip(procs, outputs, strict=True)]
 
 
-def test_two_processes_with_jax_distributed_match_one_device(runs, tmp_path):
-    """Two CPU processes x 2 devices each, joined by jax.distributed (localhost only)."""
-    script = tmp_path / "child.py"
-    script.write_text(CHILD)
-    done = _two_processes(
-        script, lambda i, port: [str(tmp_path / f"proc{i}"), "dist", str(i), port]
-    )
-    for i, (code, output) in enumerate(done):
-        assert code == 0, f"process {i} failed:\n{output}"
-    for i in range(2):
-        arrays, info = _load(tmp_path / f"proc{i}")
-        assert info == {"devices": 4, "processes": 2, "mesh_devices": 4, "step_compilations": 1}
-        _same(runs[1][0], arrays, "gauss_")
-
-
 CHILD_RUN = textwrap.dedent(
     """
     import os, signal, socket, sys, threading
@@ -273,9 +247,15 @@ CHILD_RUN = textwrap.dedent(
     from tdca.tasks import GaussianTask
 
     # One job runs every phase in turn (PHASE=FOLDER arguments; starting a job is what
-    # takes the time): first-leg | resume, "drop" (this process deletes its checkpoint
-    # in FOLDER; an empty FOLDER: nothing), or one process (pid 1) differing: "late" (its
+    # takes the time): whole (4 generations in one go, first: its compilations are
+    # counted) | first-leg | resume, "drop" (this process deletes its checkpoint in
+    # FOLDER; an empty FOLDER: nothing), or one process (pid 1) differing: "late" (its
     # time limit is already over), "signal" (Ctrl-C after 2 s), "other-lr", "other-end".
+    compiled = []  # the compilations so far (cache hits from disk included)
+    jax.monitoring.register_event_duration_secs_listener(
+        lambda event, _, fun_name="", **__: compiled.append(fun_name)
+        if event == "/jax/core/compile/backend_compile_duration" else None
+    )
     odd = pid == 1
     task = GaussianTask(num_points=8)
     strategy = TDCA.for_task(task, hidden=(8,))
@@ -295,6 +275,7 @@ CHILD_RUN = textwrap.dedent(
         time_limit = 0.0 if phase == "late" and odd else None
         if phase == "signal" and odd:
             threading.Timer(2.0, os.kill, (os.getpid(), signal.SIGINT)).start()
+        before = compiled.count("jit(_step)")
         try:
             run = RunDir(out, resume=True)
             result = evolve(evo, task, beta0, run, seed=0, resume=True, progress=False,
@@ -307,12 +288,16 @@ CHILD_RUN = textwrap.dedent(
             for x in jax.tree.leaves(result.state)
         ]
         np.savez(out + "/state.npz", **{f"gauss_{i}": np.asarray(x) for i, x in enumerate(leaves)})
-        print(tag, "generation", result.generation, "interrupted", result.interrupted, flush=True)
+        print(tag, "generation", result.generation, "interrupted", result.interrupted,
+              "devices", jax.device_count(), "processes", jax.process_count(),
+              "mesh_devices", evo.num_devices,
+              "step_compilations", compiled.count("jit(_step)") - before, flush=True)
     """
 )
 
 # (phase, folder of process 0, folder of process 1), in the order the job runs them
 PHASES = [
+    ("whole", "whole0", "whole1"),
     ("first-leg", "p0", "p1"),
     ("first-leg", "lost0", "lost1"),
     ("resume", "p0", "p1"),
@@ -362,6 +347,18 @@ def _run_folder(path: Path) -> Path:
     path.mkdir(parents=True)
     (path / "config.json").write_text(json.dumps({"experiment": "test"}))
     return path
+
+
+def test_two_processes_with_jax_distributed_match_one_device(runs, phases):
+    """Two CPU processes x 2 devices each, joined by jax.distributed (localhost only): the
+    population spreads over all 4 devices, the generation compiles once, and both end at
+    the one-device state bit for bit (the phase job's first, uninterrupted run)."""
+    tmp, said = phases
+    for i in range(2):
+        line = said[i][("whole", f"whole{i}")]
+        expected = "generation 4 interrupted False devices 4 processes 2 mesh_devices 4"
+        assert f"{expected} step_compilations 1" in line, line
+        _same(runs[1][0], _arrays(tmp / f"whole{i}" / "state.npz"), "gauss_")
 
 
 def test_two_processes_checkpoint_and_resume_their_own_run_directories(runs, phases):
