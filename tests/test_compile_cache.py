@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from tdca import cli
-from tdca.compile_cache import MAX_BYTES
+from tdca.compile_cache import MAX_BYTES, MIN_COMPILE_SECONDS
 
 CHILD = """
 import json
@@ -25,32 +25,51 @@ folder = use_compilation_cache()
 y = jax.jit(lambda x: jnp.tanh(x) * 2)(jnp.ones(3))
 print(json.dumps({"folder": None if folder is None else str(folder),
                   "max_size": jax.config.jax_compilation_cache_max_size,
+                  "min_seconds": jax.config.jax_persistent_cache_min_compile_time_secs,
                   "y": [float(v) for v in y]}))
 """
 
 
-def _child(tmp: Path, **env: str) -> dict:
-    base = {k: v for k, v in os.environ.items() if k not in ("JAX_COMPILATION_CACHE_DIR",)}
-    base.update(HOME=str(tmp / "home"), TDCA_CACHE_DIR=str(tmp / "cache"), **env)
-    base.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")  # write even tiny ones
+MIN_TIME = "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"
+
+
+def _child(tmp: Path, stderr: list[str] | None = None, **env: str | None) -> dict:
+    """Run CHILD with ``env`` over a clean one (no cache of JAX's own, HOME and the tdca cache
+    in ``tmp``, every compile written unless ``env`` says otherwise); what it printed."""
+    drop = ("JAX_COMPILATION_CACHE_DIR", "JAX_COMPILATION_CACHE_MAX_SIZE", MIN_TIME)
+    base = {k: v for k, v in os.environ.items() if k not in drop}
+    base.update({MIN_TIME: "0"}, HOME=str(tmp / "home"), TDCA_CACHE_DIR=str(tmp / "cache"))
+    base.update(env)
+    base = {k: v for k, v in base.items() if v is not None}
     done = subprocess.run(
         [sys.executable, "-c", CHILD], env=base, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
+    if stderr is not None:
+        stderr.append(done.stderr)
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert out.pop("y") == pytest.approx([2 * np.tanh(1.0)] * 3, rel=1e-6)
     return out
 
 
 def _entries(folder: Path) -> list[Path]:
-    return [p for p in folder.rglob("*") if p.is_file() and not p.name.endswith(".lock")]
+    """The compiled programs in a cache folder (JAX names them ``*-cache``; the folder also
+    holds a ``.lockfile`` and access times)."""
+    return [p for p in folder.rglob("*-cache") if p.is_file()]
 
 
 def test_the_command_caches_compiled_programs_in_the_tdca_cache_folder(tmp_path):
     out = _child(tmp_path)
     folder = tmp_path / "cache" / "xla"
-    assert out == {"folder": str(folder), "max_size": MAX_BYTES}
+    assert out == {"folder": str(folder), "max_size": MAX_BYTES, "min_seconds": 0.0}
     assert _entries(folder), "nothing was written to the cache"
+
+
+def test_small_compiles_are_cached_too_unless_jax_is_told_otherwise(tmp_path):
+    """JAX's default writes only compiles of 1 s or more; the command writes from 0.1 s."""
+    assert _child(tmp_path, **{MIN_TIME: None})["min_seconds"] == MIN_COMPILE_SECONDS < 1
+    assert _child(tmp_path / "b", **{MIN_TIME: "2.5"})["min_seconds"] == 2.5
+    assert _child(tmp_path / "c", JAX_COMPILATION_CACHE_MAX_SIZE="-1")["max_size"] == -1
 
 
 def test_the_cache_can_be_moved_or_turned_off(tmp_path):
@@ -64,7 +83,7 @@ def test_the_cache_can_be_moved_or_turned_off(tmp_path):
 def test_a_cache_jax_was_given_is_left_as_it_is(tmp_path):
     given = tmp_path / "jax-cache"
     out = _child(tmp_path, JAX_COMPILATION_CACHE_DIR=str(given))
-    assert out == {"folder": str(given), "max_size": -1}  # JAX's own settings, untouched
+    assert out == {"folder": str(given), "max_size": -1, "min_seconds": 0.0}  # untouched
     assert _entries(given) and not (tmp_path / "cache" / "xla").exists()
 
 
@@ -96,4 +115,6 @@ def test_a_damaged_cache_entry_is_compiled_again_not_trusted(tmp_path):
     assert entries
     for entry in entries:
         entry.write_bytes(b"not an executable")
-    _child(tmp_path)  # JAX warns and compiles afresh: the program still computes 2 tanh(1)
+    said: list[str] = []
+    _child(tmp_path, said)  # JAX warns and compiles afresh: the program still computes 2 tanh(1)
+    assert "Error reading persistent compilation cache entry" in said[0], said[0]

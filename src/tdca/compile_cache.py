@@ -1,9 +1,9 @@
 """A persistent XLA compilation cache for the ``tdca`` command.
 
 Compiling is a large share of a short command's time on a CPU (the demo: 89 s without the
-cache, 63 s with it filled by an earlier run; measured on 2 cores). JAX can keep compiled programs on
-disk and load them when the same program is compiled again; a loaded program is the one the
-first compile made, so results are the same bit for bit. The command turns that on in
+cache, 63 s with it filled by an earlier run; measured on 2 cores). JAX can keep compiled
+programs on disk and load them when the same program is compiled again; a loaded program is
+the one the first compile made, so results are the same bit for bit. The command turns that on in
 ``$TDCA_CACHE_DIR/xla`` (else ``~/.cache/tdca/xla``), bounded in size, least recently used
 entries dropped first. ``TDCA_XLA_CACHE=off`` turns it off, ``TDCA_XLA_CACHE=DIR`` puts it in
 DIR, and a cache JAX was already given (``JAX_COMPILATION_CACHE_DIR``) is left alone.
@@ -50,7 +50,7 @@ def use_compilation_cache() -> Path | None:
     ):
         return None  # (JAX needs filelock to bound the cache's size; a dependency of tdca)
     jax.config.update("jax_compilation_cache_dir", str(folder))
-    if jax.config.jax_compilation_cache_max_size == -1:
+    if "JAX_COMPILATION_CACHE_MAX_SIZE" not in os.environ:
         jax.config.update("jax_compilation_cache_max_size", MAX_BYTES)
     if "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS" not in os.environ:
         jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_COMPILE_SECONDS)
