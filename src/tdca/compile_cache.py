@@ -3,10 +3,10 @@
 Compiling is a large share of a short command's time on a CPU (the demo: 89 s without the
 cache, 63 s with it filled by an earlier run; measured on 2 cores). JAX can keep compiled
 programs on disk and load them when the same program is compiled again; a loaded program is
-the one the first compile made, so results are the same bit for bit. The command turns that on in
-``$TDCA_CACHE_DIR/xla`` (else ``~/.cache/tdca/xla``), bounded in size, least recently used
-entries dropped first. ``TDCA_XLA_CACHE=off`` turns it off, ``TDCA_XLA_CACHE=DIR`` puts it in
-DIR, and a cache JAX was already given (``JAX_COMPILATION_CACHE_DIR``) is left alone.
+the one the first compile made, so results are the same bit for bit. The command turns that
+on in ``$TDCA_CACHE_DIR/xla`` (else ``~/.cache/tdca/xla``), bounded in size, least recently
+used entries dropped first. ``TDCA_XLA_CACHE=off`` turns it off, ``TDCA_XLA_CACHE=DIR`` puts
+it in DIR, and a cache JAX was already given (``JAX_COMPILATION_CACHE_DIR``) is left alone.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import importlib.util
 import os
 from pathlib import Path
 
-from tdca.data.cache import fallback_cache_dir, is_writable_dir
+from tdca.data.cache import _env_path, fallback_cache_dir, is_writable_dir
 
 ENV = "TDCA_XLA_CACHE"
 OFF = ("0", "off", "no", "false", "none")
@@ -26,12 +26,9 @@ MIN_COMPILE_SECONDS = 0.1  # JAX's default (1 s) skips the many small eager prog
 def cache_folder() -> Path | None:
     """Where the command's cache goes: ``$TDCA_XLA_CACHE``, else the tdca cache folder's
     ``xla/``; None when it is turned off."""
-    value = os.environ.get(ENV)
-    if value is not None and value.strip().lower() in OFF:
+    if os.environ.get(ENV, "").strip().lower() in OFF:
         return None
-    if value and value.strip():
-        return Path(value.strip()).expanduser().absolute()
-    return fallback_cache_dir() / "xla"
+    return _env_path(ENV) or fallback_cache_dir() / "xla"
 
 
 def use_compilation_cache() -> Path | None:
