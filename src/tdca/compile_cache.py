@@ -1,12 +1,13 @@
 """A persistent XLA compilation cache for the ``tdca`` command.
 
-Compiling is a large share of a short command's time on a CPU (the demo: 89 s without the
-cache, 63 s with it filled by an earlier run; measured on 2 cores). JAX can keep compiled
-programs on disk and load them when the same program is compiled again; a loaded program is
-the one the first compile made, so results are the same bit for bit. The command turns that
-on in ``$TDCA_CACHE_DIR/xla`` (else ``~/.cache/tdca/xla``), bounded in size, least recently
-used entries dropped first. ``TDCA_XLA_CACHE=off`` turns it off, ``TDCA_XLA_CACHE=DIR`` puts
-it in DIR, and a cache JAX was already given (``JAX_COMPILATION_CACHE_DIR``) is left alone.
+Compiling is a large share of a short command's time on a CPU (the demo: 93 s without the
+cache, 70 s with it filled by an earlier run, on 2 cores: benchmarks/compile_cache.sh). JAX
+can keep compiled programs on disk and load them when the same program is compiled again; a
+loaded program is the one the first compile made, so results are the same bit for bit. The
+command turns that on in ``$TDCA_CACHE_DIR/xla`` (else ``~/.cache/tdca/xla``), bounded in
+size, least recently used entries dropped first. ``TDCA_XLA_CACHE=off`` turns it off,
+``TDCA_XLA_CACHE=DIR`` puts it in DIR, and a cache JAX was already given
+(``JAX_COMPILATION_CACHE_DIR``) is left alone.
 """
 
 from __future__ import annotations
