@@ -34,7 +34,7 @@ from tdca.experiments.report import results_document, table_markdown
 from tdca.inner import InnerLoop, make_optimizer
 from tdca.io import ArtifactError
 from tdca.networks import MLP
-from tdca.tasks.classification import accuracy, cross_entropy
+from tdca.tasks.classification import ClassificationTask, accuracy, cross_entropy
 
 
 def _npz(path, shape, n_train=300, n_test=200, seed=0):
@@ -207,6 +207,31 @@ def test_dfa_like_init_starts_as_dfa(data):
     np.testing.assert_allclose(credits[:, 100:], err, atol=1e-4)
     # Hidden credits are a fixed linear map of (y - p): rank <= 10.
     assert np.linalg.matrix_rank(np.asarray(credits[:, :100]), tol=1e-3) <= 10
+
+
+def test_dfa_like_init_places_its_blocks_bit_for_bit():
+    """The blocks, against the formula written with jnp (the values the init had before
+    it was assembled in numpy, to save its compilations), with a learned gain left at 1."""
+    from tdca.credit.strategies.feedback import _feedback_init
+
+    rng = np.random.default_rng(0)
+    task = ClassificationTask.create(
+        rng.random((8, 12), dtype=np.float32), np.arange(8) % 4, MLP((12, 6, 4)), 4
+    )
+    tdca = make_strategy("tdca", task, hidden=(5, 7), gain_speed=2.0)
+    c, eps, key = 4, 0.3, jax.random.PRNGKey(5)
+    beta = dfa_like_init(tdca, key, c, eps=eps)
+    k_fb, k_net = jax.random.split(key)
+    b_all = jnp.concatenate([*_feedback_init(k_fb, [(c, 6)]), jnp.eye(c)], axis=1)
+    start, eye = tdca.net.init(k_net), jnp.eye(c)
+    w1 = start[0]["w"].at[:, :c].set(0.0).at[:c, :c].set(-eps * eye).at[c:, :c].set(eps * eye)
+    w2 = start[1]["w"].at[:c, :].set(0.0).at[:, :c].set(0.0).at[:c, :c].set(eye)
+    w3 = jnp.zeros_like(start[2]["w"]).at[:c].set(b_all / eps)
+    assert len(beta) == 4 and float(beta[3]["log_gain"]) == 0.0
+    for layer, w in zip(beta[:3], (w1, w2, w3), strict=True):
+        assert layer["w"].dtype == w.dtype == jnp.float32
+        np.testing.assert_array_equal(np.asarray(layer["w"]), np.asarray(w))
+        np.testing.assert_array_equal(np.asarray(layer["b"]), 0.0)
 
 
 def test_validation_split_never_touches_train_subset_or_test_set(data):
