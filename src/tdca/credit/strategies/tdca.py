@@ -167,22 +167,20 @@ def dfa_like_init(
     beta = net.init(k_net)
     # Assembled in numpy: each eager ``.at[].set`` compiled a scatter of its own (0.9 s
     # of a cold ``tdca evolve``); the values are the same bit for bit.
-    w = [np.array(layer["w"]) for layer in beta[:3]]
-    eye = np.eye(c, dtype=w[0].dtype)
-    w[0][:, :c] = 0.0
-    w[0][:c, :c] = -eps * eye
-    w[0][c:, :c] = eps * eye
-    w[1][:c, :] = 0.0
-    w[1][:, :c] = 0.0
-    w[1][:c, :c] = eye
-    b_all = np.concatenate([*map(np.asarray, feedback), np.eye(c, dtype=w[2].dtype)], axis=1)
-    w[2][:] = 0.0
-    w[2][:c] = jnp.asarray(b_all) / eps  # in XLA, as before: numpy rounds this differently
-    layers = [
-        {"w": jnp.asarray(wi), "b": jnp.asarray(np.zeros_like(layer["b"]))}
-        for wi, layer in zip(w, beta, strict=False)
-    ]
+    w1, w2 = (np.array(layer["w"]) for layer in beta[:2])
+    eye = np.eye(c, dtype=w1.dtype)
+    w1[:c, :c] = -eps * eye  # rows: p, then onehot(y) (2c inputs, checked above)
+    w1[c:, :c] = eps * eye
+    w2[:c, :] = 0.0
+    w2[:, :c] = 0.0
+    w2[:c, :c] = eye
+    b_all = np.concatenate([*map(np.asarray, feedback), eye], axis=1)
+    w3 = np.zeros(beta[2]["w"].shape, w1.dtype)
+    w3[:c] = jnp.asarray(b_all) / eps  # in XLA, as before: numpy rounds this differently
     return [
-        *layers,
+        *(
+            {"w": jnp.asarray(w), "b": jnp.asarray(np.zeros_like(layer["b"]))}
+            for w, layer in zip((w1, w2, w3), beta[:3], strict=True)
+        ),
         *beta[3:],  # the learned gain, if any, starts at 1
     ]
