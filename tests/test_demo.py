@@ -36,8 +36,8 @@ def test_demo_prints_its_tables_writes_its_runs_and_skips_mnist_saying_why(
     mnist |= {"tdca": _mnist_result("tdca", 0.9), "bp": _mnist_result("bp", 0.85)}
     monkeypatch.setattr(demo, "run_gaussian", short)
     monkeypatch.setattr(demo, "mnist_zoo_comparison", lambda: mnist)
-    wide = demo.Console
-    monkeypatch.setattr(demo, "Console", lambda: wide(width=200))  # no wrapped cells
+    for name in ("COLUMNS", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
+        monkeypatch.delenv(name, raising=False)  # output to a pipe: 120 columns, no wrapping
     assert main(["demo", "--out", str(tmp_path / "d"), "--no-progress"]) == 0
     printed = capsys.readouterr().out
     assert "BP vs evolved TDCA on mixed Gaussians" in printed

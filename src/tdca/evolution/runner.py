@@ -16,20 +16,13 @@ from typing import Any
 
 import jax
 import numpy as np
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from tdca.evolution import processes
 from tdca.evolution.pgpe import Evolution
 from tdca.io import ArtifactError, load_pytree, save_pytree
 from tdca.rundir import RunDir, RunDirError
 from tdca.tasks.base import Task
+from tdca.terminal import evolution_progress
 
 CHECKPOINT = "checkpoint.npz"
 HISTORY = "metrics.jsonl"
@@ -160,24 +153,14 @@ def evolve(
         save_pytree(run.file(CHECKPOINT), state, {"generation": generation, "seed": seed})
 
     generation = start
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[status]}"),
-    )
     interrupted = False
     t_start = time.perf_counter()
     vote = processes.StopVote()  # several processes stop together, or not at all
     with (
-        Progress(*columns, disable=not progress, transient=False) as bar,
+        evolution_progress(label, cfg.generations, start, enabled=progress) as advance,
         run.file(HISTORY).open("a") as log,
         vote.catching_signals(),
     ):
-        job = bar.add_task(label, total=cfg.generations, completed=start, status="")
         try:
             while generation < end:
                 t0 = time.perf_counter()
@@ -193,13 +176,9 @@ def evolve(
                 history.append(row)
                 log.write(json.dumps(row) + "\n")
                 log.flush()
-                bar.update(
-                    job,
-                    advance=1,
-                    status=(
-                        f"best {stats['best_fitness']:.4g} mean {stats['mean_fitness']:.4g} "
-                        f"diverged {stats['diverged']}"
-                    ),
+                advance(
+                    f"best {stats['best_fitness']:.4g} mean {stats['mean_fitness']:.4g} "
+                    f"diverged {stats['diverged']}"
                 )
                 if keep is not None and generation % keep[0] == 0:
                     keep[1](generation, evolution.mean(state), row)

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from tdca.experiments.gaussian import GaussianConfig, run_gaussian
 from tdca.rundir import write_json_file
+from tdca.terminal import output_console
 
 
 def _rows(name: str, m: dict[str, Any]) -> list[list[str]]:
@@ -84,7 +85,7 @@ def run_demo(
     console: Console | None = None,
     mnist: bool = True,
 ) -> dict:
-    console = console or Console()
+    console = console or output_console()
     out = Path(out)
     results = {}
     for label, multi in (("single", False), ("multi-task", True)):

@@ -47,6 +47,7 @@ from tdca.rundir import (
     wait_until_free,
     write_json_file,
 )
+from tdca.terminal import output_console
 
 TABLES = (
     "table1",
@@ -756,7 +757,7 @@ def run_reproduce(
 ) -> dict[str, Any]:
     if scale not in SCALES:
         raise ValueError(f"--scale must be one of {tuple(SCALES)}, got {scale!r}")
-    console = console or Console()
+    console = console or output_console()
     r = Reproduction(
         table,
         Path(out),
