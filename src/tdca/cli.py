@@ -66,7 +66,11 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--out", type=Path, help="new run directory to write")
     where.add_argument("--resume", type=Path, help="run directory to continue from its checkpoint")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
+    p.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bar or progress lines (the run's files still log every generation)",
+    )
 
 
 def _add_distributed_args(p: argparse.ArgumentParser) -> None:

@@ -1,4 +1,4 @@
-"""Driving an evolution: progress bar, per-generation log, checkpoints, resume.
+"""Driving an evolution: progress (tdca.terminal), per-generation log, checkpoints, resume.
 
 Generation g uses the key ``fold_in(PRNGKey(seed), g)``, so a run resumed from the
 checkpoint of generation g continues exactly as the uninterrupted run would have: on the
