@@ -87,6 +87,14 @@ def compilations() -> Iterator[collections.Counter]:
     jax.monitoring.unregister_event_duration_listener(listener)
 
 
+@pytest.fixture
+def piped_output(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Printed output as in a batch job's log: no terminal, and no variable that makes rich
+    act as if there were one or fixes its width (captured output is not a terminal)."""
+    for name in ("COLUMNS", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture(scope="session")
 def once_per_session(tmp_path_factory: pytest.TempPathFactory) -> Callable:
     """``once(name, make)``: the folder ``make(folder)`` filled, made by one process only.

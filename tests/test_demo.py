@@ -21,7 +21,10 @@ def _mnist_result(learner: str, acc: float) -> dict:
 
 
 def test_demo_prints_its_tables_writes_its_runs_and_skips_mnist_saying_why(
-    tmp_path, monkeypatch, capsys
+    tmp_path,
+    monkeypatch,
+    capsys,
+    piped_output,  # a pipe: 120 columns, no wrapped cells
 ):
     real = demo.run_gaussian
 
@@ -36,8 +39,6 @@ def test_demo_prints_its_tables_writes_its_runs_and_skips_mnist_saying_why(
     mnist |= {"tdca": _mnist_result("tdca", 0.9), "bp": _mnist_result("bp", 0.85)}
     monkeypatch.setattr(demo, "run_gaussian", short)
     monkeypatch.setattr(demo, "mnist_zoo_comparison", lambda: mnist)
-    for name in ("COLUMNS", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
-        monkeypatch.delenv(name, raising=False)  # output to a pipe: 120 columns, no wrapping
     assert main(["demo", "--out", str(tmp_path / "d"), "--no-progress"]) == 0
     printed = capsys.readouterr().out
     assert "BP vs evolved TDCA on mixed Gaussians" in printed

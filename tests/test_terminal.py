@@ -8,8 +8,6 @@ from rich.console import Console
 from tdca import terminal
 from tdca.cli import main
 
-_TTY_ENV = ("COLUMNS", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")
-
 
 def _log_console() -> tuple[Console, io.StringIO]:
     buffer = io.StringIO()
@@ -52,19 +50,19 @@ def test_disabled_progress_prints_nothing():
     assert buffer.getvalue() == ""
 
 
-def test_tables_for_a_pipe_are_wide_unless_columns_says_otherwise(monkeypatch, capsys):
-    for name in _TTY_ENV:
-        monkeypatch.delenv(name, raising=False)
+def test_tables_for_a_pipe_are_wide_unless_columns_says_otherwise(
+    monkeypatch,
+    capsys,
+    piped_output,  # capsys: stdout is not a terminal, even under -s
+):
     assert terminal.output_console().width == terminal.LOG_WIDTH
     monkeypatch.setenv("COLUMNS", "97")
     assert terminal.output_console().width == 97
 
 
 def test_an_evolution_logs_its_progress_when_output_is_not_a_terminal(
-    tmp_path, monkeypatch, capsys
+    tmp_path, capsys, piped_output
 ):
-    for name in _TTY_ENV:
-        monkeypatch.delenv(name, raising=False)
     out = str(tmp_path / "g")
     argv = ["gaussian", "--out", out, "--generations", "3", "--population", "4"]
     assert main([*argv, "--steps", "5"]) == 0
