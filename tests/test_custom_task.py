@@ -120,5 +120,6 @@ def test_tdca_is_evolved_on_the_user_task():
         fitness.append(float(stats["centre_fitness"]))
     before = _mse(strategy, beta0, task, 50, 0.5)
     after = _mse(strategy, evo.mean(state), task, 50, 0.5)
+    print(f"trained error: {before:.4f} at the start, {after:.4f} after 40 generations")
     assert np.isfinite(fitness).all()
     assert after < 0.8 * before, (before, after, fitness[::10])

@@ -42,7 +42,7 @@ NETWORKS = (
         "results/gpu/evolve-mnist-1000-20-sgd-valfit/credit_net.npz",
     ),
     (
-        "zoo/mnist (H100, 3,000 generations x 64, Adam inner loop)",
+        "zoo/mnist (H100, 549 generations x 64, Adam inner loop)",
         "results/gpu/zoo-mnist/credit_net.npz",
     ),
 )

@@ -111,7 +111,7 @@ Device-kernel time of one generation (population 64 + centre, 150 steps), summed
 |---|---|---|
 {rows}
 
-`python benchmarks/breakdown.py --precision bfloat16-activations` (`profile/breakdown-*.json`):
+`python benchmarks/breakdown.py --out profile --precision bfloat16-activations` (`profile/breakdown-*.json`):
 the two big products alone take {1000 * per_step["gemms"]:.2f} ms per population step
 ({per_step["gemms"] and breakdown["tflops_step"]["gemms"]:.0f} TFLOP/s), a floor of
 {floor:.2f} s per generation for those products at that rate; the whole step

@@ -119,8 +119,9 @@ def table_markdown(metrics: dict[str, Any]) -> str:
 FIGURE_NOTES = {
     "figS1": "Figure `figS1.png`: the PGPE search centre's cross-entropy (a) and accuracy (b) "
     "on the fitness images (the inner loop's own training set, after its M steps) per "
-    "generation, the first 500 generations of each Table S1 evolution; the rows give the "
-    "network it evolved into. The paper shows these curves only as a figure.",
+    "generation, up to the first 500 generations of each Table S1 evolution (each row "
+    "says how many it has); the rows give the network it evolved into. The paper shows "
+    "these curves only as a figure.",
     "figS3": "Figures `figS3_mnist.png` (trajectories on the loss landscape) and "
     "`figS3_alignment.png`. All start from one point: zero for TDCA, the papers' "
     "Zero-BP start (within 1e-16 of it) for BP, which runs with Adam at every scale (under "
@@ -191,8 +192,9 @@ def results_document(run_dirs: list[Path]) -> str:
         "* *scale small* ran on a 2-core CPU: 1,000-10,000 training images, PGPE population 32 "
         "for 150 generations, the credit network started from the DFA-like initialisation "
         "(`--credit-init dfa`). The papers evolve from scratch for 5,000 generations on full "
-        "training sets (*scale paper*, which needs a GPU). Small-scale TDCA numbers are "
-        "therefore not the papers' protocol; the DFA rows show where evolution started.",
+        "training sets; *scale paper* (which needs a GPU) has their generations, population "
+        "and training sets but starts from the same DFA-like network. Small-scale TDCA numbers "
+        "are therefore not the papers' protocol; the DFA rows show where evolution started.",
         "* *paper at* gives the training images / inner steps of the paper's number beside "
         "ours (– where the paper does not say). At scale small most rows ran on fewer "
         "images and steps than that cell (e.g. Tables S1-S3 at 1,000/20 beside the paper's "
