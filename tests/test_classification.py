@@ -10,7 +10,7 @@ import pytest
 
 from tdca.cli import main
 from tdca.credit import CreditLayout, make_strategy
-from tdca.credit.artifact import load_credit_net
+from tdca.credit.artifact import load_credit_net, save_credit_net
 from tdca.credit.strategies.tdca import dfa_like_init
 from tdca.evolution import ESConfig
 from tdca.experiments.classification import (
@@ -433,6 +433,59 @@ def test_train_and_evolve_commands(tmp_path, data, capsys):
         main([*train_with, "--train-size", "60", "--steps", "5", "--out", str(tmp_path / "b")]) == 0
     )
     assert "was evolved on 100 images x 5 steps; this run trains 60 x 5" in capsys.readouterr().err
+
+
+def test_a_learner_that_cannot_train_the_architecture_is_refused_in_one_line(
+    data, tmp_path, capsys
+):
+    """FA sends errors back through dense layers: on the CNN the CLI says so in one line
+    (exit 2), as for any other bad choice, not with a traceback; nothing is written."""
+    out = tmp_path / "fa-cnn"
+    argv = ["train", "--dataset", data["small"], "--learner", "fa", "--arch", "cnn"]
+    assert (
+        main([*argv, "--train-size", "100", "--steps", "2", "--lr", "0.1", "--out", str(out)]) == 2
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "tdca train: error: strategy 'fa' sends errors back through dense layers; "
+        "it needs an MLP bottom-up network, not CNN"
+    ]
+    assert not out.exists()
+
+
+def test_train_learner_trains_the_architecture_a_credit_network_was_evolved_for(
+    data, tmp_path, monkeypatch
+):
+    """A credit network evolved for a registered architecture with the same credited layers
+    as the default MLP: ``train_learner`` trains that architecture unless told otherwise,
+    and refuses where this process does not know it (instead of training mlp-100)."""
+    from tdca.networks.registry import ARCHITECTURES
+
+    strategy, beta, meta = load_credit_net("zoo/mnist-1000-20")
+    save_credit_net(tmp_path / "elu", strategy, beta, {**meta, "arch": "mlp-100-elu"})
+    learner = f"tdca:{tmp_path / 'elu'}"
+    split = make_split(data["small"], None, 100)
+    with pytest.raises(ArtifactError, match="'mlp-100-elu', which this process does not know"):
+        train_learner(learner, split, steps=2, lr=0.1, curves=False)
+    built = []
+
+    class EluMLP(MLP):
+        def activation(self, z):
+            return jax.nn.elu(z)
+
+        def hidden_prime(self, z):
+            return jnp.where(z > 0, 1.0, jnp.exp(jnp.minimum(z, 0.0)))
+
+    def build(ds):
+        built.append(ds.name)
+        return EluMLP((ds.input_dim, 100, ds.num_classes))
+
+    monkeypatch.setitem(ARCHITECTURES, "mlp-100-elu", build)
+    r = train_learner(learner, split, steps=2, lr=0.1, curves=False)
+    assert r["arch"] == "mlp-100-elu" and built
+    built.clear()
+    r = train_learner(learner, split, arch="mlp-100", steps=2, lr=0.1, curves=False)
+    assert r["arch"] == "mlp-100" and not built  # an explicit choice is kept
 
 
 def test_evolve_options_adam_held_out_fitness_and_time_limit(tmp_path, data, capsys):

@@ -14,6 +14,7 @@ import pytest
 
 from tdca import cli
 from tdca.cli import main
+from tdca.experiments.classification import evolved_meta, evolved_setting
 from tdca.rundir import RunDir, RunDirError
 
 
@@ -53,6 +54,19 @@ def test_a_saved_config_with_missing_fields_is_refused_naming_the_file(tmp_path,
     assert main(["evolve", "--resume", str(d), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert f"{d / 'config.json'}: incomplete or damaged config" in err
+
+
+def test_resuming_an_evolution_for_an_unregistered_architecture_says_so(tmp_path, capsys):
+    """A run started from a script that registered its own network: resumed from the shell,
+    the message names the architecture and the fix, not a damaged config.json."""
+    d = tmp_path / "evo"
+    d.mkdir()
+    saved = {"experiment": "evolve-classification", "arch": "my-net", "seed": 0}
+    (d / "config.json").write_text(json.dumps(saved))
+    assert main(["evolve", "--resume", str(d), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "architecture 'my-net', which this process does not know" in err
+    assert "register_arch" in err and "damaged" not in err
 
 
 def test_a_misspelt_or_dropped_setting_in_a_saved_config_is_refused_not_defaulted(tmp_path, capsys):
@@ -259,11 +273,11 @@ def test_a_run_is_not_resumed_on_other_data(tmp_path, capsys):
 
 
 def test_train_defaults_to_the_architecture_a_credit_network_was_evolved_for(tmp_path):
-    zoo = cli._evolved_meta("tdca:zoo/mnist")
-    assert cli._evolved_setting(zoo, "arch") == "mlp-100"
-    assert cli._evolved_setting(zoo, "precision") is None  # evolved before it
-    assert cli._evolved_meta("dfa") is None and cli._evolved_setting(None, "arch") is None
-    assert cli._evolved_meta(f"tdca:{tmp_path / 'missing'}") is None  # loading it says why
+    zoo = evolved_meta("tdca:zoo/mnist")
+    assert evolved_setting(zoo, "arch") == "mlp-100"
+    assert evolved_setting(zoo, "precision") is None  # evolved before it
+    assert evolved_meta("dfa") is None and evolved_setting(None, "arch") is None
+    assert evolved_meta(f"tdca:{tmp_path / 'missing'}") is None  # loading it says why
 
 
 def test_a_task_that_is_not_a_pytree_is_refused_with_the_fix(tmp_path):

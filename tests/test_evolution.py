@@ -1,7 +1,7 @@
 """Outer loop: resume is bit-exact, diverged candidates are handled, checkpoints are checked."""
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import jax
 import jax.numpy as jnp
@@ -12,7 +12,7 @@ from tdca.credit import TDCA
 from tdca.evolution import ESConfig, Evolution, evolve
 from tdca.inner import InnerLoop
 from tdca.io import ArtifactError, load_pytree, save_pytree
-from tdca.rundir import RunDir
+from tdca.rundir import RunDir, RunDirError
 from tdca.tasks import GaussianTask
 
 
@@ -50,6 +50,31 @@ def test_interrupt_and_resume_equals_uninterrupted_bit_for_bit(tmp_path, stop_af
     # one compiled generation served all three runs: init's state, step's and the
     # checkpoint's have the same types (init's were weakly typed: generation 1 recompiled)
     assert compilations["jit(_step)"] == 1
+
+
+def test_a_run_of_ones_own_task_resumes_from_a_new_process_and_refuses_other_settings(tmp_path):
+    """``evolve`` called directly (a user's task, no config of the caller's own) still
+    writes what ``RunDir(out, resume=True)`` needs, so a later process resumes it; resuming
+    it with another seed or population is refused, not mixed into the checkpoint."""
+    task, evo, beta0 = _setup()
+    full = evolve(evo, task, beta0, RunDir(tmp_path / "a"), seed=7, progress=False)
+    evolve(evo, task, beta0, RunDir(tmp_path / "b"), seed=7, progress=False, stop_after=3)
+    saved = json.loads((tmp_path / "b" / "config.json").read_text())
+    assert saved["experiment"] == "evolve" and saved["seed"] == 7
+    assert saved["es"]["population"] == 8
+    with pytest.raises(RunDirError, match="not seed 8"):
+        evolve(evo, task, beta0, RunDir(tmp_path / "b", resume=True), seed=8, progress=False)
+    _, other, _ = _setup()
+    other = Evolution(other.inner, beta0, replace(other.config, population=16))
+    with pytest.raises(RunDirError, match="PGPE settings"):
+        evolve(other, task, beta0, RunDir(tmp_path / "b", resume=True), seed=7, resume=True)
+    longer = Evolution(evo.inner, beta0, replace(evo.config, generations=8))  # may grow
+    run = RunDir(tmp_path / "b", resume=True)
+    resumed = evolve(evo, task, beta0, run, seed=7, progress=False, resume=True)
+    assert resumed.generation == 6
+    for a, b in zip(_leaves(full.state), _leaves(resumed.state), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert evolve(longer, task, beta0, run, seed=7, progress=False, resume=True).generation == 8
 
 
 def test_time_limit_finishes_early_and_resume_reaches_the_uninterrupted_state(tmp_path):

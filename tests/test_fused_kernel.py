@@ -131,6 +131,9 @@ def test_fused_kernel_refuses_what_it_cannot_run():
         def activation(self, z):
             return jax.nn.relu(z)
 
+        def hidden_prime(self, z):
+            return (z > 0).astype(z.dtype)
+
     refused(ClassificationTask.create(task.x, task.y, Relu((24, 20, 10)), 10), "Relu")
     strategy = TDCA.for_task(task)
     beta = strategy.init(jax.random.PRNGKey(0))

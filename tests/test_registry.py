@@ -25,6 +25,21 @@ class SoftsignMLP(MLP):
         return 1.0 / (1.0 + jnp.abs(z)) ** 2
 
 
+def test_a_network_that_changes_g_but_not_its_slope_is_refused_where_it_is_defined():
+    """Overriding the activation alone would leave the local rule on tanh's slope."""
+    with pytest.raises(TypeError, match="override both"):
+
+        class OnlyG(MLP):
+            def activation(self, z: jax.Array) -> jax.Array:
+                return jax.nn.soft_sign(z)
+
+    with pytest.raises(TypeError, match="override both"):
+
+        class OnlySlope(MLP):
+            def hidden_prime(self, z: jax.Array) -> jax.Array:
+                return jnp.ones_like(z)
+
+
 @pytest.fixture
 def softsign():
     built = []

@@ -113,6 +113,17 @@ def test_strategies_that_need_layers_refuse_the_gaussian_task():
         make_strategy("hebb", GaussianTask())
 
 
+def test_make_strategy_builds_registered_learners_and_refuses_stray_options(task, monkeypatch):
+    """A learner a user registered is a strategy by name too (for their own task), and
+    TDCA's options given to another strategy are refused rather than dropped."""
+    from tdca.credit.strategies import LEARNERS, Learner
+
+    monkeypatch.setitem(LEARNERS, "dfa-again", Learner(DFA.for_task))
+    assert isinstance(make_strategy("dfa-again", task), DFA)
+    with pytest.raises(ValueError, match="are TDCA's"):
+        make_strategy("dfa", task, hidden=(8,))
+
+
 def test_a_strategy_built_for_another_network_is_refused_by_name(task):
     """A strategy used with a task whose network differs says so, instead of failing with
     a broadcasting error inside the local rule."""

@@ -8,6 +8,12 @@ from typing import Any
 import numpy as np
 
 
+class Unsupported(TypeError):
+    """A component asked to work with one it cannot (FA on a CNN, DFA on a task without
+    layers). A TypeError, as before it had a name; the CLI prints its message in one line
+    instead of a traceback, which it keeps for TypeErrors that are bugs."""
+
+
 def is_integer(value: Any) -> bool:
     """A Python or numpy integer, but not a bool (True is an int to Python, never a count)."""
     return not isinstance(value, bool) and isinstance(value, int | np.integer)

@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from tdca.checks import Unsupported
 from tdca.compile_cache import use_compilation_cache
 from tdca.data import DatasetError
 from tdca.evolution import ESConfig
@@ -371,11 +372,12 @@ def _positive_float(text: str) -> float:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from tdca.experiments.classification import evolved_meta, evolved_setting
     from tdca.precision import matmul_precision
 
-    evolved = _evolved_meta(args.learner)  # read once: precision, arch, lr, optimizer
+    evolved = evolved_meta(args.learner)  # read once: precision, arch, lr, optimizer
     if args.precision is None:  # a credit network trains as it was evolved
-        args.precision = _evolved_setting(evolved, "precision") or "default"
+        args.precision = evolved_setting(evolved, "precision") or "default"
     with matmul_precision(args.precision):
         return _train_at_precision(args, evolved)
 
@@ -387,6 +389,7 @@ def _train_at_precision(args: argparse.Namespace, evolved: dict[str, Any] | None
         baseline_grid,
         bp_adam_batch,
         build_model,
+        evolved_setting,
         fingerprint,
         learner_parts,
         make_split,
@@ -397,7 +400,7 @@ def _train_at_precision(args: argparse.Namespace, evolved: dict[str, Any] | None
     from tdca.rundir import RunDir
 
     if args.arch is None:
-        args.arch = _evolved_setting(evolved, "arch") or "mlp-100"
+        args.arch = evolved_setting(evolved, "arch") or "mlp-100"
     # Validate data, learner and checkpoint before creating the run directory.
     split = make_split(args.dataset, args.data_dir, args.train_size, allow_pickle=args.allow_pickle)
     probe = make_task(split, build_model(args.arch, split.dataset), "zero")
@@ -485,37 +488,6 @@ def _train_at_precision(args: argparse.Namespace, evolved: dict[str, Any] | None
             file=sys.stderr,
         )
     return 0
-
-
-def _evolved_meta(learner: str) -> dict[str, Any] | None:
-    """A ``tdca:`` credit network's metadata, read once for the whole command (None for
-    other learners, or where it cannot be read: loading the learner then reports why)."""
-    if not learner.startswith("tdca:"):
-        return None
-    from tdca.credit.artifact import resolve
-
-    try:
-        return read_meta(resolve(learner.split(":", 1)[1]))
-    except (ArtifactError, OSError):
-        return None
-
-
-def _evolved_setting(meta: dict[str, Any] | None, key: str) -> str | None:
-    """The ``arch`` or ``precision`` a credit network's evolution used, from its metadata
-    (None where it records none). An architecture this process does not know (one a user
-    registered where it was evolved) is refused rather than replaced by the default, which
-    could have the same credit layout and train the wrong network without a word."""
-    if meta is None:
-        return None
-    config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
-    value = meta.get(key, config.get(key))
-    if key == "arch" and isinstance(value, str) and value not in ARCHITECTURES:
-        raise ArtifactError(
-            f"the --learner credit network was evolved for the architecture {value!r}, which this "
-            f"process does not know ({', '.join(ARCHITECTURES)}); register it first "
-            "(tdca.networks.register_arch) or choose one with --arch"
-        )
-    return value if value in {"arch": ARCHITECTURES, "precision": PRECISIONS}[key] else None
 
 
 def _es_from_args(es: ESConfig, args: argparse.Namespace) -> ESConfig:
@@ -776,7 +748,7 @@ def main(argv: list[str] | None = None) -> int:
             use_compilation_cache()
         _join_job(args)
         return handlers[args.command](args)
-    except (RunDirError, ArtifactError, DatasetError, ValueError, OSError) as e:
+    except (RunDirError, ArtifactError, DatasetError, Unsupported, ValueError, OSError) as e:
         print(f"tdca {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -83,6 +83,31 @@ def _comparable(config: dict[str, Any], free: tuple[str, ...]) -> dict[str, Any]
     return d
 
 
+OWN_KIND = "evolve"
+"""config.json's "experiment" for a run whose caller wrote no config of its own."""
+
+
+def _own_config(run: RunDir, cfg: Any, seed: int) -> None:
+    """Give a run started by a caller of its own (a user's task, say) the config.json that
+    ``RunDir(out, resume=True)`` needs, so a new process can resume it; resuming such a run
+    with other PGPE settings or another seed is refused, as ``tdca evolve`` refuses it.
+    Callers that write their own config (``tdca evolve``, ``tdca gaussian``) check theirs."""
+    if not run.file("config.json").exists():
+        run.write_config({"experiment": OWN_KIND, "seed": seed, "es": cfg.to_dict()})
+        return
+    saved = run.read_json("config.json")
+    if not isinstance(saved, dict) or saved.get("experiment") != OWN_KIND:
+        return
+    a = _comparable({"seed": saved.get("seed"), "es": saved.get("es") or {}}, ())
+    b = _comparable({"seed": seed, "es": cfg.to_dict()}, ())
+    if a != b:
+        raise RunDirError(
+            f"{run.path} was started with seed {a['seed']} and PGPE settings {a['es']}, "
+            f"not seed {b['seed']} and {b['es']} (the generation count may change); "
+            "start a new run for new settings"
+        )
+
+
 def _key_for(seed: int, generation: int) -> jax.Array:
     return jax.random.fold_in(jax.random.PRNGKey(seed), generation)
 
@@ -135,6 +160,7 @@ def evolve(
     if keep is not None and keep[0] < 1:
         raise ValueError(f"keep every must be >= 1 generation, got {keep[0]}")
     cfg = evolution.config
+    _own_config(run, cfg, seed)
     state = evolution.init(jax.random.PRNGKey(seed), initial_params)
     start = 0
     if resume and run.file(CHECKPOINT).exists():

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from tdca.checks import config_fields
-from tdca.credit.artifact import check_fits, load_credit_net, save_credit_net
+from tdca.credit.artifact import check_fits, load_credit_net, resolve, save_credit_net
 from tdca.credit.layout import CreditLayout
 from tdca.credit.strategies import LEARNERS, TDCA
 from tdca.credit.strategies.tdca import dfa_like_init
@@ -31,11 +31,12 @@ from tdca.data import Dataset, load_dataset
 from tdca.data.cache import resolve_data_dir
 from tdca.evolution import ESConfig, Evolution, config_for_resume, evolve
 from tdca.inner import OPTIMIZERS, InnerLoop, make_optimizer
+from tdca.io import ArtifactError, read_meta
 from tdca.kernels import check_kernel
 from tdca.networks import MLP
 from tdca.networks.credit_net import check_gain_speed
 from tdca.networks.registry import ARCHITECTURES, build_model
-from tdca.precision import check_precision, matmul_precision
+from tdca.precision import PRECISIONS, check_precision, matmul_precision
 from tdca.rundir import RUN_METADATA, RunDir, RunDirError
 from tdca.tasks.classification import (
     FITNESS_METRICS,
@@ -203,6 +204,35 @@ def learner_parts(learner: str, task: ClassificationTask, key: jax.Array) -> tup
     )
 
 
+def evolved_meta(learner: str) -> dict[str, Any] | None:
+    """A ``tdca:`` learner's credit-network metadata, read once for a whole command (None
+    for other learners, or where it cannot be read: loading the learner then reports why)."""
+    if not learner.startswith("tdca:"):
+        return None
+    try:
+        return read_meta(resolve(learner.split(":", 1)[1]))
+    except (ArtifactError, OSError):
+        return None
+
+
+def evolved_setting(meta: dict[str, Any] | None, key: str) -> str | None:
+    """The ``arch`` or ``precision`` a credit network's evolution used, from its metadata
+    (None where it records none). An architecture this process does not know (one a user
+    registered where it was evolved) is refused rather than replaced by the default, which
+    could have the same credit layout and train the wrong network without a word."""
+    if meta is None:
+        return None
+    config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
+    value = meta.get(key, config.get(key))
+    if key == "arch" and isinstance(value, str) and value not in ARCHITECTURES:
+        raise ArtifactError(
+            f"the credit network was evolved for the architecture {value!r}, which this "
+            f"process does not know ({', '.join(ARCHITECTURES)}); register it first "
+            "(tdca.networks.register_arch) or choose one (--arch, or arch=)"
+        )
+    return value if value in {"arch": ARCHITECTURES, "precision": PRECISIONS}[key] else None
+
+
 def learner_setup(
     learner: str, split: Split, arch: str, key: jax.Array, batch_size: int | None = None
 ) -> tuple[Any, Any, Any, str]:
@@ -250,7 +280,7 @@ def train_learner(
     learner: str,
     split: Split,
     *,
-    arch: str = "mlp-100",
+    arch: str | None = None,
     steps: int,
     lr: float,
     seed: int = 0,
@@ -260,7 +290,11 @@ def train_learner(
     optimizer: str = "sgd",
 ) -> dict[str, Any]:
     """Train a fresh bottom-up network; return accuracies (fractions) and per-step curves
-    (and, with ``keep_theta``, the trained parameters under ``"theta"``)."""
+    (and, with ``keep_theta``, the trained parameters under ``"theta"``). ``arch`` defaults
+    to the one a ``tdca:`` credit network was evolved for, else ``mlp-100``: another network
+    with the same credited layers would load without complaint and train the wrong one."""
+    if arch is None:
+        arch = evolved_setting(evolved_meta(learner), "arch") or "mlp-100"
     key = jax.random.PRNGKey(seed)
     model, strategy, sparams, init = learner_setup(learner, split, arch, key, batch_size)
     if learner == "bp-adam":  # the convergence reference: always Adam on mini-batches
@@ -683,6 +717,14 @@ def run_evolve(
     run = RunDir(out, resume=resume, kind="evolve-classification")
     selection, fingerprints = None, None
     if resume:
+        raw = run.read_json("config.json")
+        arch = raw.get("arch") if isinstance(raw, dict) else None
+        if isinstance(arch, str) and arch not in ARCHITECTURES:  # not damage: a user's network
+            raise RunDirError(
+                f"{out}: this run evolves for the architecture {arch!r}, which this process "
+                f"does not know ({', '.join(ARCHITECTURES)}); resume it from a script that "
+                "registers it first (tdca.networks.register_arch), as the run was started"
+            )
         saved, saved_json = run.saved_config(EvolveConfig.from_dict)
         selection = saved_json.get("lr_selection")  # how the saved run picked its lr
         fingerprints = saved_json.get("data_fingerprints")  # absent in runs before 2026-11-26

@@ -50,6 +50,15 @@ class MLP:
 
     sizes: tuple[int, ...]
 
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        """A subclass that changes g but not g' would train with tanh's slope, silently."""
+        super().__init_subclass__(**kwargs)
+        if (cls.activation is MLP.activation) != (cls.hidden_prime is MLP.hidden_prime):
+            raise TypeError(
+                f"{cls.__name__} overrides one of activation and hidden_prime: override both "
+                "(g and its derivative g'), or the local rule uses a slope that is not g's"
+            )
+
     def __post_init__(self) -> None:
         if len(self.sizes) < 2 or any(int(s) < 1 for s in self.sizes):
             raise ValueError(f"MLP sizes must be >= 2 positive integers, got {self.sizes}")

@@ -13,6 +13,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import jax
 
+from tdca.checks import Unsupported
+
 Theta = Any
 Batch = Any
 
@@ -89,7 +91,7 @@ class LayeredTask(Task, Protocol):
 def require_layered(task: Task, strategy: str) -> LayeredTask:
     """Fail early, with a reason, when a strategy needs layers the task does not have."""
     if not isinstance(task, LayeredTask):
-        raise TypeError(
+        raise Unsupported(
             f"strategy {strategy!r} needs a task with a layered bottom-up network "
             f"(e.g. classification); task {getattr(task, 'name', task)!r} has none"
         )

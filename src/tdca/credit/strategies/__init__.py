@@ -23,12 +23,16 @@ STRATEGIES = ("bp", "fa", "dfa", "tdca")
 
 
 def make_strategy(name: str, task: Task, **options: Any) -> CreditStrategy:
-    """Build a strategy for ``task``; ``options`` go to TDCA (hidden, layout, ...)."""
+    """Build a strategy for ``task``: ``tdca`` with ``options`` (hidden, layout, ...), or a
+    learner's strategy by name (``bp``, ``fa``, ``dfa`` and what ``register_learner`` added;
+    the init it starts from is the learner's ``init_scheme``)."""
     if name == "tdca":
         return TDCA.for_task(task, **options)
-    if name in STRATEGIES:
+    if name in LEARNERS:
+        if options:
+            raise ValueError(f"options {sorted(options)} are TDCA's; strategy {name!r} takes none")
         return LEARNERS[name].build(task)
-    raise ValueError(f"unknown strategy {name!r}; choose one of {STRATEGIES}")
+    raise ValueError(f"unknown strategy {name!r}; choose one of {(*LEARNERS, 'tdca')}")
 
 
 @dataclass(frozen=True)

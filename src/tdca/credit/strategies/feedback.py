@@ -14,6 +14,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from tdca.checks import Unsupported
 from tdca.credit.strategies.base import check_built_for
 from tdca.tasks.base import Batch, LayeredTask, Task, Theta, require_layered
 
@@ -59,7 +60,7 @@ class FA:
 
         layered = require_layered(task, "fa")
         if not isinstance(layered.model, MLP):
-            raise TypeError(
+            raise Unsupported(
                 f"strategy 'fa' sends errors back through dense layers; it needs an MLP "
                 f"bottom-up network, not {type(layered.model).__name__}"
             )
