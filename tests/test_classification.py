@@ -606,6 +606,21 @@ def test_evolution_runs_under_its_configured_precision(tmp_path, data, monkeypat
         replace(cfg, precision="fp8")
 
 
+def test_an_evolve_config_that_cannot_work_is_refused_when_built(data):
+    """Before any folder is written (an infinite rate ran with every candidate diverged, a
+    fractional image count failed deep in the data slicing)."""
+    cfg = EvolveConfig(datasets=(data["small"],), train_size=100, steps=3, lr=0.1)
+    for setting, message in (
+        ({"lr": float("inf")}, "lr must be a finite number > 0"),
+        ({"lr": float("nan")}, "lr must be a finite number > 0"),
+        ({"train_size": 2.5}, "train_size must be an integer"),
+        ({"hidden": (0,)}, r"widths\) must be >= 1"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            replace(cfg, **setting)
+    assert replace(cfg, hidden=()).hidden == ()  # a linear credit network is fine
+
+
 def test_bfloat16_activations_evolution_stores_its_data_in_bf16(tmp_path, data, monkeypatch):
     """Under --precision bfloat16-activations the evolution's task holds bf16 data (so the
     population's activations are bf16) and the run records its precision; afterwards new

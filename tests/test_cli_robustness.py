@@ -17,6 +17,8 @@ from tdca.cli import main
 from tdca.experiments.classification import evolved_meta, evolved_setting
 from tdca.rundir import RunDir, RunDirError
 
+ROOT = Path(__file__).resolve().parents[1]
+
 
 def _run_of(tmp_path: Path, kind: str, name: str = "run") -> Path:
     """A finished-looking run directory of ``kind``."""
@@ -181,6 +183,60 @@ def test_output_files_are_checked_before_the_work(tmp_path, monkeypatch, capsys)
     assert "cannot create its folder" in capsys.readouterr().err
     assert main(["report", str(tmp_path / "nope"), "--out", str(tmp_path / "r.md")]) == 2
     assert "none of the 1 paths given" in capsys.readouterr().err
+
+
+def test_a_report_over_damaged_run_files_names_the_folder_in_one_line(tmp_path, capsys):
+    """A run directory whose metrics.json lost a field (a bad edit, a cut copy) stops the
+    report with one line naming it, not a KeyError from deep in the table code."""
+    import shutil
+
+    check = sorted((ROOT / "results" / "small" / "checks").iterdir())[0]
+    damaged = {
+        "no-rows": ("table1", lambda m: m.pop("rows")),
+        "unknown-table": ("table1", lambda m: m.update(table="nosuch")),
+        "results-null": (check, lambda m: m.update(results=None)),
+        "no-evolution": (check, lambda m: m.pop("evolution")),
+    }
+    errors = {}
+    for name, (source, edit) in damaged.items():
+        d = tmp_path / name
+        shutil.copytree(ROOT / "results" / "small" / source, d)
+        m = json.loads((d / "metrics.json").read_text())
+        edit(m)
+        (d / "metrics.json").write_text(json.dumps(m))
+        assert main(["report", str(d), "--out", str(tmp_path / f"{name}.md")]) == 2, name
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"{d}: its metrics.json or config.json is not as" in err[0]
+        assert not (tmp_path / f"{name}.md").exists()
+        errors[name] = err[0]
+    assert "unknown table 'nosuch'" in errors["unknown-table"]
+
+
+def test_an_output_file_replaces_only_what_the_same_command_wrote(tmp_path, monkeypatch, capsys):
+    """--out FILE over another command's result (a run's metrics.json, a credit network)
+    is refused and the file kept; an earlier output of the same command is replaced."""
+    import tdca.zoo.verify as zv
+
+    monkeypatch.setattr(zv, "verify", lambda *a: [])
+    run = _run_of(tmp_path, "evolve-classification")
+    before = _untouched(run)
+    assert main(["zoo", "verify", "mnist", "--out", str(run / "metrics.json")]) == 2
+    assert "exists and is not a `tdca zoo verify` output" in capsys.readouterr().err
+    report = ["report", str(ROOT / "results" / "small" / "table1")]
+    assert main([*report, "--out", str(run / "config.json")]) == 2
+    assert "exists and is not a document `tdca report` wrote" in capsys.readouterr().err
+    assert _untouched(run) == before
+    ours = tmp_path / "verify.json"
+    assert main(["zoo", "verify", "mnist", "--out", str(ours)]) == 0
+    assert main(["zoo", "verify", "mnist", "--out", str(ours)]) == 0  # its own: replaced
+    old_style = tmp_path / "old.json"  # written before the file said what it is
+    old_style.write_text(json.dumps({"backend": "cpu", "rows": []}))
+    assert main(["zoo", "verify", "mnist", "--out", str(old_style)]) == 0
+    assert json.loads(old_style.read_text())["kind"] == "tdca-zoo-verify"
+    doc = tmp_path / "results.md"
+    assert main([*report, "--out", str(doc)]) == 0
+    assert main([*report, "--out", str(doc)]) == 0
+    assert doc.read_text().startswith("# Results")
 
 
 def test_bad_credit_network_files_are_refused_without_inviting_unpickling(tmp_path, capsys):

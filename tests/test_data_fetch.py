@@ -371,6 +371,25 @@ def test_cifar10_image_folder_cached_and_invalidated(tmp_path: Path) -> None:
     assert len(ds.y_train) == 11 and not ds.source.startswith("cache ")
 
 
+def test_cifar10_cache_elsewhere_does_not_stand_in_for_a_folder_without_data(
+    tmp_path: Path,
+) -> None:
+    """A read-only data folder's CIFAR-10 is cached in the fallback folder and reused there
+    while its source is present; a data dir without any source (a mistyped --data-dir) is
+    an error, not silently that other folder's cache."""
+    data_dir = tmp_path / "ro"
+    _cifar_folder(data_dir)
+    data_dir.chmod(0o555)
+    try:
+        load_dataset("cifar10", data_dir=data_dir)
+        assert (tmp_path / "fallback-cache" / "cifar10.cache.npz").is_file()
+        assert load_dataset("cifar10", data_dir=data_dir).source.startswith("cache ")
+    finally:
+        data_dir.chmod(stat.S_IRWXU)
+    with pytest.raises(DatasetError, match=r"CIFAR-10 not found in .*typo \(that folder does not"):
+        load_dataset("cifar10", data_dir=tmp_path / "typo")
+
+
 def test_cifar10_not_found_lists_what_was_searched(tmp_path: Path) -> None:
     with pytest.raises(DatasetError) as e:
         load_dataset("cifar10", data_dir=tmp_path / "empty")

@@ -58,3 +58,10 @@ def test_demo_prints_its_tables_writes_its_runs_and_skips_mnist_saying_why(
     assert main(["demo", "--out", str(tmp_path / "e"), "--no-progress"]) == 0
     assert "MNIST part skipped: no MNIST in /nowhere" in capsys.readouterr().out
     assert not (tmp_path / "e" / "mnist-zoo").exists()
+
+    # The same --out again: refused before any work, and what is there is kept.
+    before = sorted(p.name for p in (tmp_path / "d").iterdir())
+    assert main(["demo", "--out", str(tmp_path / "d"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "is not an empty folder" in err and "--resume" not in err
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == before

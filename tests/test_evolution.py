@@ -77,6 +77,48 @@ def test_a_run_of_ones_own_task_resumes_from_a_new_process_and_refuses_other_set
     assert evolve(longer, task, beta0, run, seed=7, progress=False, resume=True).generation == 8
 
 
+def test_a_resume_that_would_mix_or_lose_generations_is_refused(tmp_path):
+    """Damage to a stopped run is refused on resume, never papered over: a missing
+    checkpoint (it would restart from 0), a history missing generations before the
+    checkpoint (the curves would start late), an edited config.json or a checkpoint
+    copied from another run (one result would mix two runs' settings)."""
+    import shutil
+
+    task, evo, beta0 = _setup()
+
+    def stopped(name, **extra):
+        run = RunDir(tmp_path / name)
+        if extra:
+            run.write_config({"experiment": "evolve", "seed": 7, "es": evo.config.to_dict()})
+            run.write_config(json.loads(run.file("config.json").read_text()) | extra)
+        evolve(evo, task, beta0, run, seed=7, progress=False, stop_after=4)
+        return tmp_path / name
+
+    def resume(d):
+        return evolve(evo, task, beta0, RunDir(d, resume=True), seed=7, progress=False, resume=True)
+
+    d = stopped("no-checkpoint")
+    (d / "checkpoint.npz").unlink()
+    with pytest.raises(RunDirError, match=r"missing, but metrics\.jsonl logs 4 generations"):
+        resume(d)
+    d = stopped("cut-history")
+    rows = (d / "metrics.jsonl").read_text().splitlines()
+    (d / "metrics.jsonl").write_text("\n".join([*rows[:1], "garbage", *rows[2:]]) + "\n")
+    with pytest.raises(RunDirError, match="logs 3 of the 4 generations before the checkpoint"):
+        resume(d)
+    assert (d / "metrics.jsonl").read_text().count("\n") == 4  # left as it was
+    d = stopped("edited")
+    saved = json.loads((d / "config.json").read_text())
+    (d / "config.json").write_text(json.dumps(saved | {"note": "edited"}))
+    with pytest.raises(ArtifactError, match=r"written under another config\.json"):
+        resume(d)
+    other = stopped("other", note="another run")
+    shutil.copy(other / "checkpoint.npz", stopped("mine") / "checkpoint.npz")
+    with pytest.raises(ArtifactError, match=r"written under another config\.json"):
+        resume(tmp_path / "mine")
+    assert resume(other).generation == 6  # untouched runs still resume
+
+
 def test_time_limit_finishes_early_and_resume_reaches_the_uninterrupted_state(tmp_path):
     task, evo, beta0 = _setup()
     full = evolve(evo, task, beta0, RunDir(tmp_path / "a"), seed=7, progress=False)

@@ -14,6 +14,21 @@ from tdca.experiments.gaussian import GaussianConfig, run_gaussian
 from tdca.tasks import FUNCTION_1, FUNCTION_2
 
 
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ({"radius": float("nan")}, "radius must be a finite number > 0"),
+        ({"tdca_lr": float("inf")}, "tdca_lr must be a finite number > 0"),
+        ({"steps": 2.5}, "steps must be an integer >= 1"),
+        ({"hidden": (30, 0)}, r"widths\) must be >= 1"),
+    ],
+)
+def test_a_config_that_cannot_work_is_refused_when_built(setting, message):
+    """The Python API refuses what the CLI's flags refuse (it ran to meaningless numbers)."""
+    with pytest.raises(ValueError, match=message):
+        GaussianConfig(**setting)
+
+
 def test_each_function_has_its_local_minimum_in_the_small_well_above_the_global_one():
     """The wells are placed as intended (BP's trapping itself: test_single_task_default_run)."""
     for f in (FUNCTION_1, FUNCTION_2):

@@ -249,7 +249,8 @@ CHILD_RUN = textwrap.dedent(
     # One job runs every phase in turn (PHASE=FOLDER arguments; starting a job is what
     # takes the time): whole (4 generations in one go, first: its compilations are
     # counted) | first-leg | resume, "drop" (this process deletes its checkpoint in
-    # FOLDER; an empty FOLDER: nothing), or one process (pid 1) differing: "late" (its
+    # FOLDER; an empty FOLDER: nothing), "cut" (it drops its log's first row), or one
+    # process (pid 1) differing: "late" (its
     # time limit is already over), "signal" (Ctrl-C after 2 s), "other-lr", "other-end".
     compiled = []  # the compilations so far (cache hits from disk included)
     jax.monitoring.register_event_duration_secs_listener(
@@ -266,6 +267,13 @@ CHILD_RUN = textwrap.dedent(
         if phase == "drop":
             if out:
                 os.remove(out + "/checkpoint.npz")
+            continue
+        if phase == "cut":  # this process loses the first row of its log
+            if out:
+                with open(out + "/metrics.jsonl") as f:
+                    rows = f.readlines()
+                with open(out + "/metrics.jsonl", "w") as f:
+                    f.writelines(rows[1:])
             continue
         generations = 10**6 if phase == "signal" else 4
         cfg = ESConfig(population=16, generations=generations, checkpoint_every=1)
@@ -303,6 +311,9 @@ PHASES = [
     ("resume", "p0", "p1"),
     ("drop", "", "lost1"),  # process 1's checkpoint is lost
     ("resume", "lost0", "lost1"),
+    ("first-leg", "cut0", "cut1"),
+    ("cut", "", "cut1"),  # process 1's log lost a generation: both stop, each saying why
+    ("resume", "cut0", "cut1"),
     ("first-leg", "shared", "shared"),  # two processes given one folder
     ("late", "late0", "late1"),
     ("signal", "signal0", "signal1"),
@@ -364,7 +375,8 @@ def test_two_processes_with_jax_distributed_match_one_device(runs, phases):
 def test_two_processes_checkpoint_and_resume_their_own_run_directories(runs, phases):
     """Each process of a jax.distributed evolution writes and resumes its own run directory:
     stopped after 2 generations and resumed, both end at the uninterrupted one-device state
-    bit for bit. A process whose checkpoint is missing, or two processes given one folder
+    bit for bit. A process whose checkpoint is missing or whose log lost a generation
+    (it says why; the other says which process), or two processes given one folder
     (on different hosts, where the run lock cannot see it), stop every process with the
     reason instead of desynchronising or interleaving their files."""
     tmp, said = phases
@@ -379,6 +391,10 @@ def test_two_processes_checkpoint_and_resume_their_own_run_directories(runs, pha
         shared = said[i][("first-leg", "shared")]
         assert "processes [0, 1] write the same run directory" in shared, shared
     assert len((tmp / "lost0" / "metrics.jsonl").read_text().splitlines()) == 2  # as it was
+    cut = said[1][("resume", "cut1")]
+    assert "logs 1 of the 2 generations before the checkpoint" in cut, cut
+    waiting = said[0][("resume", "cut0")]  # it was not left waiting for process 1
+    assert "processes [1] cannot resume their run directories" in waiting, waiting
     assert not (tmp / "shared" / "checkpoint.npz").exists()
 
 

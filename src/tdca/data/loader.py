@@ -172,7 +172,11 @@ def _load_cifar10(root: Path, *, allow_pickle: bool) -> Dataset:
     def same_source(meta: Mapping[str, Any]) -> bool:
         return fingerprint is None or meta.get("fingerprint") == fingerprint
 
-    ds = load_cache("cifar10", cache_dirs(root), accept_source=same_source)
+    # With no source in ``root``, only a cache in ``root`` itself stands for it: one in the
+    # fallback folder may come from another source, and a mistyped --data-dir would then
+    # silently train on that while the run records the folder it was given.
+    dirs = cache_dirs(root) if src is not None else [root]
+    ds = load_cache("cifar10", dirs, accept_source=same_source)
     if ds is not None:
         return ds
     if src is None:

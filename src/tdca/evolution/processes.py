@@ -67,13 +67,18 @@ def check_agree(
     start: int,
     end: int,
     seed: int,
+    problem: Exception | None = None,
 ) -> None:
     """Before any process writes: no two processes share one run directory (their
     checkpoints and logs would interleave; on different hosts the run lock does not see
     it), and all start at the same generation, stop at the same one, with the same seed and
     the same evolution (``fingerprint``, computed only with several processes). Every
-    process raises the same error, so none is left waiting."""
+    process raises the same error, so none is left waiting. ``problem`` is what this
+    process found wrong with its own run directory (raised here, not before: with several
+    processes the others raise too instead of waiting for it)."""
     if jax.process_count() == 1:
+        if problem is not None:
+            raise problem
         return
     from jax.experimental import multihost_utils
 
@@ -85,7 +90,9 @@ def check_agree(
     shared = any(
         p.name != mine and p.read_text().strip() == str(launch) for p in run.path.glob(".process-*")
     )
-    mine_row = np.array([start, end, seed % 2**31, digest, int(shared)], dtype=np.int32)
+    mine_row = np.array(
+        [start, end, seed % 2**31, digest, int(shared), int(problem is not None)], dtype=np.int32
+    )
     rows = np.asarray(multihost_utils.process_allgather(mine_row))
     if rows[:, 4].any():
         where = [i for i, r in enumerate(rows) if r[4]]
@@ -110,6 +117,14 @@ def check_agree(
             f"the {len(rows)} processes would evolve different things (processes "
             f"{list(groups.values())} agree among themselves): the same settings, data and "
             f"code are needed on every process"
+        )
+    if rows[:, 5].any():
+        if problem is not None:
+            raise problem
+        where = [i for i, r in enumerate(rows) if r[5]]
+        raise RunDirError(
+            f"processes {where} cannot resume their run directories (each says why); "
+            "no process starts"
         )
 
 

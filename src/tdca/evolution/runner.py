@@ -7,6 +7,7 @@ same device the results are bit for bit the same.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -19,6 +20,7 @@ import numpy as np
 
 from tdca.evolution import processes
 from tdca.evolution.pgpe import Evolution
+from tdca.files import atomic_file
 from tdca.io import ArtifactError, load_pytree, save_pytree
 from tdca.rundir import RunDir, RunDirError
 from tdca.tasks.base import Task
@@ -67,7 +69,8 @@ def config_for_resume(
         if extend_to < saved.es.generations:
             raise ValueError(
                 f"{run.path} is configured for {saved.es.generations} generations; --generations "
-                f"{extend_to} would shorten it (use --time-limit to stop early)"
+                f"{extend_to} would shorten it (stop a run early with Ctrl-C, or tdca evolve's "
+                "--time-limit; it resumes from its checkpoint)"
             )
         saved = replace(saved, es=replace(saved.es, generations=extend_to))
     return saved
@@ -87,25 +90,43 @@ OWN_KIND = "evolve"
 """config.json's "experiment" for a run whose caller wrote no config of its own."""
 
 
-def _own_config(run: RunDir, cfg: Any, seed: int) -> None:
+def _own_config(run: RunDir, cfg: Any, seed: int) -> RunDirError | None:
     """Give a run started by a caller of its own (a user's task, say) the config.json that
     ``RunDir(out, resume=True)`` needs, so a new process can resume it; resuming such a run
     with other PGPE settings or another seed is refused, as ``tdca evolve`` refuses it.
     Callers that write their own config (``tdca evolve``, ``tdca gaussian``) check theirs."""
     if not run.file("config.json").exists():
         run.write_config({"experiment": OWN_KIND, "seed": seed, "es": cfg.to_dict()})
-        return
+        return None
     saved = run.read_json("config.json")
     if not isinstance(saved, dict) or saved.get("experiment") != OWN_KIND:
-        return
+        return None
     a = _comparable({"seed": saved.get("seed"), "es": saved.get("es") or {}}, ())
     b = _comparable({"seed": seed, "es": cfg.to_dict()}, ())
-    if a != b:
-        raise RunDirError(
-            f"{run.path} was started with seed {a['seed']} and PGPE settings {a['es']}, "
-            f"not seed {b['seed']} and {b['es']} (the generation count may change); "
-            "start a new run for new settings"
-        )
+    if a == b:
+        return None
+    return RunDirError(
+        f"{run.path} was started with seed {a['seed']} and PGPE settings {a['es']}, "
+        f"not seed {b['seed']} and {b['es']} (the generation count may change); "
+        "start a new run for new settings"
+    )
+
+
+def _config_digest(run: RunDir) -> str | None:
+    """A hash of the run's config.json without what a resume may change (generation count,
+    data folder, code versions): a checkpoint records it, so that a resume under an edited
+    config.json, or with another run's checkpoint, is refused rather than mixed."""
+    path = run.file("config.json")
+    saved = run.read_json("config.json") if path.exists() else None
+    if not isinstance(saved, dict):
+        return None
+    kept = _comparable(saved, ("data_dir", "earlier_code_versions"))
+    return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _write_history(run: RunDir, rows: list[dict[str, Any]]) -> None:
+    with atomic_file(run.file(HISTORY), "w") as f:
+        f.write("".join(json.dumps(r) + "\n" for r in rows))
 
 
 def _key_for(seed: int, generation: int) -> jax.Array:
@@ -160,23 +181,48 @@ def evolve(
     if keep is not None and keep[0] < 1:
         raise ValueError(f"keep every must be >= 1 generation, got {keep[0]}")
     cfg = evolution.config
-    _own_config(run, cfg, seed)
+    # What is wrong with this run directory is raised by check_agree, on every process at
+    # once (with several processes, one raising alone would leave the others waiting).
+    problem: Exception | None = _own_config(run, cfg, seed)
     state = evolution.init(jax.random.PRNGKey(seed), initial_params)
     start = 0
-    if resume and run.file(CHECKPOINT).exists():
+    digest = _config_digest(run)
+    if problem is None and resume and run.file(CHECKPOINT).exists():
         state, meta = load_pytree(run.file(CHECKPOINT), state)
         if meta.get("seed") != seed:
             raise ArtifactError(f"{run.file(CHECKPOINT)}: written with seed {meta.get('seed')}")
+        if meta.get("config_digest", digest) != digest:  # checkpoints before 2026-12-03: none
+            problem = ArtifactError(
+                f"{run.file(CHECKPOINT)}: written under another config.json than the one in "
+                f"{run.path} now (edited, or the checkpoint comes from another run); resuming "
+                "would mix two runs' settings in one result. Restore that config.json or "
+                "start a new run"
+            )
         start = int(meta["generation"])
         run.log(f"resumed from generation {start}")
-    end = cfg.generations if stop_after is None else min(cfg.generations, start + stop_after)
-    processes.check_agree(run, evolution, task, initial_params, start=start, end=end, seed=seed)
+    elif problem is None and resume and (logged := read_history(run.path)):
+        problem = RunDirError(
+            f"{run.file(CHECKPOINT)}: missing, but {HISTORY} logs {len(logged)} generations; "
+            "resuming would silently start again from generation 0. Restore the checkpoint, "
+            "or start a new run"
+        )
     history = _read_history(run, start)
-    run.file(HISTORY).write_text("".join(json.dumps(r) + "\n" for r in history))
+    if problem is None and [r.get("generation") for r in history] != list(range(start)):
+        problem = RunDirError(
+            f"{run.file(HISTORY)}: logs {len(history)} of the {start} generations before the "
+            "checkpoint; resuming would rewrite the run's curves (and first fitness) without "
+            "them. Restore the file, or start a new run"
+        )
+    end = cfg.generations if stop_after is None else min(cfg.generations, start + stop_after)
+    processes.check_agree(
+        run, evolution, task, initial_params, start=start, end=end, seed=seed, problem=problem
+    )
+    _write_history(run, history)
 
     def checkpoint(generation: int) -> None:
         # Every process, into its own run directory: each resumes from its own checkpoint.
-        save_pytree(run.file(CHECKPOINT), state, {"generation": generation, "seed": seed})
+        meta = {"generation": generation, "seed": seed, "config_digest": digest}
+        save_pytree(run.file(CHECKPOINT), state, meta)
 
     generation = start
     interrupted = False
@@ -192,14 +238,15 @@ def evolve(
                 t0 = time.perf_counter()
                 new_state, stats = evolution.step(state, task, _key_for(seed, generation))
                 stats = {k: np.asarray(v).item() for k, v in stats.items()}
-                state = new_state
-                generation += 1
                 row = {
-                    "generation": generation - 1,
+                    "generation": generation,
                     **stats,
                     "seconds": round(time.perf_counter() - t0, 4),
                 }
+                # The row goes into the history before the state counts the generation, so
+                # a Ctrl-C anywhere leaves no checkpointed generation without its row.
                 history.append(row)
+                state, generation = new_state, generation + 1
                 log.write(json.dumps(row) + "\n")
                 log.flush()
                 advance(
@@ -217,6 +264,8 @@ def evolve(
         except KeyboardInterrupt:
             interrupted = True
     interrupted = interrupted or vote.signalled  # a signal during the last generation
+    if interrupted:  # a Ctrl-C may have cut the log's last line: the rows are all in memory
+        _write_history(run, history[:generation])
     if generation < cfg.generations:
         checkpoint(generation)
         timed_out = not interrupted and generation < end

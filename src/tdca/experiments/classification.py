@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from tdca.checks import config_fields
+from tdca.checks import config_fields, is_finite_number, is_integer
 from tdca.credit.artifact import check_fits, load_credit_net, resolve, save_credit_net
 from tdca.credit.layout import CreditLayout
 from tdca.credit.strategies import LEARNERS, TDCA
@@ -532,8 +532,17 @@ class EvolveConfig:
                 "a learned credit gain scales the credits, and Adam's per-synapse "
                 "normalisation undoes any scale: use --learned-gain with --optimizer sgd"
             )
-        if self.steps < 1 or self.train_size < 1 or (self.lr is not None and self.lr <= 0):
-            raise ValueError("steps and train_size must be >= 1 and lr > 0")
+        for name in ("steps", "train_size", "fitness_last", "seed"):
+            if not is_integer(getattr(self, name)):
+                raise ValueError(f"{name} must be an integer, got {getattr(self, name)!r}")
+        if self.steps < 1 or self.train_size < 1:
+            raise ValueError("steps and train_size must be >= 1")
+        if self.lr is not None and not (is_finite_number(self.lr) and self.lr > 0):
+            raise ValueError(f"lr must be a finite number > 0 (or None: picked), got {self.lr!r}")
+        if not all(is_integer(h) and h >= 1 for h in self.hidden):
+            raise ValueError(
+                f"hidden (the credit network's widths) must be >= 1, got {self.hidden}"
+            )
         if not 1 <= self.fitness_last <= self.steps:
             raise ValueError(
                 f"fitness_last must be between 1 and steps ({self.steps}), got {self.fitness_last}"

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tdca.experiments.gaussian import GaussianConfig, run_gaussian
-from tdca.rundir import write_json_file
+from tdca.rundir import RunDirError, write_json_file
 from tdca.terminal import output_console
 
 
@@ -87,6 +87,12 @@ def run_demo(
 ) -> dict:
     console = console or output_console()
     out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        # its sub-runs would refuse one by one, pointing at a --resume the demo does not have
+        raise RunDirError(
+            f"--out {out}: exists and is not an empty folder; the demo writes a new one each "
+            "time (about a minute): choose another"
+        )
     results = {}
     for label, multi in (("single", False), ("multi-task", True)):
         console.print(f"[bold]Mixed Gaussian ({label}):[/] evolving a TDCA network with PGPE")

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from tdca.checks import config_fields
+from tdca.checks import config_fields, is_finite_number, is_integer
 from tdca.credit.strategies import BP, TDCA
 from tdca.evolution import ESConfig, Evolution, config_for_resume, evolve
 from tdca.inner import InnerLoop
@@ -51,10 +51,17 @@ class GaussianConfig:
 
     def __post_init__(self) -> None:
         for name in ("steps", "points", "grid", "basin_steps"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if min(self.bp_lr, self.tdca_lr, self.radius) <= 0:
-            raise ValueError("bp_lr, tdca_lr and radius must be > 0")
+            value = getattr(self, name)
+            if not is_integer(value) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        for name in ("bp_lr", "tdca_lr", "radius"):
+            value = getattr(self, name)
+            if not (is_finite_number(value) and value > 0):
+                raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+        if not all(is_integer(h) and h >= 1 for h in self.hidden):
+            raise ValueError(
+                f"hidden (the credit network's widths) must be >= 1, got {self.hidden}"
+            )
 
     @property
     def functions(self) -> tuple[MixedGaussian, ...]:

@@ -5,12 +5,14 @@ Numbers come only from the ``metrics.json`` files the commands wrote; nothing is
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from tdca.experiments import paper_numbers as paper
 from tdca.experiments.reproduce import FIXED_DATASETS
-from tdca.rundir import read_json
+from tdca.rundir import RunDirError, read_json
 
 TITLES = {
     "table1": "Table 1: MNIST at three settings; transfer to Fashion-MNIST",
@@ -172,6 +174,54 @@ def unused_run_dirs(run_dirs: list[Path]) -> list[tuple[Path, str]]:
     return unused
 
 
+def _table_section(d: Path, m: dict[str, Any]) -> list[str]:
+    """One reproduced table: the command that made it, then the table."""
+    if m["table"] not in TITLES:
+        raise ValueError(f"unknown table {m['table']!r}; tables: {', '.join(TITLES)}")
+    cmd = f"tdca reproduce {m['table']} --scale {m['scale']}"
+    if m.get("datasets") and len(m["datasets"]) < 3 and m["table"] not in FIXED_DATASETS:
+        cmd += f" --datasets {','.join(m['datasets'])}"
+    if m.get("archs"):
+        cmd += f" --archs {','.join(m['archs'])}"
+    if m.get("cache"):
+        cmd += f" --cache {m['cache']}"
+    return [f"Command: `{cmd} --out {d}`", "", table_markdown(m)]
+
+
+def _check_rows(d: Path, m: dict[str, Any], cfg: dict[str, Any]) -> list[str]:
+    """The *Single evolutions* rows of one evolve run directory."""
+    rows: list[str] = []
+    shape = f"{cfg.get('arch', 'mlp-100')}, {cfg.get('layout', 'dense')}"
+    fitness = f"{cfg.get('fitness', 'neg_ce')} on {cfg.get('fitness_data', 'train')}"
+    if cfg.get("fitness_last", 1) > 1:
+        fitness += f", mean of last {cfg['fitness_last']} steps"
+    start = {r["dataset"]: r["test_accuracy"] for r in m.get("at_start", [])}
+    dfa = {r["dataset"]: r["test_accuracy"] for r in m.get("dfa_at_same_lr", [])}
+    for r in m["results"]:
+        rows.append(
+            f"| `{d}` | {'+'.join(cfg['datasets'])} → {r['dataset']} | {shape} | "
+            f"{fitness} | {cfg['seed']} | {m['evolution']['generations']} | "
+            f"{r['train_size']} | {r['steps']} | {r['lr']:g} | "
+            f"{_pct(r['train_accuracy'])} | {_pct(r['test_accuracy'])} | "
+            f"{_pct(_before_last(r))} | {_pct(start.get(r['dataset']))} | "
+            f"{_pct(dfa.get(r['dataset']))} |"
+        )
+    return rows
+
+
+@contextlib.contextmanager
+def _naming_damage(d: Path) -> Iterator[None]:
+    """A run file with a missing or malformed field: one error naming the folder, not a
+    traceback from deep in the table code."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+        raise RunDirError(
+            f"{d}: its metrics.json or config.json is not as `tdca reproduce` or `tdca evolve` "
+            f"wrote it ({e!r}); restore it, or leave that run out of the report"
+        ) from e
+
+
 def results_document(run_dirs: list[Path]) -> str:
     """docs/results.md: every reproduced table found, with what ran and at which scale."""
     found, checks = [], []
@@ -218,16 +268,12 @@ def results_document(run_dirs: list[Path]) -> str:
         "not SGD; see docs/zoo.md).",
         "",
     ]
-    for d, m in sorted(found, key=lambda x: list(TITLES).index(x[1]["table"])):
-        cmd = f"tdca reproduce {m['table']} --scale {m['scale']}"
-        if m.get("datasets") and len(m["datasets"]) < 3 and m["table"] not in FIXED_DATASETS:
-            cmd += f" --datasets {','.join(m['datasets'])}"
-        if m.get("archs"):
-            cmd += f" --archs {','.join(m['archs'])}"
-        if m.get("cache"):
-            cmd += f" --cache {m['cache']}"
-        out += [f"Command: `{cmd} --out {d}`", ""]
-        out.append(table_markdown(m))
+    sections = {}
+    for d, m in found:
+        with _naming_damage(d):
+            sections[d] = _table_section(d, m)
+    for d, _ in sorted(found, key=lambda x: list(TITLES).index(x[1]["table"])):
+        out += sections[d]
     if checks:
         out += [
             "## Single evolutions (the tables' evolutions, second checks, unfinished cells)",
@@ -238,21 +284,8 @@ def results_document(run_dirs: list[Path]) -> str:
             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for d, m, cfg in checks:
-            shape = f"{cfg.get('arch', 'mlp-100')}, {cfg.get('layout', 'dense')}"
-            fitness = f"{cfg.get('fitness', 'neg_ce')} on {cfg.get('fitness_data', 'train')}"
-            if cfg.get("fitness_last", 1) > 1:
-                fitness += f", mean of last {cfg['fitness_last']} steps"
-            start = {r["dataset"]: r["test_accuracy"] for r in m.get("at_start", [])}
-            dfa = {r["dataset"]: r["test_accuracy"] for r in m.get("dfa_at_same_lr", [])}
-            for r in m["results"]:
-                out.append(
-                    f"| `{d}` | {'+'.join(cfg['datasets'])} → {r['dataset']} | {shape} | "
-                    f"{fitness} | {cfg['seed']} | {m['evolution']['generations']} | "
-                    f"{r['train_size']} | {r['steps']} | {r['lr']:g} | "
-                    f"{_pct(r['train_accuracy'])} | {_pct(r['test_accuracy'])} | "
-                    f"{_pct(_before_last(r))} | {_pct(start.get(r['dataset']))} | "
-                    f"{_pct(dfa.get(r['dataset']))} |"
-                )
+            with _naming_damage(d):
+                out += _check_rows(d, m, cfg)
         out += [
             "",
             "*Its start* is the credit network the evolution began from (generation 0), "
