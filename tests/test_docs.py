@@ -96,6 +96,15 @@ def test_precision_comparison_in_the_performance_page_is_generated_from_the_runs
     assert table.count("\n") > 10 and table in (ROOT / "docs" / "performance.md").read_text()
 
 
+def test_cpu_benchmark_sections_of_the_performance_page_are_generated_from_the_runs():
+    """docs/performance.md's CPU benchmark tables, plans and memory figures are what
+    results/cpu/bench/tables.py makes of results/cpu/bench/* (regenerate them, don't edit)."""
+    module = _generator("cpu/bench/tables.py")
+    page = (ROOT / "docs" / "performance.md").read_text()
+    assert len(module.regions()) == page.count("<!-- /bench:") == 7
+    assert module.render(page) == page
+
+
 def test_results_page_is_generated_from_the_committed_runs(monkeypatch):
     """docs/results.md is exactly what `tdca report results/small/* results/small/checks/*
     results/small/cache/evolutions/*` makes of the committed run directories (the command
