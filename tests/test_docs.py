@@ -63,6 +63,20 @@ def test_readme_bp_to_convergence_figure_matches_the_tableS1_run():
     assert lr == row["lr"]
 
 
+def test_readme_demo_tables_are_what_the_committed_demo_run_printed():
+    """The README's two demo tables are the rows `./scripts/demo` printed for the run
+    committed under results/cpu/demo, and that run's metrics say the same."""
+    printed = (ROOT / "results/cpu/demo/output.txt").read_text()
+    rows = [line for line in printed.splitlines() if line.startswith("│")]
+    readme = (ROOT / "README.md").read_text()
+    assert len(rows) == 8 and all(row in readme for row in rows)
+    single = json.loads((ROOT / "results/cpu/demo/gaussian-single/metrics.json").read_text())
+    assert single["tdca"]["reached"] == "global" and single["bp"]["reached"] == "local"
+    assert f"{single['field']['tdca_to_global_fraction']:.2f}" in rows[1]
+    mnist = json.loads((ROOT / "results/cpu/demo/mnist-zoo/metrics.json").read_text())
+    assert f"{100 * mnist['tdca']['test_accuracy']:.2f}%" in rows[6]
+
+
 def _generator(path: str):
     """Import a page generator under results/ by path (they are scripts, not modules)."""
     import importlib.util

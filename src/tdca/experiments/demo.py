@@ -1,4 +1,4 @@
-"""``tdca demo``: the main job in about a minute on a laptop CPU.
+"""``tdca demo``: the main job, in a minute or two on a CPU.
 
 Evolves a TDCA credit network on the single mixed Gaussian and on the two-task version,
 then prints where BP and TDCA end from the default start point and which share of a grid
