@@ -619,6 +619,8 @@ def test_an_evolve_config_that_cannot_work_is_refused_when_built(data):
         with pytest.raises(ValueError, match=message):
             replace(cfg, **setting)
     assert replace(cfg, hidden=()).hidden == ()  # a linear credit network is fine
+    with pytest.raises(ValueError, match="no snapshot would be kept"):
+        replace(cfg, keep_every=5, es=ESConfig(generations=1))
 
 
 def test_bfloat16_activations_evolution_stores_its_data_in_bf16(tmp_path, data, monkeypatch):

@@ -20,6 +20,7 @@ from tdca.data import DatasetError
 from tdca.evolution import ESConfig
 from tdca.experiments.classification import FITNESS_DATA
 from tdca.experiments.reproduce import DATASETS, TABLES
+from tdca.files import atomic_file
 from tdca.io import ArtifactError, read_meta
 from tdca.kernels import KERNELS
 from tdca.networks.registry import ARCHITECTURES
@@ -681,7 +682,9 @@ def _report(args: argparse.Namespace) -> int:
     _check_output_file(args.out, _is_report_output, "a document `tdca report` wrote")
     for d, why in unused_run_dirs(args.runs):
         print(f"tdca report: warning: {d}: {why}; left out", file=sys.stderr)
-    args.out.write_text(results_document(args.runs))
+    document = results_document(args.runs)
+    with atomic_file(args.out, "w") as f:  # a stop mid-write leaves the old page whole
+        f.write(document)
     print(f"wrote {args.out}")
     return 0
 

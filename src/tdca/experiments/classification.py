@@ -551,6 +551,11 @@ class EvolveConfig:
             raise ValueError(f"anchored must be true or false, got {self.anchored!r}")
         if not (isinstance(self.keep_every, int) and self.keep_every >= 0):
             raise ValueError(f"keep_every must be an integer >= 0, got {self.keep_every!r}")
+        if self.keep_every > self.es.generations:
+            raise ValueError(
+                f"keep_every {self.keep_every} is more than the {self.es.generations} "
+                "generations: no snapshot would be kept"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return {"experiment": "evolve-classification", **asdict(self)}
