@@ -388,6 +388,24 @@ def test_cifar10_cache_elsewhere_does_not_stand_in_for_a_folder_without_data(
         data_dir.chmod(stat.S_IRWXU)
     with pytest.raises(DatasetError, match=r"CIFAR-10 not found in .*typo \(that folder does not"):
         load_dataset("cifar10", data_dir=tmp_path / "typo")
+    # The pickle release, converted once with allow_pickle: its cache (in the fallback
+    # folder, the data folder being read-only) stands for it on later loads without it.
+    import pickle
+
+    release = tmp_path / "py" / "cifar-10-batches-py"
+    release.mkdir(parents=True)
+    for name in [*(f"data_batch_{i}" for i in range(1, 6)), "test_batch"]:
+        batch = {b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 9]}
+        (release / name).write_bytes(pickle.dumps(batch))
+    (tmp_path / "fallback-cache" / "cifar10.cache.npz").unlink()
+    release.parent.chmod(0o555)
+    try:
+        assert (
+            len(load_dataset("cifar10", data_dir=release.parent, allow_pickle=True).y_train) == 10
+        )
+        assert load_dataset("cifar10", data_dir=release.parent).source.startswith("cache ")
+    finally:
+        release.parent.chmod(stat.S_IRWXU)
 
 
 def test_cifar10_not_found_lists_what_was_searched(tmp_path: Path) -> None:

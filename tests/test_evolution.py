@@ -60,13 +60,13 @@ def test_a_run_of_ones_own_task_resumes_from_a_new_process_and_refuses_other_set
     full = evolve(evo, task, beta0, RunDir(tmp_path / "a"), seed=7, progress=False)
     evolve(evo, task, beta0, RunDir(tmp_path / "b"), seed=7, progress=False, stop_after=3)
     saved = json.loads((tmp_path / "b" / "config.json").read_text())
-    assert saved["experiment"] == "evolve" and saved["seed"] == 7
+    assert saved["experiment"] == "custom-evolution" and saved["seed"] == 7
     assert saved["es"]["population"] == 8
-    with pytest.raises(RunDirError, match="not seed 8"):
+    with pytest.raises(RunDirError, match="seed: 7 then, 8 now"):
         evolve(evo, task, beta0, RunDir(tmp_path / "b", resume=True), seed=8, progress=False)
     _, other, _ = _setup()
     other = Evolution(other.inner, beta0, replace(other.config, population=16))
-    with pytest.raises(RunDirError, match="PGPE settings"):
+    with pytest.raises(RunDirError, match=r"es\.population: 8 then, 16 now"):
         evolve(other, task, beta0, RunDir(tmp_path / "b", resume=True), seed=7, resume=True)
     longer = Evolution(evo.inner, beta0, replace(evo.config, generations=8))  # may grow
     run = RunDir(tmp_path / "b", resume=True)
@@ -79,18 +79,17 @@ def test_a_run_of_ones_own_task_resumes_from_a_new_process_and_refuses_other_set
 
 def test_a_resume_that_would_mix_or_lose_generations_is_refused(tmp_path):
     """Damage to a stopped run is refused on resume, never papered over: a missing
-    checkpoint (it would restart from 0), a history missing generations before the
+    checkpoint past the first checkpoint's generation (it would restart from 0; before it,
+    restarting is the resume), a history missing generations before the
     checkpoint (the curves would start late), an edited config.json or a checkpoint
     copied from another run (one result would mix two runs' settings)."""
     import shutil
 
     task, evo, beta0 = _setup()
 
-    def stopped(name, **extra):
-        run = RunDir(tmp_path / name)
-        if extra:
-            run.write_config({"experiment": "evolve", "seed": 7, "es": evo.config.to_dict()})
-            run.write_config(json.loads(run.file("config.json").read_text()) | extra)
+    def stopped(name, note="a run"):
+        run = RunDir(tmp_path / name)  # a config of the caller's own, with a note in it
+        run.write_config({"experiment": "my-task", "note": note})
         evolve(evo, task, beta0, run, seed=7, progress=False, stop_after=4)
         return tmp_path / name
 
@@ -101,6 +100,20 @@ def test_a_resume_that_would_mix_or_lose_generations_is_refused(tmp_path):
     (d / "checkpoint.npz").unlink()
     with pytest.raises(RunDirError, match=r"missing, but metrics\.jsonl logs 4 generations"):
         resume(d)
+    d = stopped("killed-early")  # a hard kill before the first checkpoint was written
+    (d / "checkpoint.npz").unlink()
+    first = (d / "metrics.jsonl").read_text().splitlines()[0]
+    (d / "metrics.jsonl").write_text(first + "\n")
+    full = evolve(evo, task, beta0, RunDir(tmp_path / "full"), seed=7, progress=False)
+    again = resume(d)  # nothing to restore: it starts again, as the same run would
+    assert again.generation == 6
+    for a, b in zip(_leaves(full.state), _leaves(again.state), strict=True):
+        np.testing.assert_array_equal(a, b)
+    d = stopped("last-row-cut")  # older code could checkpoint a generation a Ctrl-C cut
+    rows = (d / "metrics.jsonl").read_text().splitlines()
+    (d / "metrics.jsonl").write_text("\n".join(rows[:-1]) + "\n")
+    assert resume(d).generation == 6
+    assert "generation 3 has no row" in (d / "log.txt").read_text()
     d = stopped("cut-history")
     rows = (d / "metrics.jsonl").read_text().splitlines()
     (d / "metrics.jsonl").write_text("\n".join([*rows[:1], "garbage", *rows[2:]]) + "\n")
@@ -110,8 +123,10 @@ def test_a_resume_that_would_mix_or_lose_generations_is_refused(tmp_path):
     d = stopped("edited")
     saved = json.loads((d / "config.json").read_text())
     (d / "config.json").write_text(json.dumps(saved | {"note": "edited"}))
-    with pytest.raises(ArtifactError, match=r"written under another config\.json"):
+    with pytest.raises(ArtifactError, match=r"another config\.json .*\(note: 'a run' then"):
         resume(d)
+    (d / "config.json").write_text(json.dumps(saved | {"added_later": 1}))
+    assert resume(d).generation == 6  # a setting newer code adds is not an edit
     other = stopped("other", note="another run")
     shutil.copy(other / "checkpoint.npz", stopped("mine") / "checkpoint.npz")
     with pytest.raises(ArtifactError, match=r"written under another config\.json"):

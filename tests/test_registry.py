@@ -39,6 +39,12 @@ def test_a_network_that_changes_g_but_not_its_slope_is_refused_where_it_is_defin
             def hidden_prime(self, z: jax.Array) -> jax.Array:
                 return jnp.ones_like(z)
 
+    with pytest.raises(TypeError, match="override both"):  # g changed again, g' inherited
+
+        class SoftsignAgain(SoftsignMLP):
+            def activation(self, z: jax.Array) -> jax.Array:
+                return jnp.tanh(z)
+
 
 @pytest.fixture
 def softsign():

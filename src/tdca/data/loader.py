@@ -167,7 +167,8 @@ def _load_cifar10(root: Path, *, allow_pickle: bool) -> Dataset:
     present = [c for c in candidates if c.path.exists()]
     usable = [c for c in present if allow_pickle or c.kind != "pickle"]
     src = usable[0] if usable else None
-    fingerprint = source_fingerprint(src.path) if src else None
+    # a cache converted from the pickle release (with allow_pickle) stands for it later too
+    fingerprint = source_fingerprint((src or present[0]).path) if present else None
 
     def same_source(meta: Mapping[str, Any]) -> bool:
         return fingerprint is None or meta.get("fingerprint") == fingerprint
@@ -175,7 +176,7 @@ def _load_cifar10(root: Path, *, allow_pickle: bool) -> Dataset:
     # With no source in ``root``, only a cache in ``root`` itself stands for it: one in the
     # fallback folder may come from another source, and a mistyped --data-dir would then
     # silently train on that while the run records the folder it was given.
-    dirs = cache_dirs(root) if src is not None else [root]
+    dirs = cache_dirs(root) if present else [root]
     ds = load_cache("cifar10", dirs, accept_source=same_source)
     if ds is not None:
         return ds

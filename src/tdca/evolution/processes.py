@@ -100,6 +100,14 @@ def check_agree(
             f"processes {where} write the same run directory ({run.path} on process "
             f"{jax.process_index()}); give each process its own --out"
         )
+    if rows[:, 5].any():  # before the comparisons: its own reason is the clearer one
+        if problem is not None:
+            raise problem
+        where = [i for i, r in enumerate(rows) if r[5]]
+        raise RunDirError(
+            f"processes {where} cannot resume their run directories (each says why); "
+            "no process starts"
+        )
     if (rows[:, 0] != rows[0, 0]).any() or (rows[:, 2] != rows[0, 2]).any():
         raise RunDirError(
             f"the {len(rows)} processes would start from generations {rows[:, 0].tolist()} "
@@ -117,14 +125,6 @@ def check_agree(
             f"the {len(rows)} processes would evolve different things (processes "
             f"{list(groups.values())} agree among themselves): the same settings, data and "
             f"code are needed on every process"
-        )
-    if rows[:, 5].any():
-        if problem is not None:
-            raise problem
-        where = [i for i, r in enumerate(rows) if r[5]]
-        raise RunDirError(
-            f"processes {where} cannot resume their run directories (each says why); "
-            "no process starts"
         )
 
 

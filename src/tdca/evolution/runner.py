@@ -7,7 +7,6 @@ same device the results are bit for bit the same.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -86,7 +85,7 @@ def _comparable(config: dict[str, Any], free: tuple[str, ...]) -> dict[str, Any]
     return d
 
 
-OWN_KIND = "evolve"
+OWN_KIND = "custom-evolution"
 """config.json's "experiment" for a run whose caller wrote no config of its own."""
 
 
@@ -101,32 +100,73 @@ def _own_config(run: RunDir, cfg: Any, seed: int) -> RunDirError | None:
     saved = run.read_json("config.json")
     if not isinstance(saved, dict) or saved.get("experiment") != OWN_KIND:
         return None
-    a = _comparable({"seed": saved.get("seed"), "es": saved.get("es") or {}}, ())
-    b = _comparable({"seed": seed, "es": cfg.to_dict()}, ())
-    if a == b:
+    then = {"seed": saved.get("seed"), "es": saved.get("es")}
+    differ = _differing(then, {"seed": seed, "es": cfg.to_dict()})
+    if not differ:
         return None
     return RunDirError(
-        f"{run.path} was started with seed {a['seed']} and PGPE settings {a['es']}, "
-        f"not seed {b['seed']} and {b['es']} (the generation count may change); "
-        "start a new run for new settings"
+        f"{run.path} was started with other settings ({_described(differ)}; the generation "
+        "count may change); start a new run for new settings"
     )
 
 
-def _config_digest(run: RunDir) -> str | None:
-    """A hash of the run's config.json without what a resume may change (generation count,
-    data folder, code versions): a checkpoint records it, so that a resume under an edited
-    config.json, or with another run's checkpoint, is refused rather than mixed."""
+def _resumable_config(run: RunDir) -> dict[str, Any] | None:
+    """The run's config.json without what a resume may change (generation count, data
+    folder, code versions), flattened to dotted keys: a checkpoint records it, so that a
+    resume under an edited config.json, or with another run's checkpoint, is refused
+    rather than mixed."""
     path = run.file("config.json")
     saved = run.read_json("config.json") if path.exists() else None
     if not isinstance(saved, dict):
         return None
-    kept = _comparable(saved, ("data_dir", "earlier_code_versions"))
-    return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:16]
+    return _flat(_comparable(saved, ("data_dir", "earlier_code_versions")))
+
+
+def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(d, dict):
+        return {prefix[:-1]: d} if prefix else {}
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        out |= _flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v}
+    return out
+
+
+def _differing(a: Any, b: Any) -> dict[str, tuple[Any, Any]]:
+    """The settings two configs both have and give different values; a setting only one of
+    them has (one that newer code added with its default) does not count."""
+    fa, fb = _flat(json.loads(json.dumps(a))), _flat(json.loads(json.dumps(b)))
+    fa.pop("es.generations", None)
+    fb.pop("es.generations", None)
+    return {k: (fa[k], fb[k]) for k in sorted(fa.keys() & fb.keys()) if fa[k] != fb[k]}
+
+
+def _described(differ: dict[str, tuple[Any, Any]]) -> str:
+    return ", ".join(f"{k}: {old!r} then, {new!r} now" for k, (old, new) in differ.items())
 
 
 def _write_history(run: RunDir, rows: list[dict[str, Any]]) -> None:
     with atomic_file(run.file(HISTORY), "w") as f:
         f.write("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def _checkpoint_problem(
+    run: RunDir, meta: dict[str, Any], seed: int, config: dict[str, Any] | None
+) -> Exception | None:
+    """Why this checkpoint cannot continue this run (None if it can): another seed, or
+    written under a config.json whose settings differ from the one there now (checkpoints
+    written before 2026-12-03 record none and are taken as they are)."""
+    if meta.get("seed") != seed:
+        return ArtifactError(f"{run.file(CHECKPOINT)}: written with seed {meta.get('seed')}")
+    saved = meta.get("config")
+    differ = _differing(saved, config) if isinstance(saved, dict) and config else {}
+    if differ:
+        return ArtifactError(
+            f"{run.file(CHECKPOINT)}: written under another config.json than the one in "
+            f"{run.path} now ({_described(differ)}): edited, or the checkpoint comes from "
+            "another run; resuming would mix two runs' settings in one result. Restore "
+            "that config.json, or start a new run"
+        )
+    return None
 
 
 def _key_for(seed: int, generation: int) -> jax.Array:
@@ -186,28 +226,33 @@ def evolve(
     problem: Exception | None = _own_config(run, cfg, seed)
     state = evolution.init(jax.random.PRNGKey(seed), initial_params)
     start = 0
-    digest = _config_digest(run)
+    config = _resumable_config(run)
     if problem is None and resume and run.file(CHECKPOINT).exists():
-        state, meta = load_pytree(run.file(CHECKPOINT), state)
-        if meta.get("seed") != seed:
-            raise ArtifactError(f"{run.file(CHECKPOINT)}: written with seed {meta.get('seed')}")
-        if meta.get("config_digest", digest) != digest:  # checkpoints before 2026-12-03: none
-            problem = ArtifactError(
-                f"{run.file(CHECKPOINT)}: written under another config.json than the one in "
-                f"{run.path} now (edited, or the checkpoint comes from another run); resuming "
-                "would mix two runs' settings in one result. Restore that config.json or "
-                "start a new run"
+        try:
+            state, meta = load_pytree(run.file(CHECKPOINT), state)
+        except ArtifactError as e:
+            problem = e
+        else:
+            problem = _checkpoint_problem(run, meta, seed, config)
+            start = int(meta["generation"])
+            run.log(f"resumed from generation {start}")
+    elif problem is None and resume:
+        logged = read_history(run.path)
+        if logged and max(r.get("generation", 0) for r in logged) >= cfg.checkpoint_every:
+            # the checkpoint of generation checkpoint_every was written before this row
+            problem = RunDirError(
+                f"{run.file(CHECKPOINT)}: missing, but {HISTORY} logs {len(logged)} "
+                "generations, past the first checkpoint; resuming would silently start "
+                "again from generation 0. Restore the checkpoint, or start a new run"
             )
-        start = int(meta["generation"])
-        run.log(f"resumed from generation {start}")
-    elif problem is None and resume and (logged := read_history(run.path)):
-        problem = RunDirError(
-            f"{run.file(CHECKPOINT)}: missing, but {HISTORY} logs {len(logged)} generations; "
-            "resuming would silently start again from generation 0. Restore the checkpoint, "
-            "or start a new run"
-        )
+        elif logged:  # stopped hard before its first checkpoint: generation 0 is the resume
+            run.log(f"no checkpoint yet ({len(logged)} generations logged): from generation 0")
     history = _read_history(run, start)
-    if problem is None and [r.get("generation") for r in history] != list(range(start)):
+    logged_generations = [r.get("generation") for r in history]
+    if start and logged_generations == list(range(start - 1)):
+        # code before 2026-12-03 could checkpoint a generation whose row a Ctrl-C had cut
+        run.log(f"generation {start - 1} has no row (cut by an interruption); left out")
+    elif problem is None and logged_generations != list(range(start)):
         problem = RunDirError(
             f"{run.file(HISTORY)}: logs {len(history)} of the {start} generations before the "
             "checkpoint; resuming would rewrite the run's curves (and first fitness) without "
@@ -221,7 +266,7 @@ def evolve(
 
     def checkpoint(generation: int) -> None:
         # Every process, into its own run directory: each resumes from its own checkpoint.
-        meta = {"generation": generation, "seed": seed, "config_digest": digest}
+        meta = {"generation": generation, "seed": seed, "config": config}
         save_pytree(run.file(CHECKPOINT), state, meta)
 
     generation = start

@@ -51,9 +51,14 @@ class MLP:
     sizes: tuple[int, ...]
 
     def __init_subclass__(cls, **kwargs: object) -> None:
-        """A subclass that changes g but not g' would train with tanh's slope, silently."""
+        """A subclass that changes g but not g' would train with another g's slope, silently:
+        both must come from the same class (of a subclass's subclass too)."""
         super().__init_subclass__(**kwargs)
-        if (cls.activation is MLP.activation) != (cls.hidden_prime is MLP.hidden_prime):
+
+        def owner(name: str) -> type:
+            return next(c for c in cls.__mro__ if name in vars(c))
+
+        if owner("activation") is not owner("hidden_prime"):
             raise TypeError(
                 f"{cls.__name__} overrides one of activation and hidden_prime: override both "
                 "(g and its derivative g'), or the local rule uses a slope that is not g's"
