@@ -406,6 +406,12 @@ def test_cifar10_cache_elsewhere_does_not_stand_in_for_a_folder_without_data(
         assert load_dataset("cifar10", data_dir=release.parent).source.startswith("cache ")
     finally:
         release.parent.chmod(stat.S_IRWXU)
+    # Converted into a writable folder, which is then copied: the copy's own cache is used.
+    (tmp_path / "fallback-cache" / "cifar10.cache.npz").unlink()
+    load_dataset("cifar10", data_dir=release.parent, allow_pickle=True)
+    assert (release.parent / "cifar10.cache.npz").is_file()
+    shutil.copytree(release.parent, tmp_path / "copy")
+    assert load_dataset("cifar10", data_dir=tmp_path / "copy").source.startswith("cache ")
 
 
 def test_cifar10_not_found_lists_what_was_searched(tmp_path: Path) -> None:

@@ -98,10 +98,11 @@ def test_a_resume_that_would_mix_or_lose_generations_is_refused(tmp_path):
 
     d = stopped("no-checkpoint")
     (d / "checkpoint.npz").unlink()
-    with pytest.raises(RunDirError, match=r"missing, but metrics\.jsonl logs 4 generations"):
+    with pytest.raises(RunDirError, match=r"but this run wrote one \(metrics\.jsonl logs 4"):
         resume(d)
     d = stopped("killed-early")  # a hard kill before the first checkpoint was written
     (d / "checkpoint.npz").unlink()
+    (d / "log.txt").write_text("")  # a SIGKILL leaves no "stopped ...; checkpoint saved"
     first = (d / "metrics.jsonl").read_text().splitlines()[0]
     (d / "metrics.jsonl").write_text(first + "\n")
     full = evolve(evo, task, beta0, RunDir(tmp_path / "full"), seed=7, progress=False)
@@ -109,11 +110,19 @@ def test_a_resume_that_would_mix_or_lose_generations_is_refused(tmp_path):
     assert again.generation == 6
     for a, b in zip(_leaves(full.state), _leaves(again.state), strict=True):
         np.testing.assert_array_equal(a, b)
-    d = stopped("last-row-cut")  # older code could checkpoint a generation a Ctrl-C cut
-    rows = (d / "metrics.jsonl").read_text().splitlines()
-    (d / "metrics.jsonl").write_text("\n".join(rows[:-1]) + "\n")
-    assert resume(d).generation == 6
-    assert "generation 3 has no row" in (d / "log.txt").read_text()
+    d = tmp_path / "finished"  # checkpoint_every above the run's length: only the end's
+    short = Evolution(evo.inner, beta0, replace(evo.config, generations=3, checkpoint_every=50))
+    evolve(short, task, beta0, RunDir(d), seed=7, progress=False)
+    (d / "checkpoint.npz").unlink()
+    extended = Evolution(evo.inner, beta0, replace(short.config, generations=6))
+    with pytest.raises(RunDirError, match="missing, but this run wrote one"):
+        evolve(extended, task, beta0, RunDir(d, resume=True), seed=7, resume=True)
+    d = stopped("flipped-byte")
+    blob = bytearray((d / "checkpoint.npz").read_bytes())
+    blob[len(blob) // 3] ^= 0xFF
+    (d / "checkpoint.npz").write_bytes(bytes(blob))
+    with pytest.raises(ArtifactError, match=r"corrupt or truncated|not a tdca file"):
+        resume(d)
     d = stopped("cut-history")
     rows = (d / "metrics.jsonl").read_text().splitlines()
     (d / "metrics.jsonl").write_text("\n".join([*rows[:1], "garbage", *rows[2:]]) + "\n")

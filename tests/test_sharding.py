@@ -388,7 +388,7 @@ def test_two_processes_checkpoint_and_resume_their_own_run_directories(runs, pha
 
         lost = said[i][("resume", f"lost{i}")]
         reason = (  # the process that lost it says why; the other, which process
-            "checkpoint.npz: missing, but metrics.jsonl logs 2 generations"
+            "checkpoint.npz: missing, but this run wrote one (metrics.jsonl logs 2 generations)"
             if i == 1
             else "processes [1] cannot resume their run directories"
         )

@@ -97,5 +97,9 @@ class _open:
             raise ArtifactError(f"{self.path}: corrupt or truncated ({e})") from e
         return self.data
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         self.data.close()
+        # np.load reads members lazily: a damaged array surfaces only when it is read
+        lazy = (zipfile.BadZipFile, OSError, EOFError, ValueError)
+        if isinstance(exc, lazy) and not isinstance(exc, ArtifactError):
+            raise ArtifactError(f"{self.path}: corrupt or truncated ({exc})") from exc

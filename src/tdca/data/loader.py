@@ -167,17 +167,23 @@ def _load_cifar10(root: Path, *, allow_pickle: bool) -> Dataset:
     present = [c for c in candidates if c.path.exists()]
     usable = [c for c in present if allow_pickle or c.kind != "pickle"]
     src = usable[0] if usable else None
-    # a cache converted from the pickle release (with allow_pickle) stands for it later too
-    fingerprint = source_fingerprint((src or present[0]).path) if present else None
+    fingerprint = source_fingerprint(src.path) if src else None
 
     def same_source(meta: Mapping[str, Any]) -> bool:
         return fingerprint is None or meta.get("fingerprint") == fingerprint
 
-    # With no source in ``root``, only a cache in ``root`` itself stands for it: one in the
-    # fallback folder may come from another source, and a mistyped --data-dir would then
-    # silently train on that while the run records the folder it was given.
-    dirs = cache_dirs(root) if present else [root]
-    ds = load_cache("cifar10", dirs, accept_source=same_source)
+    # With no usable source in ``root``, a cache in ``root`` itself stands for it, and one in
+    # the fallback folder only if it was converted from the (pickle) source present here:
+    # another folder's cache may come from another source, and a mistyped --data-dir would
+    # then silently train on it while the run records the folder it was given.
+    ds = load_cache("cifar10", cache_dirs(root) if src else [root], accept_source=same_source)
+    if ds is None and src is None and present:
+        converted_from = source_fingerprint(present[0].path)
+        ds = load_cache(
+            "cifar10",
+            cache_dirs(root)[1:],
+            accept_source=lambda meta: meta.get("fingerprint") == converted_from,
+        )
     if ds is not None:
         return ds
     if src is None:

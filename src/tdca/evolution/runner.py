@@ -169,6 +169,37 @@ def _checkpoint_problem(
     return None
 
 
+def _lost_checkpoint_problem(run: RunDir, cfg: Any) -> RunDirError | None:
+    """Why a resume without a checkpoint must not start again from generation 0 (None
+    where that is the resume). A checkpoint is written every ``checkpoint_every``
+    generations, at the end, and whenever a run stops (Ctrl-C, SIGTERM, time limit); only
+    a hard kill before the first of these leaves logged generations without one."""
+    logged = [r.get("generation") for r in read_history(run.path)]
+    last = max((g for g in logged if isinstance(g, int)), default=-1)
+    if last < 0:
+        return None
+    had_one = (
+        last >= cfg.checkpoint_every  # that checkpoint was written before this row
+        or run.file("metrics.json").exists()  # the run finished (or met its time limit)
+        or "checkpoint saved" in _text(run.file("log.txt"))  # it was stopped
+    )
+    if not had_one:
+        run.log(f"no checkpoint yet ({len(logged)} generations logged): from generation 0")
+        return None
+    return RunDirError(
+        f"{run.file(CHECKPOINT)}: missing, but this run wrote one ({HISTORY} logs "
+        f"{len(logged)} generations); resuming would silently start again from generation "
+        "0. Restore the checkpoint, or start a new run"
+    )
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
+
+
 def _key_for(seed: int, generation: int) -> jax.Array:
     return jax.random.fold_in(jax.random.PRNGKey(seed), generation)
 
@@ -229,30 +260,19 @@ def evolve(
     config = _resumable_config(run)
     if problem is None and resume and run.file(CHECKPOINT).exists():
         try:
-            state, meta = load_pytree(run.file(CHECKPOINT), state)
+            loaded, meta = load_pytree(run.file(CHECKPOINT), state)
+            generation = meta.get("generation") if isinstance(meta, dict) else None
+            if not (isinstance(generation, int) and 0 <= generation <= cfg.generations):
+                raise ArtifactError(f"{run.file(CHECKPOINT)}: records no usable generation")
         except ArtifactError as e:
             problem = e
         else:
             problem = _checkpoint_problem(run, meta, seed, config)
-            start = int(meta["generation"])
-            run.log(f"resumed from generation {start}")
+            state, start = loaded, generation
     elif problem is None and resume:
-        logged = read_history(run.path)
-        if logged and max(r.get("generation", 0) for r in logged) >= cfg.checkpoint_every:
-            # the checkpoint of generation checkpoint_every was written before this row
-            problem = RunDirError(
-                f"{run.file(CHECKPOINT)}: missing, but {HISTORY} logs {len(logged)} "
-                "generations, past the first checkpoint; resuming would silently start "
-                "again from generation 0. Restore the checkpoint, or start a new run"
-            )
-        elif logged:  # stopped hard before its first checkpoint: generation 0 is the resume
-            run.log(f"no checkpoint yet ({len(logged)} generations logged): from generation 0")
+        problem = _lost_checkpoint_problem(run, cfg)
     history = _read_history(run, start)
-    logged_generations = [r.get("generation") for r in history]
-    if start and logged_generations == list(range(start - 1)):
-        # code before 2026-12-03 could checkpoint a generation whose row a Ctrl-C had cut
-        run.log(f"generation {start - 1} has no row (cut by an interruption); left out")
-    elif problem is None and logged_generations != list(range(start)):
+    if problem is None and [r.get("generation") for r in history] != list(range(start)):
         problem = RunDirError(
             f"{run.file(HISTORY)}: logs {len(history)} of the {start} generations before the "
             "checkpoint; resuming would rewrite the run's curves (and first fitness) without "
@@ -262,6 +282,8 @@ def evolve(
     processes.check_agree(
         run, evolution, task, initial_params, start=start, end=end, seed=seed, problem=problem
     )
+    if start:
+        run.log(f"resumed from generation {start}")
     _write_history(run, history)
 
     def checkpoint(generation: int) -> None:
@@ -318,4 +340,6 @@ def evolve(
         limit = "of another process" if time_limit is None else f"{time_limit:g} s"
         why = f"time limit {limit} reached" if timed_out else "stopped"
         run.log(f"{why} at generation {generation} of {cfg.generations}; checkpoint saved")
+    elif generation > start:
+        run.log(f"finished at generation {generation}; checkpoint saved")
     return EvolutionResult(state, evolution.mean(state), generation, history, interrupted)
