@@ -123,8 +123,9 @@ def _resumable_config(run: RunDir) -> dict[str, Any] | None:
 
 
 def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
+    """A config as dotted keys (``es.population``); anything but a dict has none."""
     if not isinstance(d, dict):
-        return {prefix[:-1]: d} if prefix else {}
+        return {}
     out: dict[str, Any] = {}
     for k, v in d.items():
         out |= _flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v}

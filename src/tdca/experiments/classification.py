@@ -34,7 +34,7 @@ from tdca.inner import OPTIMIZERS, InnerLoop, make_optimizer
 from tdca.io import ArtifactError, read_meta
 from tdca.kernels import check_kernel
 from tdca.networks import MLP
-from tdca.networks.credit_net import check_gain_speed
+from tdca.networks.credit_net import check_gain_speed, check_hidden_widths
 from tdca.networks.registry import ARCHITECTURES, build_model
 from tdca.precision import PRECISIONS, check_precision, matmul_precision
 from tdca.rundir import RUN_METADATA, RunDir, RunDirError
@@ -539,10 +539,7 @@ class EvolveConfig:
             raise ValueError("steps and train_size must be >= 1")
         if self.lr is not None and not (is_finite_number(self.lr) and self.lr > 0):
             raise ValueError(f"lr must be a finite number > 0 (or None: picked), got {self.lr!r}")
-        if not all(is_integer(h) and h >= 1 for h in self.hidden):
-            raise ValueError(
-                f"hidden (the credit network's widths) must be >= 1, got {self.hidden}"
-            )
+        check_hidden_widths(self.hidden)
         if not 1 <= self.fitness_last <= self.steps:
             raise ValueError(
                 f"fitness_last must be between 1 and steps ({self.steps}), got {self.fitness_last}"

@@ -91,7 +91,7 @@ def run_demo(
         # its sub-runs would refuse one by one, pointing at a --resume the demo does not have
         raise RunDirError(
             f"--out {out}: exists and is not an empty folder; the demo writes a new one each "
-            "time (about a minute): choose another"
+            "time (a minute or two): choose another"
         )
     results = {}
     for label, multi in (("single", False), ("multi-task", True)):

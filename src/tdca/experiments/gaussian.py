@@ -21,6 +21,7 @@ from tdca.credit.strategies import BP, TDCA
 from tdca.evolution import ESConfig, Evolution, config_for_resume, evolve
 from tdca.inner import InnerLoop
 from tdca.io import save_pytree
+from tdca.networks.credit_net import check_hidden_widths
 from tdca.rundir import RUN_METADATA, RunDir
 from tdca.tasks.gaussian import DOMAIN, FUNCTION_1, FUNCTION_2, GaussianTask, MixedGaussian
 
@@ -58,10 +59,7 @@ class GaussianConfig:
             value = getattr(self, name)
             if not (is_finite_number(value) and value > 0):
                 raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-        if not all(is_integer(h) and h >= 1 for h in self.hidden):
-            raise ValueError(
-                f"hidden (the credit network's widths) must be >= 1, got {self.hidden}"
-            )
+        check_hidden_widths(self.hidden)
 
     @property
     def functions(self) -> tuple[MixedGaussian, ...]:

@@ -21,9 +21,16 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
+from tdca.checks import is_integer
 from tdca.networks.mlp import affine
 
 CreditParams = list[dict[str, jax.Array]]
+
+
+def check_hidden_widths(hidden: tuple[int, ...]) -> None:
+    """Every hidden layer has at least one unit (none at all, a linear T, is fine)."""
+    if not all(is_integer(h) and h >= 1 for h in hidden):
+        raise ValueError(f"hidden (the credit network's widths) must be >= 1, got {hidden}")
 
 
 def check_gain_speed(gain_speed: float) -> None:
@@ -45,6 +52,7 @@ class CreditNet:
     gain_speed: float = 0.0
 
     def __post_init__(self) -> None:
+        check_hidden_widths(self.hidden)
         check_gain_speed(self.gain_speed)
 
     @property
