@@ -5,6 +5,7 @@ be reused, SIGTERM stops a run like Ctrl-C, and bad files are refused with their
 import json
 import os
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -169,6 +170,30 @@ def test_distributed_options_that_cannot_work_are_refused_before_the_work(tmp_pa
     err = capsys.readouterr().err
     assert "could not join the jax.distributed job" in err and "--coordinator HOST:PORT" in err
     assert not out.exists()
+    assert main([*base, "--join-timeout", "5"]) == 2  # alone, not joining anything
+    assert "--join-timeout applies to a distributed job" in capsys.readouterr().err
+
+
+def test_an_unreachable_coordinator_is_reported_in_one_line_not_a_jax_abort(tmp_path, capsys):
+    """Process 1 of a job whose coordinator nobody serves: JAX would abort the process (a
+    C++ check failure) after its timeout; tdca stops after --join-timeout with what to
+    check, before JAX is touched."""
+    with socket.socket() as s:  # a port nobody listens on once it is closed
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "g"
+    job = ["--coordinator", f"127.0.0.1:{port}", "--num-processes", "2", "--process-id", "1"]
+    argv = ["gaussian", "--generations", "1", "--no-progress", "--out", str(out), *job]
+    start = time.monotonic()
+    assert main([*argv, "--join-timeout", "1"]) == 2
+    assert time.monotonic() - start < 30
+    err = capsys.readouterr().err
+    assert f"could not reach the coordinator 127.0.0.1:{port} in 1 s" in err
+    assert "--join-timeout waits longer" in err and err.count("\n") == 1
+    assert not out.exists()
+    bad = ["--coordinator", "nohostport", "--num-processes", "2", "--process-id", "1"]
+    assert main([*argv[:6], *bad]) == 2
+    assert "--coordinator must be HOST:PORT, got 'nohostport'" in capsys.readouterr().err
 
 
 def test_output_files_are_checked_before_the_work(tmp_path, monkeypatch, capsys):

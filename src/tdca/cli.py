@@ -24,6 +24,7 @@ from tdca.files import atomic_file
 from tdca.io import ArtifactError, read_meta
 from tdca.kernels import KERNELS
 from tdca.networks.registry import ARCHITECTURES
+from tdca.plugins import load_plugins
 from tdca.precision import EXPLICIT_PRECISIONS, PRECISIONS
 from tdca.rundir import RunDirError, write_json_file
 from tdca.tasks.classification import FITNESS_METRICS
@@ -91,6 +92,13 @@ def _add_distributed_args(p: argparse.ArgumentParser) -> None:
     d.add_argument("--coordinator", default=None, metavar="HOST:PORT", help="process 0's address")
     d.add_argument("--num-processes", type=_positive_int, default=None, metavar="N")
     d.add_argument("--process-id", type=_process_id, default=None, metavar="I")
+    d.add_argument(
+        "--join-timeout",
+        type=_positive_int,
+        default=None,
+        metavar="SECONDS",
+        help="how long to wait for the other processes to join (default 300, as JAX)",
+    )
 
 
 def _process_id(text: str) -> int:
@@ -106,7 +114,10 @@ def _process_id(text: str) -> int:
 def _join_job(args: argparse.Namespace) -> None:
     """Join the jax.distributed job the distributed options describe, before any JAX work."""
     given = [getattr(args, a, None) for a in ("coordinator", "num_processes", "process_id")]
+    timeout = getattr(args, "join_timeout", None)
     if not getattr(args, "distributed", False) and all(v is None for v in given):
+        if timeout is not None:
+            raise ValueError("--join-timeout applies to a distributed job; give --distributed")
         return
     coordinator, num_processes, process_id = given
     if None not in (num_processes, process_id) and process_id >= num_processes:
@@ -114,9 +125,9 @@ def _join_job(args: argparse.Namespace) -> None:
             f"--process-id {process_id} is not one of the {num_processes} processes "
             f"(0 .. {num_processes - 1})"
         )
-    from tdca.evolution.processes import join
+    from tdca.evolution.processes import JOIN_TIMEOUT, join
 
-    join(coordinator, num_processes, process_id)
+    join(coordinator, num_processes, process_id, timeout or JOIN_TIMEOUT)
 
 
 def _add_kernel_arg(p: argparse.ArgumentParser) -> None:
@@ -141,10 +152,36 @@ def _add_precision_arg(p: argparse.ArgumentParser, inherits: str = "") -> None:
     )
 
 
+PLUGIN_HELP = (
+    "a Python file (or module name) to import first, e.g. one that registers a network "
+    "(tdca.networks.register_arch) or a learner (tdca.credit.register_learner), whose names "
+    "--arch and --learner then accept; repeatable; an evolution records it for its resume"
+)
+
+
+def _add_plugin_arg(p: argparse.ArgumentParser, dest: str) -> None:
+    p.add_argument(
+        "--plugin", action="append", default=[], dest=dest, metavar="FILE.py", help=PLUGIN_HELP
+    )
+
+
+def _plugins_given(argv: list[str]) -> list[str]:
+    """The --plugin values anywhere in ``argv``: imported before the full parser is built,
+    whose --arch choices must already hold the names they register. A malformed command
+    line is left to that parser to report."""
+    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False, exit_on_error=False)
+    pre.add_argument("--plugin", action="append", default=[])
+    try:
+        return pre.parse_known_args(argv)[0].plugin
+    except (argparse.ArgumentError, SystemExit):
+        return []
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tdca", description="Top-down credit assignment networks, evolved with PGPE."
     )
+    _add_plugin_arg(parser, "plugin")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser(
@@ -361,6 +398,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="write docs/results.md from reproduce run directories")
     rep.add_argument("runs", nargs="+", type=Path)
     rep.add_argument("--out", type=Path, default=Path("docs/results.md"))
+    for command in sub.choices.values():  # `tdca train --plugin F` as `tdca --plugin F train`
+        _add_plugin_arg(command, "command_plugin")
     return parser
 
 
@@ -518,6 +557,8 @@ RESUME_OPTIONS = frozenset(
         "--coordinator",
         "--num-processes",
         "--process-id",
+        "--join-timeout",
+        "--plugin",
     }
 )
 
@@ -563,6 +604,7 @@ def _evolve(args: argparse.Namespace) -> int:
         anchored=args.anchor_credits,
         seed=args.seed,
         data_dir=args.data_dir,
+        plugins=tuple(args.plugin),
     )
     cfg = replace(cfg, es=_es_from_args(cfg.es, args))
     resume = args.resume is not None
@@ -766,6 +808,11 @@ def _resume_hint(args: argparse.Namespace) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        load_plugins(_plugins_given(argv))
+    except ValueError as e:
+        print(f"tdca: error: {e}", file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     handlers = {
         "gaussian": _gaussian,
@@ -780,6 +827,9 @@ def main(argv: list[str] | None = None) -> int:
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
+        # as recorded (a file's absolute path); also any the first look at argv missed
+        args.plugin = list(load_plugins([*args.plugin, *args.command_plugin]))
+        del args.command_plugin
         _refuse_ignored_on_resume(args, argv)
         if args.command != "bench":  # the benchmark reports compile times as they are
             use_compilation_cache()

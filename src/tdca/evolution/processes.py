@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -22,14 +23,52 @@ import numpy as np
 
 from tdca.rundir import RunDir, RunDirError
 
+JOIN_TIMEOUT = 300
+"""Seconds a process waits for the others to join (JAX's own default)."""
 
-def join(coordinator: str | None, num_processes: int | None, process_id: int | None) -> None:
+
+def wait_for_coordinator(coordinator: str, timeout: float) -> None:
+    """Wait until process 0's coordinator service accepts a TCP connection, for at most
+    ``timeout`` seconds. JAX itself aborts the whole process (a C++ check failure, no
+    Python error) when it cannot reach the coordinator in time; this fails first, in one
+    line that says what to check. Process 0 may start later than the others: retried."""
+    host, sep, port = coordinator.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"--coordinator must be HOST:PORT, got {coordinator!r}")
+    host = host.strip("[]")  # an IPv6 address in brackets
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, int(port)), timeout=min(5.0, timeout)):
+                return
+        except OSError as e:
+            if time.monotonic() >= deadline:
+                raise ValueError(
+                    f"could not reach the coordinator {coordinator} in {timeout:g} s ({e}); "
+                    "is process 0 started with this address, is the address right and its "
+                    "port open to this host? (--join-timeout waits longer)"
+                ) from e
+            time.sleep(0.5)
+
+
+def join(
+    coordinator: str | None,
+    num_processes: int | None,
+    process_id: int | None,
+    timeout: int = JOIN_TIMEOUT,
+) -> None:
     """``jax.distributed.initialize`` with a message that says what to change. Omitted
     values are detected by JAX where it can (Slurm, Open MPI, Cloud TPU); must run before
-    any JAX computation."""
+    any JAX computation. A process other than 0 first checks that it can reach the
+    coordinator within ``timeout`` seconds (``wait_for_coordinator``)."""
+    if coordinator is not None and process_id not in (None, 0):
+        wait_for_coordinator(coordinator, timeout)
     try:
         jax.distributed.initialize(
-            coordinator_address=coordinator, num_processes=num_processes, process_id=process_id
+            coordinator_address=coordinator,
+            num_processes=num_processes,
+            process_id=process_id,
+            initialization_timeout=timeout,
         )
     except (RuntimeError, ValueError) as e:
         raise ValueError(

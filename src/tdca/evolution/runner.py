@@ -44,7 +44,7 @@ def config_for_resume(
     *,
     given: Any = None,
     extend_to: int | None = None,
-    free: tuple[str, ...] = ("data_dir",),
+    free: tuple[str, ...] = ("data_dir", "plugins"),
 ) -> Any:
     """The config a resumed run continues with: ``saved``, the one ``run`` was started with
     (parsed by the caller, who may need more of that file).
@@ -112,14 +112,14 @@ def _own_config(run: RunDir, cfg: Any, seed: int) -> RunDirError | None:
 
 def _resumable_config(run: RunDir) -> dict[str, Any] | None:
     """The run's config.json without what a resume may change (generation count, data
-    folder, code versions), flattened to dotted keys: a checkpoint records it, so that a
-    resume under an edited config.json, or with another run's checkpoint, is refused
-    rather than mixed."""
+    folder, where its plugins live, code versions), flattened to dotted keys: a checkpoint
+    records it, so that a resume under an edited config.json, or with another run's
+    checkpoint, is refused rather than mixed."""
     path = run.file("config.json")
     saved = run.read_json("config.json") if path.exists() else None
     if not isinstance(saved, dict):
         return None
-    return _flat(_comparable(saved, ("data_dir", "earlier_code_versions")))
+    return _flat(_comparable(saved, ("data_dir", "plugins", "earlier_code_versions")))
 
 
 def _flat(d: Any, prefix: str = "") -> dict[str, Any]:

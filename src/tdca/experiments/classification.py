@@ -36,6 +36,7 @@ from tdca.kernels import check_kernel
 from tdca.networks import MLP
 from tdca.networks.credit_net import check_gain_speed, check_hidden_widths
 from tdca.networks.registry import ARCHITECTURES, build_model
+from tdca.plugins import PluginError, load_plugins
 from tdca.precision import PRECISIONS, check_precision, matmul_precision
 from tdca.rundir import RUN_METADATA, RunDir, RunDirError
 from tdca.tasks.classification import (
@@ -225,10 +226,17 @@ def evolved_setting(meta: dict[str, Any] | None, key: str) -> str | None:
     config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
     value = meta.get(key, config.get(key))
     if key == "arch" and isinstance(value, str) and value not in ARCHITECTURES:
+        plugins = config.get("plugins")
+        where = (
+            f"it was evolved with the plugins {plugins}: give them (tdca --plugin FILE "
+            "train ...), or register it first (tdca.networks.register_arch)"
+            if isinstance(plugins, list) and plugins
+            else "register it first (tdca --plugin FILE train ..., or tdca.networks.register_arch)"
+        )
         raise ArtifactError(
             f"the credit network was evolved for the architecture {value!r}, which this "
-            f"process does not know ({', '.join(ARCHITECTURES)}); register it first "
-            "(tdca.networks.register_arch) or choose one (--arch, or arch=)"
+            f"process does not know ({', '.join(ARCHITECTURES)}); {where}, or choose one "
+            "(--arch, or arch=)"
         )
     return value if value in {"arch": ARCHITECTURES, "precision": PRECISIONS}[key] else None
 
@@ -449,6 +457,7 @@ EVOLVE_ADDED_LATER = (
     "keep_every",
     "kernel",
     "anchored",
+    "plugins",
 )
 """EvolveConfig settings a saved config.json may lack: added after the first release (or,
 for data_dir, dropped from copies such as the zoo cards), with defaults that are what those
@@ -491,6 +500,10 @@ class EvolveConfig:
     anchored: bool = False
     seed: int = 0
     data_dir: str | None = None
+    # Files or modules that register ``arch`` (tdca.plugins; ``tdca --plugin``), imported
+    # when the config is made and ``arch`` is not known yet: a resume finds the network
+    # without a wrapper script. Where they now live may differ on resume.
+    plugins: tuple[str, ...] = ()
     es: ESConfig = field(
         default_factory=lambda: ESConfig(
             population=32,
@@ -506,9 +519,17 @@ class EvolveConfig:
             raise ValueError("need at least one data set")
         if len({d.lower() for d in self.datasets}) != len(self.datasets):
             raise ValueError(f"a data set is given twice: {list(self.datasets)}")
+        if not isinstance(self.plugins, tuple) or not all(
+            isinstance(p, str) and p.strip() for p in self.plugins
+        ):
+            raise ValueError(f"plugins must be a tuple of paths or module names: {self.plugins!r}")
+        if self.arch not in ARCHITECTURES and self.plugins:
+            load_plugins(self.plugins)
         if self.arch not in ARCHITECTURES:
+            unregistered = f" (the plugins {list(self.plugins)} do not register it)"
             raise ValueError(
                 f"unknown architecture {self.arch!r}; choose one of {tuple(ARCHITECTURES)}"
+                f"{unregistered if self.plugins else ''}"
             )
         if self.credit_init not in ("dfa", "random"):
             raise ValueError("credit_init must be 'dfa' or 'random'")
@@ -567,6 +588,8 @@ class EvolveConfig:
             metadata=(*RUN_METADATA, "lr_selection", "data_fingerprints"),
         )
         d["datasets"], d["hidden"] = tuple(d["datasets"]), tuple(d["hidden"])
+        if isinstance(d.get("plugins"), list):
+            d["plugins"] = tuple(d["plugins"])
         d["es"] = ESConfig.from_dict(d["es"])
         return cls(**d)
 
@@ -730,12 +753,24 @@ def run_evolve(
     if resume:
         raw = run.read_json("config.json")
         arch = raw.get("arch") if isinstance(raw, dict) else None
+        plugins = raw.get("plugins") if isinstance(raw, dict) else None
         if isinstance(arch, str) and arch not in ARCHITECTURES:  # not damage: a user's network
-            raise RunDirError(
-                f"{out}: this run evolves for the architecture {arch!r}, which this process "
-                f"does not know ({', '.join(ARCHITECTURES)}); resume it from a script that "
-                "registers it first (tdca.networks.register_arch), as the run was started"
-            )
+            if isinstance(plugins, list) and plugins:  # what the run was started with
+                try:
+                    load_plugins(plugins)
+                except PluginError as e:
+                    raise RunDirError(
+                        f"{out}: the run was started with the plugins {plugins}, needed for its "
+                        f"architecture {arch!r}; {e}. Give it where it is now: "
+                        f"tdca --plugin FILE evolve --resume {out}"
+                    ) from e
+            if arch not in ARCHITECTURES:
+                raise RunDirError(
+                    f"{out}: this run evolves for the architecture {arch!r}, which this "
+                    f"process does not know ({', '.join(ARCHITECTURES)}); resume it with the "
+                    "file that registers it (tdca --plugin FILE evolve --resume ...), or from "
+                    "a script that registers it first (tdca.networks.register_arch)"
+                )
         saved, saved_json = run.saved_config(EvolveConfig.from_dict)
         selection = saved_json.get("lr_selection")  # how the saved run picked its lr
         fingerprints = saved_json.get("data_fingerprints")  # absent in runs before 2026-11-26

@@ -1,0 +1,102 @@
+"""Code of the user's own that the ``tdca`` command imports before it reads its options.
+
+A network or a learner of one's own is one file that registers it
+(``register_arch``, ``register_learner``). ``tdca --plugin my_nets.py evolve --arch my-net``
+imports that file first, so the shell command accepts the new name as the library's own. An
+evolution records its plugins in config.json (``EvolveConfig.plugins``), and a resume
+imports them again when the architecture is not known yet: ``tdca evolve --resume DIR``
+needs no wrapper script. A credit network's file never imports code by itself: training
+with it names the plugin to give instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import sys
+import traceback
+from collections.abc import Iterable
+from pathlib import Path
+
+
+class PluginError(ValueError):
+    """A plugin that cannot be found or raised while it was imported."""
+
+
+def _is_file_spec(spec: str) -> bool:
+    return spec.endswith(".py") or "/" in spec or "\\" in spec or Path(spec).is_file()
+
+
+def _where(error: BaseException, path: Path | None = None) -> str:
+    """' (at FILE:LINE)' for a plugin's error, so a one-line message still says where to
+    look: the last line of the plugin file ``path`` it passed through, else the innermost."""
+    frames = traceback.extract_tb(error.__traceback__)
+    own = [f for f in frames if path is not None and f.filename == str(path)]
+    frame = (own or frames or [None])[-1]
+    return f" (at {frame.filename}:{frame.lineno})" if frame is not None else ""
+
+
+def _import_file(spec: str) -> str:
+    path = Path(spec).expanduser()
+    if not path.is_file():
+        raise PluginError(f"--plugin {spec}: no such file")
+    resolved = path.resolve()
+    # One module per file, named after its path: importing the same file twice (given again,
+    # recorded in a resumed run's config) registers its names once.
+    name = "tdca_plugin_" + hashlib.sha256(str(resolved).encode()).hexdigest()[:12]
+    if name in sys.modules:
+        return str(resolved)
+    loader_spec = importlib.util.spec_from_file_location(name, resolved)
+    if loader_spec is None or loader_spec.loader is None:
+        raise PluginError(f"--plugin {spec}: not a Python file Python can import")
+    module = importlib.util.module_from_spec(loader_spec)
+    sys.modules[name] = module
+    try:
+        loader_spec.loader.exec_module(module)
+    except Exception as e:
+        del sys.modules[name]
+        raise PluginError(
+            f"--plugin {spec}: importing it raised {type(e).__name__}: {e}{_where(e, resolved)}"
+        ) from e
+    return str(resolved)
+
+
+def _import_module(spec: str) -> str:
+    if not all(part.isidentifier() for part in spec.split(".")):
+        raise PluginError(f"--plugin {spec!r}: neither a .py file nor a module name")
+    try:
+        importlib.import_module(spec)
+    except ModuleNotFoundError as e:
+        if e.name is not None and (spec == e.name or spec.startswith(e.name + ".")):
+            raise PluginError(
+                f"--plugin {spec}: no file or importable module of that name (a module must "
+                "be on Python's path; a file is given by its path, e.g. ./my_nets.py)"
+            ) from e
+        raise PluginError(
+            f"--plugin {spec}: importing it raised ModuleNotFoundError: {e}{_where(e)}"
+        ) from e
+    except Exception as e:
+        raise PluginError(
+            f"--plugin {spec}: importing it raised {type(e).__name__}: {e}{_where(e)}"
+        ) from e
+    return spec
+
+
+def load_plugin(spec: str) -> str:
+    """Import ``spec``, a Python file's path or a dotted module name, once per process.
+    Returns how a config records it: a file's absolute path, or the module's name."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise PluginError(f"a plugin is a file path or a module name, got {spec!r}")
+    spec = spec.strip()
+    return _import_file(spec) if _is_file_spec(spec) else _import_module(spec)
+
+
+def load_plugins(specs: Iterable[str]) -> tuple[str, ...]:
+    """``load_plugin`` for each, in order; the recorded forms, each once."""
+    loaded: list[str] = []
+    for spec in specs:
+        recorded = load_plugin(spec)
+        if recorded not in loaded:
+            loaded.append(recorded)
+    return tuple(loaded)

@@ -1,0 +1,160 @@
+"""`tdca --plugin FILE`: a network or learner of the user's, in one file, used from the shell
+command with no wrapper script, and an evolution for it resumed from its run directory alone."""
+
+import json
+import sys
+
+import pytest
+from test_classification import _npz
+
+from tdca.cli import main
+from tdca.credit import LEARNERS
+from tdca.credit.artifact import load_credit_net
+from tdca.experiments.classification import EvolveConfig
+from tdca.networks import ARCHITECTURES
+from tdca.plugins import PluginError, load_plugin
+
+PLUGIN = '''
+"""A user's file: a softsign network and a learner, registered under names of its own."""
+import jax
+import jax.numpy as jnp
+
+from tdca.credit import DFA, register_learner
+from tdca.networks import MLP, register_arch
+
+
+class SoftsignMLP(MLP):
+    def activation(self, z):
+        return jax.nn.soft_sign(z)
+
+    def hidden_prime(self, z):
+        return 1.0 / (1.0 + jnp.abs(z)) ** 2
+
+
+register_arch("{arch}", lambda ds: SoftsignMLP((ds.input_dim, 40, ds.num_classes)))
+register_learner("{learner}", DFA.for_task)
+'''
+
+
+@pytest.fixture
+def plugin(tmp_path, request):
+    """A plugin file with names unique to the test; forgotten afterwards, as in a new process."""
+    arch, learner = f"soft-{request.node.name[-12:]}", f"dfa-{request.node.name[-12:]}"
+    path = tmp_path / "my_nets.py"
+    path.write_text(PLUGIN.format(arch=arch, learner=learner))
+    yield path, arch, learner
+    _forget(path, arch, learner)
+
+
+def _forget(path, arch, learner):
+    """What a new process would not know: the registrations and the imported module."""
+    ARCHITECTURES.pop(arch, None)
+    LEARNERS.pop(learner, None)
+    for name, module in list(sys.modules.items()):
+        if name.startswith("tdca_plugin_") and getattr(module, "__file__", None) == str(path):
+            del sys.modules[name]
+
+
+def test_a_plugin_network_evolves_resumes_and_trains_from_the_shell(tmp_path, plugin, capsys):
+    path, arch, learner = plugin
+    spec = _npz(tmp_path / "d.npz", (8, 8))
+    run = tmp_path / "e"
+    argv = ["--plugin", str(path), "evolve", "--dataset", spec, "--arch", arch, "--lr", "1"]
+    argv += ["--train-size", "200", "--steps", "5", "--generations", "2", "--population", "4"]
+    assert main([*argv, "--no-progress", "--out", str(run)]) == 0
+    config = json.loads((run / "config.json").read_text())
+    assert config["arch"] == arch and config["plugins"] == [str(path.resolve())]
+    strategy, _, _ = load_credit_net(run)
+    assert tuple(strategy.layout.units) == (40, 10)  # the plugin's network, not mlp-100
+
+    # A new process: nothing registered. The resume imports the recorded plugin itself.
+    _forget(path, arch, learner)
+    argv = ["evolve", "--resume", str(run), "--generations", "3", "--no-progress"]
+    assert main(argv) == 0
+    assert json.loads((run / "metrics.json").read_text())["evolution"]["generations"] == 3
+    assert arch in ARCHITECTURES
+
+    # `--plugin` after the command word works too; the learner it registers is accepted,
+    # and a credit network evolved for its network trains that network by default.
+    _forget(path, arch, learner)
+    train = ["train", "--plugin", str(path), "--dataset", spec, "--train-size", "200"]
+    train += ["--steps", "5", "--lr", "1.0"]
+    assert main([*train, "--learner", learner, "--arch", arch, "--out", str(tmp_path / "t")]) == 0
+    saved = json.loads((tmp_path / "t" / "config.json").read_text())
+    assert saved["plugin"] == [str(path.resolve())] and saved["arch"] == arch
+    assert main([*train, "--learner", f"tdca:{run}", "--out", str(tmp_path / "u")]) == 0
+    assert json.loads((tmp_path / "u" / "config.json").read_text())["arch"] == arch
+
+    # Without the plugin, training with that credit network names the plugin to give.
+    _forget(path, arch, learner)
+    capsys.readouterr()
+    argv = ["train", "--dataset", spec, "--learner", f"tdca:{run}", "--out", str(tmp_path / "v")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"evolved with the plugins ['{path.resolve()}']" in err and "--plugin" in err
+    assert not (tmp_path / "v").exists()
+
+
+def test_a_moved_plugin_is_named_on_resume_and_its_new_place_can_be_given(tmp_path, plugin, capsys):
+    path, arch, learner = plugin
+    spec = _npz(tmp_path / "d.npz", (8, 8))
+    run = tmp_path / "e"
+    argv = ["--plugin", str(path), "evolve", "--dataset", spec, "--arch", arch, "--lr", "1"]
+    argv += ["--train-size", "200", "--steps", "5", "--generations", "2", "--population", "4"]
+    assert main([*argv, "--no-progress", "--out", str(run)]) == 0
+    _forget(path, arch, learner)
+    moved = tmp_path / "elsewhere" / "my_nets.py"
+    moved.parent.mkdir()
+    path.rename(moved)
+    capsys.readouterr()
+    resume = ["evolve", "--resume", str(run), "--generations", "3", "--no-progress"]
+    assert main(resume) == 2
+    err = capsys.readouterr().err
+    assert "started with the plugins" in err and "no such file" in err
+    assert f"tdca --plugin FILE evolve --resume {run}" in err
+    try:
+        assert main(["--plugin", str(moved), *resume]) == 0
+        assert json.loads((run / "metrics.json").read_text())["evolution"]["generations"] == 3
+    finally:
+        _forget(moved, arch, learner)
+
+
+def test_plugins_that_cannot_be_imported_are_refused_in_one_line(tmp_path, capsys):
+    assert main(["--plugin", str(tmp_path / "absent.py"), "zoo", "list"]) == 2
+    assert "absent.py: no such file" in capsys.readouterr().err
+    assert main(["--plugin", "no_such_module_here", "zoo", "list"]) == 2
+    assert "no file or importable module of that name" in capsys.readouterr().err
+
+    broken = tmp_path / "broken.py"
+    broken.write_text("import json\n\nx = json.loads('{')\n")
+    assert main(["zoo", "list", "--plugin", str(broken)]) == 2
+    err = capsys.readouterr().err
+    assert "importing it raised JSONDecodeError" in err and f"(at {broken}:3)" in err
+    assert err.count("\n") == 1
+
+    missing_dep = tmp_path / "needs.py"
+    missing_dep.write_text("import surely_not_installed_pkg\n")
+    with pytest.raises(PluginError, match=r"raised ModuleNotFoundError.*needs\.py:1"):
+        load_plugin(str(missing_dep))
+
+    empty = tmp_path / "empty.py"
+    empty.write_text("# registers nothing\n")
+    with pytest.raises(ValueError, match=r"unknown architecture 'ghost'.*do not register it"):
+        EvolveConfig(arch="ghost", plugins=(str(empty),))
+    with pytest.raises(ValueError, match="plugins must be a tuple"):
+        EvolveConfig(plugins=["a list"])
+
+
+def test_a_plugin_is_imported_once_however_often_it_is_given(tmp_path):
+    counter = tmp_path / "count.py"
+    counter.write_text("import builtins\nbuiltins.TDCA_TEST_IMPORTS += 1\n")
+    import builtins
+
+    builtins.TDCA_TEST_IMPORTS = 0
+    try:
+        first = load_plugin(str(counter))
+        again = load_plugin(str(tmp_path / "." / "count.py"))
+        assert first == again == str(counter.resolve())
+        assert builtins.TDCA_TEST_IMPORTS == 1
+    finally:
+        del builtins.TDCA_TEST_IMPORTS
