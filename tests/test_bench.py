@@ -104,3 +104,43 @@ def test_one_rank_swap_moves_the_centre_by_twice_the_es_lr():
     by_field = bench.state_diff_by_field(a, b)
     assert by_field["mean"] == pytest.approx(2 * cfg.learning_rate, rel=1e-3)
     assert by_field["std"] < 1e-3  # the std update is not sign-like
+
+
+def test_the_largest_configurations_that_fit_are_the_edges_of_the_budget():
+    """memory_fit's answers sit exactly at the budget's edge: one more (pair of) candidates
+    or one more example would not fit, by the linear model through the two measurements."""
+    cfg = bench.SMALL
+
+    def fixed(e: int) -> int:  # data and shared buffers
+        return 1_000 + 8 * e
+
+    def per(e: int) -> int:  # one candidate's activations
+        return 500 + 3 * e
+
+    at = {e: {"fixed": fixed(e), "per_candidate": per(e)} for e in (cfg.examples, 2 * cfg.examples)}
+    budget = 10**8
+    fit = bench.memory_fit(cfg, at, budget_bytes=budget, headroom=0.5)
+    usable, e = 0.5 * budget, cfg.examples
+    p = fit["largest_population_one_vmap"]
+    assert p % 2 == 0 and fixed(e) + p * per(e) <= usable < fixed(e) + (p + 2) * per(e)
+    n = fit["largest_examples_one_vmap"]
+    assert fixed(n) + cfg.population * per(n) <= usable < fixed(n + 1) + cfg.population * per(n + 1)
+    n = fit["largest_examples_chunk_of_one"]
+    assert fixed(n) + per(n) <= usable < fixed(n + 1) + per(n + 1)
+
+
+def test_the_plan_reports_what_fits_from_xla_memory_at_two_sizes():
+    """The small plan's memory, compiled here: linear in the examples as memory_fit takes
+    it, and the population it says fits does fit by the measured bytes."""
+    cfg = bench.SMALL
+    info = bench.plan(cfg)
+    fit, mem = info["fits_80gb"], info["memory"]
+    measured = fit["measured_at_examples"]
+    assert set(measured) == {str(cfg.examples), str(cfg.examples // 2)}
+    half = measured[str(cfg.examples // 2)]
+    assert half["per_candidate"] < mem["per_candidate"] and half["fixed"] < mem["fixed"]
+    p = fit["largest_population_one_vmap"]
+    usable = fit["headroom"] * fit["budget_bytes"]
+    assert mem["fixed"] + p * mem["per_candidate"] <= usable
+    assert mem["fixed"] + (p + 2) * mem["per_candidate"] > usable
+    assert fit["largest_examples_chunk_of_one"] > fit["largest_examples_one_vmap"] > cfg.examples

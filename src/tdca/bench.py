@@ -618,24 +618,76 @@ def rows_to_markdown(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _spec_evolution(cfg: BenchConfig, examples: int) -> tuple[Evolution, TDCA, Any, Any]:
+    """(evolution, strategy, task, starting parameters) of ``cfg`` at ``examples``
+    training examples, from shapes only (call inside the precision's context: the task's
+    dtype follows it)."""
+    task = cx.spec_task(cfg.sizes, examples)
+    strategy = TDCA.for_task(task, hidden=cfg.credit_hidden, kernel=cfg.kernel)
+    beta0 = strategy.init(jax.random.PRNGKey(0))  # tiny; PGPE needs real leaves
+    evo = Evolution(
+        InnerLoop(strategy, cfg.steps, cfg.lr),
+        beta0,
+        ESConfig(population=cfg.population, generations=1),
+        mesh=None,
+    )
+    return evo, strategy, task, beta0
+
+
+FIT_BUDGET_BYTES = 80 * 10**9
+"""The memory the issue asks about: an 80 GB H100."""
+
+
+def memory_fit(
+    cfg: BenchConfig,
+    at_examples: dict[int, dict[str, Any]],
+    budget_bytes: int = FIT_BUDGET_BYTES,
+    headroom: float = 0.8,
+) -> dict[str, Any]:
+    """The largest configurations whose population evaluation fits ``headroom`` x
+    ``budget_bytes`` (the share ``auto_chunk_size`` plans with), from ``candidate_memory``
+    at two training-set sizes (``at_examples``: examples -> its result): the largest
+    population at ``cfg.examples`` in one vmap, and the largest training set at
+    ``cfg.population`` in one vmap and in chunks of one candidate (with chunking any
+    population fits; then the data and one candidate's activations are the limit). Fixed
+    and per-candidate bytes are taken to grow linearly with the examples, as everything
+    they hold (data, activations) does; both sizes are reported."""
+    (e1, m1), (e2, m2) = sorted(at_examples.items())
+    usable = headroom * budget_bytes
+
+    def line(key: str) -> tuple[float, float]:  # bytes = a + b * examples
+        slope = (m2[key] - m1[key]) / (e2 - e1)
+        return m1[key] - slope * e1, slope
+
+    (f0, f1), (p0, p1) = line("fixed"), line("per_candidate")
+    mem = at_examples[cfg.examples]
+    population = int((usable - mem["fixed"]) // mem["per_candidate"])
+    return {
+        "budget_bytes": budget_bytes,
+        "headroom": headroom,
+        "measured_at_examples": {str(e): at_examples[e] for e in (e1, e2)},
+        "largest_population_one_vmap": population - population % 2,
+        "largest_examples_one_vmap": int(
+            (usable - f0 - cfg.population * p0) // (f1 + cfg.population * p1)
+        ),
+        "largest_examples_chunk_of_one": int((usable - f0 - p0) // (f1 + p1)),
+    }
+
+
 def plan(cfg: BenchConfig = FULL, precision: str = "float32") -> dict[str, Any]:
     """What a configuration costs, without running it (shapes only; works on a CPU for the
     full paper config): analytic and XLA FLOPs per generation, the TFLOP/s the 0.7 s target
-    needs, and XLA's memory analysis per candidate."""
+    needs, XLA's memory analysis per candidate, and the largest configurations that fit
+    80 GB by that analysis (``memory_fit``)."""
     with precision_names.matmul_precision(precision):
-        task = cx.spec_task(cfg.sizes, cfg.examples)  # in the precision's activation dtype
-        strategy = TDCA.for_task(task, hidden=cfg.credit_hidden, kernel=cfg.kernel)
-        beta0 = strategy.init(jax.random.PRNGKey(0))  # tiny; PGPE needs real leaves
-        evo = Evolution(
-            InnerLoop(strategy, cfg.steps, cfg.lr),
-            beta0,
-            ESConfig(population=cfg.population, generations=1),
-            mesh=None,
-        )
+        evo, strategy, task, beta0 = _spec_evolution(cfg, cfg.examples)
         state = jax.eval_shape(evo.init, jax.random.PRNGKey(0), beta0)
         analytic = analytic_generation_flops(cfg)
         xla = xla_generation_flops(evo, strategy, state, task, cfg)
         mem = candidate_memory(evo, task)
+        half = cfg.examples // 2
+        evo_half, _, task_half, _ = _spec_evolution(cfg, half)
+        at_half = candidate_memory(evo_half, task_half)
     flops = analytic["flops_per_generation"]
     return {
         "config": cfg.to_dict(),
@@ -647,4 +699,5 @@ def plan(cfg: BenchConfig = FULL, precision: str = "float32") -> dict[str, Any]:
             **mem,
             "population_bytes_estimate": mem["fixed"] + cfg.population * mem["per_candidate"],
         },
+        "fits_80gb": memory_fit(cfg, {cfg.examples: mem, half: at_half}),
     }

@@ -65,6 +65,33 @@ def _mb(n: float) -> str:
     return f"{n / 1e6:.0f} MB"
 
 
+def _fits(names: tuple[str, ...]) -> str:
+    """What fits 80 GB by XLA:CPU's memory analysis (``tdca.bench.memory_fit``)."""
+    rows = []
+    for name in names:
+        plan = _json(name, "plan.json")
+        fit, cfg = plan["fits_80gb"], plan["config"]
+        rows.append(
+            {
+                "plan": f"`{REL}/{name}`",
+                "largest population, one vmap, "
+                f"{cfg['examples']:,} examples": fit["largest_population_one_vmap"],
+                f"largest training set, population {cfg['population']}, one vmap": fit[
+                    "largest_examples_one_vmap"
+                ],
+                "largest training set, one candidate at a time": fit[
+                    "largest_examples_chunk_of_one"
+                ],
+            }
+        )
+    budget = _json(names[0], "plan.json")["fits_80gb"]
+    return (
+        f"Within {budget['headroom']:.0%} of {budget['budget_bytes'] / 1e9:.0f} GB "
+        "(`fits_80gb` in each plan's plan.json; `auto_chunk_size` plans with the same share):\n\n"
+        + rows_to_markdown(rows)
+    )
+
+
 def regions() -> dict[str, str]:
     bf16 = _json("plan-bfloat16-activations", "plan.json")["memory"]
     f32 = _json("plan-float32", "plan.json")["memory"]
@@ -86,6 +113,7 @@ def regions() -> dict[str, str]:
             f"grows by {_mb(bf16['fixed'] - f32['fixed'])}, where X (60,000 x 784) takes "
             f"{_mb(60_000 * 784 * 4)} in float32 and {_mb(60_000 * 784 * 2)} in bfloat16."
         ),
+        "fits-80gb": _fits(("plan-float32", "plan-bfloat16-activations")),
     }
 
 
