@@ -193,7 +193,9 @@ def test_an_unreachable_coordinator_is_reported_in_one_line_not_a_jax_abort(tmp_
     assert not out.exists()
     bad = ["--coordinator", "nohostport", "--num-processes", "2", "--process-id", "1"]
     assert main([*argv[:6], *bad]) == 2
-    assert "--coordinator must be HOST:PORT, got 'nohostport'" in capsys.readouterr().err
+    assert "--coordinator must be HOST:PORT" in capsys.readouterr().err
+    assert main([*argv[:6], *bad[:1], "::1", *bad[2:]]) == 2
+    assert "an IPv6 address in brackets, [::1]:PORT), got '::1'" in capsys.readouterr().err
 
 
 def test_output_files_are_checked_before_the_work(tmp_path, monkeypatch, capsys):

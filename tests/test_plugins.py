@@ -7,6 +7,7 @@ import sys
 import pytest
 from test_classification import _npz
 
+from tdca import plugins
 from tdca.cli import main
 from tdca.credit import LEARNERS
 from tdca.credit.artifact import load_credit_net
@@ -53,6 +54,8 @@ def _forget(path, arch, learner):
     for name, module in list(sys.modules.items()):
         if name.startswith("tdca_plugin_") and getattr(module, "__file__", None) == str(path):
             del sys.modules[name]
+    if str(path.resolve()) in plugins._LOADED:
+        plugins._LOADED.remove(str(path.resolve()))
 
 
 def test_a_plugin_network_evolves_resumes_and_trains_from_the_shell(tmp_path, plugin, capsys):
@@ -115,11 +118,42 @@ def test_a_moved_plugin_is_named_on_resume_and_its_new_place_can_be_given(tmp_pa
     try:
         assert main(["--plugin", str(moved), *resume]) == 0
         assert json.loads((run / "metrics.json").read_text())["evolution"]["generations"] == 3
+        # the new place is recorded: the next resume, in a new process, needs no --plugin
+        assert json.loads((run / "config.json").read_text())["plugins"] == [str(moved)]
+        _forget(moved, arch, learner)
+        assert main([*resume[:4], "4", "--no-progress"]) == 0
+        assert json.loads((run / "metrics.json").read_text())["evolution"]["generations"] == 4
+        assert "not the code this run was started with" not in capsys.readouterr().err
     finally:
         _forget(moved, arch, learner)
 
 
+def test_a_resume_under_edited_plugin_code_says_so(tmp_path, plugin, monkeypatch):
+    """The network's code is the user's: a resume that runs other code than the run was
+    started with goes on (as under a newer tdca) but says so, in the log and on stderr."""
+    path, arch, learner = plugin
+    spec = _npz(tmp_path / "d.npz", (8, 8))
+    run = tmp_path / "e"
+    argv = ["--plugin", str(path), "evolve", "--dataset", spec, "--arch", arch, "--lr", "1"]
+    argv += ["--train-size", "200", "--steps", "5", "--generations", "2", "--population", "4"]
+    assert main([*argv, "--no-progress", "--out", str(run)]) == 0
+    digests = json.loads((run / "config.json").read_text())["plugin_digests"]
+    assert list(digests) == [str(path.resolve())] and len(digests[str(path.resolve())]) == 64
+    _forget(path, arch, learner)
+    path.write_text(path.read_text().replace("1.0 / (1.0 + jnp.abs(z)) ** 2", "0.5 + 0 * z"))
+    resume = ["evolve", "--resume", str(run), "--generations", "3", "--no-progress"]
+    with pytest.warns(RuntimeWarning, match="not the code this run was started with"):
+        assert main(resume) == 0
+    assert "not the code this run was started with" in (run / "log.txt").read_text()
+    # a relative path in a config made from Python is recorded as the absolute one
+    monkeypatch.chdir(tmp_path)
+    assert EvolveConfig(arch=arch, plugins=("my_nets.py",)).plugins == (str(path.resolve()),)
+
+
 def test_plugins_that_cannot_be_imported_are_refused_in_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit):  # abbreviated, it would be parsed but not imported first
+        main(["--plug", str(tmp_path / "x.py"), "zoo", "list"])
+    assert "invalid choice" in capsys.readouterr().err
     assert main(["--plugin", str(tmp_path / "absent.py"), "zoo", "list"]) == 2
     assert "absent.py: no such file" in capsys.readouterr().err
     assert main(["--plugin", "no_such_module_here", "zoo", "list"]) == 2

@@ -97,7 +97,9 @@ def _add_distributed_args(p: argparse.ArgumentParser) -> None:
         type=_positive_int,
         default=None,
         metavar="SECONDS",
-        help="how long to wait for the other processes to join (default 300, as JAX)",
+        help="how long each process waits for the others to join (default 300, JAX's); "
+        "with --coordinator and --process-id I > 0 a closed coordinator port stops the "
+        "process in one line; a process that never joins still makes JAX abort them",
     )
 
 
@@ -178,13 +180,20 @@ def _plugins_given(argv: list[str]) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # No abbreviated options: `--plug F` would pass the parser, yet not the first look at
+    # argv that imports plugins (nor the resume check); a name in full is one thing to read.
     parser = argparse.ArgumentParser(
-        prog="tdca", description="Top-down credit assignment networks, evolved with PGPE."
+        prog="tdca",
+        description="Top-down credit assignment networks, evolved with PGPE.",
+        allow_abbrev=False,
     )
     _add_plugin_arg(parser, "plugin")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = sub.add_parser(
+    def command(name: str, **kw: Any) -> argparse.ArgumentParser:
+        return sub.add_parser(name, allow_abbrev=False, **kw)
+
+    demo = command(
         "demo",
         help="the main job: BP vs evolved TDCA on mixed Gaussians, then on MNIST with the zoo's "
         "credit network",
@@ -194,10 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--no-progress", action="store_true")
 
-    g = sub.add_parser(
+    g = command(
         "gaussian",
         help="mixed-Gaussian optimisation (papers' first experiment)",
-        allow_abbrev=False,
     )
     _add_run_args(g)
     g.add_argument("--multi-task", action="store_true", help="two Gaussians, one credit network")
@@ -206,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=_seed, default=0)
     g.add_argument("--steps", type=_positive_int, default=None, help="inner-loop steps M")
     _add_distributed_args(g)
-    t = sub.add_parser("train", help="train a bottom-up classifier with one learner")
+    t = command("train", help="train a bottom-up classifier with one learner")
     t.add_argument(
         "--dataset",
         required=True,
@@ -254,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--out", type=Path, required=True)
 
-    e = sub.add_parser("evolve", help="evolve a TDCA credit network", allow_abbrev=False)
+    e = command("evolve", help="evolve a TDCA credit network")
     _add_run_args(e)
     e.add_argument("--task", default="classification", choices=["classification"])
     e.add_argument(
@@ -350,7 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--data-dir", default=None)
     _add_distributed_args(e)
 
-    r = sub.add_parser("reproduce", help="rerun a table or figure of the papers")
+    r = command("reproduce", help="rerun a table or figure of the papers")
     r.add_argument("table", choices=TABLES)
     r.add_argument(
         "--out", type=Path, required=True, help="folder (rerunning the same command resumes)"
@@ -375,9 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--no-progress", action="store_true")
 
-    b = sub.add_parser(
-        "bench", help="throughput: seconds/generation, FLOP/s vs matmul peak, speedup"
-    )
+    b = command("bench", help="throughput: seconds/generation, FLOP/s vs matmul peak, speedup")
     b.add_argument("--out", type=Path, required=True, help="folder for metrics.json")
     b.add_argument("--small", action="store_true", help="2-core-CPU-sized config (< 1 min)")
     b.add_argument(
@@ -389,13 +395,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_kernel_arg(b)
 
-    z = sub.add_parser("zoo", help="list the shipped credit networks, or verify them")
+    z = command("zoo", help="list the shipped credit networks, or verify them")
     z.add_argument("action", choices=["list", "verify"])
     z.add_argument("names", nargs="*", help="entries (default: all)")
     z.add_argument("--data-dir", default=None, help="data folder (default $TDCA_DATA_DIR)")
     z.add_argument("--out", type=Path, default=None, help="verify: write the rows as JSON here")
 
-    rep = sub.add_parser("report", help="write docs/results.md from reproduce run directories")
+    rep = command("report", help="write docs/results.md from reproduce run directories")
     rep.add_argument("runs", nargs="+", type=Path)
     rep.add_argument("--out", type=Path, default=Path("docs/results.md"))
     for command in sub.choices.values():  # `tdca train --plugin F` as `tdca --plugin F train`
@@ -617,6 +623,7 @@ def _evolve(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         progress=not args.no_progress,
         time_limit=args.time_limit,
+        plugins=tuple(args.plugin),
     )
     if m is None:
         print(f"interrupted; continue with: tdca evolve --resume {out}", file=sys.stderr)

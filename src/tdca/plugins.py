@@ -24,6 +24,39 @@ class PluginError(ValueError):
     """A plugin that cannot be found or raised while it was imported."""
 
 
+_LOADED: list[str] = []  # the recorded forms of the plugins this process imported, in order
+
+
+def loaded() -> tuple[str, ...]:
+    """The plugins this process has imported (as ``load_plugin`` returned them)."""
+    return tuple(_LOADED)
+
+
+def recorded_form(spec: str) -> str:
+    """How a config records ``spec`` without importing it: an existing file's absolute
+    path (a resume from another folder finds the same file), else ``spec`` as given."""
+    path = Path(spec).expanduser()
+    if _is_file_spec(spec) and path.is_file():
+        return str(path.resolve())
+    return spec
+
+
+def digest(recorded: str) -> str | None:
+    """sha256 of the plugin's source (a file's, or an importable module's), or None where
+    there is no single source file: what a resume compares to notice edited code."""
+    if Path(recorded).is_file():
+        source = Path(recorded)
+    else:
+        try:
+            found = importlib.util.find_spec(recorded)
+        except (ImportError, ValueError):
+            return None
+        if found is None or not found.origin or not Path(found.origin).is_file():
+            return None
+        source = Path(found.origin)
+    return hashlib.sha256(source.read_bytes()).hexdigest()
+
+
 def _is_file_spec(spec: str) -> bool:
     return spec.endswith(".py") or "/" in spec or "\\" in spec or Path(spec).is_file()
 
@@ -89,7 +122,10 @@ def load_plugin(spec: str) -> str:
     if not isinstance(spec, str) or not spec.strip():
         raise PluginError(f"a plugin is a file path or a module name, got {spec!r}")
     spec = spec.strip()
-    return _import_file(spec) if _is_file_spec(spec) else _import_module(spec)
+    recorded = _import_file(spec) if _is_file_spec(spec) else _import_module(spec)
+    if recorded not in _LOADED:
+        _LOADED.append(recorded)
+    return recorded
 
 
 def load_plugins(specs: Iterable[str]) -> tuple[str, ...]:

@@ -27,20 +27,25 @@ JOIN_TIMEOUT = 300
 """Seconds a process waits for the others to join (JAX's own default)."""
 
 
-def wait_for_coordinator(coordinator: str, timeout: float) -> None:
-    """Wait until process 0's coordinator service accepts a TCP connection, for at most
-    ``timeout`` seconds. JAX itself aborts the whole process (a C++ check failure, no
-    Python error) when it cannot reach the coordinator in time; this fails first, in one
-    line that says what to check. Process 0 may start later than the others: retried."""
+def wait_for_coordinator(coordinator: str, timeout: float) -> float:
+    """Wait until something accepts TCP connections at process 0's coordinator address,
+    for at most ``timeout`` seconds; returns the seconds left. JAX itself aborts the whole
+    process (a C++ check failure, no Python error) when it cannot reach the coordinator in
+    time; a closed port or a wrong address fails here first, in one line that says what to
+    check. Process 0 may start later than the others: retried until the deadline."""
     host, sep, port = coordinator.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"--coordinator must be HOST:PORT, got {coordinator!r}")
-    host = host.strip("[]")  # an IPv6 address in brackets
+    unbracketed_ipv6 = ":" in host and not (host.startswith("[") and host.endswith("]"))
+    if not sep or not host or unbracketed_ipv6 or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(
+            f"--coordinator must be HOST:PORT (an IPv6 address in brackets, [::1]:PORT), "
+            f"got {coordinator!r}"
+        )
+    host = host.strip("[]")
     deadline = time.monotonic() + timeout
     while True:
         try:
             with socket.create_connection((host, int(port)), timeout=min(5.0, timeout)):
-                return
+                return max(deadline - time.monotonic(), 0.0)
         except OSError as e:
             if time.monotonic() >= deadline:
                 raise ValueError(
@@ -59,10 +64,12 @@ def join(
 ) -> None:
     """``jax.distributed.initialize`` with a message that says what to change. Omitted
     values are detected by JAX where it can (Slurm, Open MPI, Cloud TPU); must run before
-    any JAX computation. A process other than 0 first checks that it can reach the
-    coordinator within ``timeout`` seconds (``wait_for_coordinator``)."""
+    any JAX computation. ``timeout`` bounds each process's wait for the others. A process
+    given a coordinator and an id other than 0 first checks, within it, that the
+    coordinator's port accepts connections (``wait_for_coordinator``); a failure past that
+    (a process that never joins) ends as JAX ends it, aborting the process."""
     if coordinator is not None and process_id not in (None, 0):
-        wait_for_coordinator(coordinator, timeout)
+        timeout = max(int(wait_for_coordinator(coordinator, timeout)), 1)
     try:
         jax.distributed.initialize(
             coordinator_address=coordinator,

@@ -112,14 +112,15 @@ def _own_config(run: RunDir, cfg: Any, seed: int) -> RunDirError | None:
 
 def _resumable_config(run: RunDir) -> dict[str, Any] | None:
     """The run's config.json without what a resume may change (generation count, data
-    folder, where its plugins live, code versions), flattened to dotted keys: a checkpoint
-    records it, so that a resume under an edited config.json, or with another run's
-    checkpoint, is refused rather than mixed."""
+    folder, its plugins' place and code, tdca's code version), flattened to dotted keys: a
+    checkpoint records it, so that a resume under an edited config.json, or with another
+    run's checkpoint, is refused rather than mixed."""
     path = run.file("config.json")
     saved = run.read_json("config.json") if path.exists() else None
     if not isinstance(saved, dict):
         return None
-    return _flat(_comparable(saved, ("data_dir", "plugins", "earlier_code_versions")))
+    free = ("data_dir", "plugins", "plugin_digests", "earlier_code_versions")
+    return _flat(_comparable(saved, free))
 
 
 def _flat(d: Any, prefix: str = "") -> dict[str, Any]:

@@ -36,7 +36,7 @@ from tdca.kernels import check_kernel
 from tdca.networks import MLP
 from tdca.networks.credit_net import check_gain_speed, check_hidden_widths
 from tdca.networks.registry import ARCHITECTURES, build_model
-from tdca.plugins import PluginError, load_plugins
+from tdca.plugins import PluginError, digest, load_plugins, loaded, recorded_form
 from tdca.precision import PRECISIONS, check_precision, matmul_precision
 from tdca.rundir import RUN_METADATA, RunDir, RunDirError
 from tdca.tasks.classification import (
@@ -523,6 +523,8 @@ class EvolveConfig:
             isinstance(p, str) and p.strip() for p in self.plugins
         ):
             raise ValueError(f"plugins must be a tuple of paths or module names: {self.plugins!r}")
+        # a file by its absolute path, so a resume from another folder finds the same file
+        object.__setattr__(self, "plugins", tuple(recorded_form(p) for p in self.plugins))
         if self.arch not in ARCHITECTURES and self.plugins:
             load_plugins(self.plugins)
         if self.arch not in ARCHITECTURES:
@@ -585,7 +587,7 @@ class EvolveConfig:
             cls,
             d,
             optional=EVOLVE_ADDED_LATER,
-            metadata=(*RUN_METADATA, "lr_selection", "data_fingerprints"),
+            metadata=(*RUN_METADATA, "lr_selection", "data_fingerprints", "plugin_digests"),
         )
         d["datasets"], d["hidden"] = tuple(d["datasets"]), tuple(d["hidden"])
         if isinstance(d.get("plugins"), list):
@@ -738,6 +740,7 @@ def run_evolve(
     progress: bool = True,
     stop_after: int | None = None,
     time_limit: float | None = None,
+    plugins: tuple[str, ...] = (),
 ) -> dict[str, Any] | None:
     """Evolve a credit network; write credit_net.npz and metrics.json (train/test accuracy
     of a fresh bottom-up network trained by it on each data set). With ``time_limit``
@@ -747,21 +750,23 @@ def run_evolve(
     ``resume`` continues ``out`` with its saved config: ``cfg`` may then be None, or must
     agree with the saved one (``runner.config_for_resume``); ``extend_to`` raises the
     generation count and ``data_dir`` says where the data is now (another machine, say).
+    ``plugins``, the ones this process was given (``tdca --plugin``), are what a resume
+    records from then on, with those saved ones it imported (a moved file's new place).
     """
     run = RunDir(out, resume=resume, kind="evolve-classification")
-    selection, fingerprints = None, None
+    selection, fingerprints, digests = None, None, None
     if resume:
         raw = run.read_json("config.json")
         arch = raw.get("arch") if isinstance(raw, dict) else None
-        plugins = raw.get("plugins") if isinstance(raw, dict) else None
+        started_with = raw.get("plugins") if isinstance(raw, dict) else None
         if isinstance(arch, str) and arch not in ARCHITECTURES:  # not damage: a user's network
-            if isinstance(plugins, list) and plugins:  # what the run was started with
+            if isinstance(started_with, list) and started_with:
                 try:
-                    load_plugins(plugins)
+                    load_plugins(started_with)
                 except PluginError as e:
                     raise RunDirError(
-                        f"{out}: the run was started with the plugins {plugins}, needed for its "
-                        f"architecture {arch!r}; {e}. Give it where it is now: "
+                        f"{out}: the run was started with the plugins {started_with}, needed "
+                        f"for its architecture {arch!r}; {e}. Give it where it is now: "
                         f"tdca --plugin FILE evolve --resume {out}"
                     ) from e
             if arch not in ARCHITECTURES:
@@ -774,12 +779,17 @@ def run_evolve(
         saved, saved_json = run.saved_config(EvolveConfig.from_dict)
         selection = saved_json.get("lr_selection")  # how the saved run picked its lr
         fingerprints = saved_json.get("data_fingerprints")  # absent in runs before 2026-11-26
+        digests = saved_json.get("plugin_digests")
         if cfg is not None and cfg.lr is None:
             cfg = replace(cfg, lr=saved.lr)  # the saved run picked it; do not pick again
         data_dir = data_dir or (cfg.data_dir if cfg is not None else None)
         cfg = config_for_resume(run, saved, given=cfg, extend_to=extend_to)
         if data_dir is not None:
             cfg = replace(cfg, data_dir=data_dir)
+        now = loaded()
+        in_use = tuple(dict.fromkeys(p for p in (*plugins, *cfg.plugins) if p in now))
+        if in_use != cfg.plugins and (plugins or cfg.plugins):
+            cfg = replace(cfg, plugins=in_use)
     elif cfg is None:
         raise ValueError("a new evolution needs a config")
     with matmul_precision(cfg.precision):
@@ -789,10 +799,29 @@ def run_evolve(
             resume=resume,
             selection=selection,
             fingerprints=fingerprints,
+            digests=digests,
             progress=progress,
             stop_after=stop_after,
             time_limit=time_limit,
         )
+
+
+def _note_changed_plugins(
+    run: RunDir, then: dict[str, str | None] | None, now: dict[str, str | None]
+) -> None:
+    """Say, in the log and as a warning, when a resume runs plugin code other than the
+    code the run was started with (found by content, so a moved file is the same). It goes
+    on, as it does under a newer tdca: an edit may not touch the network at all."""
+    before = {v for v in (then or {}).values() if v}
+    if not before or before <= {v for v in now.values() if v}:
+        return
+    message = (
+        f"the plugins' code is not the code this run was started with (sha256 {then} then, "
+        f"{now} now); it goes on with the code as it is now: if that changed the network, "
+        "its generations mix two networks, and a new run is the clean way"
+    )
+    run.log(message)
+    warnings.warn(message, RuntimeWarning, stacklevel=3)
 
 
 def _evolve_and_evaluate(
@@ -802,6 +831,7 @@ def _evolve_and_evaluate(
     resume: bool,
     selection: dict[str, Any] | None,
     fingerprints: dict[str, str] | None,
+    digests: dict[str, str | None] | None,
     progress: bool,
     stop_after: int | None,
     time_limit: float | None,
@@ -857,7 +887,10 @@ def _evolve_and_evaluate(
             f"(fingerprints {fingerprints}, now {data}); resume it on the same files "
             "(--data-dir), or start a new run"
         )
-    run.write_config(cfg.to_dict() | {"lr_selection": selection, "data_fingerprints": data})
+    code = {p: digest(p) for p in cfg.plugins}
+    _note_changed_plugins(run, digests, code)
+    extra = {"lr_selection": selection, "data_fingerprints": data}
+    run.write_config(cfg.to_dict() | extra | ({"plugin_digests": code} if code else {}))
     loop = InnerLoop(
         strategy,
         cfg.steps,
