@@ -2,7 +2,9 @@
 command with no wrapper script, and an evolution for it resumed from its run directory alone."""
 
 import json
+import runpy
 import sys
+import warnings
 
 import pytest
 from test_classification import _npz
@@ -11,9 +13,9 @@ from tdca import plugins
 from tdca.cli import main
 from tdca.credit import LEARNERS
 from tdca.credit.artifact import load_credit_net
-from tdca.experiments.classification import EvolveConfig
+from tdca.experiments.classification import EvolveConfig, run_evolve
 from tdca.networks import ARCHITECTURES
-from tdca.plugins import PluginError, load_plugin
+from tdca.plugins import PluginError, digest, load_plugin
 
 PLUGIN = '''
 """A user's file: a softsign network and a learner, registered under names of its own."""
@@ -123,7 +125,7 @@ def test_a_moved_plugin_is_named_on_resume_and_its_new_place_can_be_given(tmp_pa
         _forget(moved, arch, learner)
         assert main([*resume[:4], "4", "--no-progress"]) == 0
         assert json.loads((run / "metrics.json").read_text())["evolution"]["generations"] == 4
-        assert "not the code this run was started with" not in capsys.readouterr().err
+        assert "not the code this run was started with" not in (run / "log.txt").read_text()
     finally:
         _forget(moved, arch, learner)
 
@@ -145,6 +147,21 @@ def test_a_resume_under_edited_plugin_code_says_so(tmp_path, plugin, monkeypatch
     with pytest.warns(RuntimeWarning, match="not the code this run was started with"):
         assert main(resume) == 0
     assert "not the code this run was started with" in (run / "log.txt").read_text()
+    assert json.loads((run / "config.json").read_text())["plugin_digests"] != digests
+
+    # Resumed by a script that registers the network itself (no plugin imported): the
+    # saved plugins and their digests are kept, and nothing is said about their code.
+    _forget(path, arch, learner)
+    runpy.run_path(str(path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning fails the test
+        assert run_evolve(None, run, resume=True, extend_to=4, progress=False) is not None
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["plugins"] == [str(path.resolve())]
+    assert saved["plugin_digests"] == {str(path.resolve()): digest(str(path))}
+    _forget(path, arch, learner)
+    assert main([*resume[:4], "5", "--no-progress"]) == 0  # and the next one imports it
+
     # a relative path in a config made from Python is recorded as the absolute one
     monkeypatch.chdir(tmp_path)
     assert EvolveConfig(arch=arch, plugins=("my_nets.py",)).plugins == (str(path.resolve()),)

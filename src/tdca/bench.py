@@ -666,11 +666,12 @@ def memory_fit(
         "budget_bytes": budget_bytes,
         "headroom": headroom,
         "measured_at_examples": {str(e): at_examples[e] for e in (e1, e2)},
-        "largest_population_one_vmap": population - population % 2,
-        "largest_examples_one_vmap": int(
-            (usable - f0 - cfg.population * p0) // (f1 + cfg.population * p1)
+        # 0 where nothing fits (the fixed bytes alone exceed the budget)
+        "largest_population_one_vmap": max(population - population % 2, 0),
+        "largest_examples_one_vmap": max(
+            int((usable - f0 - cfg.population * p0) // (f1 + cfg.population * p1)), 0
         ),
-        "largest_examples_chunk_of_one": int((usable - f0 - p0) // (f1 + p1)),
+        "largest_examples_chunk_of_one": max(int((usable - f0 - p0) // (f1 + p1)), 0),
     }
 
 

@@ -87,8 +87,10 @@ def _fits(names: tuple[str, ...]) -> str:
     budget = _json(names[0], "plan.json")["fits_80gb"]
     return (
         f"Within {budget['headroom']:.0%} of {budget['budget_bytes'] / 1e9:.0f} GB "
-        "(`fits_80gb` in each plan's plan.json; `auto_chunk_size` plans with the same share):\n\n"
-        + rows_to_markdown(rows)
+        "(`fits_80gb` in each plan's plan.json). `auto_chunk_size` takes the same share, but "
+        "of the memory the device's allocator reports free, which under JAX's default "
+        "preallocation is about 75% of the card, so on an 80 GB card it chunks below these "
+        "populations:\n\n" + rows_to_markdown(rows)
     )
 
 

@@ -751,7 +751,9 @@ def run_evolve(
     agree with the saved one (``runner.config_for_resume``); ``extend_to`` raises the
     generation count and ``data_dir`` says where the data is now (another machine, say).
     ``plugins``, the ones this process was given (``tdca --plugin``), are what a resume
-    records from then on, with those saved ones it imported (a moved file's new place).
+    records from then on, with those saved ones it imported (a moved file's new place);
+    given none, a resume keeps the saved ones (as a script that registers the network
+    itself resumes).
     """
     run = RunDir(out, resume=resume, kind="evolve-classification")
     selection, fingerprints, digests = None, None, None
@@ -786,10 +788,9 @@ def run_evolve(
         cfg = config_for_resume(run, saved, given=cfg, extend_to=extend_to)
         if data_dir is not None:
             cfg = replace(cfg, data_dir=data_dir)
-        now = loaded()
-        in_use = tuple(dict.fromkeys(p for p in (*plugins, *cfg.plugins) if p in now))
-        if in_use != cfg.plugins and (plugins or cfg.plugins):
-            cfg = replace(cfg, plugins=in_use)
+        if plugins:  # given now: they, and those saved ones this process imported, are kept
+            kept = (p for p in cfg.plugins if p in loaded())
+            cfg = replace(cfg, plugins=tuple(dict.fromkeys((*plugins, *kept))))
     elif cfg is None:
         raise ValueError("a new evolution needs a config")
     with matmul_precision(cfg.precision):
@@ -887,8 +888,10 @@ def _evolve_and_evaluate(
             f"(fingerprints {fingerprints}, now {data}); resume it on the same files "
             "(--data-dir), or start a new run"
         )
-    code = {p: digest(p) for p in cfg.plugins}
-    _note_changed_plugins(run, digests, code)
+    imported = set(loaded())  # a plugin not imported here (a script registered the network)
+    code = {p: digest(p) if p in imported else (digests or {}).get(p) for p in cfg.plugins}
+    if imported & set(cfg.plugins):
+        _note_changed_plugins(run, digests, code)
     extra = {"lr_selection": selection, "data_fingerprints": data}
     run.write_config(cfg.to_dict() | extra | ({"plugin_digests": code} if code else {}))
     loop = InnerLoop(
