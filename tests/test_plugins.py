@@ -60,13 +60,19 @@ def _forget(path, arch, learner):
         plugins._LOADED.remove(str(path.resolve()))
 
 
-def test_a_plugin_network_evolves_resumes_and_trains_from_the_shell(tmp_path, plugin, capsys):
-    path, arch, learner = plugin
+def _evolved_with_plugin(tmp_path, path, arch):
+    """(data spec, run directory) of a 2-generation `tdca --plugin PATH evolve --arch ARCH`."""
     spec = _npz(tmp_path / "d.npz", (8, 8))
     run = tmp_path / "e"
     argv = ["--plugin", str(path), "evolve", "--dataset", spec, "--arch", arch, "--lr", "1"]
     argv += ["--train-size", "200", "--steps", "5", "--generations", "2", "--population", "4"]
     assert main([*argv, "--no-progress", "--out", str(run)]) == 0
+    return spec, run
+
+
+def test_a_plugin_network_evolves_resumes_and_trains_from_the_shell(tmp_path, plugin, capsys):
+    path, arch, learner = plugin
+    spec, run = _evolved_with_plugin(tmp_path, path, arch)
     config = json.loads((run / "config.json").read_text())
     assert config["arch"] == arch and config["plugins"] == [str(path.resolve())]
     strategy, _, _ = load_credit_net(run)
@@ -102,11 +108,7 @@ def test_a_plugin_network_evolves_resumes_and_trains_from_the_shell(tmp_path, pl
 
 def test_a_moved_plugin_is_named_on_resume_and_its_new_place_can_be_given(tmp_path, plugin, capsys):
     path, arch, learner = plugin
-    spec = _npz(tmp_path / "d.npz", (8, 8))
-    run = tmp_path / "e"
-    argv = ["--plugin", str(path), "evolve", "--dataset", spec, "--arch", arch, "--lr", "1"]
-    argv += ["--train-size", "200", "--steps", "5", "--generations", "2", "--population", "4"]
-    assert main([*argv, "--no-progress", "--out", str(run)]) == 0
+    _, run = _evolved_with_plugin(tmp_path, path, arch)
     _forget(path, arch, learner)
     moved = tmp_path / "elsewhere" / "my_nets.py"
     moved.parent.mkdir()
@@ -134,11 +136,7 @@ def test_a_resume_under_edited_plugin_code_says_so(tmp_path, plugin, monkeypatch
     """The network's code is the user's: a resume that runs other code than the run was
     started with goes on (as under a newer tdca) but says so, in the log and on stderr."""
     path, arch, learner = plugin
-    spec = _npz(tmp_path / "d.npz", (8, 8))
-    run = tmp_path / "e"
-    argv = ["--plugin", str(path), "evolve", "--dataset", spec, "--arch", arch, "--lr", "1"]
-    argv += ["--train-size", "200", "--steps", "5", "--generations", "2", "--population", "4"]
-    assert main([*argv, "--no-progress", "--out", str(run)]) == 0
+    _, run = _evolved_with_plugin(tmp_path, path, arch)
     digests = json.loads((run / "config.json").read_text())["plugin_digests"]
     assert list(digests) == [str(path.resolve())] and len(digests[str(path.resolve())]) == 64
     _forget(path, arch, learner)

@@ -404,8 +404,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep = command("report", help="write docs/results.md from reproduce run directories")
     rep.add_argument("runs", nargs="+", type=Path)
     rep.add_argument("--out", type=Path, default=Path("docs/results.md"))
-    for command in sub.choices.values():  # `tdca train --plugin F` as `tdca --plugin F train`
-        _add_plugin_arg(command, "command_plugin")
+    for each in sub.choices.values():  # `tdca train --plugin F` as `tdca --plugin F train`
+        _add_plugin_arg(each, "command_plugin")
     return parser
 
 

@@ -70,6 +70,12 @@ def _where(error: BaseException, path: Path | None = None) -> str:
     return f" (at {frame.filename}:{frame.lineno})" if frame is not None else ""
 
 
+def _raised(spec: str, error: Exception, where: str) -> PluginError:
+    """The one-line error for a plugin whose own code raised while it was imported."""
+    name = type(error).__name__
+    return PluginError(f"--plugin {spec}: importing it raised {name}: {error}{where}")
+
+
 def _import_file(spec: str) -> str:
     path = Path(spec).expanduser()
     if not path.is_file():
@@ -89,9 +95,7 @@ def _import_file(spec: str) -> str:
         loader_spec.loader.exec_module(module)
     except Exception as e:
         del sys.modules[name]
-        raise PluginError(
-            f"--plugin {spec}: importing it raised {type(e).__name__}: {e}{_where(e, resolved)}"
-        ) from e
+        raise _raised(spec, e, _where(e, resolved)) from e
     return str(resolved)
 
 
@@ -100,19 +104,14 @@ def _import_module(spec: str) -> str:
         raise PluginError(f"--plugin {spec!r}: neither a .py file nor a module name")
     try:
         importlib.import_module(spec)
-    except ModuleNotFoundError as e:
-        if e.name is not None and (spec == e.name or spec.startswith(e.name + ".")):
+    except Exception as e:
+        missing = e.name if isinstance(e, ModuleNotFoundError) else None
+        if missing is not None and (spec == missing or spec.startswith(missing + ".")):
             raise PluginError(
                 f"--plugin {spec}: no file or importable module of that name (a module must "
                 "be on Python's path; a file is given by its path, e.g. ./my_nets.py)"
             ) from e
-        raise PluginError(
-            f"--plugin {spec}: importing it raised ModuleNotFoundError: {e}{_where(e)}"
-        ) from e
-    except Exception as e:
-        raise PluginError(
-            f"--plugin {spec}: importing it raised {type(e).__name__}: {e}{_where(e)}"
-        ) from e
+        raise _raised(spec, e, _where(e)) from e
     return spec
 
 
@@ -130,9 +129,4 @@ def load_plugin(spec: str) -> str:
 
 def load_plugins(specs: Iterable[str]) -> tuple[str, ...]:
     """``load_plugin`` for each, in order; the recorded forms, each once."""
-    loaded: list[str] = []
-    for spec in specs:
-        recorded = load_plugin(spec)
-        if recorded not in loaded:
-            loaded.append(recorded)
-    return tuple(loaded)
+    return tuple(dict.fromkeys(load_plugin(spec) for spec in specs))

@@ -67,15 +67,17 @@ def _mb(n: float) -> str:
 
 def _fits(names: tuple[str, ...]) -> str:
     """What fits 80 GB by XLA:CPU's memory analysis (``tdca.bench.memory_fit``)."""
-    rows = []
+    rows, fits = [], []
     for name in names:
         plan = _json(name, "plan.json")
         fit, cfg = plan["fits_80gb"], plan["config"]
+        fits.append(fit)
         rows.append(
             {
                 "plan": f"`{REL}/{name}`",
-                "largest population, one vmap, "
-                f"{cfg['examples']:,} examples": fit["largest_population_one_vmap"],
+                f"largest population, one vmap, {cfg['examples']:,} examples": fit[
+                    "largest_population_one_vmap"
+                ],
                 f"largest training set, population {cfg['population']}, one vmap": fit[
                     "largest_examples_one_vmap"
                 ],
@@ -84,7 +86,7 @@ def _fits(names: tuple[str, ...]) -> str:
                 ],
             }
         )
-    budget = _json(names[0], "plan.json")["fits_80gb"]
+    budget = fits[0]
     return (
         f"Within {budget['headroom']:.0%} of {budget['budget_bytes'] / 1e9:.0f} GB "
         "(`fits_80gb` in each plan's plan.json). `auto_chunk_size` takes the same share, but "
