@@ -68,4 +68,10 @@ for d in $C/evolutions/*/; do tdca evolve --resume "$d" --no-progress | tail -1;
 # numpy.array_equal on every leaf).
 tdca reproduce figS3 --scale small --cache $C --out results/small/figS3 --no-progress
 tdca reproduce figS1 --scale small --out results/small/figS1 --no-progress
+# 2026-12-05, reinforcement learning (Table S5; gymnax CartPole-v1 and Pendulum-v1):
+tdca rl --env cartpole --out results/small/rl-cartpole --no-progress
+tdca rl --env cartpole --seed 1 --out results/small/rl-cartpole-seed1 --no-progress
+tdca rl --env pendulum --out results/small/rl-pendulum --no-progress
+tdca rl --env pendulum --seed 1 --out results/small/rl-pendulum-seed1 --no-progress
+tdca rl --env pendulum --steps 200 --out results/small/rl-pendulum-200steps --no-progress  # the paper's 200 inner iterations
 tdca report results/small/* results/small/checks/* $C/evolutions/* --out docs/results.md

@@ -160,3 +160,26 @@ def test_credit_rules_page_is_generated_from_the_committed_runs():
     probe, perturbation and evolution files beside it (regenerate it, don't edit)."""
     module = _generator("cpu/credit-rules/table.py")
     assert (ROOT / "docs" / "credit-rules.md").read_text() == module.render()
+
+
+def test_readme_rl_table_is_what_the_committed_rl_runs_measured():
+    """Each row of the README's reinforcement-learning table, rebuilt from the metrics.json
+    of the runs of results/run_small.sh (seed 0 / seed 1 per learner)."""
+    text = (ROOT / "README.md").read_text()
+    start = text.index("### Reinforcement learning")
+    block = text[start : text.index("###", start + 5)]
+
+    def cell(m: dict) -> str:
+        return f"{m['final_return_mean']:.1f} ± {m['final_return_std']:.1f}".replace("-", "−")
+
+    for env, gym_id in (("cartpole", "CartPole-v1"), ("pendulum", "Pendulum-v1")):
+        runs = [
+            json.loads((ROOT / "results/small" / d / "metrics.json").read_text())
+            for d in (f"rl-{env}", f"rl-{env}-seed1")
+        ]
+        cells = [
+            " / ".join(cell(m["learners"][name]) for m in runs)
+            for name in ("reinforce", "dfa", "tdca")
+        ]
+        (row,) = [r for r in block.splitlines() if r.startswith(f"| {gym_id}")]
+        assert [c.strip() for c in row.strip("|").split("|")][1:4] == cells

@@ -28,6 +28,7 @@ from tdca.plugins import load_plugins
 from tdca.precision import EXPLICIT_PRECISIONS, PRECISIONS
 from tdca.rundir import RunDirError, write_json_file
 from tdca.tasks.classification import FITNESS_METRICS
+from tdca.tasks.rl import ENVS as ENV_NAMES
 
 
 def _dataset_spec(text: str) -> str:
@@ -214,6 +215,25 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=_seed, default=0)
     g.add_argument("--steps", type=_positive_int, default=None, help="inner-loop steps M")
     _add_distributed_args(g)
+    r = command(
+        "rl",
+        help="reinforcement learning: evolve a credit network that trains an agent, and compare "
+        "it with REINFORCE and DFA (2024 paper, Table S5)",
+    )
+    _add_run_args(r)
+    r.add_argument(
+        "--env", choices=sorted(ENV_NAMES), default="cartpole", help="gymnax environment"
+    )
+    r.add_argument("--generations", type=_positive_int, default=None)
+    r.add_argument("--population", type=_even_population, default=None)
+    r.add_argument("--seed", type=_seed, default=0)
+    r.add_argument(
+        "--steps", type=_positive_int, default=None, help="inner-loop steps M (batches of episodes)"
+    )
+    r.add_argument(
+        "--seeds", type=_positive_int, default=None, help="test seeds per learner (default 5)"
+    )
+    _add_distributed_args(r)
     t = command("train", help="train a bottom-up classifier with one learner")
     t.add_argument(
         "--dataset",
@@ -401,7 +421,9 @@ def build_parser() -> argparse.ArgumentParser:
     z.add_argument("--data-dir", default=None, help="data folder (default $TDCA_DATA_DIR)")
     z.add_argument("--out", type=Path, default=None, help="verify: write the rows as JSON here")
 
-    rep = command("report", help="write docs/results.md from reproduce run directories")
+    rep = command(
+        "report", help="write docs/results.md from reproduce, evolve and rl run directories"
+    )
     rep.add_argument("runs", nargs="+", type=Path)
     rep.add_argument("--out", type=Path, default=Path("docs/results.md"))
     for each in sub.choices.values():  # `tdca train --plugin F` as `tdca --plugin F train`
@@ -768,6 +790,37 @@ def _gaussian(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rl(args: argparse.Namespace) -> int:
+    from tdca.experiments.rl import RLConfig, run_rl
+
+    cfg = RLConfig(env=args.env, seed=args.seed)
+    given = {k: v for k, v in (("steps", args.steps), ("seeds", args.seeds)) if v is not None}
+    cfg = replace(cfg, es=_es_from_args(cfg.es, args), **given)
+    resume = args.resume is not None
+    out = args.resume or args.out
+    metrics = run_rl(
+        None if resume else cfg,
+        out,
+        resume=resume,
+        extend_to=args.generations if resume else None,
+        progress=not args.no_progress,
+    )
+    if metrics is None:
+        print(f"interrupted; continue with: tdca rl --resume {out}", file=sys.stderr)
+        return 130
+    print(
+        f"{metrics['gym_id']}: greedy return after {metrics['steps']} inner steps, mean +- std "
+        f"over {metrics['seeds']} test seeds (paper, Table S5: {metrics['paper']})"
+    )
+    for name, m in metrics["learners"].items():
+        print(
+            f"  {name:<10} {m['final_return_mean']:9.1f} +- {m['final_return_std']:<7.1f}"
+            f" (inner Adam lr {m['lr']:g}, init {m['init']})"
+        )
+    print(f"wrote {out}/metrics.json")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from tdca.experiments.demo import run_demo
 
@@ -804,7 +857,7 @@ def _terminate(signum: int, frame: object) -> None:
 def _resume_hint(args: argparse.Namespace) -> str:
     """How to go on after a stop outside the generation loop (e.g. during an evolution's
     final evaluation, or between the cells of a table): the saved work is reused."""
-    if args.command in ("evolve", "gaussian"):
+    if args.command in ("evolve", "gaussian", "rl"):
         out = args.resume or args.out
         if out is not None and (Path(out) / "config.json").exists():
             return f"; continue with: tdca {args.command} --resume {out}"
@@ -823,6 +876,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {
         "gaussian": _gaussian,
+        "rl": _rl,
         "demo": _demo,
         "train": _train,
         "evolve": _evolve,

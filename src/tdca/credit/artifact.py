@@ -56,12 +56,21 @@ def resolve(path: str | Path) -> Path:
     return p / FILENAME if p.is_dir() else p
 
 
+OTHER_TASKS = {"gaussian": "mixed-Gaussian points", "rl": "an RL agent"}
+"""Tasks whose credit networks read another state than a classifier's [p, onehot(y)]."""
+
+
 def load_credit_net(path: str | Path) -> tuple[TDCA, Any, dict[str, Any]]:
     """(strategy, beta, metadata) from a saved credit network."""
     file = resolve(path)
     meta = read_meta(file)
     if meta.get("kind") != KIND:
         raise ArtifactError(f"{file}: not a tdca credit network (kind {meta.get('kind')!r})")
+    if meta.get("task") in OTHER_TASKS:
+        raise ArtifactError(
+            f"{file}: this credit network was evolved by `tdca {meta['task']}` for "
+            f"{OTHER_TASKS[meta['task']]}; it cannot train a classifier"
+        )
     try:
         spec = meta["credit_net"]
         net = CreditNet(

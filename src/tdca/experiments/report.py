@@ -25,6 +25,9 @@ TITLES = {
     "figS2": "Figure S2: accuracy against inner step",
     "figS3": "Figure S3: update trajectories on the loss landscape",
 }
+COMMANDS = "`tdca reproduce`, `tdca evolve` or `tdca rl`"
+"""The commands whose run directories the report reads."""
+
 # Figure S3's numbers for the papers' "almost orthogonal" (tdca.analysis.trajectories).
 TRAJECTORY_COLUMNS = (
     "optimizer",
@@ -140,7 +143,7 @@ FIGURE_NOTES = {
 
 
 def _kind(d: Path) -> tuple[str | None, dict[str, Any] | None]:
-    """("table" | "check" | None, metrics) for a run directory given to the report."""
+    """("table" | "check" | "rl" | None, metrics) for a run directory given to the report."""
     f = d / "metrics.json"
     if not f.is_file():
         return None, None
@@ -151,6 +154,8 @@ def _kind(d: Path) -> tuple[str | None, dict[str, Any] | None]:
         return "table", m
     if "results" in m and (d / "config.json").is_file():
         return "check", m
+    if "learners" in m and "env" in m and (d / "config.json").is_file():
+        return "rl", m
     return None, m
 
 
@@ -165,11 +170,11 @@ def unused_run_dirs(run_dirs: list[Path]) -> list[tuple[Path, str]]:
         if not d.exists():
             unused.append((d, "no such file or directory"))
         elif kind is None and m is not None:
-            unused.append((d, "its metrics.json is not from `tdca reproduce` or `tdca evolve`"))
+            unused.append((d, f"its metrics.json is not from {COMMANDS}"))
     if not usable:
         raise ValueError(
-            f"none of the {len(run_dirs)} paths given is a `tdca reproduce` or `tdca evolve` "
-            "run directory (with its metrics.json)"
+            f"none of the {len(run_dirs)} paths given is a {COMMANDS} run directory (with its "
+            "metrics.json)"
         )
     return unused
 
@@ -209,6 +214,63 @@ def _check_rows(d: Path, m: dict[str, Any], cfg: dict[str, Any]) -> list[str]:
     return rows
 
 
+def _rl_command(cfg: dict[str, Any]) -> str:
+    """The `tdca rl` command that makes a run with ``cfg`` (its flags where not default)."""
+    from tdca.experiments.rl import RLConfig
+
+    default = RLConfig()
+    flags = [("--env", cfg["env"])]
+    for flag, key in (("--seed", "seed"), ("--steps", "steps"), ("--seeds", "seeds")):
+        if cfg[key] != getattr(default, key):
+            flags.append((flag, cfg[key]))
+    for flag, key in (("--population", "population"), ("--generations", "generations")):
+        if cfg["es"][key] != getattr(default.es, key):
+            flags.append((flag, cfg["es"][key]))
+    return "tdca rl " + " ".join(f"{f} {v}" for f, v in flags)
+
+
+def _rl_rows(d: Path, m: dict[str, Any], cfg: dict[str, Any]) -> list[str]:
+    """One row of the RL table per run directory of `tdca rl`."""
+    learners = m["learners"]
+
+    def cell(name: str) -> str:
+        r = learners[name]
+        tuned = f", lr {r['lr']:g}" if name != "tdca" else ""
+        return f"{r['final_return_mean']:.1f} ± {r['final_return_std']:.1f}{tuned}"
+
+    ours = " | ".join(cell(n) for n in ("reinforce", "dfa", "tdca"))
+    theirs = ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in m["paper"].items())
+    ev = m["evolution"]
+    return [
+        f"| `{_rl_command(cfg)} --out {d}` | {m['gym_id']} | {cfg['seed']} "
+        f"| {ev['generations']} × {ev['population']} | {m['steps']} × {m['episodes_per_step']} "
+        f"| {m['seeds']} | {ours} | {theirs} |"
+    ]
+
+
+def _rl_section(runs: list[tuple[Path, dict[str, Any], dict[str, Any]]]) -> list[str]:
+    out = [
+        "## Reinforcement learning (2024 paper, Table S5)",
+        "",
+        "Greedy return of the agent after M inner steps (each one batch of exploring "
+        "episodes of up to 200 steps), mean ± std over test seeds that neither evolution nor "
+        "the learning-rate pick saw. REINFORCE (the paper's *Policy Gradient*, from Kaiming "
+        "weights) and DFA (from zero) use the inner Adam rate of `lr_grid` that did best on "
+        "validation seeds; TDCA is the evolved credit network at its own rate, from zero. "
+        "The paper's agents trained for 200 inner iterations, with a recurrent credit "
+        "network evolved for 3,000 generations; ours is the library's feed-forward one, read "
+        "per time step (`tasks/rl.py` says how it differs). Each row's command remakes it.",
+        "",
+        "| command | environment | seed | generations × population | steps × episodes "
+        "| test seeds | REINFORCE | DFA | TDCA | paper (Table S5) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for d, m, cfg in runs:
+        with _naming_damage(d):
+            out += _rl_rows(d, m, cfg)
+    return [*out, ""]
+
+
 @contextlib.contextmanager
 def _naming_damage(d: Path) -> Iterator[None]:
     """A run file with a missing or malformed field: one error naming the folder, not a
@@ -217,20 +279,22 @@ def _naming_damage(d: Path) -> Iterator[None]:
         yield
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
         raise RunDirError(
-            f"{d}: its metrics.json or config.json is not as `tdca reproduce` or `tdca evolve` "
-            f"wrote it ({e!r}); restore it, or leave that run out of the report"
+            f"{d}: its metrics.json or config.json is not as {COMMANDS} wrote it ({e!r}); "
+            "restore it, or leave that run out of the report"
         ) from e
 
 
 def results_document(run_dirs: list[Path]) -> str:
     """docs/results.md: every reproduced table found, with what ran and at which scale."""
-    found, checks = [], []
+    found, checks, rl = [], [], []
     for d in map(Path, run_dirs):
         kind, m = _kind(d)
         if kind == "table":
             found.append((d, m))
         elif kind == "check":
             checks.append((d, m, read_json(d / "config.json")))
+        elif kind == "rl":
+            rl.append((d, m, read_json(d / "config.json")))
     out = [
         "# Results",
         "",
@@ -300,6 +364,8 @@ def results_document(run_dirs: list[Path]) -> str:
             "no DFA run for random-init, diffused or CNN evolutions).",
             "",
         ]
+    if rl:
+        out += _rl_section(rl)
     partial = [
         (d, m)
         for d, m in found

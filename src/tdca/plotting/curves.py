@@ -62,3 +62,20 @@ def convergence_figure(
             ax.text(0.5, 0.5, "not recorded by these runs", ha="center", transform=ax.transAxes)
     fig.suptitle(title)
     save(fig, path)
+
+
+def return_curves(learners: dict[str, dict[str, Any]], path: Path, title: str) -> None:
+    """Greedy return against inner step, mean +- std over seeds, one colour per learner."""
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    for i, (name, m) in enumerate(learners.items()):
+        mean, std = np.asarray(m["curve_mean"]), np.asarray(m["curve_std"])
+        steps = np.arange(len(mean))
+        ax.plot(steps, mean, color=f"C{i}", label=name)
+        ax.fill_between(steps, mean - std, mean + std, color=f"C{i}", alpha=0.2)
+    ax.set_xlabel("inner step (one batch of episodes)")
+    ax.set_ylabel("greedy return")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    save(fig, path)
