@@ -760,14 +760,15 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _gaussian(args: argparse.Namespace) -> int:
-    from tdca.experiments.gaussian import GaussianConfig, run_gaussian
-
-    cfg = GaussianConfig(multi_task=args.multi_task, seed=args.seed)
-    cfg = replace(cfg, es=_es_from_args(cfg.es, args), steps=args.steps or cfg.steps)
+def _run_or_resume(
+    args: argparse.Namespace, run: Callable[..., dict[str, Any] | None], cfg: Any
+) -> tuple[dict[str, Any] | None, Path]:
+    """An experiment's ``run`` (``run_gaussian``, ``run_rl``) with ``cfg`` into --out, or
+    continuing --resume with its saved config; (metrics or None if interrupted, the run
+    directory), after saying how to continue an interrupted run."""
     resume = args.resume is not None
     out = args.resume or args.out
-    metrics = run_gaussian(
+    metrics = run(
         None if resume else cfg,
         out,
         resume=resume,
@@ -775,7 +776,17 @@ def _gaussian(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     if metrics is None:
-        print(f"interrupted; continue with: tdca gaussian --resume {out}", file=sys.stderr)
+        print(f"interrupted; continue with: tdca {args.command} --resume {out}", file=sys.stderr)
+    return metrics, out
+
+
+def _gaussian(args: argparse.Namespace) -> int:
+    from tdca.experiments.gaussian import GaussianConfig, run_gaussian
+
+    cfg = GaussianConfig(multi_task=args.multi_task, seed=args.seed)
+    cfg = replace(cfg, es=_es_from_args(cfg.es, args), steps=args.steps or cfg.steps)
+    metrics, out = _run_or_resume(args, run_gaussian, cfg)
+    if metrics is None:
         return 130
     tasks = metrics.get("tasks", [metrics])
     for k, m in enumerate(tasks, 1):
@@ -796,17 +807,8 @@ def _rl(args: argparse.Namespace) -> int:
     cfg = RLConfig(env=args.env, seed=args.seed)
     given = {k: v for k, v in (("steps", args.steps), ("seeds", args.seeds)) if v is not None}
     cfg = replace(cfg, es=_es_from_args(cfg.es, args), **given)
-    resume = args.resume is not None
-    out = args.resume or args.out
-    metrics = run_rl(
-        None if resume else cfg,
-        out,
-        resume=resume,
-        extend_to=args.generations if resume else None,
-        progress=not args.no_progress,
-    )
+    metrics, out = _run_or_resume(args, run_rl, cfg)
     if metrics is None:
-        print(f"interrupted; continue with: tdca rl --resume {out}", file=sys.stderr)
         return 130
     print(
         f"{metrics['gym_id']}: greedy return after {metrics['steps']} inner steps, mean +- std "

@@ -7,6 +7,7 @@ from tdca.evolution.runner import (
     EvolutionResult,
     config_for_resume,
     evolve,
+    open_run,
     read_history,
 )
 
@@ -18,6 +19,7 @@ __all__ = [
     "EvolutionResult",
     "config_for_resume",
     "evolve",
+    "open_run",
     "population_mesh",
     "read_history",
 ]

@@ -38,6 +38,29 @@ class EvolutionResult:
     interrupted: bool
 
 
+def open_run(
+    out: str | Path,
+    kind: str,
+    cfg: Any,
+    from_dict: Callable[[dict[str, Any]], Any],
+    *,
+    resume: bool,
+    extend_to: int | None,
+) -> tuple[RunDir, Any]:
+    """An experiment's run directory and the config it runs with: ``cfg`` for a new run;
+    on ``resume`` the saved one (``config_for_resume``, ``cfg`` may be None or must agree).
+    The config is written to config.json and logged. ``cfg`` has ``to_dict``."""
+    run = RunDir(out, resume=resume, kind=kind)
+    if resume:
+        saved, _ = run.saved_config(from_dict)
+        cfg = config_for_resume(run, saved, given=cfg, extend_to=extend_to)
+    elif cfg is None:
+        raise ValueError("a new run needs a config")
+    run.write_config(cfg.to_dict())
+    run.log(f"{kind} run: {cfg.to_dict()}")
+    return run, cfg
+
+
 def config_for_resume(
     run: RunDir,
     saved: Any,

@@ -18,11 +18,11 @@ import numpy as np
 
 from tdca.checks import config_fields, is_finite_number, is_integer
 from tdca.credit.strategies import BP, TDCA
-from tdca.evolution import ESConfig, Evolution, config_for_resume, evolve
+from tdca.evolution import ESConfig, Evolution, evolve, open_run
 from tdca.inner import InnerLoop
 from tdca.io import save_pytree
 from tdca.networks.credit_net import check_hidden_widths
-from tdca.rundir import RUN_METADATA, RunDir
+from tdca.rundir import RUN_METADATA
 from tdca.tasks.gaussian import DOMAIN, FUNCTION_1, FUNCTION_2, GaussianTask, MixedGaussian
 
 
@@ -182,14 +182,9 @@ def run_gaussian(
     ``resume`` continues ``out`` with its saved config (``cfg`` may be None or must agree
     with it); ``extend_to`` raises its generation count.
     """
-    run = RunDir(out, resume=resume, kind="gaussian")
-    if resume:
-        saved, _ = run.saved_config(GaussianConfig.from_dict)
-        cfg = config_for_resume(run, saved, given=cfg, extend_to=extend_to)
-    elif cfg is None:
-        raise ValueError("a new run needs a config")
-    run.write_config(cfg.to_dict())
-    run.log(f"gaussian run: {cfg.to_dict()}")
+    run, cfg = open_run(
+        out, "gaussian", cfg, GaussianConfig.from_dict, resume=resume, extend_to=extend_to
+    )
 
     task = GaussianTask(functions=cfg.functions, domain=DOMAIN, num_points=cfg.points)
     tdca = TDCA.for_task(task, hidden=cfg.hidden)

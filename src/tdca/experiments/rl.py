@@ -23,11 +23,11 @@ import optax
 from tdca.checks import config_fields, is_finite_number, is_integer
 from tdca.credit.strategies import BP, TDCA
 from tdca.credit.strategies.feedback import DFA
-from tdca.evolution import ESConfig, Evolution, config_for_resume, evolve
+from tdca.evolution import ESConfig, Evolution, evolve, open_run
 from tdca.inner import InnerLoop
 from tdca.io import save_pytree
 from tdca.networks.credit_net import check_hidden_widths
-from tdca.rundir import RUN_METADATA, RunDir
+from tdca.rundir import RUN_METADATA
 from tdca.tasks.rl import ENVS, RLTask, env_spec
 
 PAPER_TABLE_S5 = {
@@ -182,14 +182,7 @@ def run_rl(
     ``resume`` continues ``out`` with its saved config (``cfg`` may be None or must agree
     with it); ``extend_to`` raises its generation count.
     """
-    run = RunDir(out, resume=resume, kind="rl")
-    if resume:
-        saved, _ = run.saved_config(RLConfig.from_dict)
-        cfg = config_for_resume(run, saved, given=cfg, extend_to=extend_to)
-    elif cfg is None:
-        raise ValueError("a new run needs a config")
-    run.write_config(cfg.to_dict())
-    run.log(f"rl run: {cfg.to_dict()}")
+    run, cfg = open_run(out, "rl", cfg, RLConfig.from_dict, resume=resume, extend_to=extend_to)
 
     task = cfg.task()
     tdca = TDCA.for_task(task, hidden=cfg.credit_hidden)
