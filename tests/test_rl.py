@@ -14,10 +14,13 @@ from tdca.credit.artifact import load_credit_net
 from tdca.credit.local_rule import local_update
 from tdca.credit.strategies import TDCA
 from tdca.credit.strategies.feedback import DFA
-from tdca.experiments.rl import RLConfig
+from tdca.evolution import stream_key
+from tdca.experiments import rl
+from tdca.experiments.report import _rl_command, results_document
+from tdca.experiments.rl import RLConfig, pick_rate
 from tdca.inner import InnerLoop
 from tdca.io import ArtifactError
-from tdca.tasks.rl import RLTask, make_env
+from tdca.tasks.rl import Episodes, RLTask, make_env
 
 
 def test_an_episode_is_played_as_gymnax_plays_it_and_ends_where_the_pole_falls():
@@ -43,6 +46,94 @@ def test_an_episode_is_played_as_gymnax_plays_it_and_ends_where_the_pole_falls()
     assert float(task.returns(ep)[0]) == total
     assert float(jnp.sum(ep.alive)) == steps  # the steps after the end are masked out
     assert np.all(np.asarray(ep.rewards[steps:]) == 0)
+
+
+def test_an_exploring_pendulum_agent_adds_its_noise_and_plays_the_torque_it_asked_for():
+    task = RLTask.create("pendulum", (4,), horizon=40, action_std=1.5)
+    theta = task.model.init(jax.random.PRNGKey(0), "kaiming")
+    key = jax.random.PRNGKey(7)
+    ep = task.play(theta, key, 8, greedy=False)
+    greedy = task.play(theta, key, 8, greedy=True)
+    noise = np.asarray(ep.actions - task.model.apply(theta, ep.obs)) / task.action_std
+    assert abs(noise.mean()) < 0.2 and 0.85 < noise.std() < 1.15  # N(0, 1): 320 draws
+    assert float(jnp.max(jnp.abs(greedy.actions - task.model.apply(theta, greedy.obs)))) < 1e-6
+    assert float(jnp.min(ep.alive)) == 1.0  # Pendulum never ends before the horizon
+    assert float(jnp.max(ep.rewards)) <= 0.0
+
+    # The first step by hand of the episode that asked for the largest torque, beyond the
+    # +-2 the pendulum takes: gymnax, given that torque clipped, pays the recorded reward.
+    e = int(jnp.argmax(jnp.abs(ep.actions[0, :, 0])))
+    assert float(jnp.abs(ep.actions[0, e, 0])) > 2.0
+    env, params = make_env("Pendulum-v1")
+    k_reset, k_run = jax.random.split(key)
+    _, state = env.reset(jax.random.split(k_reset, 8)[e], params)
+    _, k_env = jax.random.split(jax.random.split(k_run, task.horizon)[0])
+    torque = jnp.clip(ep.actions[0, e, 0], -2.0, 2.0)
+    _, _, reward, _, _ = env.step_env(jax.random.split(k_env, 8)[e], state, torque, params)
+    assert float(reward) == pytest.approx(float(ep.rewards[0, e]), rel=1e-6)
+
+
+def test_advantages_are_centred_per_time_step_over_live_episodes_and_feed_the_credit_net():
+    task = RLTask.create("cartpole", (4,), horizon=80, episodes=6)
+    theta = task.model.init(jax.random.PRNGKey(1), "kaiming")
+    key = jax.random.PRNGKey(2)
+    ep = task.play(theta, key, task.episodes, greedy=False)
+    adv = np.asarray(task.advantages(ep))
+    alive = np.asarray(ep.alive)
+    assert 0 < alive.sum() < alive.size  # some episodes ended: the masking is exercised
+    assert np.all(adv[alive == 0] == 0)
+    per_step = (adv * alive).sum(1) / np.maximum(alive.sum(1), 1)
+    np.testing.assert_allclose(per_step, 0, atol=1e-5)  # the time-dependent baseline
+    assert float(np.sqrt((adv**2).sum() / alive.sum())) == pytest.approx(1.0, rel=1e-4)
+
+    # The credit network's last input column is that advantage, row for row.
+    u, _ = task.credit_state(theta, key)
+    np.testing.assert_array_equal(np.asarray(u[:, -1]), adv.reshape(-1))
+
+    # Episodes that all last the horizon (a solved CartPole) have nothing to tell apart:
+    # exactly 0, not rounding error scaled up by the division by the spread.
+    for n in (3, 5, 6, 8, 10):
+        same = Episodes(ep.obs, ep.actions, jnp.ones((200, n)), jnp.ones((200, n)))
+        assert float(jnp.max(jnp.abs(task.advantages(same)))) == 0.0
+    # One episode outlives the others: where it is alone its advantage is 0; before, it
+    # is ahead of the rest.
+    alive = jnp.ones((50, 3)).at[20:, 1:].set(0.0)
+    lone = task.advantages(Episodes(ep.obs, ep.actions, alive, alive))
+    assert float(jnp.max(jnp.abs(lone[20:]))) == 0.0
+    assert bool(jnp.all(lone[:20, 0] > 0)) and bool(jnp.all(lone[:20, 1:] < 0))
+
+
+def test_the_baselines_rate_is_the_best_final_return_then_the_soonest_then_the_first():
+    curves = np.zeros((3, 2, 4))
+    curves[:, :, -1] = 200.0  # every rate ends at 200 on both seeds ...
+    curves[1, :, 1:] = 200.0  # ... the second got there first
+    assert pick_rate(curves) == 1
+    curves[2, 0, -1] = 201.0  # a better final return wins, however slowly reached
+    assert pick_rate(curves) == 2
+    assert pick_rate(np.ones((3, 2, 4))) == 0  # all equal: the first (smallest) rate
+    diverged = np.ones((3, 2, 4))
+    diverged[0, 1, -1] = np.nan  # a run that blew up makes its rate the worst, not an error
+    assert pick_rate(diverged) == 1
+
+
+def test_evaluation_keys_are_no_generations_keys():
+    # Generation g draws from fold_in(PRNGKey(seed), g) and keys split from it; the initial
+    # credit network, the validation and the test seeds must draw from other keys.
+    seed = 3
+    gens = jax.vmap(lambda g: jax.random.fold_in(jax.random.PRNGKey(seed), g))(jnp.arange(10_000))
+    used = {tuple(map(int, k)) for k in np.asarray(gens)}
+    for k in np.asarray(jax.vmap(lambda g: jax.random.split(g, 3))(gens)).reshape(-1, 2):
+        used.add(tuple(map(int, k)))
+    for stream in range(1, 5):
+        k = stream_key(seed, stream)
+        streams = [k, *jax.random.split(k, 5)]
+        assert not {tuple(map(int, np.asarray(s))) for s in streams} & used
+    assert not np.array_equal(stream_key(seed, 1), stream_key(seed + 1, 1))
+    # ... and the RL experiment's validation and test seeds are drawn from those streams.
+    for stream in (rl.VALIDATION_STREAM, rl.TEST_STREAM):
+        keys = np.asarray(rl._keys(stream, seed, 5))
+        assert not {tuple(map(int, k)) for k in keys} & used
+        np.testing.assert_array_equal(keys, jax.random.split(stream_key(seed, stream), 5))
 
 
 @pytest.mark.parametrize("env", ["cartpole", "pendulum"])
@@ -94,6 +185,9 @@ def test_dfa_trains_a_cartpole_agent_from_zero_and_tdca_credits_reach_every_laye
     [
         ({"env": "mountaincar"}, "unknown environment"),
         ({"steps": 0}, "steps must be an integer >= 1"),
+        ({"episodes": 0}, "episodes must be an integer >= 1"),
+        ({"horizon": 2.5}, "horizon must be an integer >= 1"),
+        ({"seeds": 0}, "seeds must be an integer >= 1"),
         ({"lr": -0.1}, "lr must be a finite number > 0"),
         ({"lr_grid": (0.1, 0.01)}, "lr_grid must be ascending"),
         ({"hidden": (0,)}, "hidden"),
@@ -114,17 +208,20 @@ def test_rl_command_writes_a_run_resumes_it_and_its_network_is_refused_by_train(
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["evolution"]["generations"] == 2
     assert set(metrics["learners"]) == {"reinforce", "dfa", "tdca"}
-    for m in metrics["learners"].values():
-        assert len(m["final_return_per_seed"]) == 2
+    for name, m in metrics["learners"].items():
+        per_seed = m["final_return_per_seed"]
+        assert len(per_seed) == 2 and all(0 <= r <= 200 for r in per_seed)
         assert len(m["curve_mean"]) == 4 + 1  # before the first step, then after each
-        assert 0 < m["final_return_mean"] <= 200
+        assert m["final_return_mean"] == pytest.approx(np.mean(per_seed))
+        assert m["curve_mean"][-1] == pytest.approx(m["final_return_mean"])
+        if name == "tdca":
+            continue
+        # The rate used is the validation pick: best final, then best whole curve, then first.
+        final, whole = m["lr_grid_validation"], m["lr_grid_validation_curve_mean"]
+        assert set(final) == set(whole) == {"0.003", "0.01", "0.03", "0.1"}
+        best = max(final, key=lambda r: (final[r], whole[r], -float(r)))
+        assert m["lr"] == float(best)
     assert metrics["learners"]["reinforce"]["init"] == "kaiming"
-    assert set(metrics["learners"]["dfa"]["lr_grid_validation"]) == {
-        "0.003",
-        "0.01",
-        "0.03",
-        "0.1",
-    }
     assert metrics["paper"] == {"tdca": 200.0, "policy_gradient": 199.0}
     assert json.loads((out / "config.json").read_text())["experiment"] == "rl"
     for name in ("credit_net.npz", "checkpoint.npz", "returns.png", "fitness.png", "log.txt"):
@@ -136,6 +233,16 @@ def test_rl_command_writes_a_run_resumes_it_and_its_network_is_refused_by_train(
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 3
     assert main(["rl", "--resume", str(out), "--env", "pendulum"]) == 2
     assert "--env" in capsys.readouterr().err
+
+    # The report's row names the command that remakes the run, with its horizon; a setting
+    # no flag reaches is written beside the command instead of being silently dropped.
+    row = next(r for r in results_document([out]).splitlines() if "CartPole-v1" in r)
+    command = "tdca rl --env cartpole --steps 4 --seeds 2 --population 8 --generations 3"
+    assert f"`{command} --out {out}`" in row and "4 × 8 × ≤200" in row
+    cfg = json.loads((out / "config.json").read_text())
+    assert _rl_command({**cfg, "horizon": 50}).endswith("(config.json also sets horizon=50)")
+    es = {**cfg["es"], "sigma_init": 0.3, "checkpoint_every": 1}  # the latter changes nothing
+    assert _rl_command({**cfg, "es": es}).endswith("(config.json also sets es.sigma_init=0.3)")
 
     # An RL credit network reads another state than a classifier's: refused by name.
     with pytest.raises(ArtifactError, match="evolved by `tdca rl` for an RL agent"):

@@ -9,6 +9,7 @@ from tdca.evolution.runner import (
     evolve,
     open_run,
     read_history,
+    stream_key,
 )
 
 __all__ = [
@@ -22,4 +23,5 @@ __all__ = [
     "open_run",
     "population_mesh",
     "read_history",
+    "stream_key",
 ]

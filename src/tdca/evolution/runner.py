@@ -2,7 +2,9 @@
 
 Generation g uses the key ``fold_in(PRNGKey(seed), g)``, so a run resumed from the
 checkpoint of generation g continues exactly as the uninterrupted run would have: on the
-same device the results are bit for bit the same.
+same device the results are bit for bit the same. Work outside the evolution that must
+not share its randomness (an initial credit network, validation and test seeds) draws from
+``stream_key``.
 """
 
 from __future__ import annotations
@@ -227,6 +229,23 @@ def _text(path: Path) -> str:
 
 def _key_for(seed: int, generation: int) -> jax.Array:
     return jax.random.fold_in(jax.random.PRNGKey(seed), generation)
+
+
+RESERVED_GENERATION = 2**32 - 1
+"""A generation index no run reaches (fold_in takes 32 bits): its key is the root of
+``stream_key``, so no generation's key, nor a key split from one, is a stream's."""
+
+
+def stream_key(seed: int, stream: int) -> jax.Array:
+    """A key for work beside the evolution of ``seed`` (stream 1, 2, ...: e.g. the initial
+    credit network, validation seeds, test seeds) that no generation's key equals.
+
+    Why not ``fold_in(PRNGKey(seed), stream)``: that *is* generation ``stream``'s key, and
+    ``split(k, n)[i] == fold_in(k, i)``, so test seeds drawn that way at stream 2000 would
+    replay the episodes of generation 2000's population in a 3,000-generation run.
+    """
+    root = jax.random.fold_in(jax.random.PRNGKey(seed), RESERVED_GENERATION)
+    return jax.random.fold_in(root, stream)
 
 
 def read_history(folder: Path) -> list[dict[str, Any]]:

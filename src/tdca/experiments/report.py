@@ -6,13 +6,14 @@ Numbers come only from the ``metrics.json`` files the commands wrote; nothing is
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from tdca.experiments import paper_numbers as paper
 from tdca.experiments.reproduce import FIXED_DATASETS
-from tdca.rundir import RunDirError, read_json
+from tdca.rundir import RUN_METADATA, RunDirError, read_json
 
 TITLES = {
     "table1": "Table 1: MNIST at three settings; transfer to Fashion-MNIST",
@@ -214,19 +215,35 @@ def _check_rows(d: Path, m: dict[str, Any], cfg: dict[str, Any]) -> list[str]:
     return rows
 
 
+_RL_FLAGS = {"seed": "--seed", "steps": "--steps", "seeds": "--seeds"}
+_RL_ES_FLAGS = {"population": "--population", "generations": "--generations"}
+_NO_EFFECT = {"checkpoint_every"}  # when checkpoints are written, not what is computed
+
+
 def _rl_command(cfg: dict[str, Any]) -> str:
-    """The `tdca rl` command that makes a run with ``cfg`` (its flags where not default)."""
+    """The `tdca rl` command that makes a run with ``cfg`` (its flags where not default),
+    followed by any setting that differs from the default and has no flag, so that a row
+    never claims a command remakes it when it would not."""
     from tdca.experiments.rl import RLConfig
 
-    default = RLConfig()
-    flags = [("--env", cfg["env"])]
-    for flag, key in (("--seed", "seed"), ("--steps", "steps"), ("--seeds", "seeds")):
-        if cfg[key] != getattr(default, key):
-            flags.append((flag, cfg[key]))
-    for flag, key in (("--population", "population"), ("--generations", "generations")):
-        if cfg["es"][key] != getattr(default.es, key):
-            flags.append((flag, cfg["es"][key]))
-    return "tdca rl " + " ".join(f"{f} {v}" for f, v in flags)
+    default = json.loads(json.dumps(RLConfig().to_dict()))  # as config.json holds it
+    flags, unflagged = [("--env", cfg["env"])], []
+    for key, value in cfg.items():
+        if key in ("experiment", "env", "es", *RUN_METADATA) or value == default.get(key):
+            continue
+        if key in _RL_FLAGS:
+            flags.append((_RL_FLAGS[key], value))
+        else:
+            unflagged.append(f"{key}={value}")
+    for key, value in cfg["es"].items():
+        if value == default["es"].get(key) or key in _NO_EFFECT:
+            continue
+        if key in _RL_ES_FLAGS:
+            flags.append((_RL_ES_FLAGS[key], value))
+        else:
+            unflagged.append(f"es.{key}={value}")
+    command = "tdca rl " + " ".join(f"{f} {v}" for f, v in flags)
+    return command + (f" (config.json also sets {', '.join(unflagged)})" if unflagged else "")
 
 
 def _rl_rows(d: Path, m: dict[str, Any], cfg: dict[str, Any]) -> list[str]:
@@ -243,7 +260,8 @@ def _rl_rows(d: Path, m: dict[str, Any], cfg: dict[str, Any]) -> list[str]:
     ev = m["evolution"]
     return [
         f"| `{_rl_command(cfg)} --out {d}` | {m['gym_id']} | {cfg['seed']} "
-        f"| {ev['generations']} × {ev['population']} | {m['steps']} × {m['episodes_per_step']} "
+        f"| {ev['generations']} × {ev['population']} "
+        f"| {m['steps']} × {m['episodes_per_step']} × ≤{m['horizon']} "
         f"| {m['seeds']} | {ours} | {theirs} |"
     ]
 
@@ -253,15 +271,18 @@ def _rl_section(runs: list[tuple[Path, dict[str, Any], dict[str, Any]]]) -> list
         "## Reinforcement learning (2024 paper, Table S5)",
         "",
         "Greedy return of the agent after M inner steps (each one batch of exploring "
-        "episodes of up to 200 steps), mean ± std over test seeds that neither evolution nor "
-        "the learning-rate pick saw. REINFORCE (the paper's *Policy Gradient*, from Kaiming "
-        "weights) and DFA (from zero) use the inner Adam rate of `lr_grid` that did best on "
-        "validation seeds; TDCA is the evolved credit network at its own rate, from zero. "
+        "episodes of at most *horizon* steps), mean ± std over test seeds that neither "
+        "evolution nor the learning-rate pick saw. REINFORCE (the paper's *Policy Gradient*, "
+        "from Kaiming weights) and DFA (from zero) use the inner Adam rate of `lr_grid` that "
+        "did best on validation seeds (among equal final returns, the one higher along the "
+        "way); TDCA is the evolved credit network at its own rate, from zero. "
         "The paper's agents trained for 200 inner iterations, with a recurrent credit "
         "network evolved for 3,000 generations; ours is the library's feed-forward one, read "
-        "per time step (`tasks/rl.py` says how it differs). Each row's command remakes it.",
+        "per time step (`tasks/rl.py` says how it differs). Each row's command, with any "
+        "settings listed beside it, remakes it.",
         "",
-        "| command | environment | seed | generations × population | steps × episodes "
+        "| command | environment | seed | generations × population "
+        "| steps × episodes × horizon "
         "| test seeds | REINFORCE | DFA | TDCA | paper (Table S5) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]

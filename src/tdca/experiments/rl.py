@@ -23,7 +23,7 @@ import optax
 from tdca.checks import config_fields, is_finite_number, is_integer
 from tdca.credit.strategies import BP, TDCA
 from tdca.credit.strategies.feedback import DFA
-from tdca.evolution import ESConfig, Evolution, evolve, open_run
+from tdca.evolution import ESConfig, Evolution, evolve, open_run, stream_key
 from tdca.inner import InnerLoop
 from tdca.io import save_pytree
 from tdca.networks.credit_net import check_hidden_widths
@@ -38,10 +38,12 @@ PAPER_TABLE_S5 = {
 trained for 200 inner iterations with a recurrent credit network evolved for 3,000
 generations; BipedalWalker (Box2D) is not in gymnax and not run here."""
 
-# Seed streams, kept apart: evolution draws from ``seed``; the learning-rate pick and the
-# reported test runs from these offsets, so no reported episode was seen while choosing.
-VALIDATION_STREAM = 1_000
-TEST_STREAM = 2_000
+# Key streams beside the evolution (``stream_key``: none is a generation's key), so no
+# reported episode was played while evolving or while choosing a learning rate.
+INIT_STREAM = 1  # the credit network evolution starts from
+FEEDBACK_STREAM = 2  # DFA's fixed feedback matrices
+VALIDATION_STREAM = 3  # the baselines' learning-rate pick
+TEST_STREAM = 4  # every reported number
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ class RLConfig:
         if not self.lr_grid or not all(is_finite_number(v) and v > 0 for v in self.lr_grid):
             raise ValueError(f"lr_grid must hold finite numbers > 0, got {self.lr_grid!r}")
         if list(self.lr_grid) != sorted(set(self.lr_grid)):
-            # ties go to the first rate: with an ascending grid, the most cautious one
+            # full ties go to the first rate: with an ascending grid, the most cautious one
             raise ValueError(f"lr_grid must be ascending, without repeats, got {self.lr_grid!r}")
         check_hidden_widths(self.hidden)
         check_hidden_widths(self.credit_hidden)
@@ -101,7 +103,18 @@ class RLConfig:
 
 
 def _keys(stream: int, seed: int, n: int) -> jax.Array:
-    return jax.random.split(jax.random.fold_in(jax.random.PRNGKey(seed), stream), n)
+    return jax.random.split(stream_key(seed, stream), n)
+
+
+def pick_rate(curves: np.ndarray) -> int:
+    """The index of the best rate from validation curves (rates, seeds, steps + 1): the
+    best mean final return; among equals (CartPole's 200 is reached by several rates) the
+    best mean over the whole curve (higher along the way); then the first. A rate whose
+    runs gave a non-finite return counts as the worst."""
+    final = np.nan_to_num(curves[:, :, -1].mean(1), nan=-np.inf, posinf=-np.inf)
+    whole = np.nan_to_num(curves.mean((1, 2)), nan=-np.inf, posinf=-np.inf)
+    tied = np.flatnonzero(final == final.max())
+    return int(tied[np.argmax(whole[tied])])
 
 
 def _curves(
@@ -136,8 +149,8 @@ def _summary(curves: np.ndarray) -> dict[str, Any]:
 def compare(cfg: RLConfig, task: RLTask, tdca: TDCA, beta: Any) -> dict[str, Any]:
     """Return curves of REINFORCE, DFA and the evolved credit network on the test seeds.
 
-    REINFORCE and DFA each run with the rate of ``lr_grid`` whose mean final return on the
-    validation seeds was best (the smallest of equals); the credit network with its own.
+    REINFORCE and DFA each run with the rate of ``lr_grid`` that ``pick_rate`` chooses on
+    the validation seeds; the credit network with its own.
     """
     validation = _keys(VALIDATION_STREAM, cfg.seed, cfg.seeds)
     test = _keys(TEST_STREAM, cfg.seed, cfg.seeds)
@@ -146,18 +159,21 @@ def compare(cfg: RLConfig, task: RLTask, tdca: TDCA, beta: Any) -> dict[str, Any
         # BP from zero cannot leave zero (every backpropagated error is multiplied by a
         # zero weight), so REINFORCE starts from Kaiming weights, as the papers' BP does.
         "reinforce": (BP(), (), task.replace(init_scheme="kaiming")),
-        "dfa": (dfa, dfa.init(jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 2)), task),
+        "dfa": (dfa, dfa.init(stream_key(cfg.seed, FEEDBACK_STREAM)), task),
     }
     out: dict[str, Any] = {}
     for name, (strategy, sparams, t) in baselines.items():
-        scores = _curves(strategy, sparams, t, cfg.steps, cfg.lr_grid, validation)[:, :, -1]
-        pick = int(np.argmax(scores.mean(1)))  # argmax: the first (smallest) of equals
-        lr = cfg.lr_grid[pick]
+        grid = _curves(strategy, sparams, t, cfg.steps, cfg.lr_grid, validation)
+        lr = cfg.lr_grid[pick_rate(grid)]
         curves = _curves(strategy, sparams, t, cfg.steps, (lr,), test)[0]
+        final, whole = grid[:, :, -1].mean(1), grid.mean((1, 2))
         out[name] = {
             "lr": lr,
             "lr_grid_validation": {
-                str(r): float(v) for r, v in zip(cfg.lr_grid, scores.mean(1), strict=True)
+                str(r): float(v) for r, v in zip(cfg.lr_grid, final, strict=True)
+            },
+            "lr_grid_validation_curve_mean": {
+                str(r): float(v) for r, v in zip(cfg.lr_grid, whole, strict=True)
             },
             "init": t.init_scheme,
             **_summary(curves),
@@ -186,7 +202,7 @@ def run_rl(
 
     task = cfg.task()
     tdca = TDCA.for_task(task, hidden=cfg.credit_hidden)
-    beta0 = tdca.init(jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 1))
+    beta0 = tdca.init(stream_key(cfg.seed, INIT_STREAM))
     inner = InnerLoop(tdca, cfg.steps, optimizer=optax.adam(cfg.lr))
     t0 = time.perf_counter()
     result = evolve(
@@ -251,4 +267,4 @@ def run_rl(
     return metrics
 
 
-__all__ = ["ENVS", "PAPER_TABLE_S5", "RLConfig", "compare", "run_rl"]
+__all__ = ["ENVS", "PAPER_TABLE_S5", "RLConfig", "compare", "pick_rate", "run_rl"]

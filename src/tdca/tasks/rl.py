@@ -5,18 +5,20 @@ logits (discrete) or an action mean (continuous). Each inner step plays a batch 
 episodes in a gymnax environment with the current agent (exploring: sampled actions, or
 Gaussian noise around the mean), and every time step of every episode is one row of the
 credit network's input: [observation, what the agent emitted, the action it took, the
-normalised reward-to-go]. The credit network emits one credit per neuron for that row and
-each neuron applies the local rule, averaged over the time steps the episodes were alive.
-The fitness is the greedy agent's return after M inner steps.
+advantage]. The advantage is the discounted reward-to-go less its mean over the episodes
+alive at that time step, scaled by its spread (``advantages``). The credit network emits
+one credit per neuron for that row and each neuron applies the local rule, averaged over
+the time steps the episodes were alive. The fitness is the greedy agent's return after M
+inner steps.
 
 How this differs from the paper (which gives no more detail): the paper's credit network
 is recurrent and reads a whole episode to emit one credit per parameter; here it is the
-library's feed-forward credit network, applied per time step with the reward-to-go as its
+library's feed-forward credit network, applied per time step with the advantage as its
 view of the future, emitting per-neuron credits as in every other task. The batch of
 episodes plays the role of the batch of images.
 
 BP is REINFORCE (the paper's "Policy Gradient" row): minus the mean of
-log pi(a|s) x normalised reward-to-go, differentiated by ``jax.grad``; its output error
+log pi(a|s) x advantage, differentiated by ``jax.grad``; its output error
 (``taps_and_error``) gives FA and DFA on the same footing.
 """
 
@@ -41,7 +43,6 @@ class EnvSpec:
     obs_scale: tuple[float, ...]  # the agent and the credit network read obs / obs_scale
     num_actions: int = 0  # > 0: discrete actions; 0: one continuous action in +-max_action
     max_action: float = 0.0
-    reward_range: tuple[float, float] = (0.0, 0.0)  # of one episode at the default horizon
 
     @property
     def discrete(self) -> bool:
@@ -58,14 +59,14 @@ class EnvSpec:
 
 ENVS: dict[str, EnvSpec] = {
     # Scales: CartPole's position limit 2.4, typical velocities ~2, pole angle limit 0.21 rad.
-    "cartpole": EnvSpec("CartPole-v1", (2.4, 2.0, 0.21, 2.0), num_actions=2, reward_range=(0, 200)),
+    "cartpole": EnvSpec("CartPole-v1", (2.4, 2.0, 0.21, 2.0), num_actions=2),
     # Pendulum's observation is (cos, sin, angular velocity in +-8); torque in +-2.
-    "pendulum": EnvSpec(
-        "Pendulum-v1", (1.0, 1.0, 8.0), max_action=2.0, reward_range=(-3254.7, 0.0)
-    ),
+    "pendulum": EnvSpec("Pendulum-v1", (1.0, 1.0, 8.0), max_action=2.0),
 }
-"""Environments by the name the command line takes. Reward ranges are the paper's (Table
-S5) at the horizon of 200 steps; CartPole-v1 is cut at 200 steps there, as here."""
+"""Environments by the name the command line takes, played for ``horizon`` (200) steps as
+in the paper's Table S5, where CartPole's return is out of 200 and Pendulum's lies in
+[-3254.7, 0]. The paper names Pendulum-v0: gym's v1 rewrote its equations without changing
+its dynamics or reward, and gymnax's Pendulum-v1 follows it."""
 
 
 def env_spec(name: str) -> EnvSpec:
@@ -183,18 +184,29 @@ class RLTask:
         return jnp.sum(ep.rewards, 0)
 
     def advantages(self, ep: Episodes) -> jax.Array:
-        """Discounted reward-to-go, normalised over the live steps of the batch (T, E): the
-        usual baseline of REINFORCE, and the credit network's view of the future."""
+        """Discounted reward-to-go less its mean over the episodes alive at the same time
+        step, divided by its spread over all live steps (T, E; 0 where an episode ended):
+        REINFORCE's usual time-dependent baseline, and the credit network's view of the
+        future. A baseline per time step because the reward-to-go shrinks along an episode
+        whatever the agent does: one mean for all steps would credit every early action.
+        The mean includes the episode's own value, so a step's advantages are those of a
+        leave-one-out baseline times (n - 1) / n, and a lone survivor's are 0."""
 
         def back(g, r):
             g = r + self.discount * g
             return g, g
 
         _, togo = jax.lax.scan(back, jnp.zeros_like(ep.rewards[0]), ep.rewards, reverse=True)
-        n = jnp.maximum(jnp.sum(ep.alive), 1.0)
-        mean = jnp.sum(togo * ep.alive) / n
-        std = jnp.sqrt(jnp.sum(((togo - mean) * ep.alive) ** 2) / n)
-        return (togo - mean) / (std + 1e-6) * ep.alive
+        # Differences from one live episode's value first, so that equal values (a solved
+        # CartPole: every episode alive to the horizon) give exactly 0, not rounding error
+        # that the division by the spread would blow up to unit size.
+        live = ep.alive > 0
+        ref = jnp.max(jnp.where(live, togo, -jnp.inf), 1, keepdims=True)
+        gap = jnp.where(live, togo - jnp.where(jnp.isfinite(ref), ref, 0.0), 0.0)
+        live_now = jnp.maximum(jnp.sum(ep.alive, 1, keepdims=True), 1.0)
+        centred = (gap - jnp.sum(gap, 1, keepdims=True) / live_now) * ep.alive
+        std = jnp.sqrt(jnp.sum(centred**2) / jnp.maximum(jnp.sum(ep.alive), 1.0))
+        return centred / (std + 1e-6)
 
     def _rows(self, theta: Params, key: jax.Array) -> tuple[Episodes, jax.Array, jax.Array]:
         """Exploring episodes, flattened to rows: (episodes, advantage, row weight). A row's
@@ -245,15 +257,11 @@ class RLTask:
         taps, weight = aux
         return self.model.local_update(taps, [c * weight[:, None] for c in credits])
 
-    def evaluate(self, theta: Params, key: jax.Array) -> dict[str, jax.Array]:
-        """Mean return of the greedy agent, and of the exploring one."""
-        greedy = self.returns(self.play(theta, key, self.fitness_episodes, greedy=True))
-        explore = self.returns(self.play(theta, key, self.fitness_episodes, greedy=False))
-        return {"return": jnp.mean(greedy), "explore_return": jnp.mean(explore)}
-
     def fitness(self, theta: Params, key: jax.Array) -> jax.Array:
         """The greedy agent's mean return over ``fitness_episodes`` episodes."""
         return jnp.mean(self.returns(self.play(theta, key, self.fitness_episodes, greedy=True)))
 
     def report(self, theta: Params, key: jax.Array) -> dict[str, jax.Array]:
-        return {"explore_return": self.evaluate(theta, key)["explore_return"]}
+        """The exploring agent's mean return (the fitness is the greedy one's)."""
+        explore = self.returns(self.play(theta, key, self.fitness_episodes, greedy=False))
+        return {"explore_return": jnp.mean(explore)}
