@@ -183,3 +183,9 @@ def test_readme_rl_table_is_what_the_committed_rl_runs_measured():
         ]
         (row,) = [r for r in block.splitlines() if r.startswith(f"| {gym_id}")]
         assert [c.strip() for c in row.strip("|").split("|")][1:4] == cells
+
+    # The prose's run with the paper's 200 inner steps.
+    long = json.loads((ROOT / "results/small/rl-pendulum-200steps/metrics.json").read_text())
+    prose = " ".join(block.split())
+    for name, label in (("reinforce", "REINFORCE"), ("dfa", "DFA"), ("tdca", "TDCA")):
+        assert f"{label} {cell(long['learners'][name])}" in prose, name
