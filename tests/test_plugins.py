@@ -58,6 +58,7 @@ def _forget(path, arch, learner):
             del sys.modules[name]
     if str(path.resolve()) in plugins._LOADED:
         plugins._LOADED.remove(str(path.resolve()))
+    plugins._BY_SOURCE.pop(str(path.resolve()), None)
 
 
 def _evolved_with_plugin(tmp_path, path, arch):
@@ -207,3 +208,27 @@ def test_a_plugin_is_imported_once_however_often_it_is_given(tmp_path):
         assert builtins.TDCA_TEST_IMPORTS == 1
     finally:
         del builtins.TDCA_TEST_IMPORTS
+
+
+def test_a_plugin_given_by_path_and_by_module_name_is_imported_once(tmp_path, monkeypatch):
+    # The same file as ./my_nets.py and as my_nets (on Python's path): its registrations run
+    # once, in either order, rather than failing with "exists already" the second time.
+    for order, folder in (("path first", "a"), ("module first", "b")):
+        where = tmp_path / folder
+        where.mkdir()
+        arch = f"soft-once-{folder}"
+        path = where / f"nets_{folder}.py"
+        path.write_text(PLUGIN.format(arch=arch, learner=f"dfa-once-{folder}"))
+        monkeypatch.syspath_prepend(str(where))
+        try:
+            by_path, by_name = str(path), f"nets_{folder}"
+            first, second = (by_path, by_name) if order == "path first" else (by_name, by_path)
+            recorded = load_plugin(first)
+            assert load_plugin(second) == recorded, order
+            assert arch in ARCHITECTURES
+        finally:
+            _forget(path, arch, f"dfa-once-{folder}")
+            sys.modules.pop(f"nets_{folder}", None)
+            plugins._BY_SOURCE.pop(str(path.resolve()), None)
+            if f"nets_{folder}" in plugins._LOADED:
+                plugins._LOADED.remove(f"nets_{folder}")

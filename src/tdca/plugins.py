@@ -25,6 +25,7 @@ class PluginError(ValueError):
 
 
 _LOADED: list[str] = []  # the recorded forms of the plugins this process imported, in order
+_BY_SOURCE: dict[str, str] = {}  # a plugin's resolved source file -> its recorded form
 
 
 def loaded() -> tuple[str, ...]:
@@ -81,6 +82,8 @@ def _import_file(spec: str) -> str:
     if not path.is_file():
         raise PluginError(f"--plugin {spec}: no such file")
     resolved = path.resolve()
+    if str(resolved) in _BY_SOURCE:  # given before, perhaps as a module name
+        return _BY_SOURCE[str(resolved)]
     # One module per file, named after its path: importing the same file twice (given again,
     # recorded in a resumed run's config) registers its names once.
     name = "tdca_plugin_" + hashlib.sha256(str(resolved).encode()).hexdigest()[:12]
@@ -96,12 +99,18 @@ def _import_file(spec: str) -> str:
     except Exception as e:
         del sys.modules[name]
         raise _raised(spec, e, _where(e, resolved)) from e
+    _BY_SOURCE[str(resolved)] = str(resolved)
     return str(resolved)
 
 
 def _import_module(spec: str) -> str:
     if not all(part.isidentifier() for part in spec.split(".")):
         raise PluginError(f"--plugin {spec!r}: neither a .py file nor a module name")
+    source = _source_of(spec) if spec not in sys.modules else None
+    if source is not None and source in _BY_SOURCE:
+        # The file was imported already by its path: a second import, under this name,
+        # would run its registrations again (and fail on names that exist already).
+        return _BY_SOURCE[source]
     try:
         importlib.import_module(spec)
     except Exception as e:
@@ -112,7 +121,21 @@ def _import_module(spec: str) -> str:
                 "be on Python's path; a file is given by its path, e.g. ./my_nets.py)"
             ) from e
         raise _raised(spec, e, _where(e)) from e
+    found = _source_of(spec)
+    if found is not None:
+        _BY_SOURCE.setdefault(found, spec)
     return spec
+
+
+def _source_of(module: str) -> str | None:
+    """The resolved file an importable module's code is in, if it is one file."""
+    try:
+        found = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return None
+    if found is None or not found.origin or not Path(found.origin).is_file():
+        return None
+    return str(Path(found.origin).resolve())
 
 
 def load_plugin(spec: str) -> str:
