@@ -715,6 +715,8 @@ def starting_point(cfg: EvolveConfig, task: ClassificationTask) -> tuple[TDCA, A
         kernel=cfg.kernel,
         anchored=cfg.anchored,
     )
+    # This key is also generation 1's (tdca.evolution.stream_key says why that is a flaw);
+    # kept so that every committed evolution, GPU ones included, stays reproducible.
     key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 1)
     if cfg.credit_init == "dfa":
         # Diffused layouts get DFA on their credit centres (for dense ones this is a no-op view).
