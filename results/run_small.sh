@@ -74,4 +74,5 @@ tdca rl --env cartpole --seed 1 --out results/small/rl-cartpole-seed1 --no-progr
 tdca rl --env pendulum --out results/small/rl-pendulum --no-progress
 tdca rl --env pendulum --seed 1 --out results/small/rl-pendulum-seed1 --no-progress
 tdca rl --env pendulum --steps 200 --out results/small/rl-pendulum-200steps --no-progress  # the paper's 200 inner iterations
+tdca rl --env pendulum --generations 400 --out results/small/checks/rl-pendulum-400gen --no-progress  # does a longer evolution help? (no: levels off)
 tdca report results/small/* results/small/checks/* $C/evolutions/* --out docs/results.md

@@ -189,3 +189,7 @@ def test_readme_rl_table_is_what_the_committed_rl_runs_measured():
     prose = " ".join(block.split())
     for name, label in (("reinforce", "REINFORCE"), ("dfa", "DFA"), ("tdca", "TDCA")):
         assert f"{label} {cell(long['learners'][name])}" in prose, name
+    longer = "results/small/checks/rl-pendulum-400gen/metrics.json"
+    evolved = json.loads((ROOT / longer).read_text())
+    assert evolved["evolution"]["generations"] == 400
+    assert f"TDCA gives {cell(evolved['learners']['tdca'])}" in prose
