@@ -39,6 +39,19 @@ class EvolutionResult:
     history: list[dict[str, Any]]
     interrupted: bool
 
+    def summary(self, population: int, seconds: float) -> dict[str, Any]:
+        """What an experiment's metrics.json says of its evolution: where it ended, and
+        how many candidates diverged along the way (``seconds``: this session's time)."""
+        last = self.history[-1] if self.history else {}
+        return {
+            "generations": self.generation,
+            "population": population,
+            "final_centre_fitness": last.get("centre_fitness"),
+            "final_best_fitness": last.get("best_fitness"),
+            "diverged_total": int(sum(r["diverged"] for r in self.history)),
+            "seconds_this_session": round(seconds, 2),
+        }
+
 
 def open_run(
     out: str | Path,

@@ -223,15 +223,7 @@ def run_gaussian(
     )
 
     analysis, arrays = analyse(cfg, task, tdca, result.params)
-    last = result.history[-1] if result.history else {}
-    evolution_summary = {
-        "generations": result.generation,
-        "population": cfg.es.population,
-        "final_centre_fitness": last.get("centre_fitness"),
-        "final_best_fitness": last.get("best_fitness"),
-        "diverged_total": int(sum(r["diverged"] for r in result.history)),
-        "seconds_this_session": round(seconds, 2),
-    }
+    evolution_summary = result.summary(cfg.es.population, seconds)
     metrics: dict[str, Any]
     metrics = {"tasks": analysis["tasks"]} if cfg.multi_task else dict(analysis["tasks"][0])
     metrics |= {"steps": cfg.steps, "evolution": evolution_summary}

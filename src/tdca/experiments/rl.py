@@ -237,7 +237,6 @@ def run_rl(
     )
     run.log("comparing REINFORCE, DFA and TDCA on the test seeds")
     learners = compare(cfg, task, tdca, result.params)
-    last = result.history[-1] if result.history else {}
     metrics: dict[str, Any] = {
         "env": cfg.env,
         "gym_id": env_spec(cfg.env).gym_id,
@@ -247,14 +246,7 @@ def run_rl(
         "seeds": cfg.seeds,
         "learners": learners,
         "paper": PAPER_TABLE_S5[cfg.env],
-        "evolution": {
-            "generations": result.generation,
-            "population": cfg.es.population,
-            "final_centre_fitness": last.get("centre_fitness"),
-            "final_best_fitness": last.get("best_fitness"),
-            "diverged_total": int(sum(r["diverged"] for r in result.history)),
-            "seconds_this_session": round(seconds, 2),
-        },
+        "evolution": result.summary(cfg.es.population, seconds),
     }
     run.write_json("metrics.json", metrics)
     if make_figures:
