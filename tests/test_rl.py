@@ -54,9 +54,12 @@ def test_an_exploring_pendulum_agent_adds_its_noise_and_plays_the_torque_it_aske
     key = jax.random.PRNGKey(7)
     ep = task.play(theta, key, 8, greedy=False)
     greedy = task.play(theta, key, 8, greedy=True)
-    noise = np.asarray(ep.actions - task.model.apply(theta, ep.obs)) / task.action_std
+    mean = task.mean_action(task.model.apply(theta, ep.obs))
+    noise = np.asarray(ep.actions - mean) / task.action_std
     assert abs(noise.mean()) < 0.2 and 0.85 < noise.std() < 1.15  # N(0, 1): 320 draws
-    assert float(jnp.max(jnp.abs(greedy.actions - task.model.apply(theta, greedy.obs)))) < 1e-6
+    greedy_mean = task.mean_action(task.model.apply(theta, greedy.obs))
+    assert float(jnp.max(jnp.abs(greedy.actions - greedy_mean))) < 1e-6
+    assert float(jnp.max(jnp.abs(greedy.actions))) < 2.0  # the mean stays in the torque range
     assert float(jnp.min(ep.alive)) == 1.0  # Pendulum never ends before the horizon
     assert float(jnp.max(ep.rewards)) <= 0.0
 
@@ -103,7 +106,7 @@ def test_advantages_are_centred_per_time_step_over_live_episodes_and_feed_the_cr
     assert bool(jnp.all(lone[:20, 0] > 0)) and bool(jnp.all(lone[:20, 1:] < 0))
 
 
-def test_the_baselines_rate_is_the_best_final_return_then_the_soonest_then_the_first():
+def test_the_baselines_rate_is_the_best_final_return_then_the_higher_curve_then_the_first():
     curves = np.zeros((3, 2, 4))
     curves[:, :, -1] = 200.0  # every rate ends at 200 on both seeds ...
     curves[1, :, 1:] = 200.0  # ... the second got there first
@@ -154,6 +157,21 @@ def test_reinforce_gradient_is_the_local_rule_on_its_backpropagated_output_error
             np.testing.assert_allclose(-g[name], h[name], rtol=2e-4, atol=1e-6)
 
 
+def test_the_gaussian_output_error_climbs_the_log_density_of_the_action_taken():
+    # Written out independently: pi(a | s) = N(a; 2 tanh(out), sigma^2) for Pendulum's +-2.
+    task = RLTask.create("pendulum", (4,), horizon=10, episodes=2)
+    theta = task.model.init(jax.random.PRNGKey(3), "kaiming")
+    ep = task.play(theta, jax.random.PRNGKey(4), 2, greedy=False)
+    out = task.model.apply(theta, ep.obs.reshape(-1, 3))
+    taken = ep.actions.reshape(-1, 1)
+
+    def log_density(o):
+        return -0.5 * jnp.sum(((taken - 2.0 * jnp.tanh(o)) / task.action_std) ** 2)
+
+    _, error = task._policy_terms(out, ep)
+    np.testing.assert_allclose(error, jax.grad(log_density)(out), rtol=1e-5, atol=1e-6)
+
+
 def test_dfa_trains_a_cartpole_agent_from_zero_and_tdca_credits_reach_every_layer():
     task = RLTask.create("cartpole", (16,), episodes=8, horizon=200)
     keys = jax.random.split(jax.random.PRNGKey(0), 3)
@@ -177,7 +195,9 @@ def test_dfa_trains_a_cartpole_agent_from_zero_and_tdca_credits_reach_every_laye
     assert float(jnp.abs(direction[1]["b"]).sum()) > 0
     u, (_, weight) = task.credit_state(theta, jax.random.PRNGKey(5))
     assert u.shape == (200 * 8, 9)
-    assert float(jnp.min(weight)) == 0.0 and float(jnp.mean(weight)) == pytest.approx(1.0)
+    alive = task.play(theta, jax.random.PRNGKey(5), 8, greedy=False).alive.reshape(-1)
+    assert bool(jnp.all((weight == 0) == (alive == 0))) and float(jnp.min(weight)) == 0.0
+    assert float(jnp.mean(weight)) == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize(
@@ -218,9 +238,10 @@ def test_rl_command_writes_a_run_resumes_it_and_its_network_is_refused_by_train(
             continue
         # The rate used is the validation pick: best final, then best whole curve, then first.
         final, whole = m["lr_grid_validation"], m["lr_grid_validation_curve_mean"]
-        assert set(final) == set(whole) == {"0.003", "0.01", "0.03", "0.1"}
+        assert set(final) == set(whole) == {str(r) for r in RLConfig().lr_grid}
         best = max(final, key=lambda r: (final[r], whole[r], -float(r)))
         assert m["lr"] == float(best)
+        assert m["lr_at_grid_edge"] == (best in ("0.001", "0.3"))
     assert metrics["learners"]["reinforce"]["init"] == "kaiming"
     assert metrics["paper"] == {"tdca": 200.0, "policy_gradient": 199.0}
     assert json.loads((out / "config.json").read_text())["experiment"] == "rl"

@@ -11,6 +11,7 @@ reported as mean +- std over ``seeds`` test seeds that neither evolution nor the
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,7 @@ class RLConfig:
     episodes: int = 8
     horizon: int = 200
     lr: float = 0.03  # the credit network's inner Adam step
-    lr_grid: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1)  # for REINFORCE and DFA
+    lr_grid: tuple[float, ...] = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3)  # REINFORCE, DFA
     seeds: int = 5
     seed: int = 0
     es: ESConfig = field(
@@ -146,7 +147,13 @@ def _summary(curves: np.ndarray) -> dict[str, Any]:
     }
 
 
-def compare(cfg: RLConfig, task: RLTask, tdca: TDCA, beta: Any) -> dict[str, Any]:
+def compare(
+    cfg: RLConfig,
+    task: RLTask,
+    tdca: TDCA,
+    beta: Any,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
     """Return curves of REINFORCE, DFA and the evolved credit network on the test seeds.
 
     REINFORCE and DFA each run with the rate of ``lr_grid`` that ``pick_rate`` chooses on
@@ -164,11 +171,16 @@ def compare(cfg: RLConfig, task: RLTask, tdca: TDCA, beta: Any) -> dict[str, Any
     out: dict[str, Any] = {}
     for name, (strategy, sparams, t) in baselines.items():
         grid = _curves(strategy, sparams, t, cfg.steps, cfg.lr_grid, validation)
-        lr = cfg.lr_grid[pick_rate(grid)]
+        pick = pick_rate(grid)
+        lr = cfg.lr_grid[pick]
+        at_edge = len(cfg.lr_grid) > 1 and pick in (0, len(cfg.lr_grid) - 1)
+        if at_edge:
+            log(f"{name}: the rate picked, {lr:g}, is at an end of lr_grid {cfg.lr_grid}")
         curves = _curves(strategy, sparams, t, cfg.steps, (lr,), test)[0]
         final, whole = grid[:, :, -1].mean(1), grid.mean((1, 2))
         out[name] = {
             "lr": lr,
+            "lr_at_grid_edge": at_edge,
             "lr_grid_validation": {
                 str(r): float(v) for r, v in zip(cfg.lr_grid, final, strict=True)
             },
@@ -236,7 +248,7 @@ def run_rl(
         },
     )
     run.log("comparing REINFORCE, DFA and TDCA on the test seeds")
-    learners = compare(cfg, task, tdca, result.params)
+    learners = compare(cfg, task, tdca, result.params, run.log)
     metrics: dict[str, Any] = {
         "env": cfg.env,
         "gym_id": env_spec(cfg.env).gym_id,

@@ -1,15 +1,15 @@
 """Reinforcement learning: an agent network trained episode by episode (2024 paper, Table S5).
 
 The bottom-up network is the agent: a tanh MLP from the (scaled) observation to action
-logits (discrete) or an action mean (continuous). Each inner step plays a batch of
-episodes in a gymnax environment with the current agent (exploring: sampled actions, or
-Gaussian noise around the mean), and every time step of every episode is one row of the
-credit network's input: [observation, what the agent emitted, the action it took, the
-advantage]. The advantage is the discounted reward-to-go less its mean over the episodes
-alive at that time step, scaled by its spread (``advantages``). The credit network emits
-one credit per neuron for that row and each neuron applies the local rule, averaged over
-the time steps the episodes were alive. The fitness is the greedy agent's return after M
-inner steps.
+logits (discrete) or to an action mean (continuous, squashed into the action range by
+max_action x tanh). Each inner step plays a batch of episodes in a gymnax environment with
+the current agent (exploring: sampled actions, or Gaussian noise around the mean), and
+every time step of every episode is one row of the credit network's input: [observation,
+what the agent emitted, the action it took, the advantage]. The advantage is the
+discounted reward-to-go less its mean over the episodes alive at that time step, scaled by
+its spread (``advantages``). The credit network emits one credit per neuron for that row
+and each neuron applies the local rule, averaged over the time steps the episodes were
+alive. The fitness is the greedy agent's return after M inner steps.
 
 How this differs from the paper (which gives no more detail): the paper's credit network
 is recurrent and reads a whole episode to emit one credit per parameter; here it is the
@@ -162,7 +162,7 @@ class RLTask:
                 env_action = action
             else:
                 noise = 0.0 if greedy else self.action_std * jax.random.normal(k_act, out.shape)
-                action = out + noise
+                action = self.mean_action(out) + noise
                 env_action = jnp.clip(action[:, 0], -spec.max_action, spec.max_action)
             keys = jax.random.split(k_env, episodes)
             # step_env: the transition without gymnax's auto-reset (which would compute a
@@ -217,6 +217,13 @@ class RLTask:
         weight = alive * alive.shape[0] / jnp.maximum(jnp.sum(alive), 1.0)
         return ep, adv, weight
 
+    def mean_action(self, out: jax.Array) -> jax.Array:
+        """A continuous agent's mean action: ``max_action * tanh(out)``, inside the range the
+        environment takes. Unbounded, an agent can learn means far outside it that the
+        environment clips, where its exploration noise no longer changes the torque applied
+        and so says nothing about the reward."""
+        return self.spec.max_action * jnp.tanh(out)
+
     def _policy_terms(self, out: jax.Array, ep: Episodes) -> tuple[jax.Array, jax.Array]:
         """(what the agent emitted, the action taken) as the credit network reads them, and
         the output error -dLoss/dout per row (before the advantage and the row weight)."""
@@ -226,8 +233,11 @@ class RLTask:
             taken = jax.nn.one_hot(ep.actions.reshape(-1), spec.num_actions)
             return jnp.concatenate([p, taken], -1), taken - p
         taken = ep.actions.reshape(-1, 1)
-        noise = (taken - out) / self.action_std  # the standardised exploration noise
-        return jnp.concatenate([out / spec.max_action, noise], -1), noise / self.action_std
+        mean = self.mean_action(out)
+        noise = (taken - mean) / self.action_std  # the standardised exploration noise
+        slope = spec.max_action * (1.0 - jnp.tanh(out) ** 2)  # d mean / d out
+        error = noise / self.action_std * slope
+        return jnp.concatenate([mean / spec.max_action, noise], -1), error
 
     def loss(self, theta: Params, key: jax.Array) -> jax.Array:
         """REINFORCE: minus the mean over live steps of log pi(a|s) x advantage."""
@@ -236,7 +246,7 @@ class RLTask:
         if self.spec.discrete:
             logp = jnp.take_along_axis(jax.nn.log_softmax(out), ep.actions.reshape(-1, 1), -1)[:, 0]
         else:
-            z = (ep.actions.reshape(-1, 1) - out)[:, 0] / self.action_std
+            z = (ep.actions.reshape(-1, 1) - self.mean_action(out))[:, 0] / self.action_std
             logp = -0.5 * z * z
         return -jnp.mean(logp * jax.lax.stop_gradient(adv * weight))
 
