@@ -45,17 +45,10 @@ def recorded_form(spec: str) -> str:
 def digest(recorded: str) -> str | None:
     """sha256 of the plugin's source (a file's, or an importable module's), or None where
     there is no single source file: what a resume compares to notice edited code."""
-    if Path(recorded).is_file():
-        source = Path(recorded)
-    else:
-        try:
-            found = importlib.util.find_spec(recorded)
-        except (ImportError, ValueError):
-            return None
-        if found is None or not found.origin or not Path(found.origin).is_file():
-            return None
-        source = Path(found.origin)
-    return hashlib.sha256(source.read_bytes()).hexdigest()
+    source = recorded if Path(recorded).is_file() else _source_of(recorded)
+    if source is None:
+        return None
+    return hashlib.sha256(Path(source).read_bytes()).hexdigest()
 
 
 def _is_file_spec(spec: str) -> bool:
