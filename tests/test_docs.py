@@ -193,3 +193,33 @@ def test_readme_rl_table_is_what_the_committed_rl_runs_measured():
     evolved = json.loads((ROOT / longer).read_text())
     assert evolved["evolution"]["generations"] == 400
     assert f"TDCA gives {cell(evolved['learners']['tdca'])}" in prose
+
+    # The prose's description of the Pendulum learning curves (means over the test seeds).
+    for seed, d in enumerate(("rl-pendulum", "rl-pendulum-seed1")):
+        m = json.loads((ROOT / "results/small" / d / "metrics.json").read_text())
+        mean = {name: m["learners"][name]["curve_mean"] for name in ("reinforce", "dfa", "tdca")}
+        tdca = mean["tdca"]
+        low = min(range(len(tdca)), key=tdca.__getitem__)
+        dip = f"{tdca[0]:.1f} → {tdca[low]:.1f} at step {low} in seed {seed}".replace("-", "−")
+        assert dip in prose, dip
+        best_baseline = [max(r, q) for r, q in zip(mean["reinforce"], mean["dfa"], strict=True)]
+        behind = [s for s, (t, b) in enumerate(zip(tdca, best_baseline, strict=True)) if t <= b]
+        ahead_from = behind[-1] + 1
+        assert ahead_from < len(tdca)
+        assert f"{ahead_from} (seed {seed})" in prose, (seed, ahead_from)
+        flat = max(mean["dfa"]) - min(mean["dfa"])
+        assert flat < 0.05 * abs(mean["dfa"][0]), "the prose calls DFA's curve flat"
+
+    # The prose's budgets: evolution's training episodes against one baseline's rate search.
+    pendulum = json.loads((ROOT / "results/small/rl-pendulum/metrics.json").read_text())
+    config = json.loads((ROOT / "results/small/rl-pendulum/config.json").read_text())
+    evo, steps, per = pendulum["evolution"], pendulum["steps"], pendulum["episodes_per_step"]
+    evolution = evo["generations"] * evo["population"] * steps * per
+    grid = len(pendulum["learners"]["reinforce"]["lr_grid_validation"]) * pendulum["seeds"]
+    assert (
+        f"{evo['generations']} generations × {evo['population']} candidates × {steps} steps × "
+        f"{per} episodes = {evolution:,} training episodes" in prose
+    )
+    assert f"{grid // pendulum['seeds']} rates × {pendulum['seeds']} validation" in prose
+    assert f"× {steps} steps × {per} episodes = {grid * steps * per:,}." in prose
+    assert f"config's `lr` ({config['lr']:g})" in prose
