@@ -223,3 +223,18 @@ def test_readme_rl_table_is_what_the_committed_rl_runs_measured():
     assert f"{grid // pendulum['seeds']} rates × {pendulum['seeds']} validation" in prose
     assert f"× {steps} steps × {per} episodes = {grid * steps * per:,}." in prose
     assert f"config's `lr` ({config['lr']:g})" in prose
+
+
+def test_readme_test_command_time_is_the_last_four_ci_landings():
+    """The README's time for the test command is the range of the last four CI landings
+    that results/cpu/suite-times.md records (each a time `issues stops` reported)."""
+    table = (ROOT / "results/cpu/suite-times.md").read_text().split("## This development host")[0]
+    pairs = re.findall(r"\|\s*(\d+)\s*\|\s*(\d+)\s*\|", table)
+    seconds = [s for _, s in sorted((int(stop), int(s)) for stop, s in pairs)[-4:]]
+    assert len(seconds) == 4
+
+    def minutes(s: int) -> str:
+        return f"{s // 60} min {s % 60} s"
+
+    said = f"took {minutes(min(seconds))} to {minutes(max(seconds))} in the last four landings"
+    assert said in " ".join((ROOT / "README.md").read_text().split()), said
