@@ -251,3 +251,18 @@ def test_a_resumed_run_keeps_the_code_versions_that_wrote_it_before(tmp_path, mo
     RunDir(tmp_path / "r", resume=True).write_config({"seed": 0})  # same code again
     saved = json.loads((tmp_path / "r" / "config.json").read_text())
     assert saved["earlier_code_versions"] == [{"git_commit": "a"}]
+
+
+def test_config_records_the_versions_of_the_packages_that_shape_the_numbers(tmp_path):
+    """A number is traceable to its stack: evosax's PGPE, optax, jaxlib's kernels and the
+    rest, as installed now, sit in config.json's code_version beside JAX's own version."""
+    import importlib.metadata
+
+    from tdca.rundir import RECORDED_PACKAGES
+
+    RunDir(tmp_path / "r").write_config({"seed": 0})
+    saved = json.loads((tmp_path / "r" / "config.json").read_text())["code_version"]
+    assert set(saved["packages"]) == set(RECORDED_PACKAGES) >= {"evosax", "optax", "jaxlib"}
+    for name, version in saved["packages"].items():
+        assert version == importlib.metadata.version(name)
+    assert saved["jax"] == jax.__version__

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import importlib.metadata
 import json
 import logging
 import math
@@ -46,9 +47,23 @@ RUN_METADATA = ("experiment", "code_version", "earlier_code_versions")
 """Keys a run directory's config.json holds beside the experiment's settings."""
 
 
+RECORDED_PACKAGES = ("jaxlib", "evosax", "optax", "flax", "gymnax", "numpy")
+"""Dependencies whose version can change a run's numbers (kernels, PGPE, optimisers,
+environments), recorded beside JAX's so that a number can be traced to the exact stack."""
+
+
+def _installed_version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 def code_version() -> dict[str, Any]:
-    """The package version and, when running from a git checkout, the commit."""
+    """The package version, the versions of the dependencies that shape the numbers, and,
+    when running from a git checkout, the commit."""
     info: dict[str, Any] = {"tdca": tdca.__version__, "jax": jax.__version__}
+    info["packages"] = {name: _installed_version(name) for name in RECORDED_PACKAGES}
     root = Path(__file__).resolve().parents[2]
     try:
         sha = subprocess.run(
