@@ -104,3 +104,23 @@ def test_architecture_names_are_checked(softsign, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main([*argv, "--out", str(tmp_path / "t")])
     assert "invalid choice: 'softsign-50'" in capsys.readouterr().err
+
+
+def test_a_builder_that_returns_no_network_is_named_in_the_error():
+    """A plugin builder that forgets ``return`` fails at the build, naming the architecture,
+    not later inside a task with an AttributeError on None."""
+    from types import SimpleNamespace
+
+    def forgetful(ds):
+        MLP((ds.input_dim, 7, ds.num_classes))
+
+    register_arch("forgetful-test", forgetful)
+    ds = SimpleNamespace(input_dim=3, num_classes=2)
+    try:
+        with pytest.raises(ValueError, match=r"'forgetful-test'.*returned NoneType.*forget to"):
+            build_model("forgetful-test", ds)
+        for arch in ("mlp-100", "deep-fc"):
+            sizes = build_model(arch, ds).sizes
+            assert (sizes[0], sizes[-1]) == (3, 2)
+    finally:
+        del ARCHITECTURES["forgetful-test"]

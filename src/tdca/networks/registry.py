@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 
 Builder = Callable[["Dataset"], Any]
 
+NETWORK_METHODS = ("sizes", "units", "init", "forward", "apply", "local_update")
+"""What every learner uses of a bottom-up network (see ``cnn.py``)."""
+
 
 def _mlp(hidden: tuple[int, ...]) -> Builder:
     def build(ds: Dataset) -> MLP:
@@ -67,4 +70,13 @@ def build_model(arch: str, ds: Dataset) -> Any:
     """The bottom-up network called ``arch``, sized for the data set's inputs."""
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {tuple(ARCHITECTURES)}")
-    return ARCHITECTURES[arch](ds)
+    build = ARCHITECTURES[arch]
+    model = build(ds)
+    missing = [name for name in NETWORK_METHODS if not hasattr(model, name)]
+    if missing:
+        raise ValueError(
+            f"architecture {arch!r}: its builder {getattr(build, '__qualname__', build)!r} "
+            f"returned {type(model).__name__}, not a bottom-up network (it lacks "
+            f"{', '.join(missing)}); does the builder forget to return the network?"
+        )
+    return model
