@@ -36,14 +36,13 @@ def test_constraints_pin_every_dependency_within_pyproject_ranges():
 def test_constraints_jax_is_the_one_the_committed_cpu_results_record():
     """The file's claim: a committed CPU run's config.json names the pinned JAX."""
     jax = _pins()["jax"]
-    configs = sorted((ROOT / "results").rglob("config.json"))
-    cpu = [
-        c
-        for c in configs
-        if json.loads(c.read_text()).get("code_version", {}).get("backend") == "cpu"
+    versions = [
+        json.loads(c.read_text()).get("code_version", {})
+        for c in sorted((ROOT / "results").rglob("config.json"))
     ]
+    cpu = [v for v in versions if v.get("backend") == "cpu"]
     assert cpu, "no committed CPU run records its backend"
-    recorded = {json.loads(c.read_text())["code_version"]["jax"] for c in cpu}
+    recorded = {v["jax"] for v in cpu}
     assert recorded == {jax}, (
         f"committed CPU runs record JAX {sorted(recorded)}, constraints.txt pins {jax}: "
         "freeze the environment that made the new runs, and say in the header which runs "

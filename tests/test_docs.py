@@ -172,11 +172,15 @@ def test_readme_rl_table_is_what_the_committed_rl_runs_measured():
     def cell(m: dict) -> str:
         return f"{m['final_return_mean']:.1f} ± {m['final_return_std']:.1f}".replace("-", "−")
 
-    for env, gym_id in (("cartpole", "CartPole-v1"), ("pendulum", "Pendulum-v1")):
-        runs = [
+    runs_of = {
+        env: [
             json.loads((ROOT / "results/small" / d / "metrics.json").read_text())
             for d in (f"rl-{env}", f"rl-{env}-seed1")
         ]
+        for env in ("cartpole", "pendulum")
+    }
+    for env, gym_id in (("cartpole", "CartPole-v1"), ("pendulum", "Pendulum-v1")):
+        runs = runs_of[env]
         cells = [
             " / ".join(cell(m["learners"][name]) for m in runs)
             for name in ("reinforce", "dfa", "tdca")
@@ -195,8 +199,7 @@ def test_readme_rl_table_is_what_the_committed_rl_runs_measured():
     assert f"TDCA gives {cell(evolved['learners']['tdca'])}" in prose
 
     # The prose's description of the Pendulum learning curves (means over the test seeds).
-    for seed, d in enumerate(("rl-pendulum", "rl-pendulum-seed1")):
-        m = json.loads((ROOT / "results/small" / d / "metrics.json").read_text())
+    for seed, m in enumerate(runs_of["pendulum"]):
         mean = {name: m["learners"][name]["curve_mean"] for name in ("reinforce", "dfa", "tdca")}
         tdca = mean["tdca"]
         low = min(range(len(tdca)), key=tdca.__getitem__)
@@ -211,7 +214,7 @@ def test_readme_rl_table_is_what_the_committed_rl_runs_measured():
         assert flat < 0.05 * abs(mean["dfa"][0]), "the prose calls DFA's curve flat"
 
     # The prose's budgets: evolution's training episodes against one baseline's rate search.
-    pendulum = json.loads((ROOT / "results/small/rl-pendulum/metrics.json").read_text())
+    pendulum = runs_of["pendulum"][0]
     config = json.loads((ROOT / "results/small/rl-pendulum/config.json").read_text())
     evo, steps, per = pendulum["evolution"], pendulum["steps"], pendulum["episodes_per_step"]
     evolution = evo["generations"] * evo["population"] * steps * per

@@ -56,7 +56,7 @@ whatever ``register_arch`` adds."""
 
 def register_arch(name: str, build: Builder) -> None:
     """Make ``name`` an architecture: ``build(dataset)`` returns the bottom-up network
-    (``sizes``, ``units``, ``init``, ``forward``, ``apply``, ``local_update``) for it."""
+    for it (with everything in ``NETWORK_METHODS``; ``build_model`` checks)."""
     if not isinstance(name, str) or not name.strip() or name != name.strip() or ":" in name:
         raise ValueError(f"an architecture name must be a non-empty word without ':', got {name!r}")
     if name in ARCHITECTURES:
