@@ -237,6 +237,32 @@ def test_corrupt_or_missing_checkpoint_gives_clear_error(tmp_path):
         load_pytree(tmp_path / "plain.npz", state)
 
 
+def test_a_caller_config_is_written_only_once_the_resume_checks_pass(tmp_path):
+    """``evolve(config=...)`` writes the caller's config.json after the run directory's
+    checks: a resume refused on a damaged checkpoint leaves the saved config as it was (its
+    generation count not raised to the refused attempt's), and the next resume, with the
+    checkpoint restored, writes it."""
+    task, evo, beta0 = _setup()
+    config = {"experiment": "mine", "seed": 7, "es": evo.config.to_dict()}
+    run = RunDir(tmp_path / "r")
+    evolve(evo, task, beta0, run, seed=7, progress=False, stop_after=2, config=config)
+    saved = (tmp_path / "r" / "config.json").read_bytes()
+    assert json.loads(saved)["experiment"] == "mine"  # the caller's, not custom-evolution
+    checkpoint = tmp_path / "r" / "checkpoint.npz"
+    good = checkpoint.read_bytes()
+    checkpoint.write_bytes(good[: len(good) // 2])
+    longer = Evolution(evo.inner, beta0, replace(evo.config, generations=8))
+    config8 = config | {"es": longer.config.to_dict()}
+    again = RunDir(tmp_path / "r", resume=True)
+    with pytest.raises(ArtifactError, match="corrupt or truncated"):
+        evolve(longer, task, beta0, again, seed=7, progress=False, resume=True, config=config8)
+    assert (tmp_path / "r" / "config.json").read_bytes() == saved
+    checkpoint.write_bytes(good)
+    result = evolve(longer, task, beta0, again, seed=7, progress=False, resume=True, config=config8)
+    assert result.generation == 8
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["es"]["generations"] == 8
+
+
 def test_a_resumed_run_keeps_the_code_versions_that_wrote_it_before(tmp_path, monkeypatch):
     """config.json is rewritten on resume; the code that started the run stays on record."""
     import tdca.rundir as rundir

@@ -166,6 +166,34 @@ def test_a_resume_under_edited_plugin_code_says_so(tmp_path, plugin, monkeypatch
     assert EvolveConfig(arch=arch, plugins=("my_nets.py",)).plugins == (str(path.resolve()),)
 
 
+def test_a_refused_resume_leaves_the_saved_config_as_it_was(tmp_path, plugin, capsys):
+    """A resume refused on its checkpoint (here: the plugin's network was edited to another
+    width) must not rewrite config.json with the refused attempt's plugin record or
+    generation count, or the correct resume afterwards would warn of changed code and run
+    to the refused attempt's length."""
+    path, arch, learner = plugin
+    _, run = _evolved_with_plugin(tmp_path, path, arch)
+    before = (run / "config.json").read_bytes()
+    original = path.read_text()
+    _forget(path, arch, learner)
+    path.write_text(original.replace("40, ds.num_classes", "30, ds.num_classes"))
+    capsys.readouterr()
+    resume = ["evolve", "--resume", str(run), "--generations", "4", "--no-progress"]
+    with pytest.warns(RuntimeWarning, match="not the code this run was started with"):
+        assert main(resume) == 2
+    assert "checkpoint.npz" in capsys.readouterr().err
+    assert (run / "config.json").read_bytes() == before
+
+    _forget(path, arch, learner)
+    path.write_text(original)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the code is the run's own again: nothing to say
+        assert main([*resume[:4], "3", "--no-progress"]) == 0
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["es"]["generations"] == 3
+    assert saved["plugin_digests"] == json.loads(before)["plugin_digests"]
+
+
 def test_plugins_that_cannot_be_imported_are_refused_in_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit):  # abbreviated, it would be parsed but not imported first
         main(["--plug", str(tmp_path / "x.py"), "zoo", "list"])

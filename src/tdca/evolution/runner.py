@@ -64,14 +64,14 @@ def open_run(
 ) -> tuple[RunDir, Any]:
     """An experiment's run directory and the config it runs with: ``cfg`` for a new run;
     on ``resume`` the saved one (``config_for_resume``, ``cfg`` may be None or must agree).
-    The config is written to config.json and logged. ``cfg`` has ``to_dict``."""
+    The config is logged, not written: pass ``cfg.to_dict()`` as ``evolve``'s ``config``,
+    which writes it once the run directory's checks pass. ``cfg`` has ``to_dict``."""
     run = RunDir(out, resume=resume, kind=kind)
     if resume:
         saved, _ = run.saved_config(from_dict)
         cfg = config_for_resume(run, saved, given=cfg, extend_to=extend_to)
     elif cfg is None:
         raise ValueError("a new run needs a config")
-    run.write_config(cfg.to_dict())
     run.log(f"{kind} run: {cfg.to_dict()}")
     return run, cfg
 
@@ -148,17 +148,19 @@ def _own_config(run: RunDir, cfg: Any, seed: int) -> RunDirError | None:
     )
 
 
-def _resumable_config(run: RunDir) -> dict[str, Any] | None:
-    """The run's config.json without what a resume may change (generation count, data
-    folder, its plugins' place and code, tdca's code version), flattened to dotted keys: a
-    checkpoint records it, so that a resume under an edited config.json, or with another
-    run's checkpoint, is refused rather than mixed."""
-    path = run.file("config.json")
-    saved = run.read_json("config.json") if path.exists() else None
-    if not isinstance(saved, dict):
+def _resumable_config(run: RunDir, config: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The run's config (``config``, the one it runs with now, or else its config.json)
+    without what a resume may change (generation count, data folder, its plugins' place and
+    code, tdca's code version), flattened to dotted keys: a checkpoint records it, so that a
+    resume under an edited config.json, or with another run's checkpoint, is refused rather
+    than mixed."""
+    if config is None:
+        path = run.file("config.json")
+        config = run.read_json("config.json") if path.exists() else None
+    if not isinstance(config, dict):
         return None
     free = ("data_dir", "plugins", "plugin_digests", "earlier_code_versions")
-    return _flat(_comparable(saved, free))
+    return _flat(_comparable(config, free))
 
 
 def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
@@ -294,6 +296,7 @@ def evolve(
     label: str = "evolving",
     time_limit: float | None = None,
     keep: tuple[int, Callable[[int, Any, dict[str, Any]], None]] | None = None,
+    config: dict[str, Any] | None = None,
 ) -> EvolutionResult:
     """Run ``evolution.config.generations`` generations (or continue a checkpointed run).
 
@@ -305,16 +308,21 @@ def evolve(
     ``keep`` = (every, fn) calls ``fn(generation, search centre, that generation's log row)``
     after every ``every``-th generation, so that a caller can keep the centre of several
     points of one run (e.g. to choose the generation count on a validation split).
+    ``config`` is the experiment's config, written to config.json only once every check on
+    the run directory has passed: a refused resume (another run's checkpoint, an edited
+    network) leaves the saved config as it was, not half-updated with the refused one's
+    generation count or plugin record. Without it, a new run gets a config.json of its own
+    (``OWN_KIND``) and a caller that wrote its own keeps it.
     """
     if keep is not None and keep[0] < 1:
         raise ValueError(f"keep every must be >= 1 generation, got {keep[0]}")
     cfg = evolution.config
     # What is wrong with this run directory is raised by check_agree, on every process at
     # once (with several processes, one raising alone would leave the others waiting).
-    problem: Exception | None = _own_config(run, cfg, seed)
+    problem: Exception | None = _own_config(run, cfg, seed) if config is None else None
     state = evolution.init(jax.random.PRNGKey(seed), initial_params)
     start = 0
-    config = _resumable_config(run)
+    to_write, config = config, _resumable_config(run, config)
     if problem is None and resume and run.file(CHECKPOINT).exists():
         try:
             loaded, meta = load_pytree(run.file(CHECKPOINT), state)
@@ -339,6 +347,8 @@ def evolve(
     processes.check_agree(
         run, evolution, task, initial_params, start=start, end=end, seed=seed, problem=problem
     )
+    if to_write is not None:
+        run.write_config(to_write)
     if start:
         run.log(f"resumed from generation {start}")
     _write_history(run, history)

@@ -895,7 +895,7 @@ def _evolve_and_evaluate(
     if imported & set(cfg.plugins):
         _note_changed_plugins(run, digests, code)
     extra = {"lr_selection": selection, "data_fingerprints": data}
-    run.write_config(cfg.to_dict() | extra | ({"plugin_digests": code} if code else {}))
+    config = cfg.to_dict() | extra | ({"plugin_digests": code} if code else {})
     loop = InnerLoop(
         strategy,
         cfg.steps,
@@ -926,6 +926,7 @@ def _evolve_and_evaluate(
         label=f"evolving TDCA ({name})",
         time_limit=time_limit,
         keep=(cfg.keep_every, keep_centre) if cfg.keep_every else None,
+        config=config,  # written once the resume checks pass: a refused one changes nothing
     )
     if result.interrupted:
         return None

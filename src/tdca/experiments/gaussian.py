@@ -203,6 +203,7 @@ def run_gaussian(
         stop_after=stop_after,
         progress=progress,
         label="evolving TDCA (gaussian)",
+        config=cfg.to_dict(),
     )
     if result.interrupted:
         return None

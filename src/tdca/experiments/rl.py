@@ -227,6 +227,7 @@ def run_rl(
         stop_after=stop_after,
         progress=progress,
         label=f"evolving TDCA ({cfg.env})",
+        config=cfg.to_dict(),
     )
     if result.interrupted:
         return None
