@@ -241,3 +241,24 @@ def test_readme_test_command_time_is_the_last_four_ci_landings():
 
     said = f"took {minutes(min(seconds))} to {minutes(max(seconds))} in the last four landings"
     assert said in " ".join((ROOT / "README.md").read_text().split()), said
+
+
+def test_readme_xla_cpu_bug_numbers_are_what_the_benchmark_printed():
+    """The README's counts for the XLA:CPU broadcast-dot bug come from the committed output
+    of benchmarks/xla_cpu_zero_dot.py (jaxlib 0.10.2 part; 0.10.1 printed no wrong case)."""
+    text = (ROOT / "results/cpu/xla-cpu-zero-dot.txt").read_text()
+    new, old = text.split("# the same command in a venv with jax==0.10.1")
+    on, off = new.split("YNNPACK fusions off:")
+    off = off.split("Longer runs")[0]
+
+    def wrong(block: str, case: str) -> str:
+        return re.search(rf"{re.escape(case)}\s+wrong in\s+(\d+ of \d+)", block).group(1)
+
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert "jaxlib 0.10.2" in new and "jaxlib 0.10.1" in old
+    before = wrong(on, "1-step DFA, no barrier")
+    assert f"(NaN, as in `tdca train --steps 1`) in {before} compilations" in readme
+    assert f"`jax.lax.optimization_barrier`: {wrong(on, '1-step DFA, barrier (tdca)')}," in readme
+    assert set(re.findall(r"wrong in\s+(\d+) of", off)) == {"0"}  # "0 of 30 in every case"
+    assert set(re.findall(r"wrong in\s+(\d+) of", old)) == {"0"}  # "0.10.1 computes it right"
+    assert text.count("same weights with and without the barrier: True") == 6

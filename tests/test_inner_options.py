@@ -182,3 +182,19 @@ def test_mini_batches_are_fresh_distinct_examples_of_the_training_set() -> None:
     rows = [int(np.flatnonzero((x == r).all(1))[0]) for r in xa]  # each a training example
     assert len(set(rows)) == 8  # drawn without replacement
     np.testing.assert_array_equal(ya, y[rows])
+
+
+def test_one_step_from_a_zero_init_is_the_same_in_every_compilation() -> None:
+    """jaxlib 0.10.2 on CPU: with one step XLA drops the loop, and a dot of the activations
+    with the broadcast-zero weights, fused into the softmax's reduction (YNNPACK), read
+    uninitialised memory in some compilations (1-step training NaN). Each rate below is a
+    new compilation; every one must give the update that an eager step gives."""
+    x, y = _data(1000, d=784, c=10)
+    task = ClassificationTask.create(x, y, MLP((784, 100, 10)), num_classes=10)
+    dfa = DFA.for_task(task)
+    sp, key = dfa.init(jax.random.PRNGKey(0)), jax.random.PRNGKey(1)
+    direction = dfa.direction(sp, task, task.init_params(key), (task.x, task.y))
+    for lr in (0.001, 0.002, 0.003, 0.005, 0.007, 0.01, 0.02, 0.03):
+        theta, _ = jax.jit(InnerLoop(dfa, 1, lr).run)(sp, task, key)
+        for got, d in zip(jax.tree.leaves(theta), jax.tree.leaves(direction), strict=True):
+            np.testing.assert_allclose(got, lr * np.asarray(d), rtol=1e-4, atol=1e-9)

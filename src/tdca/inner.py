@@ -92,6 +92,12 @@ class InnerLoop:
         """
         k_init, k_batch = jax.random.split(key)
         theta = task.init_params(k_init) if theta0 is None else theta0
+        # A zero-initialised network is a compile-time constant; with one step XLA removes
+        # the loop and, on CPU (jaxlib 0.10.2's YNNPACK fusions), a dot of activations with
+        # a broadcast-zero weight fused into a reduction (the softmax) read garbage: 1-step
+        # training was NaN in about one process in four. The barrier keeps the weights an
+        # array; inside a loop they already are one, so longer runs compile as before.
+        theta = jax.lax.optimization_barrier(theta)
         tx = self.tx
         n_rec = self.steps if record is None or record_last is None else record_last
         if not 0 <= n_rec <= self.steps:
