@@ -156,6 +156,32 @@ def test_sigterm_stops_a_command_like_ctrl_c(monkeypatch, capsys):
     assert signal.getsignal(signal.SIGTERM) is before  # restored for the caller
 
 
+def test_a_stop_before_the_first_generation_says_to_run_the_command_again(
+    tmp_path, monkeypatch, capsys
+):
+    """Ctrl-C while a new evolution picks its inner lr leaves no config.json: the message
+    says there is nothing to resume, --resume says the same, and the same command works."""
+    from test_classification import _npz
+
+    import tdca.experiments.classification as classification
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    spec, out = _npz(tmp_path / "d.npz", (8, 8)), tmp_path / "e"
+    argv = ["evolve", "--dataset", spec, "--train-size", "200", "--steps", "3"]
+    argv += ["--generations", "1", "--population", "4", "--no-progress", "--out", str(out)]
+    with monkeypatch.context() as m:
+        m.setattr(classification, "pick_inner_lr", stopped)
+        assert main(argv) == 130
+    err = capsys.readouterr().err
+    assert f"nothing to resume; run the same command again (it reuses {out})" in err
+    assert main(["evolve", "--resume", str(out)]) == 2
+    assert "stopped before its first generation" in capsys.readouterr().err
+    assert main(argv) == 0
+    assert (out / "metrics.json").exists()
+
+
 def test_distributed_options_that_cannot_work_are_refused_before_the_work(tmp_path, capsys):
     """A process id outside the job, or a job JAX cannot join (here: this process has
     already started JAX, which jax.distributed must precede), stop with what to change and
@@ -210,6 +236,23 @@ def test_output_files_are_checked_before_the_work(tmp_path, monkeypatch, capsys)
     assert "cannot create its folder" in capsys.readouterr().err
     assert main(["report", str(tmp_path / "nope"), "--out", str(tmp_path / "r.md")]) == 2
     assert "none of the 1 paths given" in capsys.readouterr().err
+
+
+def test_a_report_names_an_evolution_run_from_python_that_it_leaves_out(tmp_path, capsys):
+    """A run directory of tdca.evolution.evolve (a user's task) has no metrics.json; the
+    report says it leaves it out instead of passing over it as it passes over a cache."""
+    from tdca.evolution.runner import OWN_KIND
+
+    custom, cache = tmp_path / "mine", tmp_path / "cache"
+    custom.mkdir()
+    cache.mkdir()
+    (custom / "config.json").write_text(json.dumps({"experiment": OWN_KIND, "seed": 0}))
+    table1 = str(ROOT / "results" / "small" / "table1")
+    out = tmp_path / "r.md"
+    assert main(["report", table1, str(custom), str(cache), "--out", str(out)]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"tdca report: warning: {custom}: an evolution")
+    assert out.read_text().startswith("# Results")
 
 
 def test_a_report_over_damaged_run_files_names_the_folder_in_one_line(tmp_path, capsys):

@@ -103,6 +103,23 @@ def test_bp_fa_and_dfa_train_the_user_task():
         assert mse < 0.02 * start, (strategy.name, mse)
 
 
+def test_a_task_whose_credit_input_dim_contradicts_its_credit_state_is_named():
+    """A slip in the user's own task (credit_input_dim says 3, credit_state gives 2
+    numbers) is reported as the task's, not as a strategy built for another task."""
+
+    @struct.dataclass
+    class Miscounted(Regression):
+        @property
+        def credit_input_dim(self) -> int:
+            return 3
+
+    task = _task()
+    task = Miscounted(task.x, task.y, task.model, name="miscounted")
+    strategy = TDCA.for_task(task, hidden=(8,))
+    with pytest.raises(ValueError, match=r"task 'miscounted' declares credit_input_dim = 3, "):
+        _mse(strategy, strategy.init(jax.random.PRNGKey(0)), task, 2, 0.1)
+
+
 @pytest.mark.full_optimisation  # compute-bound
 def test_tdca_is_evolved_on_the_user_task():
     """PGPE over a credit network reading [prediction, target]: the evolved credit network

@@ -863,6 +863,11 @@ def _resume_hint(args: argparse.Namespace) -> str:
         out = args.resume or args.out
         if out is not None and (Path(out) / "config.json").exists():
             return f"; continue with: tdca {args.command} --resume {out}"
+        if args.out is not None and Path(args.out).is_dir():  # e.g. while picking the lr
+            return (
+                " before the first generation, so there is nothing to resume; run the same "
+                f"command again (it reuses {args.out})"
+            )
     if args.command == "reproduce":
         return "; finished cells are kept: run the same command again to continue"
     return ""

@@ -292,6 +292,12 @@ class RunDir:
         if resume:
             config = self.path / "config.json"
             if not config.is_file():
+                if self.path.is_dir() and self._left_by_a_failed_start(kind, resumable):
+                    raise RunDirError(
+                        f"--resume {self.path}: the run stopped before its first generation "
+                        "(only its log is there), so there is nothing to resume; run the "
+                        f"command that started it again (--out {self.path}): it reuses the folder"
+                    )
                 raise RunDirError(
                     f"--resume {self.path}: no config.json there; is it a tdca run directory?"
                 )

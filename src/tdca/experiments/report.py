@@ -13,7 +13,7 @@ from typing import Any
 
 from tdca.experiments import paper_numbers as paper
 from tdca.experiments.reproduce import FIXED_DATASETS
-from tdca.rundir import RUN_METADATA, RunDirError, read_json
+from tdca.rundir import RUN_METADATA, RunDirError, experiment_of, read_json
 
 TITLES = {
     "table1": "Table 1: MNIST at three settings; transfer to Fashion-MNIST",
@@ -160,6 +160,22 @@ def _kind(d: Path) -> tuple[str | None, dict[str, Any] | None]:
     return None, m
 
 
+CUSTOM_EVOLUTION = (
+    "an evolution run from Python (tdca.evolution.evolve; its results are its metrics.jsonl "
+    "and checkpoint, which the report has no table for)"
+)
+
+
+def _custom_evolution(d: Path) -> bool:
+    """Whether ``d`` is the run directory of ``evolve`` called from a user's script."""
+    from tdca.evolution.runner import OWN_KIND
+
+    try:
+        return (d / "config.json").is_file() and experiment_of(d / "config.json") == OWN_KIND
+    except RunDirError:
+        return False
+
+
 def unused_run_dirs(run_dirs: list[Path]) -> list[tuple[Path, str]]:
     """The given paths the report cannot use, and why, so that a typo is not a silent gap
     (folders without a metrics.json, like a cache a shell glob picked up, pass quietly).
@@ -172,6 +188,8 @@ def unused_run_dirs(run_dirs: list[Path]) -> list[tuple[Path, str]]:
             unused.append((d, "no such file or directory"))
         elif kind is None and m is not None:
             unused.append((d, f"its metrics.json is not from {COMMANDS}"))
+        elif m is None and _custom_evolution(d):
+            unused.append((d, CUSTOM_EVOLUTION))
     if not usable:
         raise ValueError(
             f"none of the {len(run_dirs)} paths given is a {COMMANDS} run directory (with its "

@@ -86,6 +86,13 @@ class TDCA:
         if self.kernel == "fused":
             return self._fused_direction(sparams, task, theta, batch)
         u, aux = task.credit_state(theta, batch)
+        if u.shape[-1] != self.net.inputs and self.net.inputs == task.credit_input_dim:
+            raise ValueError(  # the strategy is the task's own size: the task contradicts itself
+                f"task {getattr(task, 'name', type(task).__name__)!r} declares "
+                f"credit_input_dim = {task.credit_input_dim}, but its credit_state gives "
+                f"{u.shape[-1]} numbers per example; make the two agree (the credit network "
+                "is sized from credit_input_dim)"
+            )
         if u.shape[-1] != self.net.inputs:
             raise ValueError(
                 f"the credit network reads {self.net.inputs} numbers, but task "
