@@ -433,6 +433,11 @@ def test_train_and_evolve_commands(tmp_path, data, capsys):
         main([*train_with, "--train-size", "60", "--steps", "5", "--out", str(tmp_path / "b")]) == 0
     )
     assert "was evolved on 100 images x 5 steps; this run trains 60 x 5" in capsys.readouterr().err
+    # and so is data it never saw (a transfer, as in the papers' Table 2)
+    other = ["--dataset", data["rgb"], "--train-size", "100", "--steps", "5"]
+    assert main([*train_with, *other, "--out", str(tmp_path / "c")]) == 0
+    said = " ".join(capsys.readouterr().err.split())
+    assert f"was evolved on {data['small']}; training {data['rgb']} with it is a transfer" in said
 
 
 def test_a_learner_that_cannot_train_the_architecture_is_refused_in_one_line(

@@ -55,7 +55,8 @@ def test_interrupt_and_resume_equals_uninterrupted_bit_for_bit(tmp_path, stop_af
 def test_a_run_of_ones_own_task_resumes_from_a_new_process_and_refuses_other_settings(tmp_path):
     """``evolve`` called directly (a user's task, no config of the caller's own) still
     writes what ``RunDir(out, resume=True)`` needs, so a later process resumes it; resuming
-    it with another seed or population is refused, not mixed into the checkpoint."""
+    it with another seed, population or inner loop is refused, not mixed into the
+    checkpoint."""
     task, evo, beta0 = _setup()
     full = evolve(evo, task, beta0, RunDir(tmp_path / "a"), seed=7, progress=False)
     evolve(evo, task, beta0, RunDir(tmp_path / "b"), seed=7, progress=False, stop_after=3)
@@ -68,6 +69,13 @@ def test_a_run_of_ones_own_task_resumes_from_a_new_process_and_refuses_other_set
     other = Evolution(other.inner, beta0, replace(other.config, population=16))
     with pytest.raises(RunDirError, match=r"es\.population: 8 then, 16 now"):
         evolve(other, task, beta0, RunDir(tmp_path / "b", resume=True), seed=7, resume=True)
+    faster = Evolution(InnerLoop(evo.inner.strategy, 10, 20.0), beta0, evo.config)
+    with pytest.raises(RunDirError, match=r"inner\.lr: 10\.0 then, 20\.0 now"):
+        evolve(faster, task, beta0, RunDir(tmp_path / "b", resume=True), seed=7, resume=True)
+    shorter = Evolution(InnerLoop(evo.inner.strategy, 5, 10.0), beta0, evo.config)
+    with pytest.raises(RunDirError, match=r"inner\.steps: 10 then, 5 now"):
+        evolve(shorter, task, beta0, RunDir(tmp_path / "b", resume=True), seed=7, resume=True)
+    assert saved["inner"] == {"strategy": "TDCA", "steps": 10, "fitness_last": 1, "lr": 10.0}
     longer = Evolution(evo.inner, beta0, replace(evo.config, generations=8))  # may grow
     run = RunDir(tmp_path / "b", resume=True)
     resumed = evolve(evo, task, beta0, run, seed=7, progress=False, resume=True)

@@ -210,6 +210,11 @@ def test_plugins_that_cannot_be_imported_are_refused_in_one_line(tmp_path, capsy
     assert "importing it raised JSONDecodeError" in err and f"(at {broken}:3)" in err
     assert err.count("\n") == 1
 
+    typo = tmp_path / "typo.py"  # a SyntaxError has no frame in the file: its own place
+    typo.write_text("import json\n\ndef f(:\n    pass\n")
+    with pytest.raises(PluginError, match=rf"raised SyntaxError.*\(at {typo}:3\)$"):
+        load_plugin(str(typo))
+
     missing_dep = tmp_path / "needs.py"
     missing_dep.write_text("import surely_not_installed_pkg\n")
     with pytest.raises(PluginError, match=r"raised ModuleNotFoundError.*needs\.py:1"):

@@ -506,6 +506,13 @@ def _train_at_precision(args: argparse.Namespace, evolved: dict[str, Any] | None
                 "(--train-size, --steps)",
                 file=sys.stderr,
             )
+        evolved_on = meta.get("datasets")
+        if isinstance(evolved_on, list) and evolved_on and args.dataset not in evolved_on:
+            print(
+                f"tdca train: note: {source} was evolved on {', '.join(map(str, evolved_on))}; "
+                f"training {args.dataset} with it is a transfer to data it never saw",
+                file=sys.stderr,
+            )
     optimizer = optimizer or "sgd"
     if lr is None:
         tuned = tune_lr(

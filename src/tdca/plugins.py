@@ -58,6 +58,8 @@ def _is_file_spec(spec: str) -> bool:
 def _where(error: BaseException, path: Path | None = None) -> str:
     """' (at FILE:LINE)' for a plugin's error, so a one-line message still says where to
     look: the last line of the plugin file ``path`` it passed through, else the innermost."""
+    if isinstance(error, SyntaxError) and error.filename:  # raised compiling, not running it
+        return f" (at {error.filename}:{error.lineno})"
     frames = traceback.extract_tb(error.__traceback__)
     own = [f for f in frames if path is not None and f.filename == str(path)]
     frame = (own or frames or [None])[-1]

@@ -22,6 +22,7 @@ import numpy as np
 from tdca.evolution import processes
 from tdca.evolution.pgpe import Evolution
 from tdca.files import atomic_file
+from tdca.inner import InnerLoop
 from tdca.io import ArtifactError, load_pytree, save_pytree
 from tdca.rundir import RunDir, RunDirError
 from tdca.tasks.base import Task
@@ -127,19 +128,37 @@ OWN_KIND = "custom-evolution"
 """config.json's "experiment" for a run whose caller wrote no config of its own."""
 
 
-def _own_config(run: RunDir, cfg: Any, seed: int) -> RunDirError | None:
+def _inner_record(inner: Any) -> dict[str, Any] | None:
+    """What an evolution's inner loop is, as far as config.json can say it: the strategy's
+    class, the step count, the rate (or that an optimizer was given) and ``fitness_last``.
+    None for an evaluator of the user's own, which the run cannot describe."""
+    loop = getattr(inner, "loop", inner)  # MeanOverTasks (the "All" fitness) wraps one
+    if not isinstance(loop, InnerLoop):
+        return None
+    record = {
+        "strategy": type(loop.strategy).__name__,
+        "steps": loop.steps,
+        "fitness_last": loop.fitness_last,
+    }
+    return record | ({"lr": loop.lr} if loop.optimizer is None else {"optimizer": "given"})
+
+
+def _own_config(run: RunDir, evolution: Evolution, seed: int) -> RunDirError | None:
     """Give a run started by a caller of its own (a user's task, say) the config.json that
     ``RunDir(out, resume=True)`` needs, so a new process can resume it; resuming such a run
-    with other PGPE settings or another seed is refused, as ``tdca evolve`` refuses it.
-    Callers that write their own config (``tdca evolve``, ``tdca gaussian``) check theirs."""
+    with other PGPE settings, another inner loop (steps, rate, strategy) or another seed is
+    refused, as ``tdca evolve`` refuses it. Callers that write their own config
+    (``tdca evolve``, ``tdca gaussian``) check theirs."""
+    cfg, inner = evolution.config, _inner_record(evolution.inner)
+    now = {"seed": seed, "es": cfg.to_dict()} | ({"inner": inner} if inner else {})
     if not run.file("config.json").exists():
-        run.write_config({"experiment": OWN_KIND, "seed": seed, "es": cfg.to_dict()})
+        run.write_config({"experiment": OWN_KIND, **now})
         return None
     saved = run.read_json("config.json")
     if not isinstance(saved, dict) or saved.get("experiment") != OWN_KIND:
         return None
-    then = {"seed": saved.get("seed"), "es": saved.get("es")}
-    differ = _differing(then, {"seed": seed, "es": cfg.to_dict()})
+    then = {k: saved.get(k) for k in ("seed", "es", "inner") if k in saved}
+    differ = _differing(then, now)
     if not differ:
         return None
     return RunDirError(
@@ -319,7 +338,7 @@ def evolve(
     cfg = evolution.config
     # What is wrong with this run directory is raised by check_agree, on every process at
     # once (with several processes, one raising alone would leave the others waiting).
-    problem: Exception | None = _own_config(run, cfg, seed) if config is None else None
+    problem: Exception | None = _own_config(run, evolution, seed) if config is None else None
     state = evolution.init(jax.random.PRNGKey(seed), initial_params)
     start = 0
     to_write, config = config, _resumable_config(run, config)
