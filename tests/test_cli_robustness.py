@@ -156,6 +156,7 @@ def test_sigterm_stops_a_command_like_ctrl_c(monkeypatch, capsys):
     assert signal.getsignal(signal.SIGTERM) is before  # restored for the caller
 
 
+@pytest.mark.filterwarnings("ignore:no inner learning rate")  # 3 steps of tiny data
 def test_a_stop_before_the_first_generation_says_to_run_the_command_again(
     tmp_path, monkeypatch, capsys
 ):

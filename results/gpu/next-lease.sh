@@ -16,7 +16,7 @@ R=$OUT/r; mkdir -p "$R"
 snap() { tar czf "$OUT/runs.tgz" -C "$R" . ; }
 tdca() { python3 -m tdca.cli "$@"; }
 if [ -n "${SMOKE:-}" ]; then POP=4; GEN=2; SMALL=--small; else POP=256; GEN=1000; SMALL=; fi
-block() { [ "${BLOCK:-all}" = all ] || [ "${BLOCK}" = "$1" ]; }
+block() { [ "${BLOCK:-all}" = all ] || [[ " ${BLOCK} " == *" $1 "* ]]; }  # BLOCK="5 8": both
 
 # Blocks 1, 2, 3, 4 and 6 (benchmarks, the bf16 accuracy comparison, the MNIST 1,000/20 cell
 # with the papers' fitness and with the held-out fifth) ran on the H200 lease of 2026-11-26,
@@ -24,7 +24,7 @@ block() { [ "${BLOCK:-all}" = all ] || [ "${BLOCK}" = "$1" ]; }
 # Lease 5 (results/gpu/h200/session9.sh to session12.sh) ran the fused kernel's first
 # block 0 and the MNIST 1,000/20 cell at 5,000 generations.
 # What is left for a lease: block 7 (the MNIST zoo entry at the papers' scale, plain and anchored),
-# block 0 (what lease 5 did not reach), then block 5.
+# block 0 (what lease 5 did not reach), then block 5 (with block 8 beside it: BLOCK="5 8").
 
 # 7. The MNIST zoo entry at the papers' own scale (issue 4: >= 96.5% test at 60,000 x 150),
 #    evolved at that scale (the old entry was evolved at 10,000 x 150 and fell below DFA at
@@ -97,5 +97,17 @@ if block 5; then
     tdca train --dataset cifar10 --learner $l --optimizer adam --train-size $NE --steps $S \
       --out "$R/cifar10-$l-adam-$NE" 2>&1 | tail -1
   done
+  snap
+fi
+
+# 8. Does the XLA:CPU bug tdca works around (README: "An XLA:CPU bug that tdca works
+#    around"; jaxlib 0.10.2 computes a dot with a broadcast-constant operand wrongly when a
+#    reduction follows) remain in the device machine's newer jaxlib? On its CPU, ~1 minute;
+#    run it beside a shorter block (BLOCK="5 8"). Output: r/xla-cpu-zero-dot.txt.
+if block 8; then
+  if [ -n "${SMOKE:-}" ]; then C=3; else C=10; fi
+  JAX_PLATFORMS=cpu timeout 150 python3 benchmarks/xla_cpu_zero_dot.py --compilations $C \
+    > "$R/xla-cpu-zero-dot.txt" 2>&1
+  echo "block 8 rc $?"; grep -E "jaxlib|wrong|same" "$R/xla-cpu-zero-dot.txt" | cut -c1-120
   snap
 fi
