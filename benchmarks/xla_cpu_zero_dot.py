@@ -14,6 +14,7 @@ Usage: python benchmarks/xla_cpu_zero_dot.py [--compilations 30] > results/cpu/x
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -109,17 +110,55 @@ def _longer_runs_unchanged() -> None:
         print(f"  {steps:>2}-step DFA: same weights with and without the barrier: {same}")
 
 
+def _curves() -> None:
+    """Per-step train accuracy and final loss of DFA and BP (20 steps, full batch) at two
+    sizes, one of them past 32,768 rows (where jax-ml/jax#39103's 0.10.2 bug read wrong
+    rows), printed as JSON for the parent to compare between the two fusion settings."""
+    import json
+
+    import jax
+    import numpy as np
+
+    from tdca.credit import BP, DFA
+    from tdca.inner import InnerLoop
+    from tdca.networks.mlp import MLP
+    from tdca.tasks.classification import ClassificationTask, accuracy, cross_entropy
+
+    out = {}
+    for n in (1000, 32769):
+        rng = np.random.default_rng(0)
+        y = rng.integers(0, 10, n).astype(np.int32)
+        x = ((rng.normal(size=(10, 784)) * 0.04)[y] + rng.normal(size=(n, 784))).astype(np.float32)
+        for name, strategy, init in (("dfa", None, "zero"), ("bp", BP(), "kaiming")):
+            task = ClassificationTask.create(x, y, MLP((784, 100, 10)), init_scheme=init)
+            strategy = strategy or DFA.for_task(task)
+            sp, key = strategy.init(jax.random.PRNGKey(0)), jax.random.PRNGKey(1)
+
+            def record(t, th):
+                return accuracy(t.model.apply(th, t.x), t.y)
+
+            loop = InnerLoop(strategy, 20, 0.3)
+            theta, trace = jax.jit(lambda *a, loop=loop: loop.run(*a, record=record))(sp, task, key)
+            loss = float(cross_entropy(task.model.apply(theta, task.x), task.y))
+            out[f"{name}-{n}"] = {"curve": np.asarray(trace).tolist(), "loss": loss}
+    print(json.dumps(out))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--compilations", type=int, default=30)
     parser.add_argument(
-        "--arm", choices=("pure", "tdca", "tdca-no-barrier", "longer"), help=argparse.SUPPRESS
+        "--arm",
+        choices=("pure", "tdca", "tdca-no-barrier", "longer", "curves"),
+        help=argparse.SUPPRESS,
     )
     args = parser.parse_args()
     if args.arm == "pure":
         return _pure_jax(args.compilations)
     if args.arm == "longer":
         return _longer_runs_unchanged()
+    if args.arm == "curves":
+        return _curves()
     if args.arm:
         return _one_step(args.compilations, barrier=args.arm == "tdca")
 
@@ -141,6 +180,28 @@ def main() -> None:
             subprocess.run(cmd, env=os.environ | {"XLA_FLAGS": flags.strip()}, check=True)
     print("Longer runs, YNNPACK fusions on:", flush=True)
     subprocess.run([sys.executable, __file__, "--arm", "longer"], check=True)
+    print("20-step trainings, YNNPACK fusions on against off:", flush=True)
+    curves = [
+        json.loads(
+            subprocess.run(
+                [sys.executable, __file__, "--arm", "curves"],
+                env=os.environ | {"XLA_FLAGS": flags.strip()},
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+        for flags in (base, f"{base} {YNN_OFF}")
+    ]
+    for run, on in curves[0].items():
+        off = curves[1][run]
+        gap = max(abs(a - b) for a, b in zip(on["curve"], off["curve"], strict=True))
+        print(
+            f"  {run:<10} final accuracy {on['curve'][-1]:.4f} (on) {off['curve'][-1]:.4f} (off), "
+            f"largest per-step accuracy gap {gap:.4f}, loss gap {abs(on['loss'] - off['loss']):.1e}"
+        )
 
 
 if __name__ == "__main__":

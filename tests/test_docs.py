@@ -262,3 +262,8 @@ def test_readme_xla_cpu_bug_numbers_are_what_the_benchmark_printed():
     assert set(re.findall(r"wrong in\s+(\d+) of", off)) == {"0"}  # "0 of 30 in every case"
     assert set(re.findall(r"wrong in\s+(\d+) of", old)) == {"0"}  # "0.10.1 computes it right"
     assert text.count("same weights with and without the barrier: True") == 6
+    gaps = re.findall(r"largest per-step accuracy gap ([\d.]+)", new)
+    assert len(gaps) == 4 and {float(g) for g in gaps} == {0.0}  # "the same accuracy"
+    assert "1,000 and 32,769 examples" in readme and {"1000", "32769"} == set(
+        re.findall(r"(?:dfa|bp)-(\d+) ", new)
+    )
