@@ -300,3 +300,34 @@ def test_config_records_the_versions_of_the_packages_that_shape_the_numbers(tmp_
     for name, version in saved["packages"].items():
         assert version == importlib.metadata.version(name)
     assert saved["jax"] == jax.__version__
+
+
+def test_a_swallowed_ctrl_c_still_stops_the_run_after_its_generation(tmp_path):
+    """A Ctrl-C can land in a garbage-collector callback of JAX's, where Python prints the
+    KeyboardInterrupt as "Exception ignored" and goes on. The run must still stop (after
+    that generation, checkpointed), not run to its end as if nothing was pressed."""
+    import os
+    import signal
+    import time
+
+    task, evo, beta0 = _setup()
+    real_step, fired = evo.step, []
+
+    def step(state, task, key):
+        out = real_step(state, task, key)
+        if not fired:
+            fired.append(True)
+            try:  # what a gc callback does with the exception
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(1)
+            except KeyboardInterrupt:
+                pass
+        return out
+
+    evo.step = step
+    before = signal.getsignal(signal.SIGINT)
+    result = evolve(evo, task, beta0, RunDir(tmp_path / "r"), seed=7, progress=False)
+    assert result.interrupted and result.generation == 1
+    _, meta = load_pytree(tmp_path / "r" / "checkpoint.npz", result.state)
+    assert meta["generation"] == 1
+    assert signal.getsignal(signal.SIGINT) is before  # restored

@@ -182,7 +182,10 @@ class StopVote:
     while the others wait for it in the next generation's collectives. So, with several
     processes, the signals only raise a flag here (a second signal to the same process
     stops it at once, as usual), and after each generation all processes stop together if
-    any of them asks to. With one process, signals behave as usual (KeyboardInterrupt).
+    any of them asks to. With one process, a signal raises KeyboardInterrupt at once, as
+    usual, and also raises the flag: where the KeyboardInterrupt is swallowed (it can land
+    in a garbage-collector callback of JAX's, which Python only prints as "Exception
+    ignored"), the run still stops after the generation, checkpointed.
     """
 
     def __init__(self) -> None:
@@ -191,12 +194,13 @@ class StopVote:
 
     @contextmanager
     def catching_signals(self) -> Iterator[StopVote]:
-        if not self.multi or threading.current_thread() is not threading.main_thread():
+        if threading.current_thread() is not threading.main_thread():
             yield self
             return
 
         def note(signum: int, frame: object) -> None:
-            if self.signalled:
+            if self.signalled or not self.multi:
+                self.signalled = True
                 raise KeyboardInterrupt
             self.signalled = True
 
@@ -210,7 +214,7 @@ class StopVote:
     def __call__(self, out_of_time: bool) -> tuple[bool, bool]:
         """(interrupted, out of time), each true on every process if true on any."""
         if not self.multi:
-            return False, out_of_time
+            return self.signalled, out_of_time
         from jax.experimental import multihost_utils
 
         votes = np.asarray(
