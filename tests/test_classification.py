@@ -12,6 +12,7 @@ from tdca.cli import main
 from tdca.credit import CreditLayout, make_strategy
 from tdca.credit.artifact import load_credit_net, save_credit_net
 from tdca.credit.strategies.tdca import dfa_like_init
+from tdca.data import canonical_name
 from tdca.evolution import ESConfig
 from tdca.experiments.classification import (
     EvolveConfig,
@@ -438,6 +439,10 @@ def test_train_and_evolve_commands(tmp_path, data, capsys):
     assert main([*train_with, *other, "--out", str(tmp_path / "c")]) == 0
     said = " ".join(capsys.readouterr().err.split())
     assert f"was evolved on {data['small']}; training {data['rgb']} with it is a transfer" in said
+    # another spelling of the data set it was evolved on is the same data set
+    assert canonical_name("Fashion_MNIST") == "fashion-mnist" == canonical_name("fashion-mnist")
+    with pytest.raises(ValueError, match="a data set is given twice"):
+        EvolveConfig(datasets=("fashion-mnist", "fashion_mnist"))
 
 
 def test_a_learner_that_cannot_train_the_architecture_is_refused_in_one_line(

@@ -239,6 +239,21 @@ def test_output_files_are_checked_before_the_work(tmp_path, monkeypatch, capsys)
     assert "none of the 1 paths given" in capsys.readouterr().err
 
 
+def test_a_relative_npz_path_is_looked_for_in_the_data_folder_too(tmp_path, monkeypatch):
+    """npz:NAME not in the working directory is read from --data-dir, as the loader says
+    (the CLI used to make it absolute against the working directory first)."""
+    from test_classification import _npz
+
+    (tmp_path / "data").mkdir()
+    _npz(tmp_path / "data" / "mine.npz", (8, 8))
+    monkeypatch.chdir(tmp_path)
+    assert cli._dataset_spec("npz:mine.npz") == "npz:mine.npz"
+    assert cli._dataset_spec("npz:data/mine.npz") == f"npz:{tmp_path / 'data' / 'mine.npz'}"
+    argv = ["train", "--dataset", "npz:mine.npz", "--data-dir", str(tmp_path / "data")]
+    argv += ["--learner", "dfa", "--train-size", "100", "--steps", "2", "--lr", "0.3"]
+    assert main([*argv, "--out", str(tmp_path / "t")]) == 0
+
+
 def test_a_report_names_an_evolution_run_from_python_that_it_leaves_out(tmp_path, capsys):
     """A run directory of tdca.evolution.evolve (a user's task) has no metrics.json; the
     report says it leaves it out instead of passing over it as it passes over a cache."""

@@ -16,7 +16,7 @@ from typing import Any
 
 from tdca.checks import Unsupported
 from tdca.compile_cache import use_compilation_cache
-from tdca.data import DatasetError
+from tdca.data import DatasetError, canonical_name
 from tdca.evolution import ESConfig
 from tdca.experiments.classification import FITNESS_DATA
 from tdca.experiments.reproduce import DATASETS, TABLES
@@ -35,7 +35,10 @@ def _dataset_spec(text: str) -> str:
     """A data-set name, or ``npz:PATH`` made absolute: the run's config records it, and a
     resume from another working directory must read the same file."""
     if text.lower().startswith("npz:") and text[4:].strip():
-        return "npz:" + str(Path(text[4:].strip()).expanduser().absolute())
+        path = Path(text[4:].strip()).expanduser()
+        if not path.is_absolute() and not path.exists():
+            return text  # not here: the loader looks in the data folder (--data-dir) next
+        return "npz:" + str(path.absolute())
     return text
 
 
@@ -507,7 +510,10 @@ def _train_at_precision(args: argparse.Namespace, evolved: dict[str, Any] | None
                 file=sys.stderr,
             )
         evolved_on = meta.get("datasets")
-        if isinstance(evolved_on, list) and evolved_on and args.dataset not in evolved_on:
+        seen = (
+            {canonical_name(str(d)) for d in evolved_on} if isinstance(evolved_on, list) else set()
+        )
+        if seen and canonical_name(args.dataset) not in seen:
             print(
                 f"tdca train: note: {source} was evolved on {', '.join(map(str, evolved_on))}; "
                 f"training {args.dataset} with it is a transfer to data it never saw",

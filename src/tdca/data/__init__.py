@@ -48,7 +48,7 @@ have no published hashes here and are validated structurally only.
 from tdca.data.cache import ENV_CACHE_DIR, ENV_DATA_DIR
 from tdca.data.dataset import Dataset, DatasetError, DatasetWarning, Split
 from tdca.data.fetch import fetch_fashion_mnist, fetch_mnist
-from tdca.data.loader import DATASET_NAMES, load_dataset
+from tdca.data.loader import DATASET_NAMES, canonical_name, load_dataset
 from tdca.data.readers import (
     CIFAR10_CLASSES,
     FASHION_MNIST_CLASSES,
@@ -73,6 +73,7 @@ __all__ = [
     "DatasetError",
     "DatasetWarning",
     "Split",
+    "canonical_name",
     "fetch_fashion_mnist",
     "fetch_mnist",
     "load_dataset",

@@ -54,6 +54,12 @@ _CLASS_NAMES: Mapping[str, tuple[str, ...]] = {
 }
 
 
+def canonical_name(spec: str) -> str:
+    """A data set's one name (``MNIST``, ``fashion_mnist`` -> ``mnist``, ``fashion-mnist``),
+    so that two spellings of one data set compare equal; other specs as they are."""
+    return _ALIASES.get(spec.strip().lower(), spec.strip())
+
+
 def load_dataset(
     spec: str, data_dir: str | os.PathLike[str] | None = None, *, allow_pickle: bool = False
 ) -> Dataset:

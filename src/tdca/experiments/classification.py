@@ -27,7 +27,7 @@ from tdca.credit.artifact import check_fits, load_credit_net, resolve, save_cred
 from tdca.credit.layout import CreditLayout
 from tdca.credit.strategies import LEARNERS, TDCA
 from tdca.credit.strategies.tdca import dfa_like_init
-from tdca.data import Dataset, load_dataset
+from tdca.data import Dataset, canonical_name, load_dataset
 from tdca.data.cache import resolve_data_dir
 from tdca.evolution import ESConfig, Evolution, config_for_resume, evolve
 from tdca.inner import OPTIMIZERS, InnerLoop, make_optimizer
@@ -517,7 +517,7 @@ class EvolveConfig:
     def __post_init__(self) -> None:
         if not self.datasets:
             raise ValueError("need at least one data set")
-        if len({d.lower() for d in self.datasets}) != len(self.datasets):
+        if len({canonical_name(d).lower() for d in self.datasets}) != len(self.datasets):
             raise ValueError(f"a data set is given twice: {list(self.datasets)}")
         if not isinstance(self.plugins, tuple) or not all(
             isinstance(p, str) and p.strip() for p in self.plugins
