@@ -345,17 +345,49 @@ def test_read_ar_handles_odd_sizes() -> None:
 # ---------------------------------------------------------------------------------- CIFAR-10
 
 
-def _cifar_folder(root: Path) -> None:
+@pytest.fixture
+def any_cifar_counts(monkeypatch):
+    """Ten-image CIFAR-10 stand-ins: the real data set's per-class counts are not asked."""
+    import tdca.data.loader as loader
+
+    monkeypatch.setattr(loader, "CIFAR10_PER_CLASS", None)
+
+
+def _cifar_folder(root: Path, per_class: int = 1) -> None:
     for split in ("train", "test"):
         for i, c in enumerate(CIFAR10_CLASSES):
             arr = np.full((32, 32, 3), i, dtype=np.uint8)
             buf = io.BytesIO()
             Image.fromarray(arr).save(buf, format="PNG")
             (root / "cifar10" / split / c).mkdir(parents=True, exist_ok=True)
-            (root / "cifar10" / split / c / "0001.png").write_bytes(buf.getvalue())
+            for k in range(1, (per_class if split == "train" else 1) + 1):
+                (root / "cifar10" / split / c / f"{k:04d}.png").write_bytes(buf.getvalue())
 
 
-def test_cifar10_image_folder_cached_and_invalidated(tmp_path: Path) -> None:
+def test_cifar10_with_images_missing_is_refused(tmp_path: Path, monkeypatch) -> None:
+    """A tar cut at a member boundary reads without error; the per-class counts catch it
+    (here scaled down: 2 training and 1 test image per class)."""
+    import tdca.data.loader as loader
+
+    monkeypatch.setattr(loader, "CIFAR10_PER_CLASS", {"train": 2, "test": 1})
+    data_dir = tmp_path / "data"
+    _cifar_folder(data_dir, per_class=2)
+    assert len(load_dataset("cifar10", data_dir=data_dir).y_train) == 20
+    (data_dir / "cifar10.cache.npz").unlink()
+    (data_dir / "cifar10" / "train" / "truck" / "0002.png").unlink()
+    with pytest.raises(
+        DatasetError, match=r"train split has 19 images, not 20: classes truck \(1\)"
+    ):
+        load_dataset("cifar10", data_dir=data_dir)
+    # nor does a cache converted from it before the counts were checked stand in for it
+    monkeypatch.setattr(loader, "CIFAR10_PER_CLASS", None)
+    load_dataset("cifar10", data_dir=data_dir)
+    monkeypatch.setattr(loader, "CIFAR10_PER_CLASS", {"train": 2, "test": 1})
+    with pytest.raises(DatasetError, match=r"^cache .*train split has 19 images"):
+        load_dataset("cifar10", data_dir=data_dir)
+
+
+def test_cifar10_image_folder_cached_and_invalidated(tmp_path: Path, any_cifar_counts) -> None:
     data_dir = tmp_path / "data"
     _cifar_folder(data_dir)
     ds = load_dataset("cifar10", data_dir=data_dir)
@@ -372,7 +404,7 @@ def test_cifar10_image_folder_cached_and_invalidated(tmp_path: Path) -> None:
 
 
 def test_cifar10_cache_elsewhere_does_not_stand_in_for_a_folder_without_data(
-    tmp_path: Path,
+    tmp_path: Path, any_cifar_counts
 ) -> None:
     """A read-only data folder's CIFAR-10 is cached in the fallback folder and reused there
     while its source is present; a data dir without any source (a mistyped --data-dir) is

@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from tdca.data import fetch
 from tdca.data.cache import (
     ENV_DATA_DIR,
@@ -83,6 +85,33 @@ def load_dataset(
     if name == "cifar10":
         return _load_cifar10(root, allow_pickle=allow_pickle)
     return _load_idx_dataset(name, root)
+
+
+CIFAR10_PER_CLASS: dict[str, int] | None = {"train": 5000, "test": 1000}
+"""CIFAR-10's images per class in each split (50,000 and 10,000 in all); None skips the
+check (the tests' ten-image stand-ins)."""
+
+
+def _check_cifar10_counts(ds: Dataset, path: Path | str) -> None:
+    """Refuse a CIFAR-10 source that lacks images: a tar cut at a member boundary reads
+    without error (``tarfile`` stops quietly at a missing end of archive), and the rest
+    would train and test on a smaller, unbalanced data set under CIFAR-10's name."""
+    if CIFAR10_PER_CLASS is None:
+        return
+    for split, y in (("train", ds.y_train), ("test", ds.y_test)):
+        counts = np.bincount(np.asarray(y), minlength=len(CIFAR10_CLASSES))
+        short = {
+            CIFAR10_CLASSES[k]: int(c)
+            for k, c in enumerate(counts)
+            if c != CIFAR10_PER_CLASS[split]
+        }
+        if short:
+            raise DatasetError(
+                f"{path}: its {split} split has {int(counts.sum())} images, not "
+                f"{CIFAR10_PER_CLASS[split] * len(CIFAR10_CLASSES)}: classes "
+                f"{', '.join(f'{k} ({v})' for k, v in short.items())} differ from "
+                f"{CIFAR10_PER_CLASS[split]} each (a cut or incomplete copy?)"
+            )
 
 
 def _npz_path(raw: str, root: Path) -> Path:
@@ -190,7 +219,8 @@ def _load_cifar10(root: Path, *, allow_pickle: bool) -> Dataset:
             cache_dirs(root)[1:],
             accept_source=lambda meta: meta.get("fingerprint") == converted_from,
         )
-    if ds is not None:
+    if ds is not None:  # converted before the counts were checked, perhaps
+        _check_cifar10_counts(ds, ds.source)
         return ds
     if src is None:
         looked = ", ".join(
@@ -216,6 +246,7 @@ def _load_cifar10(root: Path, *, allow_pickle: bool) -> Dataset:
             f"{src.path} does not look like CIFAR-10: classes {', '.join(ds.class_names)}, "
             f"image shape {ds.image_shape} (expected the 10 CIFAR-10 classes, 32x32 RGB)"
         )
+    _check_cifar10_counts(ds, src.path)
     ds = dataclasses.replace(ds, name="cifar10", source=f"CIFAR-10 {src.what}: {src.path}")
     save_cache(
         ds,
