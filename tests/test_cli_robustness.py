@@ -365,6 +365,8 @@ def test_relative_paths_are_recorded_absolute(tmp_path, monkeypatch):
     from tdca.data.cache import resolve_data_dir
 
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.npz").write_bytes(b"")  # found here (else: in --data-dir)
     assert cli._dataset_spec("npz:data/a.npz") == f"npz:{tmp_path / 'data' / 'a.npz'}"
     assert cli._dataset_spec("mnist") == "mnist"
     assert resolve_data_dir("rel") == tmp_path / "rel"

@@ -171,6 +171,25 @@ def test_evolutions_and_baselines_are_cached_and_reused(tmp_path, monkeypatch):
         cache=tmp_path / "cache",
     )
     assert r2.baseline("dfa", spec, "mlp-100", 100, 5) == b
+    assert len(b["data_fingerprint"]) == 16
+
+    # Other files under the same name (another --data-dir, a changed or cut copy): the
+    # cached work is not mixed into a table computed on them.
+    _npz(tmp_path / "d.npz", (28, 28), seed=5)
+    os.utime(tmp_path / "d.npz", ns=(1, 1))  # a new stamp, whatever the clock's resolution
+    r3 = Reproduction(
+        "table1",
+        tmp_path / "out3",
+        tiny,
+        None,
+        False,
+        Console(quiet=True),
+        cache=tmp_path / "cache",
+    )
+    with pytest.raises(ValueError, match="was computed on other data"):
+        r3.baseline("dfa", spec, "mlp-100", 100, 5)
+    with pytest.raises(ValueError, match="was evolved on other data"):
+        r3.evolution((spec,), "mlp-100", 100, 5)
 
 
 def test_runs_sharing_a_cache_keep_each_others_baselines_and_a_damaged_one_is_set_aside(

@@ -809,6 +809,25 @@ def run_evolve(
         )
 
 
+def fitness_splits(cfg: EvolveConfig) -> list[Split]:
+    """The splits an evolution's fitness trains and scores on, one per data set. With
+    held-out fitness, each task trains on one part of the training images and scores on
+    another the inner loop never sees: 5,000 extra training images ("validation"), or a
+    fifth of the cell's own ones, redrawn every generation ("within"; the cell's data
+    budget is kept)."""
+    validation = cfg.fitness_data == "validation"
+    return [
+        make_split(d, cfg.data_dir, cfg.train_size, validation=validation, whole_cell=validation)
+        for d in cfg.datasets
+    ]
+
+
+def data_fingerprints(cfg: EvolveConfig) -> dict[str, str]:
+    """What an evolution's config.json records as ``data_fingerprints``: the fingerprint of
+    each data set's fitness split, as the files in ``cfg.data_dir`` give it now."""
+    return {spec: fingerprint(s) for spec, s in zip(cfg.datasets, fitness_splits(cfg), strict=True)}
+
+
 def _note_changed_plugins(
     run: RunDir, then: dict[str, str | None] | None, now: dict[str, str | None]
 ) -> None:
@@ -842,19 +861,8 @@ def _evolve_and_evaluate(
     """``run_evolve``'s work once its config is settled (under the run's matmul precision);
     ``selection`` is a resumed run's record of how its inner lr was picked."""
     splits = [make_split(d, cfg.data_dir, cfg.train_size) for d in cfg.datasets]
-    # With held-out fitness, each task trains on one part of the training images and scores
-    # on another the inner loop never sees: 5,000 extra training images ("validation"), or a
-    # fifth of the cell's own ones, redrawn every generation ("within"; the cell's data
-    # budget is kept).
+    fit_splits = fitness_splits(cfg)
     extra_data = cfg.fitness_data == "validation"
-    fit_splits = (
-        [
-            make_split(d, cfg.data_dir, cfg.train_size, validation=True, whole_cell=True)
-            for d in cfg.datasets
-        ]
-        if extra_data
-        else splits
-    )
     holdout = within_count(cfg.train_size) if cfg.fitness_data == "within" else 0
     tasks = tuple(
         make_task(

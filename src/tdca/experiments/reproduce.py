@@ -28,6 +28,8 @@ from tdca.experiments.classification import (
     LR_GRIDS,
     EvolveConfig,
     baseline_grid,
+    data_fingerprints,
+    fingerprint,
     make_split,
     run_evolve,
     seeds_summary,
@@ -174,6 +176,8 @@ class Reproduction:
         make_folder(self.shared, "--cache")
         self.cache_file = self.shared / "baselines.json"
         self.cache: dict[str, Any] = self._read_cache()
+        self._fingerprints: dict[tuple[str, int], str] = {}
+        self._unverified_noted = False
 
     def _read_cache(self) -> dict[str, Any]:
         """baselines.json as it is on disk now (another reproduce sharing --cache may have
@@ -215,6 +219,7 @@ class Reproduction:
         run = self.shared / "evolutions" / key
         while True:
             if (run / "metrics.json").exists() and (run / FILENAME).exists():
+                self._check_evolution_data(run, key)
                 return str(run / FILENAME), read_json(run / "metrics.json")
             pid = live_holder(run)
             if pid is None:
@@ -227,6 +232,50 @@ class Reproduction:
                 "it; waiting to reuse its result (Ctrl-C to stop)"
             )
             wait_until_free(run, self.wait_poll)
+
+    def _check_evolution_data(self, run: Path, key: str) -> None:
+        """A finished evolution in the cache is reused only for the data it was evolved on:
+        its config.json's fingerprints must be those of the files read now (another
+        --data-dir, a cut or changed copy would otherwise mix into the table unseen)."""
+        saved = read_json(run / "config.json") if (run / "config.json").is_file() else {}
+        then = saved.get("data_fingerprints") if isinstance(saved, dict) else None
+        if not isinstance(then, dict):
+            return self._note_unverified(f"evolution {key}")
+        cfg = EvolveConfig.from_dict({**saved, "data_dir": self.data_dir})
+        now = data_fingerprints(cfg)
+        if now != then:
+            raise ValueError(
+                f"--cache {self.shared}: evolution {key} was evolved on other data "
+                f"(fingerprints {then}, the files read now give {now}); give these files "
+                "a --cache of their own"
+            )
+
+    def _check_baseline_data(self, key: str, entry: dict[str, Any], dataset: str, n: int) -> None:
+        """``_check_evolution_data`` for a cached baseline (its split's fingerprint)."""
+        then = entry.get("data_fingerprint")
+        if then is None:
+            return self._note_unverified(f"baseline {key}")
+        if (dataset, n) not in self._fingerprints:
+            self._fingerprints[dataset, n] = fingerprint(make_split(dataset, self.data_dir, n))
+        now = self._fingerprints[dataset, n]
+        if now != then:
+            raise ValueError(
+                f"--cache {self.shared}: baseline {key} was computed on other data "
+                f"(fingerprint {then}, the files read now give {now}); give these files a "
+                "--cache of their own"
+            )
+
+    def _note_unverified(self, what: str) -> None:
+        """Results cached before fingerprints were recorded are reused as they are, said
+        once per command (with the first of them) rather than passed over in silence."""
+        if not self._unverified_noted:
+            self._unverified_noted = True
+            self.log(
+                f"note: {what} (and any other result this cache holds from before "
+                "2026-12-06) records no fingerprint of its data, so it is reused without "
+                "checking that it was computed on the files read now; a new --cache "
+                "recomputes everything on them"
+            )
 
     def _evolve(
         self,
@@ -286,6 +335,7 @@ class Reproduction:
                 self.cache = self._read_cache()
                 if key not in self.cache:
                     self._compute_baseline(key, learner, dataset, arch, n, steps, opt)
+        self._check_baseline_data(key, self.cache[key], dataset, n)
         return dict(self.cache[key])
 
     def baseline_key(
@@ -326,6 +376,7 @@ class Reproduction:
             optimizer=opt,
         )
         split = make_split(dataset, self.data_dir, n)
+        self._fingerprints[dataset, n] = fingerprint(split)
         runs = [
             train_learner(
                 learner,
@@ -345,6 +396,7 @@ class Reproduction:
             "optimizer": "adam" if learner == "bp-adam" else opt,
             "lr_grid": tuned["grid"],  # as tried: extended past an end the best sat at
             "validation_accuracy": tuned["validation_accuracy"],
+            "data_fingerprint": self._fingerprints[dataset, n],
         }
         self._add_to_cache(key, entry)
         self.log(f"baseline {key}: lr {tuned['lr']}, test {self.cache[key]['test_accuracy']:.4f}")
