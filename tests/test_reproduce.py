@@ -35,6 +35,20 @@ def test_bad_reproduce_arguments(tmp_path, capsys):
         == 2
     )
     assert "subset of" in capsys.readouterr().err
+    # a --cache that is another command's run directory is not written into
+    train = tmp_path / "t"
+    train.mkdir()
+    (train / "config.json").write_text(json.dumps({"experiment": "train"}))
+    s4 = ["reproduce", "tableS4", "--no-progress"]
+    assert main([*s4, "--out", str(tmp_path / "s4"), "--cache", str(train)]) == 2
+    assert "--cache" in capsys.readouterr().err and sorted(os.listdir(train)) == ["config.json"]
+    # the same --out with other settings would replace its table: refused
+    assert main([*s4, "--out", str(tmp_path / "s4")]) == 0
+    saved = json.loads((tmp_path / "s4" / "config.json").read_text())
+    saved["datasets"] = ["mnist"]  # as if made by --datasets mnist
+    (tmp_path / "s4" / "config.json").write_text(json.dumps(saved))
+    assert main([*s4, "--out", str(tmp_path / "s4")]) == 2
+    assert "made with other settings (datasets ['mnist'] there" in capsys.readouterr().err
 
 
 def test_a_reproduction_waits_for_an_evolution_another_command_is_writing(tmp_path):

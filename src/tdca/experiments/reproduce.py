@@ -172,6 +172,7 @@ class Reproduction:
                 raise ValueError(f"--archs for {table} must be among {table_archs}, got {archs}")
         self.archs = archs  # None: every architecture the table uses
         self.shared = Path(cache) if cache is not None else self.out
+        check_folder(self.shared, "reproduce", "--cache")  # not another command's run
         make_folder(self.out)  # only now that the arguments are known to be good
         make_folder(self.shared, "--cache")
         self.cache_file = self.shared / "baselines.json"
@@ -795,6 +796,26 @@ BUILDERS = {
 }
 
 
+def _refuse_other_settings(r: Reproduction, scale: str, archs: tuple[str, ...] | None) -> None:
+    """A table's folder is reused by the same command (its finished cells are kept), but
+    another scale, data-set or architecture choice would replace the table written there
+    with one of other rows: refused, as another table is."""
+    saved = r.out / "config.json"
+    then = read_json(saved) if saved.is_file() else None
+    if not isinstance(then, dict):
+        return
+    now = {"scale": scale, "datasets": list(r.datasets)}
+    if "archs" in then:  # recorded since 2026-12-06
+        now["archs"] = None if archs is None else list(archs)
+    differ = {k: (then.get(k), v) for k, v in now.items() if then.get(k) != v}
+    if differ:
+        said = ", ".join(f"{k} {old} there, {new} now" for k, (old, new) in differ.items())
+        raise ValueError(
+            f"--out {r.out}: holds {r.table} made with other settings ({said}); give this "
+            "one its own folder (share work between them with --cache)"
+        )
+
+
 def run_reproduce(
     table: str,
     out: str | Path,
@@ -821,6 +842,7 @@ def run_reproduce(
         tuple(datasets),
         archs,
     )
+    _refuse_other_settings(r, scale, archs)
     write_json_file(
         r.out / "config.json",
         {
@@ -828,6 +850,7 @@ def run_reproduce(
             "table": table,
             "scale": scale,
             "datasets": list(r.datasets),
+            "archs": None if archs is None else list(archs),
             "cache": str(r.shared),
             "data_dir": data_dir,
             "es": r.scale.es.to_dict(),
