@@ -431,6 +431,8 @@ def test_npz_casts_small_ints_and_squeezes_channel(tmp_path: Path) -> None:
         ({"x_test": np.zeros((2, 25), np.uint8)}, "differ in shape"),
         ({"x_test": np.zeros((2, 5, 5, 2), np.uint8)}, r"shape \(2, 5, 5, 2\); expected"),
         ({"num_classes": np.array(2)}, "num_classes. must be an integer scalar"),
+        ({"x_test": RNG.integers(0, 2, (2, 5, 5), dtype=np.uint8)}, "only 0 and 1, which read"),
+        ({"x_train": RNG.integers(0, 2, (4, 25))}, r"store them as 0 and 255 \(x \* 255\)"),
     ],
 )
 def test_npz_rejects(tmp_path: Path, arrays: dict, match: str) -> None:
@@ -488,8 +490,10 @@ def test_dataset_is_read_only_and_validated() -> None:
 def test_a_changed_data_folder_is_read_again_within_one_session(tmp_path, monkeypatch) -> None:
     """Loaded data sets are kept in memory per process; the key includes the folder the
     name resolves to now, so pointing $TDCA_DATA_DIR elsewhere serves the other files."""
+    import tdca.data.loader as loader
     from tdca.experiments.classification import make_split
 
+    monkeypatch.setattr(loader, "CIFAR10_PER_CLASS", None)  # two-image stand-ins
     for name in ("a", "b"):
         _image_tree(tmp_path / name / "cifar10", list(CIFAR10_CLASSES), (32, 32))
     for p in (tmp_path / "b" / "cifar10").rglob("*.png"):  # b's images differ from a's

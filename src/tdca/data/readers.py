@@ -676,12 +676,15 @@ def _npz_images(x: np.ndarray, where: str) -> np.ndarray:
         raise DatasetError(f"{where} holds no images")
     if 0 in x.shape[1:]:
         raise DatasetError(f"{where} has shape {x.shape}: an example with no values")
-    if x.dtype == np.uint8:
-        return np.ascontiguousarray(x)
     if x.dtype.kind in "iu":
         if x.size and (int(x.min()) < 0 or int(x.max()) > 255):
             raise DatasetError(f"{where}: integer pixels must be in 0..255")
-        return x.astype(np.uint8)
+        if x.size and int(x.max()) == 1:  # integers are read as 0..255: 1 would be 1/255
+            raise DatasetError(
+                f"{where}: integer pixels only 0 and 1, which read as 0..255 would be all but "
+                "black (1/255); store them as 0 and 255 (x * 255) or as floats 0.0 and 1.0"
+            )
+        return np.ascontiguousarray(x) if x.dtype == np.uint8 else x.astype(np.uint8)
     if x.dtype.kind == "f":
         if x.size and not np.isfinite(x).all():
             raise DatasetError(f"{where}: contains NaN or infinite pixels")
