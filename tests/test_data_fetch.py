@@ -5,6 +5,7 @@ The last tests read the real datasets from ``$TDCA_DATA_DIR`` and are skipped wi
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import io
 import os
@@ -192,6 +193,14 @@ def test_fetch_mnist_wrong_row_count(tmp_path: Path) -> None:
         fetch_mnist(tmp_path, downloader=fake, expected=fake.expected(test_count=7))
 
 
+def _published(monkeypatch: pytest.MonkeyPatch, name: str, ds) -> None:
+    """Let a test's stand-in arrays be the published data set's (KNOWN_ARRAYS)."""
+    import tdca.data.loader as loader
+
+    digests = {k: cache_mod.array_sha256(getattr(ds, k)) for k in loader.KNOWN_ARRAYS[name]}
+    monkeypatch.setitem(loader.KNOWN_ARRAYS, name, digests)  # type: ignore[index]
+
+
 def test_load_mnist_fetches_caches_and_rebuilds_corrupt_cache(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -201,6 +210,7 @@ def test_load_mnist_fetches_caches_and_rebuilds_corrupt_cache(
     data_dir = tmp_path / "data"
     ds = load_dataset("mnist", data_dir=data_dir)
     np.testing.assert_array_equal(ds.x_train, fake.x_train)
+    _published(monkeypatch, "mnist", ds)
     cache_npz, sidecar = data_dir / "mnist.cache.npz", data_dir / "mnist.cache.json"
     assert cache_npz.is_file() and sidecar.is_file() and fake.calls == 1
 
@@ -229,6 +239,15 @@ def test_load_mnist_fetches_caches_and_rebuilds_corrupt_cache(
     assert load_dataset("mnist", data_dir=data_dir).source.startswith("cache ")
     assert fake.calls == 4
 
+    # A modified copy saved with a sidecar of its own passes the cache's checksums, but
+    # not the published arrays': it is not trusted, and the verified data comes back.
+    modified = dataclasses.replace(ds, y_train=(ds.y_train + 1) % 10)
+    cache_mod.save_cache(modified, "mnist", [data_dir])
+    with pytest.warns(DatasetWarning, match=r"its y_train differ from the published mnist"):
+        back = load_dataset("mnist", data_dir=data_dir)
+    np.testing.assert_array_equal(back.y_train, ds.y_train)
+    assert load_dataset("mnist", data_dir=data_dir).source.startswith("cache ")
+
 
 def test_download_failure_is_actionable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def failing(dest: Path) -> Path:
@@ -254,6 +273,7 @@ def test_mnist_from_read_only_data_dir_caches_elsewhere(
     data_dir.chmod(0o555)  # read-only by permission bits (respected even as root)
     try:
         ds = load_dataset("mnist", data_dir=data_dir)
+        _published(monkeypatch, "mnist", ds)
         assert ds.x_train.shape == (5, 28, 28) and ds.x_test.shape == (3, 28, 28)
         assert not list(data_dir.glob("*.cache.*"))
         assert (tmp_path / "fallback-cache" / "mnist.cache.npz").is_file()

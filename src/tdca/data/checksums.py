@@ -80,6 +80,25 @@ KNOWN_IDX: Mapping[str, Mapping[str, KnownIdx]] = {
     "fashion-mnist": FASHION_MNIST_IDX,
 }
 
+KNOWN_ARRAYS: Mapping[str, Mapping[str, str]] = {
+    "mnist": {
+        "x_train": "2f227268e86cf00863d222d9310ac0644cec687b4c043e114a95b706b164cb2d",
+        "y_train": "c37ac278a1ba6c377efdd56876a441db457912ee719605889c3d6cfe705b0842",
+        "x_test": "6ccd0d5f54f33cac9b941296e024a815f3a4fe01c278952113c172a622d3e566",
+        "y_test": "33d859372c8a13f90010f4c5175983660f8a97a4f442facdb4220d0aba4f3751",
+    },
+    "fashion-mnist": {
+        "x_train": "36378d1c9ccdb0a3a7fcbc495d073b7b5daf0cc7c104f32076a1f091293ed112",
+        "y_train": "5eddcd8daae258a6d84a7bb23fb3d9b32c379ffa496d21643e16746a6b5b4b17",
+        "x_test": "c7fd19f74bbaabc2e2fc524d0af8842555a4bf179adf8097839db14bcd173a35",
+        "y_test": "d9afddc99370d4e1e7e64b64022741993853d94526ce538f68fcf8d570b51349",
+    },
+}
+"""``cache.array_sha256`` of each published data set's arrays, as every verified source
+decodes them (the IDX files, the PyPI wheel's CSVs, the Debian package; checked alike on
+2026-12-06): a converted cache must hold exactly these, so that a modified copy saved with
+a sidecar of its own is not trusted for the published data set."""
+
 
 def sha256_bytes(data: bytes) -> str:
     """Hex sha256 of an in-memory blob."""
