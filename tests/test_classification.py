@@ -597,6 +597,27 @@ def test_evolve_keeps_centres_and_scores_them_on_validation_not_test(tmp_path, d
     assert "--keep-every" in capsys.readouterr().err
 
 
+def test_kept_centres_of_a_validation_fitness_are_chosen_on_other_images(tmp_path, data, capsys):
+    """With --fitness-data validation the fitness already used the validation images, so
+    the kept centres are scored on the next held-out ones (disjoint), or the run is refused
+    before any work where the data set has too few images for both."""
+    out = tmp_path / "kept"
+    argv = ["evolve", "--dataset", data["small"], "--steps", "5", "--lr", "0.3"]
+    argv += ["--population", "4", "--no-progress", "--fitness-data", "validation"]
+    argv += ["--generations", "2", "--keep-every", "2"]
+    assert main([*argv, "--train-size", "100", "--out", str(out)]) == 0
+    fit = make_split(data["small"], None, 100, validation=True)
+    chosen_on = make_split(data["small"], None, 100, validation=True, window=1)
+    assert not any((a == b).all() for a in chosen_on.x_eval for b in fit.x_eval)
+    m = json.loads((out / "metrics.json").read_text())
+    kept = out / "snapshots" / "credit_net-g000002.npz"
+    again = train_learner(f"tdca:{kept}", chosen_on, steps=5, lr=0.3, curves=False)
+    assert m["kept"][0]["validation_accuracy"] == pytest.approx(again["test_accuracy"])
+    capsys.readouterr()
+    assert main([*argv, "--train-size", "250", "--out", str(tmp_path / "x")]) == 2
+    assert "drop --keep-every" in capsys.readouterr().err
+
+
 def test_evolution_runs_under_its_configured_precision(tmp_path, data, monkeypatch):
     from tdca.experiments import classification
 

@@ -102,13 +102,16 @@ def make_split(
     validation: bool = False,
     allow_pickle: bool = False,
     whole_cell: bool = False,
+    window: int = 0,
 ) -> Split:
     """The first ``train_size`` training images (in the fixed shuffled order), evaluated on
     the test set; with ``validation`` the evaluation set is 5,000 *training* images the
     learner never sees (used to pick learning rates, so the test set is never used for
     tuning). When the cell leaves too few images for that, the learner is tuned on fewer
     than ``train_size`` images, unless ``whole_cell`` (held-out fitness for an evolution
-    that reports ``train_size``), which refuses instead."""
+    that reports ``train_size``), which refuses instead. ``window`` 1 takes the next
+    5,000 images instead (disjoint from window 0: choosing among kept centres of an
+    evolution whose fitness used window 0)."""
     ds, xtr, xte, ytr = _load(spec, data_dir, allow_pickle)
     n_total = len(xtr)
     if not 1 <= train_size <= n_total:
@@ -122,7 +125,16 @@ def make_split(
             "validation (picking a learning rate or held-out fitness); give --lr, and use "
             "the training-set fitness"
         )
-    if train_size + v <= n_total:
+    if window:
+        start = train_size + window * v
+        if start + v > n_total:
+            raise ValueError(
+                f"{ds.name} has {n_total} training images: too few for a cell of "
+                f"{train_size} and {window + 1} held-out sets of {v} (the evolution's fitness "
+                "takes the first); drop --keep-every or use another --fitness-data"
+            )
+        tr, va = slice(0, train_size), slice(start, start + v)
+    elif train_size + v <= n_total:
         tr, va = slice(0, train_size), slice(train_size, train_size + v)
     elif whole_cell:
         raise ValueError(
@@ -862,6 +874,8 @@ def _evolve_and_evaluate(
     ``selection`` is a resumed run's record of how its inner lr was picked."""
     splits = [make_split(d, cfg.data_dir, cfg.train_size) for d in cfg.datasets]
     fit_splits = fitness_splits(cfg)
+    if cfg.keep_every:
+        _selection_splits(cfg)  # enough images to choose among kept centres? Before any work
     extra_data = cfg.fitness_data == "validation"
     holdout = within_count(cfg.train_size) if cfg.fitness_data == "within" else 0
     tasks = tuple(
@@ -1024,13 +1038,23 @@ def _kept_file(run: RunDir, generation: int) -> Path:
     return run.file(f"{KEPT_FOLDER}/credit_net-g{generation:06d}.npz")
 
 
+def _selection_splits(cfg: EvolveConfig) -> list[Split]:
+    """The splits that score the kept centres: the validation images, or, where the
+    evolution's fitness was measured on those (``fitness_data`` "validation"), the next
+    5,000, so that the choice of generation is not made on the images it was evolved on."""
+    window = 1 if cfg.fitness_data == "validation" else 0
+    return [
+        make_split(d, cfg.data_dir, cfg.train_size, validation=True, window=window)
+        for d in cfg.datasets
+    ]
+
+
 def _score_kept(cfg: EvolveConfig, run: RunDir, generations: int) -> list[dict[str, Any]]:
     """Each kept centre (``keep_every``) trains a fresh network on the cell's images; its
-    accuracy on the validation split (5,000 training images the cell leaves out, as for the
-    inner lr; never the test set), averaged over the data sets, lets a reader choose the
-    generation count. One inner loop per kept centre and data set: it costs what
-    ``tdca train`` costs at the cell's size."""
-    splits = [make_split(d, cfg.data_dir, cfg.train_size, validation=True) for d in cfg.datasets]
+    accuracy on held-out training images (``_selection_splits``; never the test set),
+    averaged over the data sets, lets a reader choose the generation count. One inner loop
+    per kept centre and data set: it costs what ``tdca train`` costs at the cell's size."""
+    splits = _selection_splits(cfg)
     rows = []
     for generation in range(cfg.keep_every, generations + 1, cfg.keep_every):
         path = _kept_file(run, generation)
