@@ -254,6 +254,21 @@ def test_a_relative_npz_path_is_looked_for_in_the_data_folder_too(tmp_path, monk
     assert main([*argv, "--out", str(tmp_path / "t")]) == 0
 
 
+def test_a_data_dir_that_is_a_file_or_missing_is_said(tmp_path, capsys):
+    from test_classification import _npz
+
+    spec = _npz(tmp_path / "d.npz", (8, 8))
+    argv = ["train", "--dataset", spec, "--learner", "dfa", "--train-size", "100"]
+    argv += ["--steps", "2", "--lr", "0.3"]
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    assert main([*argv, "--data-dir", str(afile), "--out", str(tmp_path / "a")]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+    typo = tmp_path / "dtaa"
+    assert main([*argv, "--data-dir", str(typo), "--out", str(tmp_path / "b")]) == 0
+    assert f"--data-dir {typo} does not exist; it is created" in capsys.readouterr().err
+
+
 def test_a_report_names_an_evolution_run_from_python_that_it_leaves_out(tmp_path, capsys):
     """A run directory of tdca.evolution.evolve (a user's task) has no metrics.json; the
     report says it leaves it out instead of passing over it as it passes over a cache."""

@@ -274,7 +274,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="inner optimizer applied to the learner's direction (default: sgd; TDCA: the one "
         "it was evolved with)",
     )
-    t.add_argument("--seed", type=_seed, default=0)
+    t.add_argument(
+        "--seed",
+        type=_seed,
+        default=0,
+        help="draws the initial weights, feedback matrices and mini-batches; a tdca: learner "
+        "on the full batch from zero weights uses none of these, so every seed gives the same",
+    )
     _add_precision_arg(t, inherits=" (default: that of a tdca: credit network's evolution)")
     t.add_argument("--data-dir", default=None, help="data folder (default $TDCA_DATA_DIR)")
     t.add_argument(
@@ -869,6 +875,23 @@ def _terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _check_data_dir(args: argparse.Namespace) -> None:
+    """--data-dir that is a file is refused; one that does not exist is said to be created
+    (the data sets are then fetched into it), so a misspelt folder does not pass unseen."""
+    given = getattr(args, "data_dir", None)
+    if not given:
+        return
+    path = Path(given).expanduser()
+    if path.exists() and not path.is_dir():
+        raise RunDirError(f"--data-dir {given}: is a file, not a folder")
+    if not path.exists():
+        print(
+            f"tdca: note: --data-dir {given} does not exist; it is created, and MNIST and "
+            "Fashion-MNIST are fetched into it if needed (is the name misspelt?)",
+            file=sys.stderr,
+        )
+
+
 def _resume_hint(args: argparse.Namespace) -> str:
     """How to go on after a stop outside the generation loop (e.g. during an evolution's
     final evaluation, or between the cells of a table): the saved work is reused."""
@@ -912,6 +935,7 @@ def main(argv: list[str] | None = None) -> int:
         args.plugin = list(load_plugins([*args.plugin, *args.command_plugin]))
         del args.command_plugin
         _refuse_ignored_on_resume(args, argv)
+        _check_data_dir(args)
         if args.command != "bench":  # the benchmark reports compile times as they are
             use_compilation_cache()
         _join_job(args)
