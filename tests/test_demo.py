@@ -47,6 +47,8 @@ def test_demo_prints_its_tables_writes_its_runs_and_skips_mnist_saying_why(
     single = json.loads((tmp_path / "d" / "gaussian-single" / "metrics.json").read_text())
     multi = json.loads((tmp_path / "d" / "gaussian-multi-task" / "metrics.json").read_text())
     assert single["tdca"]["reached"] in ("global", "local", "none") and len(multi["tasks"]) == 2
+    config = json.loads((tmp_path / "d" / "mnist-zoo" / "config.json").read_text())
+    assert config["experiment"] == "demo-mnist-zoo" and "git_commit" in config["code_version"]
     saved = json.loads((tmp_path / "d" / "mnist-zoo" / "metrics.json").read_text())
     assert saved["tdca"]["test_accuracy"] == 0.9 and "curve_test_accuracy" not in saved["tdca"]
 

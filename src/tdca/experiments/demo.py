@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tdca.experiments.gaussian import GaussianConfig, run_gaussian
-from tdca.rundir import RunDirError, write_json_file
+from tdca.rundir import RunDirError, code_version, write_json_file
 from tdca.terminal import output_console
 
 
@@ -137,5 +137,18 @@ def run_demo(
                 for k, v in results["mnist"].items()
             }
             write_json_file(out / "mnist-zoo" / "metrics.json", slim)
+            # what made it, with the code version, as every run directory has
+            write_json_file(
+                out / "mnist-zoo" / "config.json",
+                {
+                    "experiment": "demo-mnist-zoo",
+                    "entry": ZOO_ENTRY,
+                    "dataset": results["mnist"]["recorded"].get("dataset", "mnist"),
+                    "train_size": results["mnist"]["tdca"].get("train_size"),
+                    "steps": results["mnist"]["tdca"].get("steps"),
+                    "learners": [f"tdca:zoo/{ZOO_ENTRY}", "bp (lr picked on validation)"],
+                    "code_version": code_version(),
+                },
+            )
     console.print(f"Run directories, figures and metrics.json are in {out}/")
     return results
