@@ -566,7 +566,12 @@ def _decode_image(e: _ImageEntry) -> np.ndarray:
             im.load()
             target = "L" if im.mode in _GRAY_MODES else "RGB"
             return np.asarray(im if im.mode == target else im.convert(target), dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
+    except UnidentifiedImageError as err:  # its message names only an in-memory buffer
+        raise DatasetError(
+            f"cannot decode image {e.source}: not an image Pillow can identify (damaged, cut "
+            "short, or another format)"
+        ) from err
+    except (OSError, ValueError, SyntaxError) as err:
         raise DatasetError(f"cannot decode image {e.source}: {err}") from err
     except Image.DecompressionBombError as err:
         raise DatasetError(f"refusing oversized image {e.source}: {err}") from err

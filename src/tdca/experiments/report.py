@@ -191,9 +191,10 @@ def unused_run_dirs(run_dirs: list[Path]) -> list[tuple[Path, str]]:
         elif m is None and _custom_evolution(d):
             unused.append((d, CUSTOM_EVOLUTION))
     if not usable:
+        why = "; ".join(f"{d}: {reason}" for d, reason in unused[:3])
         raise ValueError(
             f"none of the {len(run_dirs)} paths given is a {COMMANDS} run directory (with its "
-            "metrics.json)"
+            f"metrics.json){f' ({why})' if why else ''}"
         )
     return unused
 
