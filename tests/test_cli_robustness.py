@@ -287,6 +287,26 @@ def test_a_report_names_an_evolution_run_from_python_that_it_leaves_out(tmp_path
     assert out.read_text().startswith("# Results")
 
 
+def test_the_report_preamble_says_only_what_its_runs_are(tmp_path):
+    """Its notes on scale small, CIFAR-10's JPEG copy, the paper scale not run and the
+    Single-evolutions section follow the run directories given, not the committed ones."""
+    import shutil
+
+    from tdca.experiments.report import results_document
+
+    d = tmp_path / "t1"
+    shutil.copytree(ROOT / "results" / "small" / "table1", d)
+    m = json.loads((d / "metrics.json").read_text())
+    doc = results_document([d])
+    assert "*scale small* is sized for" in doc and "has not been run" in doc
+    assert ("CIFAR-10 here is the JPEG" in doc) == ("cifar10" in m["datasets"])
+    m.update(scale="paper", datasets=["mnist"])
+    (d / "metrics.json").write_text(json.dumps(m))
+    doc = results_document([d])
+    assert "*scale small* is sized for" not in doc and "has not been run" not in doc
+    assert "CIFAR-10 here is the JPEG" not in doc and "pass the tables' evolution" in doc
+
+
 def test_a_report_over_damaged_run_files_names_the_folder_in_one_line(tmp_path, capsys):
     """A run directory whose metrics.json lost a field (a bad edit, a cut copy) stops the
     report with one line naming it, not a KeyError from deep in the table code."""

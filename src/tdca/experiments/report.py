@@ -210,6 +210,10 @@ def _table_section(d: Path, m: dict[str, Any]) -> list[str]:
         cmd += f" --archs {','.join(m['archs'])}"
     if m.get("cache"):
         cmd += f" --cache {m['cache']}"
+    saved = d / "config.json"
+    data_dir = read_json(saved).get("data_dir") if saved.is_file() else None
+    if data_dir:  # other files than the default folder's: part of what made the table
+        cmd += f" --data-dir {data_dir}"
     return [f"Command: `{cmd} --out {d}`", "", table_markdown(m)]
 
 
@@ -335,6 +339,9 @@ def results_document(run_dirs: list[Path]) -> str:
             checks.append((d, m, read_json(d / "config.json")))
         elif kind == "rl":
             rl.append((d, m, read_json(d / "config.json")))
+    scales = {m.get("scale") for _, m in found}
+    datasets = {ds for _, m in found for ds in m.get("datasets", [])}
+    datasets |= {ds for _, _, cfg in checks for ds in cfg.get("datasets", [])}
     out = [
         "# Results",
         "",
@@ -343,12 +350,18 @@ def results_document(run_dirs: list[Path]) -> str:
         "",
         "How to read these tables:",
         "",
-        "* *scale small* ran on a 2-core CPU: 1,000-10,000 training images, PGPE population 32 "
-        "for 150 generations, the credit network started from the DFA-like initialisation "
-        "(`--credit-init dfa`). The papers evolve from scratch for 5,000 generations on full "
-        "training sets; *scale paper* (which needs a GPU) has their generations, population "
-        "and training sets but starts from the same DFA-like network. Small-scale TDCA numbers "
-        "are therefore not the papers' protocol; the DFA rows show where evolution started.",
+    ]
+    if "small" in scales:
+        out.append(
+            "* *scale small* is sized for a 2-core CPU: 1,000-10,000 training images, PGPE "
+            "population 32 for 150 generations, the credit network started from the DFA-like "
+            "initialisation (`--credit-init dfa`). The papers evolve from scratch for 5,000 "
+            "generations on full training sets; *scale paper* (which needs a GPU) has their "
+            "generations, population and training sets but starts from the same DFA-like "
+            "network. Small-scale TDCA numbers are therefore not the papers' protocol; the DFA "
+            "rows show where evolution started."
+        )
+    out += [
         "* *paper at* gives the training images / inner steps of the paper's number beside "
         "ours (– where the paper does not say). At scale small most rows ran on fewer "
         "images and steps than that cell (e.g. Tables S1-S3 at 1,000/20 beside the paper's "
@@ -359,19 +372,34 @@ def results_document(run_dirs: list[Path]) -> str:
         "* BP, Zero-BP, FA and DFA rows are fair baselines: learning rate picked on a "
         "validation split (never the test set) from the grid shown, mean ± std over seeds. "
         "The papers' baselines used an unreported learning rate.",
-        "* TDCA rows are one evolved network each (one evolution seed), so they carry no ± ; "
-        "the section *Single evolutions* below lists every evolution behind the tables, "
-        "with the credit network it started from trained the same way (what the generations "
-        "added), and the second checks that were run.",
-        "* CIFAR-10 here is the JPEG re-encoding of the images (lossy), not the official "
-        "binary release, so accuracies may differ slightly from results on the official files.",
+        "* TDCA rows are one evolved network each (one evolution seed), so they carry no ± "
+        + (
+            "; the section *Single evolutions* below lists every evolution behind the tables, "
+            "with the credit network it started from trained the same way (what the "
+            "generations added), and the second checks that were run."
+            if checks
+            else "(pass the tables' evolution folders too to list them with their starts)."
+        ),
+    ]
+    if "cifar10" in datasets:
+        out.append(
+            "* CIFAR-10 here is the JPEG re-encoding of the images (lossy), not the official "
+            "binary release, so accuracies may differ slightly from results on the official "
+            "files."
+        )
+    out.append(
         "* Runs made on a GPU (the MNIST 1,000/20 cell at paper settings, 60,000/150 with an "
         "Adam inner loop, the zoo of evolved credit networks) are in `docs/zoo.md`, "
-        "generated from `results/gpu/`. `--scale paper` itself has not been run: it needs "
-        "hours of GPU time. It uses an Adam inner loop (the papers' BP numbers match Adam, "
-        "not SGD; see docs/zoo.md).",
-        "",
-    ]
+        "generated from `results/gpu/`. "
+        + (
+            "`--scale paper` itself has not been run for these tables: it needs hours of GPU time. "
+            if "paper" not in scales
+            else ""
+        )
+        + "It uses an Adam inner loop (the papers' BP numbers match Adam, not SGD; see "
+        "docs/zoo.md)."
+    )
+    out.append("")
     sections = {}
     for d, m in found:
         with _naming_damage(d):
