@@ -234,7 +234,7 @@ def test_output_files_are_checked_before_the_work(tmp_path, monkeypatch, capsys)
     afile = tmp_path / "afile"
     afile.write_text("")
     assert main(["zoo", "verify", "mnist", "--out", str(afile / "z.json")]) == 2
-    assert "cannot create its folder" in capsys.readouterr().err
+    assert f"{afile} is a file, not a folder" in capsys.readouterr().err
     assert main(["report", str(tmp_path / "nope"), "--out", str(tmp_path / "r.md")]) == 2
     err = capsys.readouterr().err
     assert "none of the 1 paths given" in err and f"({tmp_path / 'nope'}: no such file" in err

@@ -863,6 +863,9 @@ def _check_output_file(
             f"{flag} {path}: exists and is not {what}; it is not replaced. Choose another "
             "file name (or move that file away)"
         )
+    in_the_way = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if in_the_way is not None:
+        raise RunDirError(f"{flag} {path}: {in_the_way} is a file, not a folder")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
