@@ -255,6 +255,12 @@ def test_a_relative_npz_path_is_looked_for_in_the_data_folder_too(tmp_path, monk
     assert main([*argv, "--out", str(tmp_path / "t")]) == 0
 
 
+def test_an_empty_out_is_refused_not_read_as_the_working_directory(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--dataset", "mnist", "--learner", "dfa", "--out", ""])
+    assert "--out: needs a path (it is empty)" in capsys.readouterr().err
+
+
 def test_a_data_dir_that_is_a_file_or_missing_is_said(tmp_path, capsys):
     from test_classification import _npz
 

@@ -289,6 +289,11 @@ def test_mnist_named_idx_with_wrong_content_is_rejected(tmp_path: Path) -> None:
         (data_dir / "mnist" / name).write_bytes(blob)
     with pytest.raises(DatasetError, match=r"checksum mismatch for .*mnist/train-images-idx3"):
         load_dataset("mnist", data_dir=data_dir)
+    # an empty file (an interrupted copy) is called that, not a checksum mismatch
+    for f in (data_dir / "mnist").iterdir():
+        f.write_bytes(b"")
+    with pytest.raises(DatasetError, match=r"train-images-idx3.*: empty file \(0 bytes"):
+        load_dataset("mnist", data_dir=data_dir)
 
 
 def test_data_dir_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -42,6 +42,14 @@ def _dataset_spec(text: str) -> str:
     return text
 
 
+def _out_path(text: str) -> Path:
+    """--out as a path; an empty one (``--out ""``, an unset shell variable) is refused
+    rather than read as the working directory."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("needs a path (it is empty)")
+    return Path(text)
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -73,7 +81,7 @@ def _seed(text: str) -> int:
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
     where = p.add_mutually_exclusive_group(required=True)
-    where.add_argument("--out", type=Path, help="new run directory to write")
+    where.add_argument("--out", type=_out_path, help="new run directory to write")
     where.add_argument("--resume", type=Path, help="run directory to continue from its checkpoint")
     p.add_argument(
         "--no-progress",
@@ -203,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
         "credit network",
     )
     demo.add_argument(
-        "--out", type=Path, default=None, help="where to write (default: runs/demo-<time>)"
+        "--out", type=_out_path, default=None, help="where to write (default: runs/demo-<time>)"
     )
     demo.add_argument("--no-progress", action="store_true")
 
@@ -289,7 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="allow reading CIFAR-10's python (pickle) release; unpickling can run code "
         "from the file, so only for files you trust",
     )
-    t.add_argument("--out", type=Path, required=True)
+    t.add_argument("--out", type=_out_path, required=True)
 
     e = command("evolve", help="evolve a TDCA credit network")
     _add_run_args(e)
@@ -390,7 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = command("reproduce", help="rerun a table or figure of the papers")
     r.add_argument("table", choices=TABLES)
     r.add_argument(
-        "--out", type=Path, required=True, help="folder (rerunning the same command resumes)"
+        "--out", type=_out_path, required=True, help="folder (rerunning the same command resumes)"
     )
     r.add_argument("--scale", default="small", choices=["small", "paper"])
     r.add_argument("--data-dir", default=None)
@@ -413,7 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-progress", action="store_true")
 
     b = command("bench", help="throughput: seconds/generation, FLOP/s vs matmul peak, speedup")
-    b.add_argument("--out", type=Path, required=True, help="folder for metrics.json")
+    b.add_argument("--out", type=_out_path, required=True, help="folder for metrics.json")
     b.add_argument("--small", action="store_true", help="2-core-CPU-sized config (< 1 min)")
     b.add_argument(
         "--precision",
@@ -428,13 +436,15 @@ def build_parser() -> argparse.ArgumentParser:
     z.add_argument("action", choices=["list", "verify"])
     z.add_argument("names", nargs="*", help="entries (default: all)")
     z.add_argument("--data-dir", default=None, help="data folder (default $TDCA_DATA_DIR)")
-    z.add_argument("--out", type=Path, default=None, help="verify: write the rows as JSON here")
+    z.add_argument(
+        "--out", type=_out_path, default=None, help="verify: write the rows as JSON here"
+    )
 
     rep = command(
         "report", help="write docs/results.md from reproduce, evolve and rl run directories"
     )
     rep.add_argument("runs", nargs="+", type=Path)
-    rep.add_argument("--out", type=Path, default=Path("docs/results.md"))
+    rep.add_argument("--out", type=_out_path, default=Path("docs/results.md"))
     for each in sub.choices.values():  # `tdca train --plugin F` as `tdca --plugin F train`
         _add_plugin_arg(each, "command_plugin")
     return parser

@@ -124,6 +124,11 @@ def verify_idx(
     expected = known.get(idx_stem(source))
     if expected is None:
         return
+    if not raw:
+        raise DatasetError(
+            f"{source}: empty file (0 bytes; an interrupted copy or download?): delete it to "
+            "re-fetch, or copy it again"
+        )
     if raw is not payload and sha256_bytes(raw) == expected.gz_sha256:
         return
     got = sha256_bytes(payload)

@@ -360,8 +360,10 @@ def train_learner(
     if keep_theta:
         out["theta"] = theta
     if curves:
-        out["curve_train_accuracy"] = np.asarray(trace[0]).round(5).tolist()
-        out["curve_test_accuracy"] = np.asarray(trace[1]).round(5).tolist()
+        # rounded in float64: float32 has no 0.59, and its nearest (0.58999997) read as a
+        # different number from the run's train_accuracy
+        out["curve_train_accuracy"] = np.asarray(trace[0], np.float64).round(5).tolist()
+        out["curve_test_accuracy"] = np.asarray(trace[1], np.float64).round(5).tolist()
     return out
 
 

@@ -859,7 +859,8 @@ def run_reproduce(
             "code_version": code_version(),
         },
     )
-    r.log(f"reproduce {table} at scale {scale} for {', '.join(r.datasets)}")
+    uses = "(no data set)" if table == "tableS4" else f"for {', '.join(r.datasets)}"
+    r.log(f"reproduce {table} at scale {scale} {uses}")
     t0 = time.perf_counter()
     rows = BUILDERS[table](r)
     r.log(f"done: {len(rows)} rows")
