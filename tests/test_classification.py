@@ -616,6 +616,18 @@ def test_kept_centres_of_a_validation_fitness_are_chosen_on_other_images(tmp_pat
     capsys.readouterr()
     assert main([*argv, "--train-size", "250", "--out", str(tmp_path / "x")]) == 2
     assert "drop --keep-every" in capsys.readouterr().err
+    # a run started before this rule, resumed, is scored as it was then, and says so
+    from tdca.experiments.classification import _selection_splits
+    from tdca.rundir import RunDir
+
+    cfg = EvolveConfig(datasets=(data["small"],), train_size=250, fitness_data="validation")
+    cfg = replace(cfg, keep_every=1)
+    with pytest.warns(RuntimeWarning, match="kept_best_on_validation is not held out"):
+        old = _selection_splits(cfg, RunDir(tmp_path / "old"))
+    window0 = make_split(data["small"], None, 250, validation=True)
+    assert (old[0].x_eval == window0.x_eval).all()
+    with pytest.raises(ValueError, match="drop --keep-every"):
+        _selection_splits(cfg)
 
 
 def test_evolution_runs_under_its_configured_precision(tmp_path, data, monkeypatch):

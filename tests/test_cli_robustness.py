@@ -182,6 +182,20 @@ def test_a_stop_before_the_first_generation_says_to_run_the_command_again(
     assert main(argv) == 0
     assert (out / "metrics.json").exists()
 
+    # stopped later, just before generation 1 (after the lr pick), with --keep-every: the
+    # folder still holds nothing a rerun of the same command would refuse
+    from tdca.evolution import processes
+
+    def agreed_then_stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    kept = [*argv[:-1], str(tmp_path / "k"), "--keep-every", "1", "--lr", "0.3"]
+    with monkeypatch.context() as m:
+        m.setattr(processes, "check_agree", agreed_then_stopped)
+        assert main(kept) == 130
+    assert "run the same command again" in capsys.readouterr().err
+    assert main(kept) == 0
+
 
 def test_distributed_options_that_cannot_work_are_refused_before_the_work(tmp_path, capsys):
     """A process id outside the job, or a job JAX cannot join (here: this process has
@@ -253,6 +267,13 @@ def test_a_relative_npz_path_is_looked_for_in_the_data_folder_too(tmp_path, monk
     argv = ["train", "--dataset", "npz:mine.npz", "--data-dir", str(tmp_path / "data")]
     argv += ["--learner", "dfa", "--train-size", "100", "--steps", "2", "--lr", "0.3"]
     assert main([*argv, "--out", str(tmp_path / "t")]) == 0
+    # rewritten within the session, it is read again (not served from memory)
+    from tdca.experiments.classification import fingerprint, make_split
+
+    before = fingerprint(make_split("npz:mine.npz", str(tmp_path / "data"), 100))
+    _npz(tmp_path / "data" / "mine.npz", (8, 8), seed=3)
+    os.utime(tmp_path / "data" / "mine.npz", ns=(1, 1))
+    assert fingerprint(make_split("npz:mine.npz", str(tmp_path / "data"), 100)) != before
 
 
 def test_an_empty_out_is_refused_not_read_as_the_working_directory(capsys):
@@ -273,7 +294,7 @@ def test_a_data_dir_that_is_a_file_or_missing_is_said(tmp_path, capsys):
     assert "is a file, not a folder" in capsys.readouterr().err
     typo = tmp_path / "dtaa"
     assert main([*argv, "--data-dir", str(typo), "--out", str(tmp_path / "b")]) == 0
-    assert f"--data-dir {typo} does not exist; it is created" in capsys.readouterr().err
+    assert f"--data-dir {typo} does not exist (is the name misspelt?)" in capsys.readouterr().err
 
 
 def test_a_report_names_an_evolution_run_from_python_that_it_leaves_out(tmp_path, capsys):

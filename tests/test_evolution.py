@@ -83,6 +83,11 @@ def test_a_run_of_ones_own_task_resumes_from_a_new_process_and_refuses_other_set
     for a, b in zip(_leaves(full.state), _leaves(resumed.state), strict=True):
         np.testing.assert_array_equal(a, b)
     assert evolve(longer, task, beta0, run, seed=7, progress=False, resume=True).generation == 8
+    # a numpy rate is recorded as a plain number, and such a run resumes
+    np_rate = Evolution(InnerLoop(evo.inner.strategy, 10, np.float32(10.0)), beta0, evo.config)
+    evolve(np_rate, task, beta0, RunDir(tmp_path / "c"), seed=7, progress=False, stop_after=2)
+    again = RunDir(tmp_path / "c", resume=True)
+    assert evolve(np_rate, task, beta0, again, seed=7, progress=False, resume=True).generation == 6
 
 
 def test_a_resume_that_would_mix_or_lose_generations_is_refused(tmp_path):
@@ -331,3 +336,13 @@ def test_a_swallowed_ctrl_c_still_stops_the_run_after_its_generation(tmp_path):
     _, meta = load_pytree(tmp_path / "r" / "checkpoint.npz", result.state)
     assert meta["generation"] == 1
     assert signal.getsignal(signal.SIGINT) is before  # restored
+
+    # An ignored Ctrl-C (nohup, a background job) stays ignored, and SIGTERM's default
+    # (ending a script outright) is not taken over in a script's own evolve.
+    fired.clear()
+    ignored = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        result = evolve(evo, task, beta0, RunDir(tmp_path / "s"), seed=7, progress=False)
+    finally:
+        signal.signal(signal.SIGINT, ignored)
+    assert not result.interrupted and result.generation == 6

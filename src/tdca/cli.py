@@ -32,8 +32,10 @@ from tdca.tasks.rl import ENVS as ENV_NAMES
 
 
 def _dataset_spec(text: str) -> str:
-    """A data-set name, or ``npz:PATH`` made absolute: the run's config records it, and a
-    resume from another working directory must read the same file."""
+    """A data-set name, or ``npz:PATH`` made absolute where PATH is found from here: the
+    run's config records it, and a resume from another working directory must read the
+    same file. A relative PATH not found here stays relative: the loader looks for it in
+    the data folder (--data-dir)."""
     if text.lower().startswith("npz:") and text[4:].strip():
         path = Path(text[4:].strip()).expanduser()
         if not path.is_absolute() and not path.exists():
@@ -899,8 +901,8 @@ def _check_data_dir(args: argparse.Namespace) -> None:
         raise RunDirError(f"--data-dir {given}: is a file, not a folder")
     if not path.exists():
         print(
-            f"tdca: note: --data-dir {given} does not exist; it is created, and MNIST and "
-            "Fashion-MNIST are fetched into it if needed (is the name misspelt?)",
+            f"tdca: note: --data-dir {given} does not exist (is the name misspelt?); it is "
+            "created, and MNIST or Fashion-MNIST, if a command needs them, are fetched into it",
             file=sys.stderr,
         )
 

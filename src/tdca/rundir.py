@@ -317,7 +317,8 @@ class RunDir:
         """Whether the existing folder holds only what a run of this kind leaves when it
         fails before its results (a log; for a run that cannot be resumed, also its config),
         so that the corrected command may reuse it."""
-        names = {p.name for p in self.path.iterdir()}
+        # .process-N: the markers with which the processes of a job checked they agree
+        names = {p.name for p in self.path.iterdir() if not p.name.startswith(".process-")}
         if names <= _LEFT_BY_A_FAILED_START:
             return True
         config = self.path / "config.json"

@@ -78,7 +78,7 @@ def load_dataset(
     text = spec.strip()
     root = resolve_data_dir(data_dir)
     if text.lower().startswith("npz:"):
-        return read_npz(_npz_path(text[4:], root))
+        return read_npz(npz_path(text[4:], root))
     name = _ALIASES.get(text.lower())
     if name is None:
         raise DatasetError(
@@ -116,7 +116,7 @@ def _check_cifar10_counts(ds: Dataset, path: Path | str) -> None:
             )
 
 
-def _npz_path(raw: str, root: Path) -> Path:
+def npz_path(raw: str, root: Path) -> Path:
     """Relative npz paths resolve against the working directory, then the data dir."""
     path = Path(raw.strip()).expanduser()
     if not path.is_absolute() and not path.exists() and (root / path).exists():

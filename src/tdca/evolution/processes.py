@@ -204,7 +204,15 @@ class StopVote:
                 raise KeyboardInterrupt
             self.signalled = True
 
-        previous = {s: signal.signal(s, note) for s in (signal.SIGINT, signal.SIGTERM)}
+        # With one process, only a signal that already stops the run by an exception (Ctrl-C;
+        # SIGTERM under the tdca command) is taken over: one that is ignored, or that ends a
+        # user's script outright, keeps doing so.
+        taken = [
+            s
+            for s in (signal.SIGINT, signal.SIGTERM)
+            if self.multi or callable(signal.getsignal(s))
+        ]
+        previous = {s: signal.signal(s, note) for s in taken}
         try:
             yield self
         finally:

@@ -62,17 +62,22 @@ def open_run(
     *,
     resume: bool,
     extend_to: int | None,
+    write: bool = True,
 ) -> tuple[RunDir, Any]:
     """An experiment's run directory and the config it runs with: ``cfg`` for a new run;
     on ``resume`` the saved one (``config_for_resume``, ``cfg`` may be None or must agree).
-    The config is logged, not written: pass ``cfg.to_dict()`` as ``evolve``'s ``config``,
-    which writes it once the run directory's checks pass. ``cfg`` has ``to_dict``."""
+    The config is logged and written to config.json; with ``write=False`` it is not, and
+    the caller passes ``cfg.to_dict()`` as ``evolve``'s ``config``, which writes it only
+    once the run directory's checks pass (so a refused resume changes nothing). ``cfg``
+    has ``to_dict``."""
     run = RunDir(out, resume=resume, kind=kind)
     if resume:
         saved, _ = run.saved_config(from_dict)
         cfg = config_for_resume(run, saved, given=cfg, extend_to=extend_to)
     elif cfg is None:
         raise ValueError("a new run needs a config")
+    if write:
+        run.write_config(cfg.to_dict())
     run.log(f"{kind} run: {cfg.to_dict()}")
     return run, cfg
 
@@ -135,12 +140,12 @@ def _inner_record(inner: Any) -> dict[str, Any] | None:
     loop = getattr(inner, "loop", inner)  # MeanOverTasks (the "All" fitness) wraps one
     if not isinstance(loop, InnerLoop):
         return None
-    record = {
+    record = {  # plain numbers: a numpy rate would not go through json.dumps
         "strategy": type(loop.strategy).__name__,
-        "steps": loop.steps,
-        "fitness_last": loop.fitness_last,
+        "steps": int(loop.steps),
+        "fitness_last": int(loop.fitness_last),
     }
-    return record | ({"lr": loop.lr} if loop.optimizer is None else {"optimizer": "given"})
+    return record | ({"lr": float(loop.lr)} if loop.optimizer is None else {"optimizer": "given"})
 
 
 def _own_config(run: RunDir, evolution: Evolution, seed: int) -> RunDirError | None:

@@ -29,6 +29,7 @@ from tdca.credit.strategies import LEARNERS, TDCA
 from tdca.credit.strategies.tdca import dfa_like_init
 from tdca.data import Dataset, canonical_name, load_dataset
 from tdca.data.cache import resolve_data_dir
+from tdca.data.loader import npz_path
 from tdca.evolution import ESConfig, Evolution, config_for_resume, evolve
 from tdca.inner import OPTIMIZERS, InnerLoop, make_optimizer
 from tdca.io import ArtifactError, read_meta
@@ -58,18 +59,19 @@ def _load(
     may change within a session) and by an npz file's size and modification time, so that
     a user's file rewritten within one Python session is read again, not served stale."""
     stamp = None
+    data_dir = str(resolve_data_dir(data_dir))
     if spec.lower().startswith("npz:"):
+        # the file the loader reads (a relative name may resolve through the data folder)
+        path = npz_path(spec[4:], Path(data_dir))
         with contextlib.suppress(OSError):  # a missing file is reported by the reader
-            st = Path(spec[4:]).expanduser().stat()
-            stamp = (st.st_size, st.st_mtime_ns)
-    else:
-        data_dir = str(resolve_data_dir(data_dir))
+            st = path.stat()
+            stamp = (st.st_size, st.st_mtime_ns, str(path.absolute()))
     return _load_cached(spec, data_dir, allow_pickle, stamp)
 
 
 @functools.lru_cache(maxsize=4)
 def _load_cached(
-    spec: str, data_dir: str | None, allow_pickle: bool, stamp: tuple[int, int] | None
+    spec: str, data_dir: str | None, allow_pickle: bool, stamp: tuple[int, int, str] | None
 ) -> tuple[Dataset, np.ndarray, np.ndarray, np.ndarray]:
     """The data set with its training set in a fixed random order (seed 0).
 
@@ -112,6 +114,8 @@ def make_split(
     that reports ``train_size``), which refuses instead. ``window`` 1 takes the next
     5,000 images instead (disjoint from window 0: choosing among kept centres of an
     evolution whose fitness used window 0)."""
+    if window and not validation:
+        raise ValueError("a held-out window other than 0 needs validation=True")
     ds, xtr, xte, ytr = _load(spec, data_dir, allow_pickle)
     n_total = len(xtr)
     if not 1 <= train_size <= n_total:
@@ -876,7 +880,7 @@ def _evolve_and_evaluate(
     ``selection`` is a resumed run's record of how its inner lr was picked."""
     splits = [make_split(d, cfg.data_dir, cfg.train_size) for d in cfg.datasets]
     fit_splits = fitness_splits(cfg)
-    if cfg.keep_every:
+    if cfg.keep_every and not resume:
         _selection_splits(cfg)  # enough images to choose among kept centres? Before any work
     extra_data = cfg.fitness_data == "validation"
     holdout = within_count(cfg.train_size) if cfg.fitness_data == "within" else 0
@@ -934,10 +938,11 @@ def _evolve_and_evaluate(
 
     def keep_centre(generation: int, params: Any, row: dict[str, Any]) -> None:
         meta = _artifact_meta(cfg, generation, row.get("centre_fitness"))
+        # made here, not before evolve: a run that fails before its first generation must
+        # leave a folder the same command may reuse (RunDir's failed-start rule)
+        run.file(KEPT_FOLDER).mkdir(exist_ok=True)
         save_credit_net(_kept_file(run, generation), strategy, params, meta)
 
-    if cfg.keep_every:
-        run.file(KEPT_FOLDER).mkdir(exist_ok=True)
     result = evolve(
         evolution,
         task_arg,
@@ -1040,15 +1045,34 @@ def _kept_file(run: RunDir, generation: int) -> Path:
     return run.file(f"{KEPT_FOLDER}/credit_net-g{generation:06d}.npz")
 
 
-def _selection_splits(cfg: EvolveConfig) -> list[Split]:
+def _selection_splits(cfg: EvolveConfig, run: RunDir | None = None) -> list[Split]:
     """The splits that score the kept centres: the validation images, or, where the
     evolution's fitness was measured on those (``fitness_data`` "validation"), the next
-    5,000, so that the choice of generation is not made on the images it was evolved on."""
+    5,000, so that the choice of generation is not made on the images it was evolved on.
+    A run started before that rule, with too few images for it, is scored as it was then
+    (on the fitness's images), which its log and a warning say; given no ``run`` (a new
+    run's check before any work) that is refused instead."""
     window = 1 if cfg.fitness_data == "validation" else 0
-    return [
-        make_split(d, cfg.data_dir, cfg.train_size, validation=True, window=window)
-        for d in cfg.datasets
-    ]
+
+    def splits(w: int) -> list[Split]:
+        return [
+            make_split(d, cfg.data_dir, cfg.train_size, validation=True, window=w)
+            for d in cfg.datasets
+        ]
+
+    try:
+        return splits(window)
+    except ValueError:
+        if run is None or window == 0:
+            raise
+    message = (
+        "too few images for a second held-out set, so the kept centres are scored on the "
+        "images the fitness used (as when this run was started): kept_best_on_validation "
+        "is not held out"
+    )
+    run.log(message)
+    warnings.warn(message, RuntimeWarning, stacklevel=3)
+    return splits(0)
 
 
 def _score_kept(cfg: EvolveConfig, run: RunDir, generations: int) -> list[dict[str, Any]]:
@@ -1056,7 +1080,7 @@ def _score_kept(cfg: EvolveConfig, run: RunDir, generations: int) -> list[dict[s
     accuracy on held-out training images (``_selection_splits``; never the test set),
     averaged over the data sets, lets a reader choose the generation count. One inner loop
     per kept centre and data set: it costs what ``tdca train`` costs at the cell's size."""
-    splits = _selection_splits(cfg)
+    splits = _selection_splits(cfg, run)
     rows = []
     for generation in range(cfg.keep_every, generations + 1, cfg.keep_every):
         path = _kept_file(run, generation)

@@ -183,7 +183,13 @@ def run_gaussian(
     with it); ``extend_to`` raises its generation count.
     """
     run, cfg = open_run(
-        out, "gaussian", cfg, GaussianConfig.from_dict, resume=resume, extend_to=extend_to
+        out,
+        "gaussian",
+        cfg,
+        GaussianConfig.from_dict,
+        resume=resume,
+        extend_to=extend_to,
+        write=False,  # evolve(config=...) writes it once the resume checks pass
     )
 
     task = GaussianTask(functions=cfg.functions, domain=DOMAIN, num_points=cfg.points)

@@ -210,7 +210,9 @@ def run_rl(
     ``resume`` continues ``out`` with its saved config (``cfg`` may be None or must agree
     with it); ``extend_to`` raises its generation count.
     """
-    run, cfg = open_run(out, "rl", cfg, RLConfig.from_dict, resume=resume, extend_to=extend_to)
+    run, cfg = open_run(
+        out, "rl", cfg, RLConfig.from_dict, resume=resume, extend_to=extend_to, write=False
+    )  # evolve(config=...) writes it once the resume checks pass
 
     task = cfg.task()
     tdca = TDCA.for_task(task, hidden=cfg.credit_hidden)
