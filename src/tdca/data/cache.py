@@ -172,18 +172,23 @@ def load_cache(
     directories: Iterable[Path],
     *,
     accept_source: Callable[[Mapping[str, Any]], bool] | None = None,
+    published: Mapping[str, str] | None = None,
 ) -> Dataset | None:
     """Return the first valid cache for ``key``, or None.
 
     Corrupt caches trigger a :class:`DatasetWarning` and are skipped (the caller rebuilds);
     ``accept_source`` can reject a valid cache made from a different or changed source.
+    ``published`` (array name -> sha256, ``checksums.KNOWN_ARRAYS``) is what a published
+    data set's arrays are: a cache whose own sidecar agrees with other arrays was saved
+    modified, and is skipped with a warning too. The sidecar's hashes are the ones just
+    checked against the arrays, so this costs no hashing of its own.
     """
     for d in directories:
         npz, side = cache_paths(d, key)
         if not npz.exists():
             continue
         try:
-            ds, source = _read_verified(npz, side)
+            ds, meta = _read_verified(npz, side)
         except _CorruptCache as e:
             warnings.warn(
                 f"cache {npz} is corrupt ({e}); ignoring it and rebuilding (delete it if this "
@@ -192,8 +197,17 @@ def load_cache(
                 stacklevel=3,
             )
             continue
-        if accept_source is not None and not accept_source(source):
+        if accept_source is not None and not accept_source(meta.get("source", {})):
             log.info("cache %s was built from another source; rebuilding", npz)
+            continue
+        differ = [k for k, sha in (published or {}).items() if meta["arrays"][k]["sha256"] != sha]
+        if differ:
+            warnings.warn(  # its own sidecar agrees: it was saved modified, not damaged
+                f"{ds.source}: its {', '.join(differ)} differ from the published {key}; "
+                "ignoring it and converting the verified files again",
+                DatasetWarning,
+                stacklevel=3,
+            )
             continue
         return ds
     return None
@@ -238,4 +252,4 @@ def _read_verified(npz: Path, side: Path) -> tuple[Dataset, Mapping[str, Any]]:
         )
     except DatasetError as e:
         raise _CorruptCache(str(e)) from e
-    return ds, meta.get("source", {})
+    return ds, meta

@@ -7,7 +7,6 @@ import dataclasses
 import logging
 import os
 import time
-import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,6 @@ import numpy as np
 from tdca.data import fetch
 from tdca.data.cache import (
     ENV_DATA_DIR,
-    array_sha256,
     cache_dirs,
     load_cache,
     resolve_data_dir,
@@ -25,7 +23,7 @@ from tdca.data.cache import (
     writable_cache_dirs,
 )
 from tdca.data.checksums import KNOWN_ARRAYS, KNOWN_IDX
-from tdca.data.dataset import Dataset, DatasetError, DatasetWarning
+from tdca.data.dataset import Dataset, DatasetError
 from tdca.data.readers import (
     CIFAR10_CLASSES,
     FASHION_MNIST_CLASSES,
@@ -143,17 +141,9 @@ def _timed(what: str, build: Callable[[], Dataset]) -> Dataset:
 
 def _load_idx_dataset(name: str, root: Path) -> Dataset:
     """MNIST-style lookup: valid cache, then ``<root>/<name>/`` IDX files, then a fetch."""
-    ds = load_cache(name, cache_dirs(root))
+    ds = load_cache(name, cache_dirs(root), published=KNOWN_ARRAYS[name])
     if ds is not None:
-        differ = [k for k, sha in KNOWN_ARRAYS[name].items() if array_sha256(getattr(ds, k)) != sha]
-        if not differ:
-            return ds
-        warnings.warn(  # its own sidecar agrees: it was saved modified, not damaged
-            f"{ds.source}: its {', '.join(differ)} differ from the published {name}; "
-            "ignoring it and converting the verified files again",
-            DatasetWarning,
-            stacklevel=3,
-        )
+        return ds
     folder = root / name
     local = read_idx_dir(folder, name, known=KNOWN_IDX[name], class_names=_CLASS_NAMES[name])
     if local is not None:
