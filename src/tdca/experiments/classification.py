@@ -840,10 +840,12 @@ def fitness_splits(cfg: EvolveConfig) -> list[Split]:
     ]
 
 
-def data_fingerprints(cfg: EvolveConfig) -> dict[str, str]:
+def data_fingerprints(cfg: EvolveConfig, splits: list[Split] | None = None) -> dict[str, str]:
     """What an evolution's config.json records as ``data_fingerprints``: the fingerprint of
-    each data set's fitness split, as the files in ``cfg.data_dir`` give it now."""
-    return {spec: fingerprint(s) for spec, s in zip(cfg.datasets, fitness_splits(cfg), strict=True)}
+    each data set's fitness split (``splits``, else ``fitness_splits(cfg)``), as the files
+    in ``cfg.data_dir`` give it now."""
+    splits = fitness_splits(cfg) if splits is None else splits
+    return {spec: fingerprint(s) for spec, s in zip(cfg.datasets, splits, strict=True)}
 
 
 def _note_changed_plugins(
@@ -879,10 +881,10 @@ def _evolve_and_evaluate(
     """``run_evolve``'s work once its config is settled (under the run's matmul precision);
     ``selection`` is a resumed run's record of how its inner lr was picked."""
     splits = [make_split(d, cfg.data_dir, cfg.train_size) for d in cfg.datasets]
-    fit_splits = fitness_splits(cfg)
+    extra_data = cfg.fitness_data == "validation"
+    fit_splits = fitness_splits(cfg) if extra_data else splits  # the same splits otherwise
     if cfg.keep_every and not resume:
         _selection_splits(cfg)  # enough images to choose among kept centres? Before any work
-    extra_data = cfg.fitness_data == "validation"
     holdout = within_count(cfg.train_size) if cfg.fitness_data == "within" else 0
     tasks = tuple(
         make_task(
@@ -911,7 +913,7 @@ def _evolve_and_evaluate(
                 RuntimeWarning,
                 stacklevel=2,
             )
-    data = {spec: fingerprint(s) for spec, s in zip(cfg.datasets, fit_splits, strict=True)}
+    data = data_fingerprints(cfg, fit_splits)
     if fingerprints is not None and fingerprints != data:
         raise RunDirError(
             f"{run.path}: the data sets differ from those this run was evolved on "

@@ -243,16 +243,12 @@ class Reproduction:
         then = saved.get("data_fingerprints") if isinstance(saved, dict) else None
         if not isinstance(then, dict):
             return self._note_unverified(f"evolution {key}")
-        cfg = EvolveConfig.from_dict({**saved, "data_dir": self.data_dir})
         if key not in self._evolution_fingerprints:  # a table asks for one evolution often
+            cfg = EvolveConfig.from_dict({**saved, "data_dir": self.data_dir})
             self._evolution_fingerprints[key] = data_fingerprints(cfg)
-        now = self._evolution_fingerprints[key]
-        if now != then:
-            raise ValueError(
-                f"--cache {self.shared}: evolution {key} was evolved on other data "
-                f"(fingerprints {then}, the files read now give {now}); give these files "
-                "a --cache of their own"
-            )
+        self._refuse_other_data(
+            f"evolution {key} was evolved", then, self._evolution_fingerprints[key]
+        )
 
     def _check_baseline_data(self, key: str, entry: dict[str, Any], dataset: str, n: int) -> None:
         """``_check_evolution_data`` for a cached baseline (its split's fingerprint)."""
@@ -261,12 +257,16 @@ class Reproduction:
             return self._note_unverified(f"baseline {key}")
         if (dataset, n) not in self._fingerprints:
             self._fingerprints[dataset, n] = fingerprint(make_split(dataset, self.data_dir, n))
-        now = self._fingerprints[dataset, n]
+        self._refuse_other_data(
+            f"baseline {key} was computed", then, self._fingerprints[dataset, n]
+        )
+
+    def _refuse_other_data(self, what: str, then: Any, now: Any) -> None:
+        """The refusal of both checks: cached work made from other files than these."""
         if now != then:
             raise ValueError(
-                f"--cache {self.shared}: baseline {key} was computed on other data "
-                f"(fingerprint {then}, the files read now give {now}); give these files a "
-                "--cache of their own"
+                f"--cache {self.shared}: {what} on other data (fingerprint {then}, the files "
+                f"read now give {now}); give these files a --cache of their own"
             )
 
     def _note_unverified(self, what: str) -> None:
