@@ -38,7 +38,7 @@ def test_unusable_directories_are_refused(capsys, tmp_path):
     afile = tmp_path / "afile"
     afile.write_text("")
     assert main(["gaussian", "--out", str(afile)]) == 2
-    assert "not a directory" in capsys.readouterr().err
+    assert f"{afile}: is a file, not a folder" in capsys.readouterr().err
 
 
 def test_gaussian_command_writes_a_run_directory_and_resumes(capsys, tmp_path):

@@ -106,7 +106,7 @@ def test_every_command_but_bench_turns_it_on(tmp_path, monkeypatch, capsys):
     a_file.write_text("")
     assert cli.main(["bench", "--small", "--out", str(a_file)]) == 2  # refused, quickly
     assert calls == ["on"]  # the benchmark reports compile times as they are
-    assert "is not a directory" in capsys.readouterr().err
+    assert f"{a_file}: is a file, not a folder" in capsys.readouterr().err
 
 
 def test_a_damaged_cache_entry_is_compiled_again_not_trusted(tmp_path):

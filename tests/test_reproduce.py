@@ -47,8 +47,10 @@ def test_bad_reproduce_arguments(tmp_path, capsys):
     saved = json.loads((tmp_path / "s4" / "config.json").read_text())
     saved["datasets"] = ["mnist"]  # as if made by --datasets mnist
     (tmp_path / "s4" / "config.json").write_text(json.dumps(saved))
-    assert main([*s4, "--out", str(tmp_path / "s4")]) == 2
+    new_cache = tmp_path / "new-cache"
+    assert main([*s4, "--out", str(tmp_path / "s4"), "--cache", str(new_cache)]) == 2
     assert "made with other settings (datasets ['mnist'] there" in capsys.readouterr().err
+    assert not new_cache.exists()  # refused before any folder is made
 
 
 def test_a_reproduction_waits_for_an_evolution_another_command_is_writing(tmp_path):

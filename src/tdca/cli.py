@@ -26,7 +26,7 @@ from tdca.kernels import KERNELS
 from tdca.networks.registry import ARCHITECTURES
 from tdca.plugins import load_plugins
 from tdca.precision import EXPLICIT_PRECISIONS, PRECISIONS
-from tdca.rundir import RunDirError, write_json_file
+from tdca.rundir import RunDirError, check_folder, write_json_file
 from tdca.tasks.classification import FITNESS_METRICS
 from tdca.tasks.rl import ENVS as ENV_NAMES
 
@@ -897,8 +897,7 @@ def _check_data_dir(args: argparse.Namespace) -> None:
     if not given:
         return
     path = Path(given).expanduser()
-    if path.exists() and not path.is_dir():
-        raise RunDirError(f"--data-dir {given}: is a file, not a folder")
+    check_folder(path, flag="--data-dir")
     if not path.exists():
         print(
             f"tdca: note: --data-dir {given} does not exist (is the name misspelt?); it is "

@@ -144,7 +144,7 @@ def check_folder(path: Path, kind: str | None = None, flag: str = "--out") -> No
     kind of run (``refuse_foreign_folder``). Checked before any work; ``make_folder``
     creates it once the command's arguments are known to be good."""
     if path.exists() and not path.is_dir():
-        raise RunDirError(f"{flag} {path}: exists and is not a directory")
+        raise RunDirError(f"{flag} {path}: is a file, not a folder")
     if kind is not None and path.is_dir():
         refuse_foreign_folder(path, kind, flag)
 

@@ -150,14 +150,6 @@ class Reproduction:
         self.table, self.out, self.scale = table, Path(out), scale
         self.data_dir, self.progress, self.console = data_dir, progress, console
         check_folder(self.out, "reproduce")  # its own folder is reused (the cache); others: no
-        if self.out.is_dir():
-            saved = self.out / "config.json"
-            other = read_json(saved).get("table") if saved.is_file() else None
-            if other not in (None, table):
-                raise ValueError(
-                    f"--out {self.out}: holds the results of {other}; give {table} its own "
-                    "folder (share work between tables with --cache)"
-                )
         unknown = set(datasets) - set(DATASETS)
         if unknown or not datasets:
             raise ValueError(f"--datasets must be a subset of {DATASETS}, got {datasets}")
@@ -171,6 +163,7 @@ class Reproduction:
             if not archs or set(archs) - set(table_archs):
                 raise ValueError(f"--archs for {table} must be among {table_archs}, got {archs}")
         self.archs = archs  # None: every architecture the table uses
+        self._refuse_another_table()
         self.shared = Path(cache) if cache is not None else self.out
         check_folder(self.shared, "reproduce", "--cache")  # not another command's run
         make_folder(self.out)  # only now that the arguments are known to be good
@@ -180,6 +173,30 @@ class Reproduction:
         self._fingerprints: dict[tuple[str, int], str] = {}
         self._evolution_fingerprints: dict[str, dict[str, str]] = {}
         self._unverified_noted = False
+
+    def _refuse_another_table(self) -> None:
+        """Its folder is reused by the same command (the finished cells are kept), but
+        another table, or the same table at another scale or with other data sets or
+        architectures, would replace the table written there: refused."""
+        saved = self.out / "config.json"
+        then = read_json(saved) if saved.is_file() else None
+        if not isinstance(then, dict):
+            return
+        if then.get("table") not in (None, self.table):
+            raise ValueError(
+                f"--out {self.out}: holds the results of {then['table']}; give {self.table} "
+                "its own folder (share work between tables with --cache)"
+            )
+        now: dict[str, Any] = {"scale": self.scale.name, "datasets": list(self.datasets)}
+        if "archs" in then:  # recorded since 2026-12-06
+            now["archs"] = None if self.archs is None else list(self.archs)
+        differ = {k: (then.get(k), v) for k, v in now.items() if then.get(k) != v}
+        if differ:
+            said = ", ".join(f"{k} {old} there, {new} now" for k, (old, new) in differ.items())
+            raise ValueError(
+                f"--out {self.out}: holds {self.table} made with other settings ({said}); "
+                "give this one its own folder (share work between them with --cache)"
+            )
 
     def _read_cache(self) -> dict[str, Any]:
         """baselines.json as it is on disk now (another reproduce sharing --cache may have
@@ -799,26 +816,6 @@ BUILDERS = {
 }
 
 
-def _refuse_other_settings(r: Reproduction, scale: str, archs: tuple[str, ...] | None) -> None:
-    """A table's folder is reused by the same command (its finished cells are kept), but
-    another scale, data-set or architecture choice would replace the table written there
-    with one of other rows: refused, as another table is."""
-    saved = r.out / "config.json"
-    then = read_json(saved) if saved.is_file() else None
-    if not isinstance(then, dict):
-        return
-    now = {"scale": scale, "datasets": list(r.datasets)}
-    if "archs" in then:  # recorded since 2026-12-06
-        now["archs"] = None if archs is None else list(archs)
-    differ = {k: (then.get(k), v) for k, v in now.items() if then.get(k) != v}
-    if differ:
-        said = ", ".join(f"{k} {old} there, {new} now" for k, (old, new) in differ.items())
-        raise ValueError(
-            f"--out {r.out}: holds {r.table} made with other settings ({said}); give this "
-            "one its own folder (share work between them with --cache)"
-        )
-
-
 def run_reproduce(
     table: str,
     out: str | Path,
@@ -845,7 +842,6 @@ def run_reproduce(
         tuple(datasets),
         archs,
     )
-    _refuse_other_settings(r, scale, archs)
     write_json_file(
         r.out / "config.json",
         {
