@@ -506,6 +506,9 @@ def test_evolve_options_adam_held_out_fitness_and_time_limit(tmp_path, data, cap
     argv += ["--precision", "float32"]
     argv += ["--generations", "50", "--population", "4", "--out", str(out), "--no-progress"]
     assert main(argv) == 0
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "stopped by --time-limit at generation 1 of 50 (the accuracies above" in printed
+    assert f"continue with: tdca evolve --resume {out}" in printed
     m = json.loads((out / "metrics.json").read_text())
     assert m["evolution"]["generations"] == 1 and m["evolution"]["generations_configured"] == 50
     _, _, meta = load_credit_net(out)
@@ -794,3 +797,38 @@ def test_report_lists_single_evolutions_beside_their_dfa_start(tmp_path):
     del metrics["results"][0]["curve_test_accuracy"]  # an evaluation without curves
     (run / "metrics.json").write_text(json.dumps(metrics))
     assert "| 20.00 | 18.75 | – | – | – |" in results_document([run])
+
+
+def test_labels_and_features_a_task_cannot_train_on_are_refused_by_name():
+    """Labels numbered from 1, a -1 marker or fractional labels trained to NaN or to a
+    plausible wrong result (the loss read -1 as the last class, the credits as no class);
+    a NaN feature made every candidate diverge. All are refused when the task is made."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(12, 4)).astype(np.float32)
+    y = np.arange(12) % 3
+    net = MLP((4, 5, 3))
+    assert ClassificationTask.create(x, y.astype(np.float64), net, 3).y.dtype == jnp.int32
+    bad = [
+        (y + 1, r"labels must be in \[0, 2\] .* from 1 to 3; numbered from 1\? subtract 1"),
+        (np.where(y == 0, -1, y), r"labels must be in \[0, 2\] .* from -1 to 2$"),
+        (y + 0.5, "labels must be whole numbers"),
+    ]
+    for labels, message in bad:
+        with pytest.raises(ValueError, match=message):
+            ClassificationTask.create(x, labels, net, 3)
+        with pytest.raises(ValueError, match="y_fit: " + message.split(" .*")[0]):
+            ClassificationTask.create(x, y, net, 3, x_fit=x, y_fit=labels)
+    nan = x.copy()
+    nan[3, 1] = np.nan
+    with pytest.raises(ValueError, match="x holds 1 non-finite values"):
+        ClassificationTask.create(nan, y, net, 3)
+    with pytest.raises(ValueError, match="x_fit holds 1 non-finite"):
+        ClassificationTask.create(x, y, net, 3, x_fit=nan, y_fit=y)
+    with pytest.raises(ValueError, match="at least one example"):
+        ClassificationTask.create(x[:0], y[:0], net, 3)
+    with pytest.raises(ValueError, match="batch_size must be in"):
+        ClassificationTask.create(x, y, net, 3, batch_size=2.5)
+    with pytest.raises(ValueError, match="fit_holdout must be an integer"):
+        ClassificationTask.create(x, y, net, 3, fit_holdout=2.7)
+    with pytest.raises(ValueError, match=r"datasets must be a tuple of names.*got 'mnist'"):
+        EvolveConfig(datasets="mnist")

@@ -242,7 +242,9 @@ def test_an_unreachable_coordinator_is_reported_in_one_line_not_a_jax_abort(tmp_
 def test_output_files_are_checked_before_the_work(tmp_path, monkeypatch, capsys):
     import tdca.zoo.verify as zv
 
-    monkeypatch.setattr(zv, "verify", lambda *a: pytest.fail("verified before the --out check"))
+    monkeypatch.setattr(
+        zv, "verify", lambda *a, **k: pytest.fail("verified before the --out check")
+    )
     assert main(["zoo", "verify", "mnist", "--out", str(tmp_path)]) == 2
     assert "is a directory" in capsys.readouterr().err
     afile = tmp_path / "afile"
@@ -366,7 +368,7 @@ def test_an_output_file_replaces_only_what_the_same_command_wrote(tmp_path, monk
     is refused and the file kept; an earlier output of the same command is replaced."""
     import tdca.zoo.verify as zv
 
-    monkeypatch.setattr(zv, "verify", lambda *a: [])
+    monkeypatch.setattr(zv, "verify", lambda *a, **k: [])
     run = _run_of(tmp_path, "evolve-classification")
     before = _untouched(run)
     assert main(["zoo", "verify", "mnist", "--out", str(run / "metrics.json")]) == 2

@@ -79,3 +79,12 @@ def test_bad_diffusion_configs_are_refused():
         CreditLayout.parse("line:1000", (900, 10))
     with pytest.raises(ValueError, match="must be 'dense', 'line:K' or 'grid:RxC'"):
         CreditLayout.parse("grid:6x", (900, 10))
+    # NaN passes "sigma <= 0" and made every credit NaN
+    for sigma in (float("nan"), float("inf"), -1.0):
+        with pytest.raises(ValueError, match="sigma must be a finite number > 0"):
+            Diffusion("line", (4,), (16,), sigma)
+        with pytest.raises(ValueError, match=r"hidden layer 1 .* sigma must be a finite"):
+            CreditLayout.parse("line:4", (16, 3), sigma=sigma)
+    # a network without hidden layers has nothing to diffuse over: not silently dense
+    with pytest.raises(ValueError, match=r"credited layers \(3,\) have none; use 'dense'"):
+        CreditLayout.parse("line:4", (3,))

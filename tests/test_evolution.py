@@ -75,7 +75,9 @@ def test_a_run_of_ones_own_task_resumes_from_a_new_process_and_refuses_other_set
     shorter = Evolution(InnerLoop(evo.inner.strategy, 5, 10.0), beta0, evo.config)
     with pytest.raises(RunDirError, match=r"inner\.steps: 10 then, 5 now"):
         evolve(shorter, task, beta0, RunDir(tmp_path / "b", resume=True), seed=7, resume=True)
+    settings = saved["inner"].pop("strategy_settings")
     assert saved["inner"] == {"strategy": "TDCA", "steps": 10, "fitness_last": 1, "lr": 10.0}
+    assert settings["net"]["hidden"] == [8] and settings["anchored"] is False
     longer = Evolution(evo.inner, beta0, replace(evo.config, generations=8))  # may grow
     run = RunDir(tmp_path / "b", resume=True)
     resumed = evolve(evo, task, beta0, run, seed=7, progress=False, resume=True)
@@ -215,8 +217,31 @@ def test_nan_candidates_get_worst_fitness_and_es_stays_finite(offset):
     assert all(np.all(np.isfinite(x)) for x in _leaves(new_state))
     if offset == 0.0:
         assert np.isfinite(float(stats["best_fitness"]))
+        assert np.isfinite(float(stats["mean_fitness"]))
         # The search centre moves towards the candidates that did not explode.
         assert float(evo.mean(new_state)[0]["w"][0, 0]) < 0
+    else:  # no finite candidate: no mean (it was 0, which reads as a perfect -CE)
+        assert int(stats["diverged"]) == 16 and np.isnan(float(stats["mean_fitness"]))
+
+
+def test_a_generation_in_which_every_candidate_diverged_is_said_once(tmp_path, capsys):
+    task = GaussianTask(num_points=8)
+    base = TDCA.for_task(task, hidden=(8,))
+    beta0 = base.init(jax.random.PRNGKey(1))
+    beta0[0]["w"] = beta0[0]["w"].at[0, 0].set(10.0)  # every candidate explodes
+    cfg = ESConfig(population=8, generations=3)
+    evo = Evolution(InnerLoop(_Exploding(base), 5, 10.0), beta0, cfg)
+    evolve(evo, task, beta0, RunDir(tmp_path / "r"), seed=0, progress=False)
+    said = "every candidate diverged in generation 0 (no finite fitness)"
+    assert capsys.readouterr().err.count(said) == 1
+    assert (tmp_path / "r" / "log.txt").read_text().count(said) == 1
+
+
+def test_an_initial_mean_shaped_unlike_the_template_is_refused():
+    task, evo, _ = _setup()
+    other = TDCA.for_task(task, hidden=(4,)).init(jax.random.PRNGKey(0))
+    with pytest.raises(ValueError, match="initial mean is not shaped like the template"):
+        evo.init(jax.random.PRNGKey(0), other)
 
 
 def test_checkpoint_for_another_architecture_is_refused(tmp_path):
@@ -346,3 +371,39 @@ def test_a_swallowed_ctrl_c_still_stops_the_run_after_its_generation(tmp_path):
     finally:
         signal.signal(signal.SIGINT, ignored)
     assert not result.interrupted and result.generation == 6
+
+
+def test_a_resume_with_another_credit_layout_anchoring_or_given_optimizer_is_refused(tmp_path):
+    """The inner loop's record covers the strategy's settings and, for an optax optimizer
+    passed in, what its first steps do: these resumes were silently mixed into one run."""
+    import optax
+
+    from tdca.credit import CreditLayout
+    from tdca.networks import MLP
+    from tdca.tasks import ClassificationTask
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(24, 6)).astype(np.float32)
+    task = ClassificationTask.create(x, np.arange(24) % 3, MLP((6, 16, 3)), num_classes=3)
+
+    def evolution(layout="line:4", anchored=False, optimizer=None, generations=2):
+        lay = CreditLayout.parse(layout, task.credit_units)
+        tdca = TDCA.for_task(task, hidden=(8,), layout=lay, anchored=anchored)
+        beta0 = tdca.init(jax.random.PRNGKey(0))
+        inner = InnerLoop(tdca, 3, 0.5, optimizer=optimizer or optax.adam(1e-2))
+        return Evolution(inner, beta0, ESConfig(population=4, generations=generations)), beta0
+
+    evo, beta0 = evolution()
+    evolve(evo, task, beta0, RunDir(tmp_path / "r"), seed=0, progress=False)
+    for changed, said in [
+        ({"layout": "grid:2x2"}, r"inner\.strategy_settings\.layout"),
+        ({"anchored": True}, r"inner\.strategy_settings\.anchored: False then, True now"),
+        ({"optimizer": optax.adam(1.0)}, r"inner\.optimizer_probe: \[.*\] then, \[.*\] now"),
+        ({"optimizer": optax.sgd(0.1)}, r"inner\.optimizer_probe"),
+    ]:
+        evo, beta0 = evolution(generations=3, **changed)
+        with pytest.raises(RunDirError, match=said):
+            evolve(evo, task, beta0, RunDir(tmp_path / "r", resume=True), seed=0, resume=True)
+    evo, beta0 = evolution(generations=3)  # the same settings, a new optimizer object
+    run = RunDir(tmp_path / "r", resume=True)
+    assert evolve(evo, task, beta0, run, seed=0, progress=False, resume=True).generation == 3

@@ -474,6 +474,23 @@ def test_tdca_evolve_joins_a_distributed_job(tmp_path):
     for d, processes in [("p0", 2), ("p1", 2), ("one", 1)]:
         evolution = json.loads((tmp_path / d / "metrics.json").read_text())["evolution"]
         assert (evolution["devices"], evolution["processes"]) == (4, processes)
+    # A process that cannot start (a --resume folder that is not there) tells the other,
+    # which stops with the reason; both used to wait in the agreement until JAX aborted.
+    resumed = (tmp_path / "p1" / "metrics.jsonl").read_text()
+    done = _two_processes(
+        script,
+        lambda i, port: [
+            *["evolve", "--resume", str(tmp_path / ("nowhere" if i == 0 else "p1"))],
+            *["--generations", "3", "--no-progress", "--coordinator", f"localhost:{port}"],
+            *["--num-processes", "2", "--process-id", str(i)],
+        ],
+        timeout=90,
+        full_optimisation=False,
+    )
+    assert done[0][0] == 2 and "no config.json there" in done[0][1], done[0][1]
+    said = "processes [0] cannot resume their run directories or cannot start"
+    assert done[1][0] == 2 and said in done[1][1], done[1][1]
+    assert (tmp_path / "p1" / "metrics.jsonl").read_text() == resumed
 
 
 # ----------------------------------------------------------------------------- in process

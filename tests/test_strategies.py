@@ -1,5 +1,7 @@
 """BP, FA, DFA and TDCA behind one interface, checked against their definitions."""
 
+import warnings
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -202,3 +204,28 @@ def test_a_registered_learner_trains_through_the_same_entry_points(capsys, tmp_p
         assert "sign-dfa on d" in capsys.readouterr().out
     finally:
         LEARNERS.pop("sign-dfa", None)
+
+
+def test_bp_on_a_zero_initialised_task_warns_that_only_output_biases_would_move(task):
+    """make_strategy returns the strategy alone; the inner loop starts from the task's init,
+    and backprop from exact zeros cannot train hidden weights: said, not left to be found."""
+    zero = task.replace(init_scheme="zero")
+    with pytest.warns(UserWarning, match="moves only the output biases.*'kaiming'"):
+        make_strategy("bp", zero)
+    strategy = BP()
+    theta, _ = InnerLoop(strategy, 20, 0.3).run((), zero, jax.random.key(0))
+    assert float(jnp.abs(theta[0]["w"]).max()) == 0.0  # what the warning says
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        make_strategy("bp", task)  # kaiming: no warning
+        make_strategy("dfa", zero)  # local rules start from zero by design
+
+
+def test_parameters_shaped_for_another_network_are_named(task):
+    """A strategy's parameters built for another architecture are refused with both
+    shapes, not met as a broadcasting error in the local rule."""
+    other = task.replace(model=MLP((8, 7, 5, 3)))
+    dfa = DFA.for_task(task)
+    foreign = DFA.for_task(other).init(jax.random.key(0))
+    with pytest.raises(ValueError, match=r"parameters are not shaped .*\(3, 7\).*\[\(3, 6\)"):
+        InnerLoop(dfa, 2, 0.1).run(foreign, task, jax.random.key(1))

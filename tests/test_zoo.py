@@ -88,3 +88,28 @@ def test_demo_mnist_part_trains_with_the_zoo_network_next_to_bp() -> None:
     # The entry was evolved with a held-out fitness for this protocol: it should beat
     # validation-tuned BP here by a clear margin (measured: 90.7% vs 84-85%).
     assert m["tdca"]["test_accuracy"] > m["bp"]["test_accuracy"] + 0.02
+
+
+def test_verify_finds_every_data_set_before_training_and_prints_rows_as_they_finish(
+    tmp_path, monkeypatch, capsys
+):
+    """A missing data set (CIFAR-10 has no download) is said before any row is trained, not
+    after minutes of rows that were then not printed; rows are printed as they are done."""
+    import tdca.zoo.verify as zv
+    from tdca.cli import main
+
+    monkeypatch.setattr(zv, "verify_row", lambda *a: pytest.fail("trained before the data check"))
+    argv = ["zoo", "verify", "cifar10", "--data-dir", str(tmp_path)]
+    assert main(argv) == 2
+    assert "CIFAR-10 not found" in capsys.readouterr().err
+    done = []
+
+    def row(name, recorded, data_dir):
+        done.append(name)
+        return {"entry": name, "ok": True, "max_abs_difference": 0.0, **recorded}
+
+    monkeypatch.setattr(zv, "verify_row", row)
+    monkeypatch.setattr(zv, "load_dataset", lambda *a: None)
+    seen = []
+    rows = zv.verify(["mnist-1000-20", "mnist"], on_row=lambda r: seen.append(list(done)))
+    assert seen == [done[: i + 1] for i in range(len(done))] and len(rows) == len(done) == 3

@@ -127,14 +127,15 @@ def _process_id(text: str) -> int:
     return value
 
 
-def _join_job(args: argparse.Namespace) -> None:
-    """Join the jax.distributed job the distributed options describe, before any JAX work."""
+def _join_job(args: argparse.Namespace) -> bool:
+    """Join the jax.distributed job the distributed options describe, before any JAX work;
+    whether it did."""
     given = [getattr(args, a, None) for a in ("coordinator", "num_processes", "process_id")]
     timeout = getattr(args, "join_timeout", None)
     if not getattr(args, "distributed", False) and all(v is None for v in given):
         if timeout is not None:
             raise ValueError("--join-timeout applies to a distributed job; give --distributed")
-        return
+        return False
     coordinator, num_processes, process_id = given
     if None not in (num_processes, process_id) and process_id >= num_processes:
         raise ValueError(
@@ -144,6 +145,7 @@ def _join_job(args: argparse.Namespace) -> None:
     from tdca.evolution.processes import JOIN_TIMEOUT, join
 
     join(coordinator, num_processes, process_id, timeout or JOIN_TIMEOUT)
+    return True
 
 
 def _add_kernel_arg(p: argparse.ArgumentParser) -> None:
@@ -688,6 +690,13 @@ def _evolve(args: argparse.Namespace) -> int:
             f"{r['steps']} steps)"
         )
     print(f"credit network: {out}/credit_net.npz")
+    done, configured = m["evolution"]["generations"], m["evolution"]["generations_configured"]
+    if done < configured:  # --time-limit: the numbers above are for the network so far
+        print(
+            f"stopped by --time-limit at generation {done} of {configured} (the accuracies "
+            f"above are for the credit network so far); continue with: tdca evolve "
+            f"--resume {out}"
+        )
     if "kept_best_on_validation" in m:
         best = m["kept_best_on_validation"]
         print(
@@ -739,14 +748,17 @@ def _zoo(args: argparse.Namespace) -> int:
 
     if args.out is not None:  # checked before minutes of verification, not after
         _check_output_file(args.out, _is_verify_output, "a `tdca zoo verify` output")
-    rows = verify(args.names or None, args.data_dir)
-    for r in rows:
+
+    def say(r: dict[str, Any]) -> None:  # as each row is done: a long check shows progress
         print(
             f"{'ok ' if r['ok'] else 'OFF'} {r['entry']} {r['dataset']} {r['train_size']}/"
             f"{r['steps']}: test {100 * r['test_accuracy']:.2f}% (recorded "
             f"{100 * r['recorded_test_accuracy']:.2f}%), max diff "
-            f"{100 * r['max_abs_difference']:.2f} points"
+            f"{100 * r['max_abs_difference']:.2f} points",
+            flush=True,
         )
+
+    rows = verify(args.names or None, args.data_dir, on_row=say)
     if args.out is not None:
         import jax
 
@@ -942,6 +954,7 @@ def main(argv: list[str] | None = None) -> int:
         "report": _report,
         "zoo": _zoo,
     }
+    joined = False
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
@@ -952,10 +965,14 @@ def main(argv: list[str] | None = None) -> int:
         _check_data_dir(args)
         if args.command != "bench":  # the benchmark reports compile times as they are
             use_compilation_cache()
-        _join_job(args)
+        joined = _join_job(args)
         return handlers[args.command](args)
     except (RunDirError, ArtifactError, DatasetError, Unsupported, ValueError, OSError) as e:
         print(f"tdca {args.command}: error: {e}", file=sys.stderr)
+        if joined:  # the other processes are told, not left waiting for this one
+            from tdca.evolution.processes import fail_together
+
+            fail_together()
         return 2
     except KeyboardInterrupt:
         print(f"interrupted{_resume_hint(args)}", file=sys.stderr)

@@ -14,6 +14,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from tdca.checks import is_finite_number, is_integer
@@ -36,9 +37,35 @@ def make_optimizer(name: str, lr: float) -> optax.GradientTransformation:
     """The named inner-loop optimizer at ``lr`` (clear error for an unknown name)."""
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown inner optimizer {name!r}; choose one of {sorted(OPTIMIZERS)}")
-    if not lr > 0:
-        raise ValueError(f"inner learning rate must be > 0, got {lr}")
+    if not (is_finite_number(lr) and lr > 0):
+        raise ValueError(f"inner learning rate must be a finite number > 0, got {lr!r}")
     return OPTIMIZERS[name](lr)
+
+
+def _check_shaped_like(
+    tree: Any, make: Callable[[jax.Array], Any], key: jax.Array, what: str
+) -> None:
+    """``tree`` has the shapes ``make(key)`` gives, or shapes that broadcast to them;
+    checked while tracing, so free. The parameters of a strategy built for another
+    architecture are named, not met as a broadcasting error inside the local rule."""
+    leaves, treedef = jax.tree.flatten(tree)
+    expected, want_def = jax.tree.flatten(jax.eval_shape(make, key))
+
+    def fits(given: tuple[int, ...], want: tuple[int, ...]) -> bool:
+        try:
+            return np.broadcast_shapes(given, want) == want
+        except ValueError:
+            return False
+
+    if treedef != want_def or not all(
+        fits(jnp.shape(a), e.shape) for a, e in zip(leaves, expected, strict=True)
+    ):
+        shapes = jax.tree.map(jnp.shape, tree)
+        want = jax.tree.map(lambda s: s.shape, jax.eval_shape(make, key))
+        raise ValueError(
+            f"{what} not shaped as this inner loop's strategy and task need: {shapes} "
+            f"given, {want} expected (built for another network?)"
+        )
 
 
 @dataclass(frozen=True)
@@ -91,6 +118,7 @@ class InnerLoop:
         without the recorder, so recording the end of a long loop costs only that end.
         """
         k_init, k_batch = jax.random.split(key)
+        _check_shaped_like(sparams, self.strategy.init, k_init, "the strategy's parameters are")
         theta = task.init_params(k_init) if theta0 is None else theta0
         # A zero-initialised network is a compile-time constant; with one step XLA removes
         # the loop and, on CPU (jaxlib 0.10.2's YNNPACK fusions), a dot of activations with

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tdca.checks import is_finite_number
+
 DEFAULT_SIGMA = 5.0
 
 
@@ -21,10 +23,16 @@ def _centres(k: int, n: int) -> np.ndarray:
     return np.floor((np.arange(k) + 0.5) * n / k).astype(np.int64)
 
 
+def check_sigma(sigma: float) -> None:
+    """A kernel width is a finite number > 0 (NaN would pass ``sigma <= 0`` and make every
+    credit NaN)."""
+    if not (is_finite_number(sigma) and sigma > 0):
+        raise ValueError(f"diffusion sigma must be a finite number > 0, got {sigma!r}")
+
+
 def line_diffusion(k: int, n: int, sigma: float = DEFAULT_SIGMA) -> np.ndarray:
     """(k, n) kernel for k credits on a line of n neurons."""
-    if sigma <= 0:
-        raise ValueError(f"sigma must be > 0, got {sigma}")
+    check_sigma(sigma)
     c = _centres(k, n).astype(np.float64)
     pos = np.arange(n, dtype=np.float64)
     return np.exp(-((c[:, None] - pos[None, :]) ** 2) / sigma**2).astype(np.float32)
@@ -34,8 +42,7 @@ def grid_diffusion(
     credits: tuple[int, int], units: tuple[int, int], sigma: float = DEFAULT_SIGMA
 ) -> np.ndarray:
     """(kr*kc, nr*nc) kernel for a kr x kc credit grid over an nr x nc neuron grid (row-major)."""
-    if sigma <= 0:
-        raise ValueError(f"sigma must be > 0, got {sigma}")
+    check_sigma(sigma)
     (kr, kc), (nr, nc) = credits, units
     cr, cc = _centres(kr, nr), _centres(kc, nc)
     centre = np.stack(np.meshgrid(cr, cc, indexing="ij"), -1).reshape(-1, 2).astype(np.float64)
@@ -64,6 +71,7 @@ class Diffusion:
                 f"{self.kind} diffusion needs {want}-D credit and unit shapes, "
                 f"got credits={self.credits} units={self.units}"
             )
+        check_sigma(self.sigma)
         for k, n in zip(self.credits, self.units, strict=True):
             if not 1 <= k <= n:  # checked here, not when the kernel is first built
                 raise ValueError(

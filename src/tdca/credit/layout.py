@@ -99,6 +99,11 @@ class CreditLayout:
         grid = re.fullmatch(r"(\d+)x(\d+)", size)
         if not ((kind == "line" and size.isdigit()) or (kind == "grid" and grid)):
             raise ValueError(f"credit layout must be 'dense', 'line:K' or 'grid:RxC', got {spec!r}")
+        if len(units) < 2:  # diffusion is for hidden layers; the output layer stays dense
+            raise ValueError(
+                f"credit layout {spec!r} spreads credits over hidden layers, but the network's "
+                f"credited layers {tuple(units)} have none; use 'dense'"
+            )
         layers = []
         for i, u in enumerate(units[:-1], 1):
             try:

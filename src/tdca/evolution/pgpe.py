@@ -153,13 +153,28 @@ class Evolution:
                 f"population {config.population} must be divisible by the "
                 f"{self.mesh.size} devices it is sharded over"
             )
-        if chunk_size is not None and (isinstance(chunk_size, bool) or int(chunk_size) < 1):
+        if chunk_size is not None and not (is_integer(chunk_size) and chunk_size >= 1):
             raise ValueError(f"chunk_size must be a positive integer or None, got {chunk_size}")
         self.chunk_size = None if chunk_size is None else int(chunk_size)
         self.template_shapes = jax.tree.map(
             lambda x: jax.ShapeDtypeStruct(jnp.shape(x), jnp.result_type(x)), template
         )
-        self.init = jax.jit(self._init)
+        jitted_init = jax.jit(self._init)
+
+        def init(key: jax.Array, mean: Any) -> Any:
+            """The ES state centred on ``mean`` (jitted), after checking that ``mean`` is
+            shaped like the template (evosax would flatten another one without a word, and
+            the first generation fail on the sizes)."""
+            shapes = jax.tree.map(jnp.shape, mean)
+            want = jax.tree.map(lambda s: s.shape, self.template_shapes)
+            if jax.tree.structure(shapes) != jax.tree.structure(want) or shapes != want:
+                raise ValueError(
+                    f"the initial mean is not shaped like the template the Evolution was "
+                    f"built with: {shapes} given, {want} expected"
+                )
+            return jitted_init(key, mean)
+
+        self.init = init
         jitted = jax.jit(self._step)
 
         def step(state: Any, task: Task, key: jax.Array) -> tuple[Any, dict[str, jax.Array]]:
@@ -248,9 +263,11 @@ class Evolution:
         clean = jnp.where(ok, fitness, worst - 1.0)
         state, _ = self.es.tell(k_tell, population, -clean, state, self.es_params)
         n_ok = jnp.maximum(ok.sum(), 1)
+        # over the finite candidates; NaN where none is (0 would read as a perfect -CE)
+        mean_ok = jnp.where(ok.any(), jnp.sum(jnp.where(ok, fitness, 0.0)) / n_ok, jnp.nan)
         stats = {
             "best_fitness": jnp.max(jnp.where(ok, fitness, -jnp.inf)),
-            "mean_fitness": jnp.sum(jnp.where(ok, fitness, 0.0)) / n_ok,
+            "mean_fitness": mean_ok,
             "centre_fitness": centre_fitness,
             "mean_sigma": jnp.mean(state.std),
             "diverged": jnp.sum(~ok),
@@ -360,7 +377,8 @@ def auto_chunk_size(
     if fit < 1:
         raise ValueError(
             f"one candidate needs ~{mem['per_candidate'] / 2**20:.1f} MiB on top of "
-            f"{mem['fixed'] / 2**20:.1f} MiB fixed; the budget is {budget / 2**20:.1f} MiB"
+            f"{mem['fixed'] / 2**20:.1f} MiB fixed; {headroom:g} of the budget "
+            f"({budget / 2**20:.1f} MiB) is {headroom * budget / 2**20:.1f} MiB"
         )
     if fit >= per_device:
         return None

@@ -104,6 +104,30 @@ def fingerprint(evolution: Any, task: Any, initial_params: Any) -> int:
     return int.from_bytes(h.digest()[:4], "little") & 0x7FFFFFFF
 
 
+_agreement_entered = False
+"""Whether this process has entered ``check_agree`` (or ``fail_together``): from then on
+every process runs the same collectives, and a failure needs no more sharing."""
+
+
+def fail_together() -> None:
+    """Take part in ``check_agree``'s collectives as a process that cannot start.
+
+    A process of a multi-process job that fails before the run-directory agreement (a
+    wrong ``--resume`` folder, a locked or non-empty ``--out``, data it cannot read) would
+    otherwise exit while the others wait for it in those collectives until JAX aborts them;
+    so it says it cannot start, the others stop with "processes [i] cannot ..." and every
+    process exits. A no-op with one process, or once the agreement was entered."""
+    global _agreement_entered
+    if jax.process_count() == 1 or _agreement_entered:
+        return
+    _agreement_entered = True
+    from jax.experimental import multihost_utils
+
+    multihost_utils.broadcast_one_to_all(np.int32(time.time_ns() % 2**31))
+    multihost_utils.sync_global_devices("tdca: run-directory markers written")
+    multihost_utils.process_allgather(np.array([0, 0, 0, 0, 0, 1], dtype=np.int32))
+
+
 def check_agree(
     run: RunDir,
     evolution: Any,
@@ -122,10 +146,12 @@ def check_agree(
     process raises the same error, so none is left waiting. ``problem`` is what this
     process found wrong with its own run directory (raised here, not before: with several
     processes the others raise too instead of waiting for it)."""
+    global _agreement_entered
     if jax.process_count() == 1:
         if problem is not None:
             raise problem
         return
+    _agreement_entered = True
     from jax.experimental import multihost_utils
 
     digest = fingerprint(evolution, task, initial_params)
@@ -151,8 +177,8 @@ def check_agree(
             raise problem
         where = [i for i, r in enumerate(rows) if r[5]]
         raise RunDirError(
-            f"processes {where} cannot resume their run directories (each says why); "
-            "no process starts"
+            f"processes {where} cannot resume their run directories or cannot start (each "
+            "says why); no process starts"
         )
     if (rows[:, 0] != rows[0, 0]).any() or (rows[:, 2] != rows[0, 2]).any():
         raise RunDirError(

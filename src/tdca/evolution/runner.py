@@ -9,7 +9,9 @@ not share its randomness (an initial credit network, validation and test seeds) 
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -133,28 +135,84 @@ OWN_KIND = "custom-evolution"
 """config.json's "experiment" for a run whose caller wrote no config of its own."""
 
 
-def _inner_record(inner: Any) -> dict[str, Any] | None:
+def _inner_record(inner: Any, task: Any) -> dict[str, Any] | None:
     """What an evolution's inner loop is, as far as config.json can say it: the strategy's
-    class, the step count, the rate (or that an optimizer was given) and ``fitness_last``.
-    None for an evaluator of the user's own, which the run cannot describe."""
+    class and settings (its credit layout, anchoring, ...), the step count, the rate (or,
+    for an optimizer given, a probe of what it does) and ``fitness_last``. None for an
+    evaluator of the user's own, which the run cannot describe."""
     loop = getattr(inner, "loop", inner)  # MeanOverTasks (the "All" fitness) wraps one
     if not isinstance(loop, InnerLoop):
         return None
     record = {  # plain numbers: a numpy rate would not go through json.dumps
         "strategy": type(loop.strategy).__name__,
+        "strategy_settings": _settings(loop.strategy),
         "steps": int(loop.steps),
         "fitness_last": int(loop.fitness_last),
     }
-    return record | ({"lr": float(loop.lr)} if loop.optimizer is None else {"optimizer": "given"})
+    if loop.optimizer is None:
+        return record | {"lr": float(loop.lr)}
+    probe = _optimizer_probe(loop.optimizer, task[0] if isinstance(task, tuple) else task)
+    return record | {"optimizer": "given"} | ({"optimizer_probe": probe} if probe else {})
 
 
-def _own_config(run: RunDir, evolution: Evolution, seed: int) -> RunDirError | None:
+PERFORMANCE_ONLY = ("kernel", "tiling")
+"""Strategy fields that change how fast a step runs, not what it computes."""
+
+
+def _settings(obj: Any) -> Any:
+    """A strategy's settings as JSON values: numbers, strings, layouts (``describe``) and
+    nested dataclasses such as its credit network's sizes; arrays and callables, which
+    config.json cannot hold, are left out (None)."""
+    if obj is None or isinstance(obj, bool | int | float | str):
+        return obj
+    if isinstance(obj, np.integer | np.floating):
+        return obj.item()
+    if callable(getattr(obj, "describe", None)):
+        return obj.describe()
+    if isinstance(obj, tuple | list):
+        items = [_settings(v) for v in obj]
+        return (
+            None
+            if any(v is None and o is not None for v, o in zip(items, obj, strict=True))
+            else items
+        )
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        fields = {f.name: _settings(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return {k: v for k, v in fields.items() if v is not None and k not in PERFORMANCE_ONLY}
+    return None
+
+
+def _optimizer_probe(tx: Any, task: Any) -> list[float] | None:
+    """What an optax optimizer does, in two numbers: the summed size of its first two
+    updates of fixed gradients on the task's parameter shapes (4 significant digits).
+    Another optimizer or rate gives other numbers; the same one on another device agrees to
+    those digits (float32 steps differ from device to device near the 7th). None where it
+    cannot be probed (an optimizer whose update needs more arguments, a task without
+    ``init_params``)."""
+    try:
+        shapes = jax.eval_shape(task.init_params, jax.random.PRNGKey(0))
+        leaves, treedef = jax.tree.flatten(shapes)
+        grads = treedef.unflatten(
+            [np.sin(np.arange(1, a.size + 1)).reshape(a.shape).astype(a.dtype) for a in leaves]
+        )
+        params = jax.tree.map(lambda g: 0.5 * g, grads)
+        state = tx.init(params)
+        sizes = []
+        for _ in range(2):
+            updates, state = tx.update(grads, state, params)
+            sizes.append(sum(float(np.abs(np.asarray(u)).sum()) for u in jax.tree.leaves(updates)))
+    except Exception:  # a probe only: an optimizer it cannot run is not refused for that
+        return None
+    return [float(f"{v:.4g}") for v in sizes] if all(np.isfinite(sizes)) else None
+
+
+def _own_config(run: RunDir, evolution: Evolution, task: Any, seed: int) -> RunDirError | None:
     """Give a run started by a caller of its own (a user's task, say) the config.json that
     ``RunDir(out, resume=True)`` needs, so a new process can resume it; resuming such a run
     with other PGPE settings, another inner loop (steps, rate, strategy) or another seed is
     refused, as ``tdca evolve`` refuses it. Callers that write their own config
     (``tdca evolve``, ``tdca gaussian``) check theirs."""
-    cfg, inner = evolution.config, _inner_record(evolution.inner)
+    cfg, inner = evolution.config, _inner_record(evolution.inner, task)
     now = {"seed": seed, "es": cfg.to_dict()} | ({"inner": inner} if inner else {})
     if not run.file("config.json").exists():
         run.write_config({"experiment": OWN_KIND, **now})
@@ -343,7 +401,7 @@ def evolve(
     cfg = evolution.config
     # What is wrong with this run directory is raised by check_agree, on every process at
     # once (with several processes, one raising alone would leave the others waiting).
-    problem: Exception | None = _own_config(run, evolution, seed) if config is None else None
+    problem: Exception | None = _own_config(run, evolution, task, seed) if config is None else None
     state = evolution.init(jax.random.PRNGKey(seed), initial_params)
     start = 0
     to_write, config = config, _resumable_config(run, config)
@@ -386,6 +444,7 @@ def evolve(
     interrupted = False
     t_start = time.perf_counter()
     vote = processes.StopVote()  # several processes stop together, or not at all
+    all_diverged = False  # has a generation had no finite fitness yet (said once)
     with (
         evolution_progress(label, cfg.generations, start, enabled=progress) as advance,
         run.file(HISTORY).open("a") as log,
@@ -411,6 +470,15 @@ def evolve(
                     f"best {stats['best_fitness']:.4g} mean {stats['mean_fitness']:.4g} "
                     f"diverged {stats['diverged']}"
                 )
+                if stats["diverged"] >= cfg.population and not all_diverged:
+                    all_diverged = True
+                    said = (
+                        f"every candidate diverged in generation {row['generation']} (no finite "
+                        "fitness), so the search did not move; look at the data (NaN?), the "
+                        "inner-loop rate and the credit network's scale"
+                    )
+                    run.log(f"warning: {said}")
+                    print(f"tdca: warning: {run.path}: {said}", file=sys.stderr)
                 if keep is not None and generation % keep[0] == 0:
                     keep[1](generation, evolution.mean(state), row)
                 if generation % cfg.checkpoint_every == 0 or generation == cfg.generations:

@@ -533,6 +533,11 @@ class EvolveConfig:
     )
 
     def __post_init__(self) -> None:
+        if not isinstance(self.datasets, tuple | list) or not all(
+            isinstance(d, str) for d in self.datasets
+        ):  # a bare string would be read letter by letter
+            said = f"got {self.datasets!r}"
+            raise ValueError(f"datasets must be a tuple of names, such as ('mnist',); {said}")
         if not self.datasets:
             raise ValueError("need at least one data set")
         if len({canonical_name(d).lower() for d in self.datasets}) != len(self.datasets):

@@ -12,6 +12,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from tdca.checks import is_integer
+
 Params = list[dict[str, jax.Array]]
 """One ``{"w": (n_in, n_out), "b": (n_out,)}`` per layer, bottom to top."""
 
@@ -65,7 +67,7 @@ class MLP:
             )
 
     def __post_init__(self) -> None:
-        if len(self.sizes) < 2 or any(int(s) < 1 for s in self.sizes):
+        if len(self.sizes) < 2 or not all(is_integer(s) and s >= 1 for s in self.sizes):
             raise ValueError(f"MLP sizes must be >= 2 positive integers, got {self.sizes}")
 
     @property

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 
+from tdca.checks import is_integer
 from tdca.networks.mlp import MLP, LayerTap, Params
 from tdca.precision import activation_dtype
 
@@ -38,6 +40,43 @@ def class_anchors(num_classes: int, dtype: jnp.dtype = jnp.float32) -> jax.Array
 
 def accuracy(logits: jax.Array, labels: jax.Array) -> jax.Array:
     return jnp.mean(jnp.argmax(logits, -1) == labels)
+
+
+def _concrete(a: object) -> bool:
+    """Values can be checked (not a tracer: a task may be built inside a traced function)."""
+    return not isinstance(a, jax.core.Tracer)
+
+
+def _check_labels(y: object, num_classes: int, name: str) -> None:
+    """Labels are whole numbers in [0, num_classes): one numbered from 1 or a -1 marker
+    would otherwise train to NaN or to a plausible wrong result (the loss reads -1 as the
+    last class, the one-hot target the credits see as no class), and 2.7 would become 2."""
+    if not _concrete(y):
+        return
+    labels = np.asarray(y)
+    if labels.dtype.kind not in "biuf":
+        raise ValueError(f"{name}: labels must be integers, got dtype {labels.dtype}")
+    if labels.size == 0:
+        return  # the shape checks say what is missing
+    fractional = labels[labels != np.round(labels)] if labels.dtype.kind == "f" else labels[:0]
+    if fractional.size:
+        raise ValueError(
+            f"{name}: labels must be whole numbers (class indices), got {fractional[0]}"
+        )
+    low, high = labels.min(), labels.max()
+    if low < 0 or high >= num_classes:
+        hint = "; numbered from 1? subtract 1" if low >= 1 and high == num_classes else ""
+        raise ValueError(
+            f"{name}: labels must be in [0, {num_classes - 1}] for {num_classes} classes, "
+            f"got values from {low} to {high}{hint}"
+        )
+
+
+def _check_finite(x: jax.Array, name: str) -> None:
+    """Features are finite: a NaN pixel makes every candidate's training diverge."""
+    if _concrete(x) and not bool(jnp.isfinite(x).all()):
+        bad = int(jnp.size(x) - jnp.isfinite(x).sum())
+        raise ValueError(f"{name} holds {bad} non-finite values (NaN or infinity)")
 
 
 @struct.dataclass
@@ -73,9 +112,13 @@ class ClassificationTask:
         # The data are stored in the run's activation dtype (float32 unless the run's
         # precision is bfloat16-activations); the network then computes in it.
         dtype = activation_dtype()
+        _check_labels(y, num_classes, "y")
         x, y = jnp.asarray(x, dtype), jnp.asarray(y, jnp.int32)
         if x.ndim != 2 or y.shape != (x.shape[0],):
             raise ValueError(f"need x (N, features) and y (N,), got {x.shape} and {y.shape}")
+        if x.shape[0] == 0:
+            raise ValueError("need at least one example, got an empty x")
+        _check_finite(x, "x")
         if model.sizes[0] != x.shape[1] or model.sizes[-1] != num_classes:
             raise ValueError(
                 f"model {model.sizes} does not fit {x.shape[1]} inputs and {num_classes} classes"
@@ -86,21 +129,28 @@ class ClassificationTask:
         if (options.get("x_fit") is None) != (options.get("y_fit") is None):
             raise ValueError("give both x_fit and y_fit, or neither")
         if options.get("x_fit") is not None:
+            _check_labels(options["y_fit"], num_classes, "y_fit")
             xf = jnp.asarray(options["x_fit"], dtype)
             yf = jnp.asarray(options["y_fit"], jnp.int32)
             if xf.ndim != 2 or xf.shape[1] != x.shape[1] or yf.shape != (xf.shape[0],):
                 raise ValueError(
                     f"x_fit/y_fit shapes {xf.shape}, {yf.shape} do not fit x {x.shape}"
                 )
+            if xf.shape[0] == 0:
+                raise ValueError("x_fit holds no example")
+            _check_finite(xf, "x_fit")
             options = {**options, "x_fit": xf, "y_fit": yf}
-        holdout = int(options.get("fit_holdout", 0))  # type: ignore[call-overload]
+        holdout = options.get("fit_holdout", 0)
+        if not is_integer(holdout):
+            raise ValueError(f"fit_holdout must be an integer, got {holdout!r}")
         if holdout and not 1 <= holdout < x.shape[0]:
             raise ValueError(f"fit_holdout must be in [1, {x.shape[0] - 1}], got {holdout}")
         if holdout and options.get("x_fit") is not None:
             raise ValueError("give x_fit/y_fit or fit_holdout, not both")
         batch_size = options.get("batch_size")
         n_train = x.shape[0] - holdout
-        if batch_size is not None and not 1 <= int(batch_size) <= n_train:  # type: ignore[call-overload]
+        fits = is_integer(batch_size) and 1 <= batch_size <= n_train  # type: ignore[operator]
+        if batch_size is not None and not fits:
             raise ValueError(f"batch_size must be in [1, {n_train}], got {batch_size}")
         return cls(x=x, y=y, model=model, num_classes=num_classes, **options)  # type: ignore[arg-type]
 

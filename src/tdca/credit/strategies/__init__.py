@@ -9,6 +9,7 @@ feedback rule, without touching the library.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,14 +25,26 @@ STRATEGIES = ("bp", "fa", "dfa", "tdca")
 
 def make_strategy(name: str, task: Task, **options: Any) -> CreditStrategy:
     """Build a strategy for ``task``: ``tdca`` with ``options`` (hidden, layout, ...), or a
-    learner's strategy by name (``bp``, ``fa``, ``dfa`` and what ``register_learner`` added;
-    the init it starts from is the learner's ``init_scheme``)."""
+    learner's strategy by name (``bp``, ``fa``, ``dfa`` and what ``register_learner`` added).
+
+    Only the strategy: an ``InnerLoop`` starts from the *task's* ``init_scheme`` (``zero``
+    by default), not the learner's (``LEARNERS[name].init_scheme``, which ``train_learner``
+    uses). Backprop from exact zeros moves only the output biases, so ``bp`` on such a task
+    warns; give the task ``init_scheme="kaiming"`` (``task.replace(init_scheme=...)``)."""
     if name == "tdca":
         return TDCA.for_task(task, **options)
     if name in LEARNERS:
         if options:
             raise ValueError(f"options {sorted(options)} are TDCA's; strategy {name!r} takes none")
-        return LEARNERS[name].build(task)
+        strategy = LEARNERS[name].build(task)
+        if isinstance(strategy, BP) and getattr(task, "init_scheme", None) == "zero":
+            warnings.warn(
+                f"make_strategy({name!r}): the task starts from exact zeros (its init_scheme), "
+                "where backprop moves only the output biases; give the task "
+                f"init_scheme={LEARNERS[name].init_scheme!r} (task.replace(init_scheme=...))",
+                stacklevel=2,
+            )
+        return strategy
     raise ValueError(f"unknown strategy {name!r}; choose one of {(*LEARNERS, 'tdca')}")
 
 
