@@ -405,5 +405,17 @@ def test_a_resume_with_another_credit_layout_anchoring_or_given_optimizer_is_ref
         with pytest.raises(RunDirError, match=said):
             evolve(evo, task, beta0, RunDir(tmp_path / "r", resume=True), seed=0, resume=True)
     evo, beta0 = evolution(generations=3)  # the same settings, a new optimizer object
+    relabelled = task.replace(y=(task.y + 1) % 3)  # other data, same shapes
+    with pytest.raises(RunDirError, match="task_digest: the task's data or settings differ"):
+        evolve(evo, relabelled, beta0, RunDir(tmp_path / "r", resume=True), seed=0, resume=True)
+    with pytest.raises(RunDirError, match="task_digest"):  # a static setting
+        evolve(
+            evo,
+            task.replace(fitness_metric="accuracy"),
+            beta0,
+            RunDir(tmp_path / "r", resume=True),
+            seed=0,
+            resume=True,
+        )
     run = RunDir(tmp_path / "r", resume=True)
     assert evolve(evo, task, beta0, run, seed=0, progress=False, resume=True).generation == 3

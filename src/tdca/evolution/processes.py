@@ -10,6 +10,7 @@ process everything here is a no-op.
 from __future__ import annotations
 
 import hashlib
+import re
 import signal
 import socket
 import threading
@@ -97,11 +98,21 @@ def fingerprint(evolution: Any, task: Any, initial_params: Any) -> int:
     settings = [type(inner).__qualname__, type(getattr(loop, "strategy", None)).__qualname__]
     settings += [getattr(loop, a, None) for a in ("steps", "lr", "fitness_last")]
     h = hashlib.sha256(repr((evolution.config, settings)).encode())
-    for leaf in jax.tree.leaves((task, initial_params)):
+    h.update(tree_digest((task, initial_params)).encode())
+    return int.from_bytes(h.digest()[:4], "little") & 0x7FFFFFFF
+
+
+def tree_digest(tree: Any) -> str:
+    """A hex digest of a pytree (a task, say): its structure with its static settings (a
+    network's sizes, a class count; object addresses left out, as they differ between
+    processes) and every array's dtype, shape and bytes."""
+    leaves, treedef = jax.tree.flatten(tree)
+    h = hashlib.sha256(re.sub(r" at 0x[0-9a-fA-F]+", "", str(treedef)).encode())
+    for leaf in leaves:
         a = np.asarray(leaf)
         h.update(f"{a.dtype}{a.shape}".encode())
         h.update(np.ascontiguousarray(a).tobytes())
-    return int.from_bytes(h.digest()[:4], "little") & 0x7FFFFFFF
+    return h.hexdigest()[:16]
 
 
 _agreement_entered = False

@@ -210,23 +210,30 @@ def _own_config(run: RunDir, evolution: Evolution, task: Any, seed: int) -> RunD
     """Give a run started by a caller of its own (a user's task, say) the config.json that
     ``RunDir(out, resume=True)`` needs, so a new process can resume it; resuming such a run
     with other PGPE settings, another inner loop (steps, rate, strategy) or another seed is
-    refused, as ``tdca evolve`` refuses it. Callers that write their own config
-    (``tdca evolve``, ``tdca gaussian``) check theirs."""
+    refused, as ``tdca evolve`` refuses it, and so is one on another task (other data or
+    settings: ``processes.tree_digest``). Callers that write their own config (``tdca
+    evolve``, ``tdca gaussian``) check theirs."""
     cfg, inner = evolution.config, _inner_record(evolution.inner, task)
     now = {"seed": seed, "es": cfg.to_dict()} | ({"inner": inner} if inner else {})
+    now["task_digest"] = processes.tree_digest(task)  # of its arrays and static settings
     if not run.file("config.json").exists():
         run.write_config({"experiment": OWN_KIND, **now})
         return None
     saved = run.read_json("config.json")
     if not isinstance(saved, dict) or saved.get("experiment") != OWN_KIND:
         return None
-    then = {k: saved.get(k) for k in ("seed", "es", "inner") if k in saved}
+    then = {k: saved.get(k) for k in ("seed", "es", "inner", "task_digest") if k in saved}
     differ = _differing(then, now)
     if not differ:
         return None
+    task_note = (
+        "; task_digest: the task's data or settings differ from those the run started on"
+        if "task_digest" in differ
+        else ""
+    )
     return RunDirError(
-        f"{run.path} was started with other settings ({_described(differ)}; the generation "
-        "count may change); start a new run for new settings"
+        f"{run.path} was started with other settings ({_described(differ)}{task_note}; the "
+        "generation count may change); start a new run for new settings"
     )
 
 
