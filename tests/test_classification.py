@@ -807,7 +807,10 @@ def test_labels_and_features_a_task_cannot_train_on_are_refused_by_name():
     x = rng.normal(size=(12, 4)).astype(np.float32)
     y = np.arange(12) % 3
     net = MLP((4, 5, 3))
-    assert ClassificationTask.create(x, y.astype(np.float64), net, 3).y.dtype == jnp.int32
+    for whole in (y.astype(np.float64), jnp.asarray(y, jnp.bfloat16), y.astype(np.uint8)):
+        task = ClassificationTask.create(x, whole, net, 3)
+        np.testing.assert_array_equal(task.y, y)
+        assert task.y.dtype == jnp.int32
     bad = [
         (y + 1, r"labels must be in \[0, 2\] .* from 1 to 3; numbered from 1\? subtract 1"),
         (np.where(y == 0, -1, y), r"labels must be in \[0, 2\] .* from -1 to 2$"),

@@ -229,3 +229,17 @@ def test_parameters_shaped_for_another_network_are_named(task):
     foreign = DFA.for_task(other).init(jax.random.key(0))
     with pytest.raises(ValueError, match=r"parameters are not shaped .*\(3, 7\).*\[\(3, 6\)"):
         InnerLoop(dfa, 2, 0.1).run(foreign, task, jax.random.key(1))
+
+
+def test_a_strategy_whose_init_cannot_be_traced_still_runs(task):
+    """The parameter-shape check traces ``init``; a user's init that seeds numpy from the
+    key cannot be traced, and the loop then runs unchecked, as before the check."""
+
+    class NumpyDFA(DFA):
+        def init(self, key):
+            rng = np.random.default_rng(int(jax.random.key_data(key).sum()))
+            return [jnp.asarray(rng.normal(size=(3, u)), jnp.float32) for u in (6, 5)]
+
+    dfa = NumpyDFA(units=DFA.for_task(task).units)
+    theta, _ = InnerLoop(dfa, 3, 0.1).run(dfa.init(jax.random.key(0)), task, jax.random.key(1))
+    assert all(bool(jnp.isfinite(a).all()) for a in jax.tree.leaves(theta))

@@ -127,6 +127,16 @@ def _process_id(text: str) -> int:
     return value
 
 
+def _tell_the_other_processes(joined: bool) -> None:
+    """A process of a distributed job that stops before the run-directory agreement takes
+    part in it as one that cannot start (``processes.fail_together``), so the others stop
+    with the reason instead of waiting for it; a no-op after the agreement or alone."""
+    if joined:
+        from tdca.evolution.processes import fail_together
+
+        fail_together()
+
+
 def _join_job(args: argparse.Namespace) -> bool:
     """Join the jax.distributed job the distributed options describe, before any JAX work;
     whether it did."""
@@ -969,14 +979,15 @@ def main(argv: list[str] | None = None) -> int:
         return handlers[args.command](args)
     except (RunDirError, ArtifactError, DatasetError, Unsupported, ValueError, OSError) as e:
         print(f"tdca {args.command}: error: {e}", file=sys.stderr)
-        if joined:  # the other processes are told, not left waiting for this one
-            from tdca.evolution.processes import fail_together
-
-            fail_together()
+        _tell_the_other_processes(joined)
         return 2
     except KeyboardInterrupt:
         print(f"interrupted{_resume_hint(args)}", file=sys.stderr)
+        _tell_the_other_processes(joined)
         return 130
+    except BaseException:  # a bug's traceback, still not leaving the other processes waiting
+        _tell_the_other_processes(joined)
+        raise
     finally:
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)

@@ -48,8 +48,12 @@ def _check_shaped_like(
     """``tree`` has the shapes ``make(key)`` gives, or shapes that broadcast to them;
     checked while tracing, so free. The parameters of a strategy built for another
     architecture are named, not met as a broadcasting error inside the local rule."""
+    try:
+        made = jax.eval_shape(make, key)
+    except Exception:  # an init that cannot be traced (numpy seeded from the key): unchecked
+        return
     leaves, treedef = jax.tree.flatten(tree)
-    expected, want_def = jax.tree.flatten(jax.eval_shape(make, key))
+    expected, want_def = jax.tree.flatten(made)
 
     def fits(given: tuple[int, ...], want: tuple[int, ...]) -> bool:
         try:
@@ -61,7 +65,7 @@ def _check_shaped_like(
         fits(jnp.shape(a), e.shape) for a, e in zip(leaves, expected, strict=True)
     ):
         shapes = jax.tree.map(jnp.shape, tree)
-        want = jax.tree.map(lambda s: s.shape, jax.eval_shape(make, key))
+        want = jax.tree.map(lambda s: s.shape, made)
         raise ValueError(
             f"{what} not shaped as this inner loop's strategy and task need: {shapes} "
             f"given, {want} expected (built for another network?)"

@@ -9,6 +9,7 @@ process everything here is a no-op.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import signal
@@ -98,21 +99,55 @@ def fingerprint(evolution: Any, task: Any, initial_params: Any) -> int:
     settings = [type(inner).__qualname__, type(getattr(loop, "strategy", None)).__qualname__]
     settings += [getattr(loop, a, None) for a in ("steps", "lr", "fitness_last")]
     h = hashlib.sha256(repr((evolution.config, settings)).encode())
-    h.update(tree_digest((task, initial_params)).encode())
+    _add_arrays(h, jax.tree.leaves((task, initial_params)))
     return int.from_bytes(h.digest()[:4], "little") & 0x7FFFFFFF
 
 
-def tree_digest(tree: Any) -> str:
-    """A hex digest of a pytree (a task, say): its structure with its static settings (a
-    network's sizes, a class count; object addresses left out, as they differ between
-    processes) and every array's dtype, shape and bytes."""
-    leaves, treedef = jax.tree.flatten(tree)
-    h = hashlib.sha256(re.sub(r" at 0x[0-9a-fA-F]+", "", str(treedef)).encode())
+def _add_arrays(h: Any, leaves: list[Any]) -> None:
+    """Every array's dtype, shape and bytes (a typed PRNG key by its key data)."""
     for leaf in leaves:
+        if isinstance(leaf, jax.Array) and jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+            leaf = jax.random.key_data(leaf)
         a = np.asarray(leaf)
         h.update(f"{a.dtype}{a.shape}".encode())
         h.update(np.ascontiguousarray(a).tobytes())
+
+
+def tree_digest(tree: Any) -> str:
+    """A hex digest of a pytree (a task, say): its arrays (``_add_arrays``) and its
+    structure with its static settings (a network's sizes, a class count), written the
+    same way in every process: sets and dicts sorted, object addresses left out."""
+    leaves, treedef = jax.tree.flatten(tree)
+    h = hashlib.sha256(_canonical_structure(treedef).encode())
+    _add_arrays(h, leaves)
     return h.hexdigest()[:16]
+
+
+def _canonical_structure(treedef: Any) -> str:
+    data = treedef.node_data()
+    if data is None:  # a leaf
+        return "*"
+    kind, static = data
+    children = ",".join(_canonical_structure(c) for c in treedef.children())
+    return f"{kind.__module__}.{kind.__qualname__}[{_canonical(static)}]({children})"
+
+
+def _canonical(value: Any) -> str:
+    """``repr`` that does not depend on the process: set order follows string hashing,
+    which Python seeds per process, and default reprs hold addresses."""
+    if isinstance(value, set | frozenset):
+        return "{" + ",".join(sorted(_canonical(v) for v in value)) + "}"
+    if isinstance(value, dict):
+        items = sorted(f"{_canonical(k)}:{_canonical(v)}" for k, v in value.items())
+        return "{" + ",".join(items) + "}"
+    if isinstance(value, list | tuple):
+        return f"{type(value).__name__}(" + ",".join(_canonical(v) for v in value) + ")"
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = ",".join(
+            f"{f.name}={_canonical(getattr(value, f.name))}" for f in dataclasses.fields(value)
+        )
+        return f"{type(value).__qualname__}({fields})"
+    return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(value))
 
 
 _agreement_entered = False
@@ -134,9 +169,12 @@ def fail_together() -> None:
     _agreement_entered = True
     from jax.experimental import multihost_utils
 
-    multihost_utils.broadcast_one_to_all(np.int32(time.time_ns() % 2**31))
-    multihost_utils.sync_global_devices("tdca: run-directory markers written")
-    multihost_utils.process_allgather(np.array([0, 0, 0, 0, 0, 1], dtype=np.int32))
+    try:
+        multihost_utils.broadcast_one_to_all(np.int32(time.time_ns() % 2**31))
+        multihost_utils.sync_global_devices("tdca: run-directory markers written")
+        multihost_utils.process_allgather(np.array([0, 0, 0, 0, 0, 1], dtype=np.int32))
+    except Exception:
+        pass
 
 
 def check_agree(

@@ -54,11 +54,14 @@ def _check_labels(y: object, num_classes: int, name: str) -> None:
     if not _concrete(y):
         return
     labels = np.asarray(y)
-    if labels.dtype.kind not in "biuf":
+    floating = jnp.issubdtype(labels.dtype, jnp.floating)  # bfloat16 too (numpy kind 'V')
+    if not (floating or jnp.issubdtype(labels.dtype, jnp.integer) or labels.dtype == bool):
         raise ValueError(f"{name}: labels must be integers, got dtype {labels.dtype}")
     if labels.size == 0:
         return  # the shape checks say what is missing
-    fractional = labels[labels != np.round(labels)] if labels.dtype.kind == "f" else labels[:0]
+    if floating:
+        labels = labels.astype(np.float64)
+    fractional = labels[labels != np.round(labels)] if floating else labels[:0]
     if fractional.size:
         raise ValueError(
             f"{name}: labels must be whole numbers (class indices), got {fractional[0]}"
