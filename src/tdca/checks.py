@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import jax
 import numpy as np
 
 
@@ -22,6 +23,29 @@ def is_integer(value: Any) -> bool:
 def is_finite_number(value: Any) -> bool:
     """A real number that is neither NaN nor infinite (a string or None is not)."""
     return isinstance(value, int | float | np.number) and math.isfinite(value)
+
+
+def shape_mismatch(tree: Any, expected: Any, *, broadcast: bool = False) -> str | None:
+    """None where ``tree`` has the structure of ``expected`` (arrays, or
+    ``jax.ShapeDtypeStruct``) and its shapes, or with ``broadcast`` shapes that broadcast to
+    them; else "<shapes> given, <shapes> expected", for the caller's error message."""
+    leaves, treedef = jax.tree.flatten(tree)
+    want, want_def = jax.tree.flatten(expected)
+
+    def fits(given: tuple[int, ...], target: tuple[int, ...]) -> bool:
+        if not broadcast:
+            return given == target
+        try:
+            return np.broadcast_shapes(given, target) == target
+        except ValueError:
+            return False
+
+    if treedef == want_def and all(
+        fits(np.shape(a), np.shape(e)) for a, e in zip(leaves, want, strict=True)
+    ):
+        return None
+    shapes = jax.tree.map(np.shape, tree)
+    return f"{shapes} given, {jax.tree.map(np.shape, expected)} expected"
 
 
 def config_fields(

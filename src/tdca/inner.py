@@ -14,10 +14,9 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
-from tdca.checks import is_finite_number, is_integer
+from tdca.checks import is_finite_number, is_integer, shape_mismatch
 from tdca.credit.strategies.base import CreditStrategy
 from tdca.tasks.base import GENERATION_STREAM, Task, Theta, for_generation
 
@@ -52,23 +51,11 @@ def _check_shaped_like(
         made = jax.eval_shape(make, key)
     except Exception:  # an init that cannot be traced (numpy seeded from the key): unchecked
         return
-    leaves, treedef = jax.tree.flatten(tree)
-    expected, want_def = jax.tree.flatten(made)
-
-    def fits(given: tuple[int, ...], want: tuple[int, ...]) -> bool:
-        try:
-            return np.broadcast_shapes(given, want) == want
-        except ValueError:
-            return False
-
-    if treedef != want_def or not all(
-        fits(jnp.shape(a), e.shape) for a, e in zip(leaves, expected, strict=True)
-    ):
-        shapes = jax.tree.map(jnp.shape, tree)
-        want = jax.tree.map(lambda s: s.shape, made)
+    mismatch = shape_mismatch(tree, made, broadcast=True)
+    if mismatch is not None:
         raise ValueError(
-            f"{what} not shaped as this inner loop's strategy and task need: {shapes} "
-            f"given, {want} expected (built for another network?)"
+            f"{what} not shaped as this inner loop's strategy and task need: {mismatch} "
+            "(built for another network?)"
         )
 
 

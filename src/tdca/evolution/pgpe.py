@@ -24,7 +24,7 @@ import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from tdca.checks import config_fields, is_finite_number, is_integer
+from tdca.checks import config_fields, is_finite_number, is_integer, shape_mismatch
 from tdca.inner import InnerLoop
 from tdca.tasks.base import Task
 
@@ -165,12 +165,11 @@ class Evolution:
             """The ES state centred on ``mean`` (jitted), after checking that ``mean`` is
             shaped like the template (evosax would flatten another one without a word, and
             the first generation fail on the sizes)."""
-            shapes = jax.tree.map(jnp.shape, mean)
-            want = jax.tree.map(lambda s: s.shape, self.template_shapes)
-            if jax.tree.structure(shapes) != jax.tree.structure(want) or shapes != want:
+            mismatch = shape_mismatch(mean, self.template_shapes)
+            if mismatch is not None:
                 raise ValueError(
-                    f"the initial mean is not shaped like the template the Evolution was "
-                    f"built with: {shapes} given, {want} expected"
+                    "the initial mean is not shaped like the template the Evolution was "
+                    f"built with: {mismatch}"
                 )
             return jitted_init(key, mean)
 

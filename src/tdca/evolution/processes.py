@@ -9,6 +9,7 @@ process everything here is a no-op.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import re
@@ -156,29 +157,26 @@ every process runs the same collectives, and a failure needs no more sharing."""
 
 
 def fail_together() -> None:
-    """Take part in ``check_agree``'s collectives as a process that cannot start.
+    """Take part in ``check_agree`` as a process that cannot start.
 
     A process of a multi-process job that fails before the run-directory agreement (a
     wrong ``--resume`` folder, a locked or non-empty ``--out``, data it cannot read) would
-    otherwise exit while the others wait for it in those collectives until JAX aborts them;
-    so it says it cannot start, the others stop with "processes [i] cannot ..." and every
-    process exits. A no-op with one process, or once the agreement was entered."""
-    global _agreement_entered
+    otherwise exit while the others wait for it in that agreement's collectives until JAX
+    aborts them; so it joins the agreement with a problem and no run directory, the others
+    stop with "processes [i] cannot ..." and every process exits. A no-op with one process,
+    or once the agreement was entered."""
     if jax.process_count() == 1 or _agreement_entered:
         return
-    _agreement_entered = True
-    from jax.experimental import multihost_utils
-
-    try:
-        multihost_utils.broadcast_one_to_all(np.int32(time.time_ns() % 2**31))
-        multihost_utils.sync_global_devices("tdca: run-directory markers written")
-        multihost_utils.process_allgather(np.array([0, 0, 0, 0, 0, 1], dtype=np.int32))
-    except Exception:
-        pass
+    # what it raises back is this process's own problem (already said), or, where another
+    # process died first, a collective's failure: either way this process just exits
+    with contextlib.suppress(Exception):
+        check_agree(
+            None, None, None, None, start=0, end=0, seed=0, problem=RunDirError("cannot start")
+        )
 
 
 def check_agree(
-    run: RunDir,
+    run: RunDir | None,
     evolution: Any,
     task: Any,
     initial_params: Any,
@@ -194,7 +192,8 @@ def check_agree(
     the same evolution (``fingerprint``, computed only with several processes). Every
     process raises the same error, so none is left waiting. ``problem`` is what this
     process found wrong with its own run directory (raised here, not before: with several
-    processes the others raise too instead of waiting for it)."""
+    processes the others raise too instead of waiting for it); a process with a problem
+    needs no run directory or evolution (``fail_together``)."""
     global _agreement_entered
     if jax.process_count() == 1:
         if problem is not None:
@@ -203,12 +202,13 @@ def check_agree(
     _agreement_entered = True
     from jax.experimental import multihost_utils
 
-    digest = fingerprint(evolution, task, initial_params)
+    digest = 0 if problem is not None else fingerprint(evolution, task, initial_params)
     launch = int(multihost_utils.broadcast_one_to_all(np.int32(time.time_ns() % 2**31)))
     mine = f".process-{jax.process_index()}"
-    run.file(mine).write_text(f"{launch}\n")
+    if run is not None:
+        run.file(mine).write_text(f"{launch}\n")
     multihost_utils.sync_global_devices("tdca: run-directory markers written")
-    shared = any(
+    shared = run is not None and any(
         p.name != mine and p.read_text().strip() == str(launch) for p in run.path.glob(".process-*")
     )
     mine_row = np.array(
@@ -218,8 +218,8 @@ def check_agree(
     if rows[:, 4].any():
         where = [i for i, r in enumerate(rows) if r[4]]
         raise RunDirError(
-            f"processes {where} write the same run directory ({run.path} on process "
-            f"{jax.process_index()}); give each process its own --out"
+            f"processes {where} write the same run directory ({getattr(run, 'path', None)} on "
+            f"process {jax.process_index()}); give each process its own --out"
         )
     if rows[:, 5].any():  # before the comparisons: its own reason is the clearer one
         if problem is not None:

@@ -219,8 +219,9 @@ def _optimizer_probe(tx: Any, task: Any) -> list[float] | None:
 
 
 def _probes_differ(then: Any, now: Any) -> bool:
+    """Two unequal optimizer probes (``_differing`` found them so) beyond float rounding."""
     if not (isinstance(then, list) and isinstance(now, list)) or len(then) != len(now):
-        return then is not None and now is not None and then != now
+        return True
     return not np.allclose(then, now, rtol=PROBE_RTOL, atol=1e-12)
 
 
@@ -241,14 +242,10 @@ def _own_config(run: RunDir, evolution: Evolution, task: Any, seed: int) -> RunD
     if not isinstance(saved, dict) or saved.get("experiment") != OWN_KIND:
         return None
     then = {k: saved.get(k) for k in ("seed", "es", "inner", "task_digest") if k in saved}
-    probes = [
-        d.get("inner", {}).get("optimizer_probe") if isinstance(d.get("inner"), dict) else None
-        for d in (then, now)
-    ]
     differ = _differing(then, now)
-    differ.pop("inner.optimizer_probe", None)  # compared within float tolerance
-    if _probes_differ(*probes):
-        differ["inner.optimizer_probe"] = (probes[0], probes[1])
+    probes = differ.pop("inner.optimizer_probe", None)  # unequal: within float rounding?
+    if probes is not None and _probes_differ(*probes):
+        differ["inner.optimizer_probe"] = probes
     if not differ:
         return None
     task_note = (

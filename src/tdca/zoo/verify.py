@@ -50,7 +50,9 @@ def verify(
         if max_train_size is None or row["train_size"] <= max_train_size
     ]
     for dataset in dict.fromkeys(row["dataset"] for _, row in todo):
-        load_dataset(dataset, data_dir)  # a clear DatasetError now; cached for the rows
+        # a clear DatasetError now; the rows then read the converted cache again (well
+        # under a second here, against minutes of training)
+        load_dataset(dataset, data_dir)
     rows = []
     for name, row in todo:
         rows.append(verify_row(name, row, data_dir))
