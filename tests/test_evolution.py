@@ -337,7 +337,6 @@ def test_a_swallowed_ctrl_c_still_stops_the_run_after_its_generation(tmp_path):
     """A Ctrl-C can land in a garbage-collector callback of JAX's, where Python prints the
     KeyboardInterrupt as "Exception ignored" and goes on. The run must still stop (after
     that generation, checkpointed), not run to its end as if nothing was pressed."""
-    import os
     import signal
     import time
 
@@ -434,7 +433,7 @@ def test_a_tasks_digest_is_the_same_in_every_process_and_takes_typed_keys():
 
     code = textwrap.dedent(
         """
-        import dataclasses, jax
+        import jax
         from flax import struct
         from tdca.evolution.processes import tree_digest
 
