@@ -474,6 +474,25 @@ def test_tdca_evolve_joins_a_distributed_job(tmp_path):
     for d, processes in [("p0", 2), ("p1", 2), ("one", 1)]:
         evolution = json.loads((tmp_path / d / "metrics.json").read_text())["evolution"]
         assert (evolution["devices"], evolution["processes"]) == (4, processes)
+        assert evolution["devices_by_generation"] == [{"from": 0, "to": 1, "devices": 4}]
+    # Resumed on one device, the run says that its first generations ran on four.
+    resume = [sys.executable, str(script), "evolve", "--resume", str(tmp_path / "one")]
+    more = subprocess.run(
+        [*resume, "--generations", "3", "--no-progress"],
+        env=_env(1, full_optimisation=False),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert more.returncode == 0, more.stderr
+    evolution = json.loads((tmp_path / "one" / "metrics.json").read_text())["evolution"]
+    assert evolution["devices"] == 1
+    assert evolution["devices_by_generation"] == [
+        {"from": 0, "to": 1, "devices": 4},
+        {"from": 2, "to": 2, "devices": 1},
+    ]
+    said = "the population is now sharded over 1 device(s); generations before 2 ran on 4"
+    assert said in (tmp_path / "one" / "log.txt").read_text()
     # A process that cannot start (a --resume folder that is not there) tells the other,
     # which stops with the reason; both used to wait in the agreement until JAX aborted.
     resumed = (tmp_path / "p1" / "metrics.jsonl").read_text()

@@ -52,8 +52,23 @@ class EvolutionResult:
             "final_centre_fitness": last.get("centre_fitness"),
             "final_best_fitness": last.get("best_fitness"),
             "diverged_total": int(sum(r["diverged"] for r in self.history)),
+            "devices_by_generation": devices_by_generation(self.history),
             "seconds_this_session": round(seconds, 2),
         }
+
+
+def devices_by_generation(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """How many devices the population was sharded over, as runs of generations
+    (``{"from": 0, "to": 49, "devices": 1}``, both ends included): a run resumed on another
+    machine says so. ``devices`` is None for rows logged before the count was recorded."""
+    spans: list[dict[str, Any]] = []
+    for row in history:
+        count, generation = row.get("devices"), row.get("generation")
+        if spans and spans[-1]["devices"] == count:
+            spans[-1]["to"] = generation
+        else:
+            spans.append({"from": generation, "to": generation, "devices": count})
+    return spans
 
 
 def open_run(
@@ -462,6 +477,14 @@ def evolve(
         run.write_config(to_write)
     if start:
         run.log(f"resumed from generation {start}")
+        before = {r.get("devices") for r in history} - {None}
+        if before and before != {evolution.num_devices}:
+            counts = " and ".join(map(str, sorted(before)))
+            run.log(
+                f"the population is now sharded over {evolution.num_devices} device(s); "
+                f"generations before {start} ran on {counts} (metrics.json: "
+                "devices_by_generation)"
+            )
     _write_history(run, history)
 
     def checkpoint(generation: int) -> None:
@@ -488,6 +511,7 @@ def evolve(
                     "generation": generation,
                     **stats,
                     "seconds": round(time.perf_counter() - t0, 4),
+                    "devices": evolution.num_devices,  # a resume may run on another count
                 }
                 # The row goes into the history before the state counts the generation, so
                 # a Ctrl-C anywhere leaves no checkpointed generation without its row.

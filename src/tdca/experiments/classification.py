@@ -30,7 +30,13 @@ from tdca.credit.strategies.tdca import dfa_like_init
 from tdca.data import Dataset, canonical_name, load_dataset
 from tdca.data.cache import resolve_data_dir
 from tdca.data.loader import npz_path
-from tdca.evolution import ESConfig, Evolution, config_for_resume, evolve
+from tdca.evolution import (
+    ESConfig,
+    Evolution,
+    config_for_resume,
+    devices_by_generation,
+    evolve,
+)
 from tdca.inner import OPTIMIZERS, InnerLoop, make_optimizer
 from tdca.io import ArtifactError, read_meta
 from tdca.kernels import check_kernel
@@ -998,6 +1004,7 @@ def _evolve_and_evaluate(
             "first_centre_fitness": first_fitness,
             "diverged_total": int(sum(r["diverged"] for r in result.history)),
             "devices": evolution.num_devices,  # the population was sharded over these
+            "devices_by_generation": devices_by_generation(result.history),  # after resumes
             "processes": jax.process_count(),
             **(
                 {"credit_gain": float(strategy.net.gain(result.params))}
