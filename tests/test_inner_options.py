@@ -198,3 +198,31 @@ def test_one_step_from_a_zero_init_is_the_same_in_every_compilation() -> None:
         theta, _ = jax.jit(InnerLoop(dfa, 1, lr).run)(sp, task, key)
         for got, d in zip(jax.tree.leaves(theta), jax.tree.leaves(direction), strict=True):
             np.testing.assert_allclose(got, lr * np.asarray(d), rtol=1e-4, atol=1e-9)
+
+
+def test_a_start_for_another_network_or_task_is_named_not_trained() -> None:
+    """``theta0`` must have ``task.init_params``' shapes. Built for a narrower network, BP
+    used to train that other network without a word (its shapes chain); a GaussianTask
+    start with another number of points is named, with the way to say how many."""
+    from tdca.credit import BP
+    from tdca.tasks import GaussianTask
+
+    x, y = _data(64)
+    task = ClassificationTask.create(x, y, MLP((12, 8, 3)), 3, init_scheme="kaiming")
+    loop = InnerLoop(BP(), 3, 0.1)
+    key = jax.random.PRNGKey(0)
+    own = task.init_params(key)
+    trained, _ = loop.run((), task, key, theta0=own)
+    assert jax.tree.map(jnp.shape, trained) == jax.tree.map(jnp.shape, own)
+    narrow = ClassificationTask.create(x, y, MLP((12, 5, 3)), 3, init_scheme="kaiming")
+    with pytest.raises(ValueError, match=r"theta0 is not shaped .*another network or task"):
+        loop.run((), task, key, theta0=narrow.init_params(key))
+    with pytest.raises(ValueError, match="theta0 is not shaped"):
+        jax.jit(lambda t: loop.run((), task, key, theta0=t)[0])(narrow.init_params(key))
+
+    gauss = GaussianTask(num_points=64)
+    start = jnp.zeros((1, 5, 2))
+    with pytest.raises(ValueError, match=r"task.replace\(num_points=N\)"):
+        loop.run((), gauss, key, theta0=start)
+    moved, _ = loop.run((), gauss.replace(num_points=5), key, theta0=start)
+    assert moved.shape == (1, 5, 2) and bool(jnp.any(moved != start))

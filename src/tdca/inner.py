@@ -42,20 +42,26 @@ def make_optimizer(name: str, lr: float) -> optax.GradientTransformation:
 
 
 def _check_shaped_like(
-    tree: Any, make: Callable[[jax.Array], Any], key: jax.Array, what: str
+    tree: Any,
+    make: Callable[[jax.Array], Any],
+    key: jax.Array,
+    what: str,
+    *,
+    broadcast: bool = True,
+    hint: str = "built for another network?",
 ) -> None:
-    """``tree`` has the shapes ``make(key)`` gives, or shapes that broadcast to them;
-    checked while tracing, so free. The parameters of a strategy built for another
-    architecture are named, not met as a broadcasting error inside the local rule."""
+    """``tree`` has the shapes ``make(key)`` gives (or, with ``broadcast``, shapes that
+    broadcast to them); checked while tracing, so free. Parameters or a start built for
+    another architecture are named, not met as a broadcasting error inside the local rule
+    or, where shapes happen to chain (BP on a narrower network), not met at all."""
     try:
         made = jax.eval_shape(make, key)
     except Exception:  # an init that cannot be traced (numpy seeded from the key): unchecked
         return
-    mismatch = shape_mismatch(tree, made, broadcast=True)
+    mismatch = shape_mismatch(tree, made, broadcast=broadcast)
     if mismatch is not None:
         raise ValueError(
-            f"{what} not shaped as this inner loop's strategy and task need: {mismatch} "
-            "(built for another network?)"
+            f"{what} not shaped as this inner loop's strategy and task need: {mismatch} ({hint})"
         )
 
 
@@ -110,6 +116,16 @@ class InnerLoop:
         """
         k_init, k_batch = jax.random.split(key)
         _check_shaped_like(sparams, self.strategy.init, k_init, "the strategy's parameters are")
+        if theta0 is not None:
+            _check_shaped_like(
+                theta0,
+                task.init_params,
+                k_init,
+                "theta0 is",
+                broadcast=False,
+                hint="a start for another network or task? It must have task.init_params' "
+                "shapes; a GaussianTask's points: task.replace(num_points=N)",
+            )
         theta = task.init_params(k_init) if theta0 is None else theta0
         # A zero-initialised network is a compile-time constant; with one step XLA removes
         # the loop and, on CPU (jaxlib 0.10.2's YNNPACK fusions), a dot of activations with

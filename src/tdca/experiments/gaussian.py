@@ -109,15 +109,17 @@ def analyse(
     grid = _grid_points(task.domain, cfg.grid)
     theta_grid = _from_points(task, grid)
     record = lambda _task, th: th  # noqa: E731
+    # The same functions, with as many points as each start holds (theta0's shape is checked).
+    one, on_grid = task.replace(num_points=1), task.replace(num_points=len(grid))
 
     traj, finals = {}, {}
     for name, (loop, sp) in loops.items():
-        _, trace = jax.jit(lambda sp, loop=loop: loop.run(sp, task, key, starts, record))(sp)
+        _, trace = jax.jit(lambda sp, loop=loop: loop.run(sp, one, key, starts, record))(sp)
         traj[name] = np.concatenate([np.asarray(starts)[None], np.asarray(trace)])[:, :, 0]
-        final, _ = jax.jit(lambda sp, loop=loop: loop.run(sp, task, key, theta_grid))(sp)
+        final, _ = jax.jit(lambda sp, loop=loop: loop.run(sp, on_grid, key, theta_grid))(sp)
         finals[name] = np.asarray(final)
     basin_loop = InnerLoop(BP(), cfg.basin_steps, cfg.bp_lr)
-    basin_final = np.asarray(jax.jit(lambda: basin_loop.run((), task, key, theta_grid)[0])())
+    basin_final = np.asarray(jax.jit(lambda: basin_loop.run((), on_grid, key, theta_grid)[0])())
 
     # Update fields (one step's displacement) on a coarser grid for the quiver plots.
     field_pts = _grid_points(task.domain, 17)
