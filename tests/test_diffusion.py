@@ -88,3 +88,38 @@ def test_bad_diffusion_configs_are_refused():
     # a network without hidden layers has nothing to diffuse over: not silently dense
     with pytest.raises(ValueError, match=r"credited layers \(3,\) have none; use 'dense'"):
         CreditLayout.parse("line:4", (3,))
+
+
+@pytest.mark.parametrize("k,n", [(10, 100), (36, 900), (7, 20)])
+def test_group_scope_line_keeps_each_credit_in_its_own_group(k, n):
+    """``scope="group"`` is the paper's "within the same group": each neuron gets exactly
+    one credit (its group's, attenuated by the distance to that group's centre), which the
+    summed layer-wide kernel is not (there, a group's edge hears its neighbours)."""
+    layer, group = line_diffusion(k, n), line_diffusion(k, n, scope="group")
+    assert ((group > 0).sum(axis=0) == 1).all()  # one source per neuron
+    assert ((layer > 0).sum(axis=0) > 1).any()
+    own = np.argmax(group, axis=0)
+    assert (np.diff(own) >= 0).all() and set(own) == set(range(k))  # contiguous groups
+    np.testing.assert_array_equal(group[own, np.arange(n)], layer[own, np.arange(n)])
+    sizes = np.bincount(own, minlength=k)
+    assert sizes.max() - sizes.min() <= 1  # equal groups
+    centres = np.argmax(layer, axis=1)
+    assert (own[centres] == np.arange(k)).all()  # each centre lies in its own group
+
+
+def test_group_scope_grid_and_layout_suffix():
+    group = grid_diffusion((6, 6), (30, 30), scope="group")
+    assert ((group > 0).sum(axis=0) == 1).all()
+    blocks = np.argmax(group, axis=0).reshape(30, 30)
+    np.testing.assert_array_equal(blocks, (np.arange(30)[:, None] // 5) * 6 + np.arange(30) // 5)
+    layout = CreditLayout.parse("grid:6x6/group", (900, 10))
+    np.testing.assert_array_equal(layout._kernels[0], group)
+    again = CreditLayout.from_description(layout.describe())
+    np.testing.assert_array_equal(again._kernels[0], group)
+    assert layout.describe()[0]["scope"] == "group"
+    assert "scope" not in CreditLayout.parse("line:10", (100, 10)).describe()[0]
+    for bad in ("line:10/groups", "line:10/"):
+        with pytest.raises(ValueError, match="only suffix is '/group'"):
+            CreditLayout.parse(bad, (100, 10))
+    with pytest.raises(ValueError, match="scope"):
+        Diffusion("line", (10,), (100,), scope="neighbours")

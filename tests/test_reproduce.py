@@ -353,3 +353,27 @@ def test_tables_1_s2_and_s3_and_figures_s1_and_s3_run_end_to_end_and_a_rerun_reu
     bad = ["reproduce", "figS3", "--out", str(tmp_path / "f3x"), "--datasets", "fashion-mnist"]
     assert main(bad) == 2
     assert "figS3 is MNIST" in capsys.readouterr().err
+
+
+def test_table_s2_puts_the_papers_all_row_only_beside_all_three_data_sets():
+    """A credit network evolved on two data sets is not the paper's "All" (MNIST, Fashion
+    and CIFAR-10): its rows have no paper number, where they used to show the All row's."""
+    from types import SimpleNamespace
+
+    from tdca.experiments import reproduce as rp
+
+    def stub(datasets):
+        return SimpleNamespace(
+            datasets=datasets,
+            scale=SimpleNamespace(full=(100, 5)),
+            size=lambda ds, n: n,
+            evolution=lambda src, arch, n, steps: ("+".join(src), None),
+            tdca=lambda credit, ds, arch, n, steps: {"test_accuracy": 0.5},
+        )
+
+    two = rp._tableS2(stub(("mnist", "fashion-mnist")))
+    mixed = [r for r in two if r["evolved_on"] == "mnist+fashion-mnist"]
+    assert len(mixed) == 2 and all(r["paper_test_accuracy"] is None for r in mixed)
+    three = rp._tableS2(stub(rp.DATASETS))
+    everything = {r["dataset"]: r for r in three if r["evolved_on"] == "all"}
+    assert everything["mnist"]["paper_test_accuracy"] == pytest.approx(0.9492)

@@ -82,6 +82,7 @@ class CreditLayout:
                     tuple(d["credit_shape"]),
                     tuple(d["unit_shape"]),
                     float(d["sigma"]),
+                    d.get("scope", "layer"),  # credit networks saved before scopes: layer
                 )
             built.append(LayerCredits(int(d["units"]), diffusion))
         return cls(tuple(built))
@@ -91,14 +92,26 @@ class CreditLayout:
         """``dense``, ``line:K`` or ``grid:RxC``: diffusion on every hidden layer, dense output.
 
         ``line:10`` on a 100-unit hidden layer is the papers' 10-to-100; ``grid:6x6`` on a
-        900-unit layer lays the neurons on a 30x30 grid (the layer must be a square).
+        900-unit layer lays the neurons on a 30x30 grid (the layer must be a square). A
+        ``/group`` suffix (``line:10/group``) keeps each credit within its own group of
+        neurons, the other reading of the paper's eq. 2 (``tdca.credit.diffusion``).
         """
         if spec == "dense":
             return cls.dense(units)
-        kind, _, size = spec.partition(":")
+        body, slash, scope = spec.partition("/")
+        if slash and scope != "group":
+            raise ValueError(
+                f"credit layout {spec!r}: the only suffix is '/group' (each credit within its "
+                "own group of neurons), e.g. 'line:10/group'"
+            )
+        scope = scope or "layer"
+        kind, _, size = body.partition(":")
         grid = re.fullmatch(r"(\d+)x(\d+)", size)
         if not ((kind == "line" and size.isdigit()) or (kind == "grid" and grid)):
-            raise ValueError(f"credit layout must be 'dense', 'line:K' or 'grid:RxC', got {spec!r}")
+            raise ValueError(
+                f"credit layout must be 'dense', 'line:K' or 'grid:RxC' (optionally with "
+                f"'/group'), got {spec!r}"
+            )
         if len(units) < 2:  # diffusion is for hidden layers; the output layer stays dense
             raise ValueError(
                 f"credit layout {spec!r} spreads credits over hidden layers, but the network's "
@@ -108,13 +121,14 @@ class CreditLayout:
         for i, u in enumerate(units[:-1], 1):
             try:
                 if grid is None:
-                    layers.append(LayerCredits(u, Diffusion("line", (int(size),), (u,), sigma)))
+                    line = Diffusion("line", (int(size),), (u,), sigma, scope)
+                    layers.append(LayerCredits(u, line))
                     continue
                 side = round(u**0.5)
                 if side * side != u:
                     raise ValueError(f"grid diffusion needs a square layer, got {u} units")
                 shape = (int(grid[1]), int(grid[2]))
-                layers.append(LayerCredits(u, Diffusion("grid", shape, (side, side), sigma)))
+                layers.append(LayerCredits(u, Diffusion("grid", shape, (side, side), sigma, scope)))
             except ValueError as e:
                 raise ValueError(
                     f"credit layout {spec!r} does not fit hidden layer {i} ({u} units): {e}"
@@ -134,6 +148,7 @@ class CreditLayout:
                     "unit_shape": list(lc.diffusion.units),
                     "sigma": lc.diffusion.sigma,
                 }
+                | ({"scope": "group"} if lc.diffusion.scope == "group" else {})
             )
             for lc in self.layers
         ]

@@ -233,7 +233,8 @@ class Reproduction:
         another command sharing ``--cache`` is evolving the same network, this one waits
         for it and reuses its result (or resumes it, if that command stopped early)."""
         sizes = min(self.size(d, train_size) for d in datasets)
-        key = f"{'+'.join(datasets)}_{arch}_{layout.replace(':', '-')}_{sizes}x{steps}"
+        slug = layout.replace(":", "-").replace("/", "-")  # a file name: no ':' or '/'
+        key = f"{'+'.join(datasets)}_{arch}_{slug}_{sizes}x{steps}"
         key += self.scale.tag("_")
         run = self.shared / "evolutions" / key
         while True:
@@ -598,7 +599,8 @@ def _tableS2(r: Reproduction) -> list[dict[str, Any]]:
         n = min(full_cell(r, d)[0] for d in src)
         steps = r.scale.full[1]
         credit, _ = r.evolution(src, "mlp-100", n, steps)
-        name = "all" if len(src) > 1 else src[0]
+        # The paper's "All" row is MNIST + Fashion-MNIST + CIFAR-10; another mix has no row.
+        name = src[0] if len(src) == 1 else "all" if set(src) == set(DATASETS) else "+".join(src)
         for ds in r.datasets:
             res = r.tdca(credit, ds, "mlp-100", n, steps)
             rows.append(
