@@ -688,3 +688,45 @@ def test_a_write_that_fails_midway_leaves_the_previous_file_and_no_temporary(tmp
     assert json.loads(target.read_text()) == {"test_accuracy": 0.9}
     assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
     assert target.stat().st_mode & 0o777 == 0o644  # readable by the other users of a folder
+
+
+def test_resuming_an_empty_folder_or_a_file_says_so_and_names_resume(tmp_path, capsys):
+    empty = tmp_path / "e"
+    empty.mkdir()
+    assert main(["rl", "--resume", str(empty), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"--resume {empty}: the folder is empty: no run to resume" in err
+    assert "stopped before its first generation" not in err
+    assert list(empty.iterdir()) == []  # no log.txt left in it
+    file = tmp_path / "f"
+    file.write_text("")
+    assert main(["rl", "--resume", str(file), "--no-progress"]) == 2
+    assert f"--resume {file}: is a file, not a folder" in capsys.readouterr().err
+
+
+def test_the_report_leaves_out_an_evolve_run_extended_and_stopped_before_its_end(tmp_path):
+    from tdca.experiments.report import results_document, unused_run_dirs
+
+    def evolve_run(name, configured, ran_for):
+        d = tmp_path / name
+        d.mkdir()
+        cfg = {"experiment": "evolve-classification", "datasets": ["mnist"], "seed": 0}
+        (d / "config.json").write_text(json.dumps({**cfg, "es": {"generations": configured}}))
+        row = {"dataset": "mnist", "train_size": 30, "steps": 2, "lr": 0.1}
+        row |= {"train_accuracy": 0.5, "test_accuracy": 0.4}
+        evolution = {"generations": 40, "generations_configured": ran_for}
+        (d / "metrics.json").write_text(json.dumps({"results": [row], "evolution": evolution}))
+        return d
+
+    stopped_early = evolve_run("timed", 60, 60)  # --time-limit: finished at 40 of its 60
+    extended = evolve_run("ext", 2000, 60)
+    unused = unused_run_dirs([stopped_early, extended])
+    assert unused == [
+        (
+            extended,
+            "unfinished: its metrics.json is from generation 40 of 2000 (config.json); "
+            f"finish it with tdca evolve --resume {extended}",
+        )
+    ]
+    doc = results_document([stopped_early, extended])
+    assert f"`{stopped_early}`" in doc and f"`{extended}`" not in doc

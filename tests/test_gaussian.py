@@ -60,3 +60,36 @@ def test_multi_task_default_run(tmp_path, seed):
     for t in m["tasks"]:
         assert t["field"]["tdca_to_global_fraction"] >= 0.9
         assert t["bp"]["reached"] == "local"
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ({"seed": 2**32}, "seed must be in"),  # PRNGKey would truncate it to seed 0
+        ({"seed": 2**31}, "seed must be in"),
+        ({"seed": -1}, "seed must be in"),
+        ({"seed": 1.5}, "seed must be an integer"),
+        ({"seed": True}, "seed must be an integer"),
+        ({"multi_task": "no"}, "multi_task must be true or false"),
+        ({"multi_task": 1}, "multi_task must be true or false"),
+    ],
+)
+def test_a_gaussian_config_with_a_bad_seed_or_multi_task_is_refused(setting, message):
+    with pytest.raises(ValueError, match=message):
+        GaussianConfig(**setting)
+    assert GaussianConfig(seed=2**31 - 1, multi_task=True).seed == 2**31 - 1
+
+
+def test_a_gaussian_task_without_points_or_functions_is_refused_and_survives_jit():
+    import jax
+
+    from tdca.tasks.gaussian import GaussianTask
+
+    with pytest.raises(ValueError, match="num_points must be an integer >= 1"):
+        GaussianTask(num_points=0)
+    with pytest.raises(ValueError, match="functions must be a non-empty tuple"):
+        GaussianTask(functions=())
+    task = GaussianTask(functions=(FUNCTION_1, FUNCTION_2), num_points=3)
+    assert jax.tree.map(lambda x: x, task) == task  # rebuilt by unflattening: still valid
+    theta = jax.jit(lambda t, k: t.init_params(k))(task, jax.random.PRNGKey(0))
+    assert theta.shape == (2, 3, 2)

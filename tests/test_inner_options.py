@@ -226,3 +226,10 @@ def test_a_start_for_another_network_or_task_is_named_not_trained() -> None:
         loop.run((), gauss, key, theta0=start)
     moved, _ = loop.run((), gauss.replace(num_points=5), key, theta0=start)
     assert moved.shape == (1, 5, 2) and bool(jnp.any(moved != start))
+
+
+@pytest.mark.parametrize("seed", [2**32, 2**31, -1, 1.5, True])
+def test_an_evolve_config_refuses_a_seed_the_cli_would_refuse(seed) -> None:
+    """jax.random.PRNGKey keeps 32 bits: seed 2**32 silently re-ran seed 0's evolution."""
+    with pytest.raises(ValueError, match="seed must be"):
+        EvolveConfig(seed=seed)

@@ -268,3 +268,52 @@ def test_rl_command_writes_a_run_resumes_it_and_its_network_is_refused_by_train(
     # An RL credit network reads another state than a classifier's: refused by name.
     with pytest.raises(ArtifactError, match="evolved by `tdca rl` for an RL agent"):
         load_credit_net(out)
+
+
+@pytest.mark.parametrize("seed", [2**32, 2**31, -1, 1.5, True, "0"])
+def test_an_rl_config_refuses_a_seed_the_cli_would_refuse(seed):
+    with pytest.raises(ValueError, match="seed must be"):
+        RLConfig(seed=seed)
+    assert RLConfig(seed=np.int64(2**31 - 1)).seed == 2**31 - 1
+
+
+def test_rl_seeds_help_says_it_also_sets_the_validation_seeds(capsys):
+    with pytest.raises(SystemExit):
+        main(["rl", "--help"])
+    assert "validation seeds" in " ".join(capsys.readouterr().out.split())
+
+
+def _fake_rl_run(d, configured: int, reached: int):
+    d.mkdir()
+    cfg = RLConfig(steps=2, seeds=2).to_dict()
+    cfg["es"]["generations"] = configured
+    (d / "config.json").write_text(json.dumps(cfg))
+    learner = {"final_return_mean": 20.0, "final_return_std": 1.0, "lr": 0.01}
+    metrics = {
+        "env": "cartpole",
+        "gym_id": "CartPole-v1",
+        "steps": 2,
+        "episodes_per_step": 8,
+        "horizon": 200,
+        "seeds": 2,
+        "learners": {n: learner for n in ("reinforce", "dfa", "tdca")},
+        "paper": {"tdca": 200.0},
+        "evolution": {"generations": reached, "population": 32},
+    }
+    (d / "metrics.json").write_text(json.dumps(metrics))
+    return d
+
+
+def test_the_report_leaves_out_an_rl_run_extended_and_stopped_before_its_end(tmp_path, capsys):
+    """Resumed with a larger --generations and stopped: config.json asks for 2000, the
+    metrics.json is still the 60-generation run's; no row pairs the two."""
+    done = _fake_rl_run(tmp_path / "ref", 60, 60)
+    ext = _fake_rl_run(tmp_path / "ext", 2000, 60)
+    page = tmp_path / "results.md"
+    assert main(["report", str(done), str(ext), "--out", str(page)]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"{ext}: unfinished: its metrics.json is from generation 60 of 2000" in err
+    assert f"finish it with tdca rl --resume {ext}; left out" in err
+    text = page.read_text()
+    assert f"--out {done}`" in text and f"--out {ext}`" not in text
+    assert "--generations 2000" not in results_document([done, ext])

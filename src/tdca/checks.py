@@ -20,6 +20,20 @@ def is_integer(value: Any) -> bool:
     return not isinstance(value, bool) and isinstance(value, int | np.integer)
 
 
+# Seeds the CLI takes and jax.random.PRNGKey keeps whole: a larger one is truncated to 32
+# bits (2**32 would silently repeat seed 0's run).
+SEED_LIMIT = 2**31
+
+
+def check_seed(value: Any, name: str = "seed") -> None:
+    """Refuse a config's seed that is not an integer (a bool is not) in [0, 2**31), as the
+    CLI does, with a ValueError naming the field."""
+    if not is_integer(value):
+        raise ValueError(f"{name} must be an integer in [0, 2^31), got {value!r}")
+    if not 0 <= value < SEED_LIMIT:
+        raise ValueError(f"{name} must be in [0, 2^31), got {value!r}")
+
+
 def is_finite_number(value: Any) -> bool:
     """A real number that is neither NaN nor infinite (a string or None is not)."""
     return isinstance(value, int | float | np.number) and math.isfinite(value)

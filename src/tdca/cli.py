@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from tdca.checks import Unsupported
+from tdca.checks import SEED_LIMIT, Unsupported
 from tdca.compile_cache import use_compilation_cache
 from tdca.data import DatasetError, canonical_name
 from tdca.evolution import ESConfig
@@ -76,7 +76,7 @@ def _seed(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
-    if not 0 <= value < 2**31:
+    if not 0 <= value < SEED_LIMIT:
         raise argparse.ArgumentTypeError(f"seed must be in [0, 2^31), got {value}")
     return value
 
@@ -256,7 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--steps", type=_positive_int, default=None, help="inner-loop steps M (batches of episodes)"
     )
     r.add_argument(
-        "--seeds", type=_positive_int, default=None, help="test seeds per learner (default 5)"
+        "--seeds",
+        type=_positive_int,
+        default=None,
+        help="test seeds per learner, and as many validation seeds to pick the baselines' "
+        "rate (default 5)",
     )
     _add_distributed_args(r)
     t = command("train", help="train a bottom-up classifier with one learner")
@@ -324,7 +328,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="repeat for a multi-data-set ('All') credit network",
     )
     e.add_argument("--arch", default="mlp-100", choices=ARCHITECTURES)
-    e.add_argument("--layout", default="dense", help="dense | line:K | grid:RxC")
+    e.add_argument(
+        "--layout",
+        default="dense",
+        help="dense | line:K | grid:RxC; a /group suffix (line:10/group) keeps each credit "
+        "within its own group of neurons (the other reading of the 2024 paper's eq. 2)",
+    )
     e.add_argument("--train-size", type=_positive_int, default=1000)
     e.add_argument("--steps", type=_positive_int, default=20)
     e.add_argument(

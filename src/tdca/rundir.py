@@ -46,7 +46,6 @@ class RunDirInUse(RunDirError):
 RUN_METADATA = ("experiment", "code_version", "earlier_code_versions")
 """Keys a run directory's config.json holds beside the experiment's settings."""
 
-
 RECORDED_PACKAGES = ("jaxlib", "evosax", "optax", "flax", "gymnax", "numpy")
 """Dependencies whose version can change a run's numbers (kernels, PGPE, optimisers,
 environments), recorded beside JAX's so that a number can be traced to the exact stack."""
@@ -288,10 +287,15 @@ class RunDir:
         resumable: bool = True,
     ) -> None:
         self.path = Path(path)
-        check_folder(self.path)
+        check_folder(self.path, flag="--resume" if resume else "--out")
         if resume:
             config = self.path / "config.json"
             if not config.is_file():
+                if self.path.is_dir() and not self._contents():
+                    raise RunDirError(
+                        f"--resume {self.path}: the folder is empty: no run to resume (no "
+                        f"config.json); start one with --out {self.path}"
+                    )
                 if self.path.is_dir() and self._left_by_a_failed_start(kind, resumable):
                     raise RunDirError(
                         f"--resume {self.path}: the run stopped before its first generation "
@@ -313,12 +317,16 @@ class RunDir:
         claim(self.path)
         self.logger = self._make_logger()
 
+    def _contents(self) -> set[str]:
+        """The names in the existing folder, less the .process-N markers with which the
+        processes of a job checked they agree."""
+        return {p.name for p in self.path.iterdir() if not p.name.startswith(".process-")}
+
     def _left_by_a_failed_start(self, kind: str | None, resumable: bool) -> bool:
         """Whether the existing folder holds only what a run of this kind leaves when it
         fails before its results (a log; for a run that cannot be resumed, also its config),
         so that the corrected command may reuse it."""
-        # .process-N: the markers with which the processes of a job checked they agree
-        names = {p.name for p in self.path.iterdir() if not p.name.startswith(".process-")}
+        names = self._contents()
         if names <= _LEFT_BY_A_FAILED_START:
             return True
         config = self.path / "config.json"

@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from tdca.checks import config_fields, is_finite_number, is_integer
+from tdca.checks import check_seed, config_fields, is_finite_number, is_integer
 from tdca.credit.artifact import check_fits, load_credit_net, resolve, save_credit_net
 from tdca.credit.layout import CreditLayout
 from tdca.credit.strategies import LEARNERS, TDCA
@@ -584,7 +584,8 @@ class EvolveConfig:
                 "a learned credit gain scales the credits, and Adam's per-synapse "
                 "normalisation undoes any scale: use --learned-gain with --optimizer sgd"
             )
-        for name in ("steps", "train_size", "fitness_last", "seed"):
+        check_seed(self.seed)  # 2**32 would be seed 0's run again (PRNGKey keeps 32 bits)
+        for name in ("steps", "train_size", "fitness_last"):
             if not is_integer(getattr(self, name)):
                 raise ValueError(f"{name} must be an integer, got {getattr(self, name)!r}")
         if self.steps < 1 or self.train_size < 1:

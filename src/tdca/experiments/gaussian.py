@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from tdca.checks import config_fields, is_finite_number, is_integer
+from tdca.checks import check_seed, config_fields, is_finite_number, is_integer
 from tdca.credit.strategies import BP, TDCA
 from tdca.evolution import ESConfig, Evolution, evolve, open_run
 from tdca.inner import InnerLoop
@@ -51,6 +51,9 @@ class GaussianConfig:
     )
 
     def __post_init__(self) -> None:
+        if not isinstance(self.multi_task, bool):
+            raise ValueError(f"multi_task must be true or false, got {self.multi_task!r}")
+        check_seed(self.seed)
         for name in ("steps", "points", "grid", "basin_steps"):
             value = getattr(self, name)
             if not is_integer(value) or value < 1:

@@ -160,6 +160,31 @@ def _kind(d: Path) -> tuple[str | None, dict[str, Any] | None]:
     return None, m
 
 
+def _unfinished(d: Path, kind: str | None, m: dict[str, Any] | None) -> str | None:
+    """Why the metrics.json of an evolve or rl run is not the run its config.json now
+    describes (it was resumed with a larger --generations and stopped before the end, so
+    metrics.json is still the shorter run's), or None. A row would pair the new command
+    with the old numbers."""
+    if kind not in ("check", "rl") or m is None:
+        return None
+    try:
+        configured = read_json(d / "config.json")["es"]["generations"]
+        ev = m["evolution"]
+        # evolve's metrics.json says what it was configured for (a --time-limit may end it
+        # early, at fewer generations: a finished run); rl's ends only at its last one
+        ran_for = ev.get("generations_configured") if kind == "check" else ev["generations"]
+        reached = ev["generations"]
+    except (KeyError, TypeError, AttributeError, RunDirError):
+        return None  # damage: the row says what is missing
+    if ran_for is None or ran_for == configured:
+        return None
+    command = "evolve" if kind == "check" else "rl"
+    return (
+        f"unfinished: its metrics.json is from generation {reached} of {configured} "
+        f"(config.json); finish it with tdca {command} --resume {d}"
+    )
+
+
 CUSTOM_EVOLUTION = (
     "an evolution run from Python (tdca.evolution.evolve; its results are its metrics.jsonl "
     "and checkpoint, which the report has no table for)"
@@ -183,8 +208,11 @@ def unused_run_dirs(run_dirs: list[Path]) -> list[tuple[Path, str]]:
     unused, usable = [], 0
     for d in map(Path, run_dirs):
         kind, m = _kind(d)
-        usable += kind is not None
-        if not d.exists():
+        unfinished = _unfinished(d, kind, m)
+        usable += kind is not None and unfinished is None
+        if unfinished:
+            unused.append((d, unfinished))
+        elif not d.exists():
             unused.append((d, "no such file or directory"))
         elif kind is None and m is not None:
             unused.append((d, f"its metrics.json is not from {COMMANDS}"))
@@ -333,6 +361,8 @@ def results_document(run_dirs: list[Path]) -> str:
     found, checks, rl = [], [], []
     for d in map(Path, run_dirs):
         kind, m = _kind(d)
+        if _unfinished(d, kind, m):  # unused_run_dirs says so
+            continue
         if kind == "table":
             found.append((d, m))
         elif kind == "check":

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from tdca.checks import config_fields, is_finite_number, is_integer
+from tdca.checks import check_seed, config_fields, is_finite_number, is_integer
 from tdca.credit.strategies import BP, TDCA
 from tdca.credit.strategies.feedback import DFA
 from tdca.evolution import ESConfig, Evolution, evolve, open_run, stream_key
@@ -77,6 +77,7 @@ class RLConfig:
             value = getattr(self, name)
             if not is_integer(value) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        check_seed(self.seed)
         if not (is_finite_number(self.lr) and self.lr > 0):
             raise ValueError(f"lr must be a finite number > 0, got {self.lr!r}")
         if not self.lr_grid or not all(is_finite_number(v) and v > 0 for v in self.lr_grid):

@@ -17,6 +17,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from tdca.checks import is_integer
+
 
 @dataclass(frozen=True)
 class Well:
@@ -77,6 +79,20 @@ class GaussianTask:
     domain: tuple[float, float] = struct.field(pytree_node=False, default=DOMAIN)
     num_points: int = struct.field(pytree_node=False, default=64)
     name: str = struct.field(pytree_node=False, default="gaussian")
+
+    def __post_init__(self) -> None:
+        # Only static fields are checked, so a rebuild by jax.tree.map or jit (which hands
+        # them back unchanged) passes too.
+        if (
+            not isinstance(self.functions, tuple)
+            or not self.functions
+            or not all(isinstance(f, MixedGaussian) for f in self.functions)
+        ):
+            raise ValueError(
+                f"functions must be a non-empty tuple of MixedGaussian, got {self.functions!r}"
+            )
+        if not is_integer(self.num_points) or self.num_points < 1:
+            raise ValueError(f"num_points must be an integer >= 1, got {self.num_points!r}")
 
     @property
     def num_functions(self) -> int:
