@@ -75,4 +75,10 @@ tdca rl --env pendulum --out results/small/rl-pendulum --no-progress
 tdca rl --env pendulum --seed 1 --out results/small/rl-pendulum-seed1 --no-progress
 tdca rl --env pendulum --steps 200 --out results/small/rl-pendulum-200steps --no-progress  # the paper's 200 inner iterations
 tdca rl --env pendulum --generations 400 --out results/small/checks/rl-pendulum-400gen --no-progress  # does a longer evolution help? (no: levels off)
+# The two readings of eq. 2's diffusion (docs/paper-departures.md), at Table S3's small-scale
+# 10-to-100 settings, one seed each (2026-12-06, about 4 min each):
+for scope in layer group; do
+  L=line:10; [ $scope = group ] && L=line:10/group
+  tdca evolve --dataset mnist --arch mlp-100 --layout $L --train-size 1000 --steps 20 --credit-init dfa --population 32 --generations 150 --sigma 0.003 --es-lr 0.001 --no-progress --out results/small/checks/evolve-mnist-line10-$scope
+done
 tdca report results/small/* results/small/checks/* $C/evolutions/* --out docs/results.md
