@@ -591,8 +591,14 @@ def test_evolve_keeps_centres_and_scores_them_on_validation_not_test(tmp_path, d
     assert f"generation {best['generation']}" in capsys.readouterr().out
     # extending the run keeps its centres on, the earlier files untouched
     before = [f.read_bytes() for f in files]
+    saved = m["evolution"]["saved_centre_fitness"]  # of credit_net.npz, one update after
+    assert load_credit_net(out)[2]["centre_fitness"] == saved  # its own score, not a row's
     assert main(["evolve", "--resume", str(out), "--generations", "6", "--no-progress"]) == 0
     assert [f.read_bytes() for f in files] == before
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert rows[4]["centre_fitness"] == pytest.approx(saved, rel=1e-6)  # scored as row 4
+    kept2 = load_credit_net(files[0])[2]["centre_fitness"]
+    assert kept2 == pytest.approx(rows[2]["centre_fitness"], rel=1e-6)
     m = json.loads((out / "metrics.json").read_text())
     assert [k["generation"] for k in m["kept"]] == [2, 4, 6]
     # it is part of the run's config: not something a resume can change

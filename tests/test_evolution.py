@@ -174,6 +174,25 @@ def test_time_limit_finishes_early_and_resume_reaches_the_uninterrupted_state(tm
         np.testing.assert_array_equal(a, b)
 
 
+def test_the_saved_centre_is_scored_as_the_next_generation_would_score_it(tmp_path):
+    """A row's centre_fitness scores the centre its generation started from, so the centre
+    a run ends on (the one callers save) is scored separately: by the key of the generation
+    that would come next, so that extending the run logs that same number."""
+    task, evo, beta0 = _setup()
+    full = evolve(evo, task, beta0, RunDir(tmp_path / "a"), seed=7, progress=False)
+    rows = _history(tmp_path / "a")
+    short = Evolution(evo.inner, beta0, replace(evo.config, generations=3))
+    ended = evolve(short, task, beta0, RunDir(tmp_path / "b"), seed=7, progress=False)
+    assert ended.saved_centre_fitness == pytest.approx(rows[3]["centre_fitness"], rel=1e-6)
+    assert ended.saved_centre_fitness != pytest.approx(rows[2]["centre_fitness"], rel=1e-3)
+    summary = ended.summary(8, 0.0)
+    assert summary["final_centre_fitness"] == rows[2]["centre_fitness"]  # the last row's
+    assert summary["saved_centre_fitness"] == ended.saved_centre_fitness
+    assert full.saved_centre_fitness is not None and np.isfinite(full.saved_centre_fitness)
+    stopped = evolve(evo, task, beta0, RunDir(tmp_path / "c"), seed=7, progress=False, stop_after=2)
+    assert stopped.interrupted and stopped.saved_centre_fitness is None
+
+
 def test_same_seed_same_result_different_seed_different(tmp_path):
     task, evo, beta0 = _setup(generations=3)
     r1 = evolve(evo, task, beta0, RunDir(tmp_path / "1"), seed=0, progress=False)

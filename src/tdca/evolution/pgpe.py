@@ -183,6 +183,7 @@ class Evolution:
 
         step.lower = jitted.lower  # type: ignore[attr-defined]  # for cost/memory analyses
         self.step = step
+        self._centre_fitness = jax.jit(self._centre_only)
 
     @property
     def num_devices(self) -> int:
@@ -244,15 +245,30 @@ class Evolution:
         )
         return spread(population, task, key)  # in_specs place each slice on its device
 
-    def _step(self, state: Any, task: Task, key: jax.Array) -> tuple[Any, dict[str, jax.Array]]:
-        k_ask, k_eval, k_tell = jax.random.split(key, 3)
+    def centre_fitness(self, state: Any, task: Task, key: jax.Array) -> float:
+        """The fitness of ``state``'s centre as the generation keyed ``key`` would log it
+        (its row's ``centre_fitness``). A row scores the centre its generation *started*
+        from, so the centre an evolution ends on is scored by none: this measures it, with
+        the key of the generation that would come next (an extended run logs the same)."""
+        require_pytree_task(task)
+        return float(self._centre_fitness(state, task, key))
+
+    def _centre_only(self, state: Any, task: Task, key: jax.Array) -> jax.Array:
+        return self._score_centre(state, task, jax.random.split(key, 3)[1])[0]
+
+    def _score_centre(
+        self, state: Any, task: Task, k_eval: jax.Array
+    ) -> tuple[jax.Array, dict[str, jax.Array]]:
         # An evaluator with a ``fitness_and_report`` (InnerLoop's) also logs what the task
         # reports of the centre's trained network; one with ``fitness`` alone, the fitness.
         report = getattr(self.inner, "fitness_and_report", None)
         if report is None:
-            centre_fitness, centre_report = self.inner.fitness(self.mean(state), task, k_eval), {}
-        else:
-            centre_fitness, centre_report = report(self.mean(state), task, k_eval)
+            return self.inner.fitness(self.mean(state), task, k_eval), {}
+        return report(self.mean(state), task, k_eval)
+
+    def _step(self, state: Any, task: Task, key: jax.Array) -> tuple[Any, dict[str, jax.Array]]:
+        k_ask, k_eval, k_tell = jax.random.split(key, 3)
+        centre_fitness, centre_report = self._score_centre(state, task, k_eval)
         population, state = self.es.ask(k_ask, state, self.es_params)
         fitness = self._replicate(self.evaluate(population, task, k_eval))
         population = self._replicate(population)  # the update runs as on one device

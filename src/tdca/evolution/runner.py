@@ -41,6 +41,10 @@ class EvolutionResult:
     generation: int
     history: list[dict[str, Any]]
     interrupted: bool
+    saved_centre_fitness: float | None = None
+    """The fitness of ``params`` (the centre the run ended on, which callers save), scored
+    with the key of the generation that would come next; None for an interrupted run. The
+    last row's ``centre_fitness`` scores the centre one update earlier."""
 
     def summary(self, population: int, seconds: float) -> dict[str, Any]:
         """What an experiment's metrics.json says of its evolution: where it ended, and
@@ -49,7 +53,9 @@ class EvolutionResult:
         return {
             "generations": self.generation,
             "population": population,
+            # the centre the last generation started from (its row); the saved one is next
             "final_centre_fitness": last.get("centre_fitness"),
+            "saved_centre_fitness": self.saved_centre_fitness,
             "final_best_fitness": last.get("best_fitness"),
             "diverged_total": int(sum(r["diverged"] for r in self.history)),
             "devices_by_generation": devices_by_generation(self.history),
@@ -431,9 +437,10 @@ def evolve(
     ``time_limit`` (seconds) ends it early but as a finished result at the generation
     reached (the caller writes its artifacts), still checkpointed so that ``--resume``
     continues towards ``generations``: how a run spans several fixed-length GPU leases.
-    ``keep`` = (every, fn) calls ``fn(generation, search centre, that generation's log row)``
-    after every ``every``-th generation, so that a caller can keep the centre of several
-    points of one run (e.g. to choose the generation count on a validation split).
+    ``keep`` = (every, fn) calls ``fn(generation, search centre, its fitness)`` after every
+    ``every``-th generation, so that a caller can keep the centre of several points of one
+    run (e.g. to choose the generation count on a validation split); the fitness is
+    ``Evolution.centre_fitness``'s, as for the result's ``saved_centre_fitness``.
     ``config`` is the experiment's config, written to config.json only once every check on
     the run directory has passed: a refused resume (another run's checkpoint, an edited
     network) leaves the saved config as it was, not half-updated with the refused one's
@@ -533,7 +540,8 @@ def evolve(
                     run.log(f"warning: {said}")
                     print(f"tdca: warning: {run.path}: {said}", file=sys.stderr)
                 if keep is not None and generation % keep[0] == 0:
-                    keep[1](generation, evolution.mean(state), row)
+                    fitness = evolution.centre_fitness(state, task, _key_for(seed, generation))
+                    keep[1](generation, evolution.mean(state), fitness)
                 if generation % cfg.checkpoint_every == 0 or generation == cfg.generations:
                     checkpoint(generation)
                 late = time_limit is not None and time.perf_counter() - t_start > time_limit
@@ -554,4 +562,9 @@ def evolve(
         run.log(f"{why} at generation {generation} of {cfg.generations}; checkpoint saved")
     elif generation > start:
         run.log(f"finished at generation {generation}; checkpoint saved")
-    return EvolutionResult(state, evolution.mean(state), generation, history, interrupted)
+    saved_fitness = (
+        None if interrupted else evolution.centre_fitness(state, task, _key_for(seed, generation))
+    )
+    return EvolutionResult(
+        state, evolution.mean(state), generation, history, interrupted, saved_fitness
+    )

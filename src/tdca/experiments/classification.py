@@ -950,8 +950,8 @@ def _evolve_and_evaluate(
     evolution = Evolution(evaluator, beta0, cfg.es)  # type: ignore[arg-type]
     name = "+".join(cfg.datasets)
 
-    def keep_centre(generation: int, params: Any, row: dict[str, Any]) -> None:
-        meta = _artifact_meta(cfg, generation, row.get("centre_fitness"))
+    def keep_centre(generation: int, params: Any, fitness: float) -> None:
+        meta = _artifact_meta(cfg, generation, fitness)
         # made here, not before evolve: a run that fails before its first generation must
         # leave a folder the same command may reuse (RunDir's failed-start rule)
         run.file(KEPT_FOLDER).mkdir(exist_ok=True)
@@ -979,7 +979,7 @@ def _evolve_and_evaluate(
         run.file("credit_net.npz"),
         strategy,
         result.params,
-        _artifact_meta(cfg, result.generation, last.get("centre_fitness")),
+        _artifact_meta(cfg, result.generation, result.saved_centre_fitness),
     )
     # The credit network the evolution started from, trained the same way: what the
     # generations added (or lost) is the difference to per_dataset, with nothing else changed.
@@ -1001,7 +1001,10 @@ def _evolve_and_evaluate(
         "evolution": {
             "generations": result.generation,
             "generations_configured": cfg.es.generations,
+            # the last row's: the centre the last generation started from (one update
+            # before credit_net.npz, whose own fitness is saved_centre_fitness)
             "final_centre_fitness": last.get("centre_fitness"),
+            "saved_centre_fitness": result.saved_centre_fitness,
             "first_centre_fitness": first_fitness,
             "diverged_total": int(sum(r["diverged"] for r in result.history)),
             "devices": evolution.num_devices,  # the population was sharded over these
