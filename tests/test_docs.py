@@ -267,3 +267,24 @@ def test_readme_xla_cpu_bug_numbers_are_what_the_benchmark_printed():
     assert "1,000 and 32,769 examples" in readme and {"1000", "32769"} == set(
         re.findall(r"(?:dfa|bp)-(\d+) ", new)
     )
+
+
+def test_paper_departures_diffusion_measurements_are_the_check_runs():
+    """docs/paper-departures.md's table of the two diffusion readings is what the check run
+    directories (results/small/checks/evolve-mnist-*-{layer,group}) recorded."""
+    text = (ROOT / "docs/paper-departures.md").read_text()
+    rows = re.findall(r"^\| `(\S+)`(?: \(summed\))? \| (.+) \|$", text, flags=re.M)
+    assert len(rows) >= 2
+    for layout, cells in rows:
+        lr, fitness, test, start = (c.strip().replace("−", "-") for c in cells.split("|"))
+        shape = layout.split("/")[0].replace(":", "")  # line:10 -> line10
+        scope = "group" if layout.endswith("/group") else "layer"
+        m = json.loads(
+            (ROOT / f"results/small/checks/evolve-mnist-{shape}-{scope}/metrics.json").read_text()
+        )
+        (result,) = m["results"]
+        (at_start,) = m["at_start"]
+        assert float(lr) == result["lr"]
+        assert float(fitness) == round(m["evolution"]["final_centre_fitness"], 3)
+        assert test == f"{100 * result['test_accuracy']:.2f}"
+        assert start == f"{100 * at_start['test_accuracy']:.2f}"

@@ -302,6 +302,24 @@ def test_tables_1_s2_and_s3_and_figures_s1_and_s3_run_end_to_end_and_a_rerun_reu
         ("tdca", "dense"),
         ("tdca-diffusion", "line:10"),
     ]
+    # the other reading of eq. 2 (each credit within its group): its own evolution; the
+    # dense one is shared, and the first folder is not overwritten by the other reading
+    group_argv = ["reproduce", "tableS3", *s3_argv, "--diffusion", "group"]
+    assert main([*group_argv, "--out", str(tmp_path / "s3")]) == 2
+    assert "diffusion layer there, group now" in capsys.readouterr().err
+    assert main([*group_argv, "--out", str(tmp_path / "s3g")]) == 0
+    s3g = json.loads((tmp_path / "s3g" / "metrics.json").read_text())
+    assert [(r["method"], r["layout"]) for r in s3g["rows"]] == [
+        ("tdca", "dense"),
+        ("tdca-diffusion", "line:10/group"),
+    ]
+    assert s3g["rows"][0]["test_accuracy"] == s3[0]["test_accuracy"]  # the same network
+    assert s3g["rows"][1]["paper_test_accuracy"] == s3[1]["paper_test_accuracy"]
+    group_run = tmp_path / "cache" / "evolutions" / "mnist_mlp-100_line-10-group_100x3"
+    assert json.loads((group_run / "config.json").read_text())["layout"] == "line:10/group"
+    assert "--diffusion group --cache" in results_document([tmp_path / "s3g"])
+    assert main(["reproduce", "table1", "--out", str(tmp_path / "x"), "--diffusion", "group"]) == 2
+    assert "table1 evolves no diffused credit network" in capsys.readouterr().err
 
     # Figures S1 and S3 from the same cache: no new evolution (the S3 networks serve).
     monkeypatch.setattr(classification, "ADAM_LR_GRID", (0.01, 0.03))  # Figure S3's Zero-BP (Adam)

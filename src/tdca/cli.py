@@ -441,6 +441,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="comma-separated bottom-up architectures to run (table2, tableS3; default: all)",
     )
+    r.add_argument(
+        "--diffusion",
+        choices=["layer", "group"],
+        default="layer",
+        help="tableS3, figS2, figS3: how a diffused credit spreads; layer (default) sums every "
+        "group's Gaussian at each neuron, group keeps each credit within its own group (the "
+        "other reading of the paper's eq. 2; docs/paper-departures.md)",
+    )
     r.add_argument("--no-progress", action="store_true")
 
     b = command("bench", help="throughput: seconds/generation, FLOP/s vs matmul peak, speedup")
@@ -738,6 +746,7 @@ def _reproduce(args: argparse.Namespace) -> int:
         cache=args.cache,
         datasets=datasets,
         archs=None if args.archs is None else tuple(a.strip() for a in args.archs.split(",")),
+        diffusion=args.diffusion,
     )
     print((args.out / "table.md").read_text())
     print(f"{len(m['rows'])} rows in {m['seconds']} s -> {args.out}/metrics.json")

@@ -236,6 +236,8 @@ def _table_section(d: Path, m: dict[str, Any]) -> list[str]:
         cmd += f" --datasets {','.join(m['datasets'])}"
     if m.get("archs"):
         cmd += f" --archs {','.join(m['archs'])}"
+    if m.get("diffusion", "layer") != "layer":
+        cmd += f" --diffusion {m['diffusion']}"
     if m.get("cache"):
         cmd += f" --cache {m['cache']}"
     saved = d / "config.json"

@@ -144,9 +144,18 @@ class Reproduction:
         cache: Path | None = None,
         datasets: tuple[str, ...] = DATASETS,
         archs: tuple[str, ...] | None = None,
+        diffusion: str = "layer",
     ) -> None:
         if table not in TABLES:
             raise ValueError(f"unknown table {table!r}; choose one of {TABLES}")
+        if diffusion not in DIFFUSION_SCOPES:
+            raise ValueError(f"--diffusion must be one of {DIFFUSION_SCOPES}, got {diffusion!r}")
+        if diffusion != "layer" and table not in DIFFUSION_TABLES:
+            raise ValueError(
+                f"{table} evolves no diffused credit network; drop --diffusion (it applies to "
+                f"{', '.join(DIFFUSION_TABLES)})"
+            )
+        self.diffusion = diffusion
         self.table, self.out, self.scale = table, Path(out), scale
         self.data_dir, self.progress, self.console = data_dir, progress, console
         check_folder(self.out, "reproduce")  # its own folder is reused (the cache); others: no
@@ -190,6 +199,8 @@ class Reproduction:
         now: dict[str, Any] = {"scale": self.scale.name, "datasets": list(self.datasets)}
         if "archs" in then:  # recorded since 2026-12-06
             now["archs"] = None if self.archs is None else list(self.archs)
+        now["diffusion"] = self.diffusion
+        then = {"diffusion": "layer"} | then  # recorded since 2026-12-06; before, layer only
         differ = {k: (then.get(k), v) for k, v in now.items() if then.get(k) != v}
         if differ:
             said = ", ".join(f"{k} {old} there, {new} now" for k, (old, new) in differ.items())
@@ -221,6 +232,11 @@ class Reproduction:
         return total if train_size is None else min(train_size, total)
 
     # -- evolutions ----------------------------------------------------------------------
+    def layout(self, layout: str) -> str:
+        """A table's credit layout under this command's ``--diffusion``: a diffused one
+        (``line:10``) gets the ``/group`` suffix for ``group``; dense ones are unchanged."""
+        return layout if layout == "dense" or self.diffusion == "layer" else f"{layout}/group"
+
     def evolution(
         self,
         datasets: tuple[str, ...],
@@ -231,7 +247,9 @@ class Reproduction:
     ) -> tuple[str, dict[str, Any]]:
         """Path of an evolved credit network (evolving, resuming or reusing it). Where
         another command sharing ``--cache`` is evolving the same network, this one waits
-        for it and reuses its result (or resumes it, if that command stopped early)."""
+        for it and reuses its result (or resumes it, if that command stopped early).
+        ``layout`` is the table's; ``--diffusion`` applies here (``self.layout``)."""
+        layout = self.layout(layout)
         sizes = min(self.size(d, train_size) for d in datasets)
         slug = layout.replace(":", "-").replace("/", "-")  # a file name: no ':' or '/'
         key = f"{'+'.join(datasets)}_{arch}_{slug}_{sizes}x{steps}"
@@ -617,6 +635,13 @@ def _tableS2(r: Reproduction) -> list[dict[str, Any]]:
     return rows
 
 
+DIFFUSION_SCOPES = ("layer", "group")
+"""``--diffusion``: how a diffused layout spreads its credits (docs/paper-departures.md):
+``layer`` sums every group's Gaussian at each neuron (the default, every committed run);
+``group`` keeps each credit within its own group (the other reading of the paper's eq. 2)."""
+DIFFUSION_TABLES = ("tableS3", "figS2", "figS3")
+"""The commands that evolve a diffused credit network (``--diffusion`` applies to these)."""
+
 S3_LAYOUTS = (
     ("mlp-100", "dense"),
     ("mlp-100", "line:10"),
@@ -650,7 +675,7 @@ def _tableS3(r: Reproduction) -> list[dict[str, Any]]:
                     steps,
                     paper.table_s3(ds, col),
                     arch=arch,
-                    layout=layout,
+                    layout=r.layout(layout),
                     column=paper.TABLE_S3_COLUMNS[col],
                 )
             )
@@ -829,6 +854,7 @@ def run_reproduce(
     cache: str | Path | None = None,
     datasets: tuple[str, ...] = DATASETS,
     archs: tuple[str, ...] | None = None,
+    diffusion: str = "layer",
 ) -> dict[str, Any]:
     if scale not in SCALES:
         raise ValueError(f"--scale must be one of {tuple(SCALES)}, got {scale!r}")
@@ -843,6 +869,7 @@ def run_reproduce(
         None if cache is None else Path(cache),
         tuple(datasets),
         archs,
+        diffusion,
     )
     write_json_file(
         r.out / "config.json",
@@ -852,6 +879,7 @@ def run_reproduce(
             "scale": scale,
             "datasets": list(r.datasets),
             "archs": None if archs is None else list(archs),
+            "diffusion": diffusion,
             "cache": str(r.shared),
             "data_dir": data_dir,
             "es": r.scale.es.to_dict(),
@@ -871,6 +899,7 @@ def run_reproduce(
         "rows": rows,
         "datasets": list(r.datasets),
         "archs": None if archs is None else list(archs),
+        "diffusion": diffusion,
         "cache": None if r.shared == r.out else str(r.shared),
         "settings": {
             "es": r.scale.es.to_dict(),
