@@ -81,6 +81,11 @@ for scope in layer group; do
   L=line:10; [ $scope = group ] && L=line:10/group
   tdca evolve --dataset mnist --arch mlp-100 --layout $L --train-size 1000 --steps 20 --credit-init dfa --population 32 --generations 150 --sigma 0.003 --es-lr 0.001 --no-progress --out results/small/checks/evolve-mnist-line10-$scope
 done
+# seeds 1 and 2 of the same (2026-12-06, about 4 min each):
+for seed in 1 2; do for scope in layer group; do
+  L=line:10; [ $scope = group ] && L=line:10/group
+  tdca evolve --dataset mnist --arch mlp-100 --layout $L --train-size 1000 --steps 20 --credit-init dfa --population 32 --generations 150 --sigma 0.003 --es-lr 0.001 --seed $seed --no-progress --out results/small/checks/evolve-mnist-line10-$scope-seed$seed
+done; done
 # and the 6x6-to-30x30 grid in the group form (2026-12-06, 31 min); its summed form is the
 # cached Table S3 evolution $C/evolutions/mnist_mlp-900_grid-6x6_1000x20:
 tdca evolve --dataset mnist --arch mlp-900 --layout grid:6x6/group --train-size 1000 --steps 20 --credit-init dfa --population 32 --generations 150 --sigma 0.003 --es-lr 0.001 --no-progress --out results/small/checks/evolve-mnist-grid6x6-group

@@ -271,29 +271,40 @@ def test_readme_xla_cpu_bug_numbers_are_what_the_benchmark_printed():
 
 def test_paper_departures_diffusion_measurements_are_the_check_runs():
     """docs/paper-departures.md's table of the two diffusion readings is what the check run
-    directories (results/small/checks/evolve-mnist-*-{layer,group}) recorded, or for a
-    summed layout without one, the cached Table S3 evolution it names."""
+    directories (results/small/checks/evolve-mnist-*-{layer,group}[-seedN]) recorded, or for
+    a summed layout without one, the cached Table S3 evolution it names; the means over
+    seeds are those rows'."""
+    import numpy as np
+
     text = (ROOT / "docs/paper-departures.md").read_text()
-    rows = re.findall(r"^\| `(\S+)`(?: \(summed\))? \| (.+) \|$", text, flags=re.M)
-    assert [layout for layout, _ in rows] == [
-        "line:10",
-        "line:10/group",
-        "grid:6x6",
-        "grid:6x6/group",
+    rows = re.findall(r"^\| `(\S+)`(?: \(summed\))? \| (\d+) \| (.+) \|$", text, flags=re.M)
+    assert [(layout, int(seed)) for layout, seed, _ in rows] == [
+        *((f"line:10{g}", seed) for seed in (0, 1, 2) for g in ("", "/group")),
+        ("grid:6x6", 0),
+        ("grid:6x6/group", 0),
     ]
-    for layout, cells in rows:
+    tests: dict[str, list[float]] = {}
+    for layout, seed, cells in rows:
         lr, fitness, test, start = (c.strip().replace("−", "-") for c in cells.split("|"))
         shape = layout.split("/")[0].replace(":", "")  # line:10 -> line10
         scope = "group" if layout.endswith("/group") else "layer"
-        run = ROOT / f"results/small/checks/evolve-mnist-{shape}-{scope}"
-        if not run.exists() and scope == "layer":
+        suffix = "" if seed == "0" else f"-seed{seed}"
+        run = ROOT / f"results/small/checks/evolve-mnist-{shape}-{scope}{suffix}"
+        if not run.exists() and scope == "layer" and seed == "0":
             slug = layout.replace(":", "-")
             (run,) = (ROOT / "results/small/cache/evolutions").glob(f"mnist_*_{slug}_1000x20")
             assert run.relative_to(ROOT).as_posix() in " ".join(text.split())
         m = json.loads((run / "metrics.json").read_text())
+        assert json.loads((run / "config.json").read_text())["seed"] == int(seed)
         (result,) = m["results"]
         (at_start,) = m["at_start"]
         assert float(lr) == result["lr"]
         assert float(fitness) == round(m["evolution"]["final_centre_fitness"], 3)
         assert test == f"{100 * result['test_accuracy']:.2f}"
         assert start == f"{100 * at_start['test_accuracy']:.2f}"
+        if layout.startswith("line:10"):
+            tests.setdefault(scope, []).append(100 * result["test_accuracy"])
+    said = " ".join(text.split())
+    for name, scope in (("summed", "layer"), ("group", "group")):
+        v = np.array(tests[scope])
+        assert f"{name} {v.mean():.2f} ± {v.std(ddof=1):.2f}%" in said
