@@ -308,3 +308,13 @@ def test_paper_departures_diffusion_measurements_are_the_check_runs():
     for name, scope in (("summed", "layer"), ("group", "group")):
         v = np.array(tests[scope])
         assert f"{name} {v.mean():.2f} ± {v.std(ddof=1):.2f}%" in said
+
+
+def test_readme_demo_time_is_the_measured_one():
+    """The README's time for the demo command is the wall time results/cpu/demo-time.txt
+    recorded (a fresh clone through ./scripts/demo)."""
+    text = (ROOT / "results/cpu/demo-time.txt").read_text()
+    seconds = round(float(re.search(r"^wall ([\d.]+) s$", text, flags=re.M).group(1)))
+    assert re.search(r"^rc=0$", text, flags=re.M)
+    said = f"runs `tdca demo`; {seconds // 60} min {seconds % 60} s on our 2-core CPU"
+    assert said in " ".join((ROOT / "README.md").read_text().split()), said

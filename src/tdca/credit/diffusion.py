@@ -4,7 +4,7 @@ k credits sit at evenly spaced centre neurons of a layer laid out on a 1-D line 
 grid, one per group of neighbouring neurons. Eq. 2 of the 2024 paper gives credit C_i's
 share at neuron j as ``C_i * exp(-|pos_i - pos_j|^2 / sigma^2)``. Two readings of it:
 
-* ``scope="layer"`` (the default, what every committed diffusion run used): neuron j
+* ``scope="layer"`` (the default, what every committed table and figure used): neuron j
   receives the sum over all centres, so near a group's edge it also hears the
   neighbouring groups' credits (the paper's "then diffused across the entire layer").
 * ``scope="group"``: neuron j receives only its own group's credit, attenuated by its
