@@ -118,6 +118,9 @@ def test_group_scope_grid_and_layout_suffix():
     np.testing.assert_array_equal(again._kernels[0], group)
     assert layout.describe()[0]["scope"] == "group"
     assert "scope" not in CreditLayout.parse("line:10", (100, 10)).describe()[0]
+    line = CreditLayout.parse("line:10/group", (100, 10))  # the suffix on a line too
+    np.testing.assert_array_equal(line._kernels[0], line_diffusion(10, 100, scope="group"))
+    assert line.describe()[0]["scope"] == "group"
     for bad in ("line:10/groups", "line:10/"):
         with pytest.raises(ValueError, match="only suffix is '/group'"):
             CreditLayout.parse(bad, (100, 10))

@@ -191,6 +191,12 @@ def test_the_saved_centre_is_scored_as_the_next_generation_would_score_it(tmp_pa
     assert full.saved_centre_fitness is not None and np.isfinite(full.saved_centre_fitness)
     stopped = evolve(evo, task, beta0, RunDir(tmp_path / "c"), seed=7, progress=False, stop_after=2)
     assert stopped.interrupted and stopped.saved_centre_fitness is None
+    kept: dict[int, float] = {}  # a kept centre is scored the same way, with its own key
+    keep = (2, lambda g, params, fitness: kept.__setitem__(g, fitness))
+    evolve(evo, task, beta0, RunDir(tmp_path / "k"), seed=7, progress=False, keep=keep)
+    assert sorted(kept) == [2, 4, 6]
+    for g in (2, 4):
+        assert kept[g] == pytest.approx(rows[g]["centre_fitness"], rel=1e-6)
 
 
 def test_same_seed_same_result_different_seed_different(tmp_path):

@@ -226,6 +226,8 @@ def test_a_start_for_another_network_or_task_is_named_not_trained() -> None:
         loop.run((), gauss, key, theta0=start)
     moved, _ = loop.run((), gauss.replace(num_points=5), key, theta0=start)
     assert moved.shape == (1, 5, 2) and bool(jnp.any(moved != start))
+    with pytest.raises(ValueError, match="theta0 is not shaped"):  # exact, not broadcast
+        loop.run((), gauss.replace(num_points=5), key, theta0=jnp.zeros((1, 1, 2)))
 
 
 @pytest.mark.parametrize("seed", [2**32, 2**31, -1, 1.5, True])

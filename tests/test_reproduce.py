@@ -317,6 +317,10 @@ def test_tables_1_s2_and_s3_and_figures_s1_and_s3_run_end_to_end_and_a_rerun_reu
     assert s3g["rows"][1]["paper_test_accuracy"] == s3[1]["paper_test_accuracy"]
     group_run = tmp_path / "cache" / "evolutions" / "mnist_mlp-100_line-10-group_100x3"
     assert json.loads((group_run / "config.json").read_text())["layout"] == "line:10/group"
+    from tdca.credit.artifact import load_credit_net
+
+    strategy, _, _ = load_credit_net(group_run / "credit_net.npz")  # the kernel it ran with
+    assert strategy.layout.describe()[0]["scope"] == "group"
     assert "--diffusion group --cache" in results_document([tmp_path / "s3g"])
     assert main(["reproduce", "table1", "--out", str(tmp_path / "x"), "--diffusion", "group"]) == 2
     assert "table1 evolves no diffused credit network" in capsys.readouterr().err
