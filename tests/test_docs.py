@@ -153,6 +153,7 @@ def test_readme_python_example_runs_and_improves_on_its_start():
     first = scope["evo"].inner.fitness(scope["beta0"], scope["task"], jax.random.PRNGKey(0))
     last = scope["evo"].inner.fitness(scope["beta"], scope["task"], jax.random.PRNGKey(0))
     assert float(last) > float(first)
+    assert isinstance(scope["score"], float) and scope["score"] > float(first)
 
 
 def test_credit_rules_page_is_generated_from_the_committed_runs():
