@@ -3,7 +3,16 @@
 # A task that draws a GPU now gets 15 minutes of device time in all (the machine's start
 # included), so a lease is ONE call of at most ~9 minutes: pick one block, in the order of
 # the table in README.md (block 7 first), and give the machine back after it:
-#   BLOCK=7 bash results/gpu/next-lease.sh   (carry .whl and the data, see README.md)
+#   BLOCK=7 bash results/gpu/next-lease.sh   (carry .whl and the data, made as below)
+# Before a lease, here in the repository root (the folders are not in git; each session's
+# sandbox starts without them). The device image has JAX, optax, flax and the rest; it
+# lacks evosax and its dependency dotmap (the versions of the venv these results used):
+#   printf '/.whl/\n/.gpudata/\n/.gpudata-cifar/\n' >> .git/info/exclude
+#   python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
+#     --implementation cp -d .whl evosax==0.3.2 dotmap==1.3.30
+#   mkdir -p .gpudata && cp -r ../shared/data/mnist .gpudata/           # blocks 7 and 0
+#   mkdir -p .gpudata-cifar/cifar10-jpeg &&
+#     cp ../shared/data/cifar10-jpeg/*.tar.gz .gpudata-cifar/cifar10-jpeg/   # blocks 5, 8
 # SMOKE=1 shrinks every count so the script can be checked on a CPU first:
 #   SMOKE=1 BLOCK=all OUT=/tmp/o TDCA_DATA_DIR=../shared/data bash results/gpu/next-lease.sh
 set -uo pipefail
