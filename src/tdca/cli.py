@@ -19,7 +19,7 @@ from tdca.compile_cache import use_compilation_cache
 from tdca.data import DatasetError, canonical_name
 from tdca.evolution import ESConfig
 from tdca.experiments.classification import FITNESS_DATA
-from tdca.experiments.reproduce import DATASETS, TABLES
+from tdca.experiments.reproduce import DATASETS, DIFFUSION_SCOPES, TABLES
 from tdca.files import atomic_file
 from tdca.io import ArtifactError, read_meta
 from tdca.kernels import KERNELS
@@ -443,7 +443,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument(
         "--diffusion",
-        choices=["layer", "group"],
+        choices=list(DIFFUSION_SCOPES),
         default="layer",
         help="tableS3, figS2, figS3: how a diffused credit spreads; layer (default) sums every "
         "group's Gaussian at each neuron, group keeps each credit within its own group (the "

@@ -499,6 +499,13 @@ def evolve(
         meta = {"generation": generation, "seed": seed, "config": config}
         save_pytree(run.file(CHECKPOINT), state, meta)
 
+    scored: dict[int, float] = {}  # the centre after generation g: scored once, kept or saved
+
+    def centre_fitness(g: int) -> float:
+        if g not in scored:
+            scored[g] = evolution.centre_fitness(state, task, _key_for(seed, g))
+        return scored[g]
+
     generation = start
     interrupted = False
     t_start = time.perf_counter()
@@ -540,8 +547,7 @@ def evolve(
                     run.log(f"warning: {said}")
                     print(f"tdca: warning: {run.path}: {said}", file=sys.stderr)
                 if keep is not None and generation % keep[0] == 0:
-                    fitness = evolution.centre_fitness(state, task, _key_for(seed, generation))
-                    keep[1](generation, evolution.mean(state), fitness)
+                    keep[1](generation, evolution.mean(state), centre_fitness(generation))
                 if generation % cfg.checkpoint_every == 0 or generation == cfg.generations:
                     checkpoint(generation)
                 late = time_limit is not None and time.perf_counter() - t_start > time_limit
@@ -562,9 +568,7 @@ def evolve(
         run.log(f"{why} at generation {generation} of {cfg.generations}; checkpoint saved")
     elif generation > start:
         run.log(f"finished at generation {generation}; checkpoint saved")
-    saved_fitness = (
-        None if interrupted else evolution.centre_fitness(state, task, _key_for(seed, generation))
-    )
+    saved_fitness = None if interrupted else centre_fitness(generation)
     return EvolutionResult(
         state, evolution.mean(state), generation, history, interrupted, saved_fitness
     )

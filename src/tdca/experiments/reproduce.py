@@ -21,6 +21,7 @@ from typing import Any
 from rich.console import Console
 
 from tdca.credit.artifact import FILENAME
+from tdca.credit.diffusion import SCOPES as DIFFUSION_SCOPES  # --diffusion's choices
 from tdca.evolution import ESConfig
 from tdca.experiments import paper_numbers as paper
 from tdca.experiments.classification import (
@@ -635,10 +636,6 @@ def _tableS2(r: Reproduction) -> list[dict[str, Any]]:
     return rows
 
 
-DIFFUSION_SCOPES = ("layer", "group")
-"""``--diffusion``: how a diffused layout spreads its credits (docs/paper-departures.md):
-``layer`` sums every group's Gaussian at each neuron (the default, every committed run);
-``group`` keeps each credit within its own group (the other reading of the paper's eq. 2)."""
 DIFFUSION_TABLES = ("tableS3", "figS2", "figS3")
 """The commands that evolve a diffused credit network (``--diffusion`` applies to these)."""
 
