@@ -52,6 +52,10 @@ def test_small_bench_writes_sane_metrics(tmp_path):
     assert saved["reference_state_max_abs_diff"] < 1e-4
     assert set(saved["reference_state_max_abs_diff_by_field"]) >= {"mean", "std"}
     assert saved["memory"]["per_candidate"] > 0
+    # What evolve adds at its end: one candidate's program compiled, then run again; a
+    # generation runs population + 1 candidates, so one candidate alone costs less.
+    assert saved["centre_score_compile_and_first_seconds"] > saved["centre_score_seconds"] > 0
+    assert saved["centre_score_seconds"] < saved["seconds_per_generation"]
     assert saved["targets"]["applicable"] is False  # only the full config on a GPU
     assert math.isclose(metrics["seconds_per_generation"], saved["seconds_per_generation"])
 

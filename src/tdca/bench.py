@@ -22,6 +22,7 @@ reported in ``metrics["targets"]`` only for the full configuration on a GPU.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import platform
 import time
@@ -254,8 +255,11 @@ def xla_generation_flops(
 # ----------------------------------------------------------------------------- timing
 
 
-def time_generations(cfg: BenchConfig, task: ClassificationTask | None = None) -> dict[str, Any]:
-    """Seconds per generation of tdca, averaged after ``cfg.warmup`` generations.
+def time_generations(
+    cfg: BenchConfig, task: ClassificationTask | None = None, score_centre: bool = True
+) -> dict[str, Any]:
+    """Seconds per generation of tdca, averaged after ``cfg.warmup`` generations, and
+    (``score_centre``) what scoring the final centre on its own costs.
 
     Keys starting with "_" hold the objects later measurements reuse (not written out).
     """
@@ -275,12 +279,26 @@ def time_generations(cfg: BenchConfig, task: ClassificationTask | None = None) -
             lambda s=state, g=g: evo.step(s, task, jax.random.fold_in(key, g))
         )
         times.append(dt)
+    # What ``tdca evolve`` adds at its end (and at each ``--keep-every`` snapshot): the
+    # saved centre's own score, one candidate's inner loop in a program of its own.
+    centre: dict[str, float] = {}
+    if score_centre:
+        next_key = jax.random.fold_in(key, cfg.warmup + cfg.generations)
+        score, first_s = _timed(lambda: evo.centre_fitness(state, task, next_key))
+        again, again_s = _timed(lambda: evo.centre_fitness(state, task, next_key))
+        if score != again and not (math.isnan(score) and math.isnan(again)):
+            raise RuntimeError(f"the centre scored {score} then {again} with the same key")
+        centre = {
+            "centre_score_compile_and_first_seconds": first_s,
+            "centre_score_seconds": again_s,
+        }
     flops = analytic_generation_flops(cfg)["flops_per_generation"]
     spg = float(np.mean(times))
     return {
         "seconds_per_generation": spg,
         "generation_seconds": times,
         "compile_and_first_generation_seconds": first,
+        **centre,
         "achieved_tflops": flops / spg / 1e12,
         "diverged_last_generation": int(stats["diverged"]),
         "_evo": evo,
@@ -524,6 +542,11 @@ def format_table(m: dict[str, Any]) -> str:
         ("per-candidate memory (MiB)", f"{m['memory']['per_candidate'] / 2**20:.1f}"),
         ("host load average (before, after)", _loads(m["host_load_average_1min"])),
     ]
+    if "centre_score_seconds" in m:  # benchmarks made before 2026-12-06 lack it
+        first, again = m["centre_score_compile_and_first_seconds"], m["centre_score_seconds"]
+        rows.insert(
+            -1, ("saved centre's score: compile + first, again (s)", f"{first:.3g}, {again:.3g}")
+        )
     if m.get("native_bf16_peak_tflops") is not None:
         rows.append(("native bf16 GEMM peak TFLOP/s", f"{m['native_bf16_peak_tflops']:.4g}"))
     lines = ["| quantity | value |", "|---|---|"]
@@ -555,7 +578,7 @@ def scaling_points(
         for name, values in (axes or SCALING_AXES).items():
             for value in values:
                 cfg = replace(base, **{name: value})
-                run = time_generations(cfg)
+                run = time_generations(cfg, score_centre=False)
                 flops = analytic_generation_flops(cfg)["flops_per_generation"]
                 rows.append(
                     {
@@ -583,7 +606,7 @@ def chunking_points(
         task = make_task(cfg, jax.random.PRNGKey(cfg.seed))
         for chunk in chunks:
             c = replace(cfg, chunk_size=chunk)
-            run = time_generations(c, task)
+            run = time_generations(c, task, score_centre=False)
             evo, state = run["_evo"], run["_state0"]
             key = jax.ShapeDtypeStruct((2,), jnp.uint32)
             stats = evo.step.lower(state, task, key).compile().memory_analysis()

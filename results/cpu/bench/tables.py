@@ -23,6 +23,8 @@ SELECTED = (
     "seconds_per_generation",
     "generation_seconds",
     "compile_and_first_generation_seconds",
+    "centre_score_compile_and_first_seconds",
+    "centre_score_seconds",
     "reference_seconds_per_generation",
     "reference_fitness_max_rel_diff",
     "reference_state_max_abs_diff",
