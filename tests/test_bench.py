@@ -56,6 +56,7 @@ def test_small_bench_writes_sane_metrics(tmp_path):
     # generation runs population + 1 candidates, so one candidate alone costs less.
     assert saved["centre_score_compile_and_first_seconds"] > saved["centre_score_seconds"] > 0
     assert saved["centre_score_seconds"] < saved["seconds_per_generation"]
+    assert saved["centre_score_repeatable"] is True  # same state, same key: same score
     assert saved["targets"]["applicable"] is False  # only the full config on a GPU
     assert math.isclose(metrics["seconds_per_generation"], saved["seconds_per_generation"])
 

@@ -281,16 +281,16 @@ def time_generations(
         times.append(dt)
     # What ``tdca evolve`` adds at its end (and at each ``--keep-every`` snapshot): the
     # saved centre's own score, one candidate's inner loop in a program of its own.
-    centre: dict[str, float] = {}
+    centre: dict[str, float | bool] = {}
     if score_centre:
         next_key = jax.random.fold_in(key, cfg.warmup + cfg.generations)
         score, first_s = _timed(lambda: evo.centre_fitness(state, task, next_key))
         again, again_s = _timed(lambda: evo.centre_fitness(state, task, next_key))
-        if score != again and not (math.isnan(score) and math.isnan(again)):
-            raise RuntimeError(f"the centre scored {score} then {again} with the same key")
         centre = {
             "centre_score_compile_and_first_seconds": first_s,
             "centre_score_seconds": again_s,
+            # recorded, not raised: a GPU lease's bench should not die of it
+            "centre_score_repeatable": score == again or (math.isnan(score) and math.isnan(again)),
         }
     flops = analytic_generation_flops(cfg)["flops_per_generation"]
     spg = float(np.mean(times))

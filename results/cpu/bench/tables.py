@@ -25,6 +25,7 @@ SELECTED = (
     "compile_and_first_generation_seconds",
     "centre_score_compile_and_first_seconds",
     "centre_score_seconds",
+    "centre_score_repeatable",
     "reference_seconds_per_generation",
     "reference_fitness_max_rel_diff",
     "reference_state_max_abs_diff",
