@@ -119,6 +119,22 @@ def test_cpu_benchmark_sections_of_the_performance_page_are_generated_from_the_r
     assert module.render(page) == page
 
 
+def test_saved_centre_score_cost_in_the_performance_page_is_the_measured_one():
+    """The CPU cost of scoring the saved centre that docs/performance.md gives is
+    results/cpu/bench/centre-score/metrics.json's (a bench run, not an estimate)."""
+    m = json.loads((ROOT / "results/cpu/bench/centre-score/metrics.json").read_text())
+    assert m["centre_score_repeatable"] is True
+    page = " ".join((ROOT / "docs" / "performance.md").read_text().split())
+    said = (
+        f"took {m['centre_score_compile_and_first_seconds']:.2f} s the first time (compiling)"
+        f" and {m['centre_score_seconds']:.2f} s again, against"
+        f" {m['seconds_per_generation']:.2f} s a generation and"
+        f" {m['compile_and_first_generation_seconds']:.2f} s for the compile and first"
+    )
+    assert said in page, said
+    assert m["device"]["host"].startswith("Intel") and "an Intel Xeon" in page
+
+
 def test_results_page_is_generated_from_the_committed_runs(monkeypatch):
     """docs/results.md is exactly what `tdca report results/small/* results/small/checks/*
     results/small/cache/evolutions/*` makes of the committed run directories (the command
@@ -274,17 +290,19 @@ def test_paper_departures_diffusion_measurements_are_the_check_runs():
     """docs/paper-departures.md's table of the two diffusion readings is what the check run
     directories (results/small/checks/evolve-mnist-*-{layer,group}[-seedN]) recorded, or for
     a summed layout without one, the cached Table S3 evolution it names; the means over
-    seeds are those rows'."""
+    seeds, on the line and on the grid, are those rows'."""
     import numpy as np
 
     text = (ROOT / "docs/paper-departures.md").read_text()
     rows = re.findall(r"^\| `(\S+)`(?: \(summed\))? \| (\d+) \| (.+) \|$", text, flags=re.M)
     assert [(layout, int(seed)) for layout, seed, _ in rows] == [
-        *((f"line:10{g}", seed) for seed in (0, 1, 2) for g in ("", "/group")),
-        ("grid:6x6", 0),
-        ("grid:6x6/group", 0),
+        (f"{shape}{g}", seed)
+        for shape, seeds in (("line:10", (0, 1, 2)), ("grid:6x6", (0, 1)))
+        for seed in seeds
+        for g in ("", "/group")
     ]
-    tests: dict[str, list[float]] = {}
+    tests: dict[tuple[str, str], list[float]] = {}
+    fits: dict[tuple[str, str], list[float]] = {}
     for layout, seed, cells in rows:
         lr, fitness, test, start = (c.strip().replace("−", "-") for c in cells.split("|"))
         shape = layout.split("/")[0].replace(":", "")  # line:10 -> line10
@@ -303,12 +321,37 @@ def test_paper_departures_diffusion_measurements_are_the_check_runs():
         assert float(fitness) == round(m["evolution"]["final_centre_fitness"], 3)
         assert test == f"{100 * result['test_accuracy']:.2f}"
         assert start == f"{100 * at_start['test_accuracy']:.2f}"
-        if layout.startswith("line:10"):
-            tests.setdefault(scope, []).append(100 * result["test_accuracy"])
+        tests.setdefault((shape, scope), []).append(100 * result["test_accuracy"])
+        fits.setdefault((shape, scope), []).append(m["evolution"]["final_centre_fitness"])
     said = " ".join(text.split())
-    for name, scope in (("summed", "layer"), ("group", "group")):
-        v = np.array(tests[scope])
-        assert f"{name} {v.mean():.2f} ± {v.std(ddof=1):.2f}%" in said
+    for shape, where in (
+        ("line10", "On the line,"),
+        ("grid6x6", "where the two readings differ most,"),
+    ):
+        seeds = len(tests[shape, "layer"])
+        over = "over seeds 0 to 2" if seeds == 3 else f"over seeds 0 and {seeds - 1}"
+        means = [
+            f"{name} {np.mean(v):.2f} ± {np.std(v, ddof=1):.2f}%"
+            for name, v in (("summed", tests[shape, "layer"]), ("group", tests[shape, "group"]))
+        ]
+        assert f"{where} {over} (mean ± sample std): {means[0]}, {means[1]}" in said
+    # the paired comparison over every seed of both layouts: group minus summed
+    diffs = [
+        g - s
+        for shape in ("line10", "grid6x6")
+        for g, s in zip(tests[shape, "group"], tests[shape, "layer"], strict=True)
+    ]
+    worse = sum(
+        g < s
+        for shape in ("line10", "grid6x6")
+        for g, s in zip(fits[shape, "group"], fits[shape, "layer"], strict=True)
+    )
+    words = dict(enumerate(("none", "one", "two", "three", "four", "five", "six")))
+    lower = sum(d < 0 for d in diffs)
+    mean = f"{np.mean(diffs):+.2f}".replace("-", "−")
+    assert f"Over the {words[len(diffs)]} paired runs the group form tested lower in" in said
+    assert f"tested lower in {words[lower]} (mean difference {mean} points)" in said
+    assert f"ended on a worse fitness in all {words[worse]}" in said and worse == len(diffs)
 
 
 def test_readme_demo_time_is_the_measured_one():
