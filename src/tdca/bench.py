@@ -38,7 +38,13 @@ import numpy as np
 from tdca import complexity as cx
 from tdca import precision as precision_names
 from tdca.credit.strategies.tdca import TDCA, dfa_like_init
-from tdca.evolution.pgpe import ESConfig, Evolution, candidate_memory, device_memory_budget
+from tdca.evolution.pgpe import (
+    ESConfig,
+    Evolution,
+    candidate_memory,
+    device_memory_budget,
+    generation_keys,
+)
 from tdca.inner import InnerLoop
 from tdca.kernels import Tiling, check_kernel
 from tdca.networks.mlp import MLP
@@ -325,7 +331,7 @@ def reference_generation(evo: Evolution, task: Any) -> Callable[[Any, jax.Array]
     n = evo.config.population
 
     def generation(state: Any, key: jax.Array) -> Any:
-        k_ask, k_eval, k_tell = jax.random.split(key, 3)
+        k_ask, k_eval, k_tell = generation_keys(key)
         centre = fitness(mean(state), task, k_eval)
         population, state = ask(k_ask, state, params)
         scores = jnp.stack(
@@ -340,7 +346,7 @@ def reference_generation(evo: Evolution, task: Any) -> Callable[[Any, jax.Array]
 def batched_fitness(evo: Evolution, state: Any, task: Any, key: jax.Array) -> jax.Array:
     """The population fitnesses tdca's batched generation computes from ``state`` with
     ``key`` (the same ask and evaluation key as ``Evolution.step``)."""
-    k_ask, k_eval, _ = jax.random.split(key, 3)
+    k_ask, k_eval, _ = generation_keys(key)
     population, _ = evo.es.ask(k_ask, state, evo.es_params)
     return jax.jit(evo.evaluate)(population, task, k_eval)
 
@@ -520,6 +526,14 @@ def _loads(load: dict[str, float | None]) -> str:
     return ", ".join("-" if v is None else f"{v:.2f}" for v in load.values())
 
 
+def _centre_score_row(m: dict[str, Any]) -> list[tuple[str, str]]:
+    """The saved centre's score timing, if the run measured it (before 2026-12-06: no)."""
+    if "centre_score_seconds" not in m:
+        return []
+    first, again = m["centre_score_compile_and_first_seconds"], m["centre_score_seconds"]
+    return [("saved centre's score: compile + first, again (s)", f"{first:.3g}, {again:.3g}")]
+
+
 def format_table(m: dict[str, Any]) -> str:
     """The headline numbers as a markdown table."""
     d = m["device"]
@@ -540,13 +554,9 @@ def format_table(m: dict[str, Any]) -> str:
         (f"measured GEMM peak TFLOP/s ({m['gemm_size']}^2)", f"{m['peak_tflops']:.4g}"),
         ("fraction of peak", f"{100 * m['fraction_of_peak']:.1f}%"),
         ("per-candidate memory (MiB)", f"{m['memory']['per_candidate'] / 2**20:.1f}"),
+        *_centre_score_row(m),
         ("host load average (before, after)", _loads(m["host_load_average_1min"])),
     ]
-    if "centre_score_seconds" in m:  # benchmarks made before 2026-12-06 lack it
-        first, again = m["centre_score_compile_and_first_seconds"], m["centre_score_seconds"]
-        rows.insert(
-            -1, ("saved centre's score: compile + first, again (s)", f"{first:.3g}, {again:.3g}")
-        )
     if m.get("native_bf16_peak_tflops") is not None:
         rows.append(("native bf16 GEMM peak TFLOP/s", f"{m['native_bf16_peak_tflops']:.4g}"))
     lines = ["| quantity | value |", "|---|---|"]

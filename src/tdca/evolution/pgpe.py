@@ -109,6 +109,13 @@ def require_pytree_task(task: Any) -> None:
             )
 
 
+def generation_keys(key: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """A generation's key split into (ask, evaluation, tell) keys: one place for the order,
+    which the centre's own score and the benchmark's reference must share with ``step``."""
+    k_ask, k_eval, k_tell = jax.random.split(key, 3)
+    return k_ask, k_eval, k_tell
+
+
 class Evolution:
     """PGPE over a strategy's parameters, each candidate scored by ``inner.fitness``.
 
@@ -254,7 +261,7 @@ class Evolution:
         return float(self._centre_fitness(state, task, key))
 
     def _centre_only(self, state: Any, task: Task, key: jax.Array) -> jax.Array:
-        return self._score_centre(state, task, jax.random.split(key, 3)[1])[0]
+        return self._score_centre(state, task, generation_keys(key)[1])[0]
 
     def _score_centre(
         self, state: Any, task: Task, k_eval: jax.Array
@@ -267,7 +274,7 @@ class Evolution:
         return report(self.mean(state), task, k_eval)
 
     def _step(self, state: Any, task: Task, key: jax.Array) -> tuple[Any, dict[str, jax.Array]]:
-        k_ask, k_eval, k_tell = jax.random.split(key, 3)
+        k_ask, k_eval, k_tell = generation_keys(key)
         centre_fitness, centre_report = self._score_centre(state, task, k_eval)
         population, state = self.es.ask(k_ask, state, self.es_params)
         fitness = self._replicate(self.evaluate(population, task, k_eval))
