@@ -89,9 +89,11 @@ done; done
 # and the 6x6-to-30x30 grid in the group form (2026-12-06, 31 min); its summed form is the
 # cached Table S3 evolution $C/evolutions/mnist_mlp-900_grid-6x6_1000x20:
 tdca evolve --dataset mnist --arch mlp-900 --layout grid:6x6/group --train-size 1000 --steps 20 --credit-init dfa --population 32 --generations 150 --sigma 0.003 --es-lr 0.001 --no-progress --out results/small/checks/evolve-mnist-grid6x6-group
-# seed 1 of the grid in both forms (2026-12-06; 47 min summed, beside a CI run, 40 min group):
-for scope in layer group; do
+# seeds 1 and 2 of the grid in both forms (seed 1 on 2026-12-06: 47 min summed, beside a CI
+# run, 40 min group; seed 2 on 2026-12-07: 45 min summed, a test suite beside it for a
+# third of that, 33 min group):
+for seed in 1 2; do for scope in layer group; do
   L=grid:6x6; [ $scope = group ] && L=grid:6x6/group
-  tdca evolve --dataset mnist --arch mlp-900 --layout $L --train-size 1000 --steps 20 --credit-init dfa --population 32 --generations 150 --sigma 0.003 --es-lr 0.001 --seed 1 --no-progress --out results/small/checks/evolve-mnist-grid6x6-$scope-seed1
-done
+  tdca evolve --dataset mnist --arch mlp-900 --layout $L --train-size 1000 --steps 20 --credit-init dfa --population 32 --generations 150 --sigma 0.003 --es-lr 0.001 --seed $seed --no-progress --out results/small/checks/evolve-mnist-grid6x6-$scope-seed$seed
+done; done
 tdca report results/small/* results/small/checks/* $C/evolutions/* --out docs/results.md

@@ -5,7 +5,9 @@ their generator (no hand-typed result)."""
 from __future__ import annotations
 
 import json
+import math
 import re
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -297,7 +299,7 @@ def test_paper_departures_diffusion_measurements_are_the_check_runs():
     rows = re.findall(r"^\| `(\S+)`(?: \(summed\))? \| (\d+) \| (.+) \|$", text, flags=re.M)
     assert [(layout, int(seed)) for layout, seed, _ in rows] == [
         (f"{shape}{g}", seed)
-        for shape, seeds in (("line:10", (0, 1, 2)), ("grid:6x6", (0, 1)))
+        for shape, seeds in (("line:10", (0, 1, 2)), ("grid:6x6", (0, 1, 2)))
         for seed in seeds
         for g in ("", "/group")
     ]
@@ -351,7 +353,13 @@ def test_paper_departures_diffusion_measurements_are_the_check_runs():
     mean = f"{np.mean(diffs):+.2f}".replace("-", "−")
     assert f"Over the {words[len(diffs)]} paired runs the group form tested lower in" in said
     assert f"tested lower in {words[lower]} (mean difference {mean} points)" in said
-    assert f"ended on a worse fitness in all {words[worse]}" in said and worse == len(diffs)
+    n = f"all {words[worse]}" if worse == len(diffs) else words[worse]
+    assert f"ended on a worse fitness in {n}" in said
+    # two-sided sign test of that count: twice the chance of at least as many by coin flips
+    k = max(worse, len(diffs) - worse)
+    tail = sum(math.comb(len(diffs), i) for i in range(k, len(diffs) + 1))
+    p = min(Fraction(1), Fraction(2 * tail, 2 ** len(diffs)))
+    assert f"a two-sided sign test puts at probability {p} if" in said
 
 
 def test_readme_demo_time_is_the_measured_one():
