@@ -331,7 +331,7 @@ def test_paper_departures_diffusion_measurements_are_the_check_runs():
         ("grid6x6", "where the two readings differ most,"),
     ):
         seeds = len(tests[shape, "layer"])
-        over = "over seeds 0 to 2" if seeds == 3 else f"over seeds 0 and {seeds - 1}"
+        over = f"over seeds 0 to {seeds - 1}" if seeds > 2 else f"over seeds 0 and {seeds - 1}"
         means = [
             f"{name} {np.mean(v):.2f} ± {np.std(v, ddof=1):.2f}%"
             for name, v in (("summed", tests[shape, "layer"]), ("group", tests[shape, "group"]))
