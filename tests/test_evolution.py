@@ -380,12 +380,18 @@ def test_a_swallowed_ctrl_c_still_stops_the_run_after_its_generation(tmp_path):
         return out
 
     evo.step = step
-    before = signal.getsignal(signal.SIGINT)
-    result = evolve(evo, task, beta0, RunDir(tmp_path / "r"), seed=7, progress=False)
+    # Ctrl-C as in a terminal, however pytest was started: a shell without job control
+    # starts background commands (`./scripts/test &`) with SIGINT ignored, which evolve
+    # rightly leaves ignored (checked below).
+    launched = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        result = evolve(evo, task, beta0, RunDir(tmp_path / "r"), seed=7, progress=False)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+    finally:
+        signal.signal(signal.SIGINT, launched)
     assert result.interrupted and result.generation == 1
     _, meta = load_pytree(tmp_path / "r" / "checkpoint.npz", result.state)
     assert meta["generation"] == 1
-    assert signal.getsignal(signal.SIGINT) is before  # restored
 
     # An ignored Ctrl-C (nohup, a background job) stays ignored, and SIGTERM's default
     # (ending a script outright) is not taken over in a script's own evolve.
