@@ -14,11 +14,21 @@ marked ``full_optimisation`` compile as users do: those that compare numbers bet
 different programs bit for bit (1 vs 4 devices, chunked vs whole), and those whose time
 goes in running, not compiling. (The zoo's accuracies were recorded on a GPU: the
 0.2-point tolerance for that covers these last bits too.)
+
+The behaviour tests also use XLA's older CPU code generator
+(``--xla_cpu_use_fusion_emitters=false``), which compiles faster again: the whole suite
+took 11.9 instead of 16.5 to 17.1 minutes of CPU on a 2-core host (``results/cpu/suite-times.md``).
+XLA reads its flags once per process, so a worker's marked tests keep that generator;
+the subprocesses they start (the multi-device runs compared bit for bit) compile exactly
+as users do. A JAX whose XLA no longer knows the flag is asked first and then not given it
+(XLA aborts on a flag it does not know).
 """
 
 import collections
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -43,6 +53,34 @@ if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
 _FLAG, _ENV = "jax_disable_most_optimizations", "JAX_DISABLE_MOST_OPTIMIZATIONS"
 os.environ[_ENV] = "1"
 
+# The quicker code generator's flag, or "" where this JAX's XLA does not know it or the
+# user's XLA_FLAGS choose a generator themselves. Decided once, in the controlling
+# process; workers and subprocesses inherit the answer (and the flag in XLA_FLAGS).
+QUICK_CODEGEN_ENV, _QUICK = "TDCA_TESTS_QUICK_CODEGEN", "--xla_cpu_use_fusion_emitters=false"
+if QUICK_CODEGEN_ENV not in os.environ:
+    _flags = os.environ.get("XLA_FLAGS", "")
+    _known = "xla_cpu_use_fusion_emitters" not in _flags and (
+        subprocess.run(
+            [sys.executable, "-c", "import jax; jax.devices()"],
+            env={**os.environ, "XLA_FLAGS": f"{_flags} {_QUICK}".strip()},
+            capture_output=True,
+            timeout=300,
+        ).returncode
+        == 0
+    )
+    os.environ[QUICK_CODEGEN_ENV] = _QUICK if _known else ""
+
+
+def xla_flags(flags: str, full_optimisation: bool) -> str:
+    """``flags`` (an XLA_FLAGS value) for a process compiling in the given mode: with the
+    quicker code generator for behaviour tests, without it where users' compile is asked."""
+    quick = os.environ[QUICK_CODEGEN_ENV]
+    kept = [f for f in flags.split() if not quick or f != quick]
+    return " ".join(kept if full_optimisation or not quick else [*kept, quick])
+
+
+os.environ["XLA_FLAGS"] = xla_flags(os.environ.get("XLA_FLAGS", ""), full_optimisation=False)
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
@@ -63,6 +101,7 @@ def _compile_mode(request: pytest.FixtureRequest) -> None:
         jax.clear_caches()
         jax.config.update(_FLAG, not full)
         os.environ[_ENV] = "0" if full else "1"
+        os.environ["XLA_FLAGS"] = xla_flags(os.environ["XLA_FLAGS"], full)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+from conftest import xla_flags
 
 from tdca.credit import TDCA
 from tdca.evolution import ESConfig, Evolution
@@ -99,7 +100,7 @@ def _env(devices: int, full_optimisation: bool = True) -> dict[str, str]:
     where what is tested is the command line around them (tests/conftest.py)."""
     env = dict(os.environ)
     env["JAX_DISABLE_MOST_OPTIMIZATIONS"] = "0" if full_optimisation else "1"
-    flags = env.get("XLA_FLAGS", "").split()
+    flags = xla_flags(env.get("XLA_FLAGS", ""), full_optimisation).split()
     flags = [f for f in flags if "xla_force_host_platform_device_count" not in f]
     if devices > 1:
         flags.append(f"--xla_force_host_platform_device_count={devices}")
