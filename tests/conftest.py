@@ -58,18 +58,26 @@ os.environ[_ENV] = "1"
 # user's XLA_FLAGS choose a generator themselves. Decided once, in the controlling
 # process; workers and subprocesses inherit the answer (and the flag in XLA_FLAGS).
 QUICK_CODEGEN_ENV, _QUICK = "TDCA_TESTS_QUICK_CODEGEN", "--xla_cpu_use_fusion_emitters=false"
-if QUICK_CODEGEN_ENV not in os.environ:
-    _flags = os.environ.get("XLA_FLAGS", "")
-    _known = "xla_cpu_use_fusion_emitters" not in _flags and (
-        subprocess.run(
+
+
+def _xla_knows(flag: str, flags: str) -> bool:
+    """Whether a JAX process starts with ``flag`` added to ``flags`` (XLA aborts if not)."""
+    try:
+        probe = subprocess.run(
             [sys.executable, "-c", "import jax; jax.devices()"],
-            env={**os.environ, "XLA_FLAGS": f"{_flags} {_QUICK}".strip()},
+            env={**os.environ, "XLA_FLAGS": f"{flags} {flag}".strip()},
             capture_output=True,
             timeout=300,
-        ).returncode
-        == 0
-    )
-    os.environ[QUICK_CODEGEN_ENV] = _QUICK if _known else ""
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return probe.returncode == 0
+
+
+if QUICK_CODEGEN_ENV not in os.environ:
+    _flags = os.environ.get("XLA_FLAGS", "")
+    _chosen = "xla_cpu_use_fusion_emitters" in _flags  # the user's own choice stands
+    os.environ[QUICK_CODEGEN_ENV] = "" if _chosen or not _xla_knows(_QUICK, _flags) else _QUICK
 
 
 def xla_flags(flags: str, full_optimisation: bool) -> str:
