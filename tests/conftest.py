@@ -36,6 +36,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ("pytester",)  # test_compile_mode runs a session of its own
+
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 _OWN_CACHE: str | None = None
@@ -99,11 +101,15 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-@pytest.fixture(autouse=True)
-def _compile_mode(request: pytest.FixtureRequest) -> None:
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Put this process in the test's compile mode before any of its fixtures is made: a
+    fixture shared by a module (made when its first test asks) was otherwise made in the
+    mode of the test that ran before, and compared bit for bit with what the test computed
+    in its own mode, failed or passed by the order tests landed on a worker."""
     import jax
 
-    full = request.node.get_closest_marker("full_optimisation") is not None
+    full = item.get_closest_marker("full_optimisation") is not None
     if jax.config.values[_FLAG] == full:  # this process is in the other mode
         # Executables compiled in the other mode stay in jit's in-memory caches: drop them,
         # so that a test never mixes the two (the persistent cache keys on the mode).

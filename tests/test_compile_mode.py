@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import jax
 import pytest
@@ -49,3 +50,30 @@ def test_marked_tests_and_their_subprocesses_compile_as_users_do():
 
 def test_the_mode_is_back_after_a_marked_test():
     assert _mode() == (True, "1", "True", QUICK != "")
+
+
+def test_a_module_fixture_is_made_in_the_mode_of_the_test_that_first_asks_for_it(pytester):
+    """In a session of its own, so the order is fixed: a marked test, then a behaviour test
+    asking for a module-scoped fixture. Switched in a fixture of the test, the mode came
+    too late, after the shared one was made in the marked test's mode (a test comparing
+    that fixture's parameters bit for bit with its own failed in that order)."""
+    pytester.makeconftest((Path(__file__).parent / "conftest.py").read_text())
+    pytester.makepyfile(
+        test_order=f"""
+import jax
+import pytest
+
+@pytest.fixture(scope="module")
+def made_in():
+    return jax.config._read({FLAG!r})
+
+@pytest.mark.full_optimisation
+def test_first_a_marked_test():
+    assert not jax.config._read({FLAG!r})
+
+def test_then_a_behaviour_test(made_in):
+    assert made_in and jax.config._read({FLAG!r})
+"""
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:xdist")
+    result.assert_outcomes(passed=2)
