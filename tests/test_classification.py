@@ -398,7 +398,8 @@ def test_train_and_evolve_commands(tmp_path, data, capsys):
         )
         == 2
     )
-    assert "unknown learner" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "unknown learner 'hebb'" in err and "--plugin FILE.py" in err
     assert not (tmp_path / "u").exists()  # nothing half-written for a bad command
     assert (
         main(

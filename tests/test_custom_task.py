@@ -120,6 +120,36 @@ def test_a_task_whose_credit_input_dim_contradicts_its_credit_state_is_named():
         _mse(strategy, strategy.init(jax.random.PRNGKey(0)), task, 2, 0.1)
 
 
+def test_a_task_missing_part_of_the_interface_is_told_which_part():
+    """A task without ``name`` (or with credit_units that leave out a layer) is told what
+    it lacks, not that it has no layers; a message names a task by its class, never by its
+    repr, which would print every array it holds."""
+
+    @struct.dataclass
+    class Nameless:
+        inner: Regression
+
+        def __getattr__(self, attr: str):
+            if attr == "name":
+                raise AttributeError(attr)
+            return getattr(self.inner, attr)
+
+    with pytest.raises(TypeError, match=r"layered bottom-up network .*task Nameless lacks name$"):
+        DFA.for_task(Nameless(_task()))
+
+    @struct.dataclass
+    class OnlyHidden(Regression):
+        @property
+        def credit_units(self) -> tuple[int, ...]:
+            return self.model.units[:1]  # the output layer left out
+
+    task = _task()
+    task = OnlyHidden(task.x, task.y, task.model)
+    strategy = TDCA.for_task(task, hidden=(8,))
+    with pytest.raises(ValueError, match=r"1 credit blocks for 2 layers: .*credit_units"):
+        _mse(strategy, strategy.init(jax.random.PRNGKey(0)), task, 2, 0.1)
+
+
 @pytest.mark.full_optimisation  # compute-bound
 def test_tdca_is_evolved_on_the_user_task():
     """PGPE over a credit network reading [prediction, target]: the evolved credit network

@@ -94,6 +94,7 @@ def test_a_plugin_network_evolves_resumes_and_trains_from_the_shell(tmp_path, pl
     assert main([*train, "--learner", learner, "--arch", arch, "--out", str(tmp_path / "t")]) == 0
     saved = json.loads((tmp_path / "t" / "config.json").read_text())
     assert saved["plugin"] == [str(path.resolve())] and saved["arch"] == arch
+    assert saved["plugin_digests"] == {str(path.resolve()): digest(str(path))}  # as evolve's
     assert main([*train, "--learner", f"tdca:{run}", "--out", str(tmp_path / "u")]) == 0
     assert json.loads((tmp_path / "u" / "config.json").read_text())["arch"] == arch
 
@@ -160,6 +161,16 @@ def test_a_resume_under_edited_plugin_code_says_so(tmp_path, plugin, monkeypatch
     assert saved["plugin_digests"] == {str(path.resolve()): digest(str(path))}
     _forget(path, arch, learner)
     assert main([*resume[:4], "5", "--no-progress"]) == 0  # and the next one imports it
+
+    # A plugin the run did not start with, given to a resume, is recorded from then on,
+    # and said so (the generations before ran without it); a moved file is not new.
+    other = tmp_path / "other.py"
+    other.write_text("X = 1\n")
+    with pytest.warns(RuntimeWarning, match=r"\['.*other.py'\] were not given when this run"):
+        assert main(["--plugin", str(other), "--plugin", str(path), *resume[:4], "6"]) == 0
+    assert "were not given when this run started" in (run / "log.txt").read_text()
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["plugins"] == [str(other.resolve()), str(path.resolve())]
 
     # a relative path in a config made from Python is recorded as the absolute one
     monkeypatch.chdir(tmp_path)

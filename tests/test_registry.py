@@ -46,6 +46,42 @@ def test_a_network_that_changes_g_but_not_its_slope_is_refused_where_it_is_defin
                 return jnp.tanh(z)
 
 
+class ReluMLP(MLP):
+    """g'(0) = 0: from exact zeros no hidden pre-activation ever leaves 0."""
+
+    def activation(self, z: jax.Array) -> jax.Array:
+        return jax.nn.relu(z)
+
+    def hidden_prime(self, z: jax.Array) -> jax.Array:
+        return (z > 0).astype(z.dtype)
+
+
+def test_a_zero_start_of_a_network_with_a_flat_slope_at_zero_is_refused(tmp_path, capsys):
+    """Without the check a zero-initialised ReLU network trained to chance, silently
+    (every hidden update is multiplied by g'(0) = 0). Other starts and other g are fine."""
+    relu = ReluMLP((4, 3, 2))
+    key = jax.random.PRNGKey(0)
+    pair = jax.random.split(key, 2)
+    for init, k in ((relu.init, key), (jax.jit(relu.init), key), (jax.vmap(relu.init), pair)):
+        with pytest.raises(ValueError, match=r"ReluMLP: a zero start .* hidden_prime\(0\) is 0"):
+            init(k)  # eagerly, and while traced (as inside the inner loop)
+    assert [p["w"].shape for p in relu.init(key, "near_zero")] == [(4, 3), (3, 2)]
+    assert float(jnp.abs(relu.init(key, "kaiming")[0]["w"]).sum()) > 0
+    assert ReluMLP((4, 2)).init(key)[0]["w"].shape == (4, 2)  # no hidden layer: no slope used
+    assert float(jnp.abs(SoftsignMLP((4, 3, 2)).init(key)[0]["w"]).sum()) == 0.0
+
+    register_arch("relu-test", lambda ds: ReluMLP((ds.input_dim, 8, ds.num_classes)))
+    try:
+        spec = _npz(tmp_path / "d.npz", (8, 8))
+        argv = ["train", "--dataset", spec, "--arch", "relu-test", "--train-size", "100"]
+        argv += ["--steps", "3", "--lr", "0.1"]
+        assert main([*argv, "--learner", "dfa", "--out", str(tmp_path / "dfa")]) == 2
+        assert "needs g'(0) != 0" in capsys.readouterr().err
+        assert main([*argv, "--learner", "bp", "--out", str(tmp_path / "bp")]) == 0  # Kaiming
+    finally:
+        ARCHITECTURES.pop("relu-test", None)
+
+
 @pytest.fixture
 def softsign():
     built = []
@@ -103,7 +139,8 @@ def test_architecture_names_are_checked(softsign, tmp_path, capsys):
     argv = ["train", "--dataset", spec, "--learner", "dfa", "--arch", "softsign-50"]
     with pytest.raises(SystemExit):
         main([*argv, "--out", str(tmp_path / "t")])
-    assert "invalid choice: 'softsign-50'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "invalid choice: 'softsign-50'" in err and "--plugin FILE.py" in err
 
 
 def test_a_builder_that_returns_no_network_is_named_in_the_error():

@@ -196,6 +196,11 @@ def test_a_registered_learner_trains_through_the_same_entry_points(capsys, tmp_p
             register_learner("sign-dfa", SignDFA.for_task)
         with pytest.raises(ValueError, match="init_scheme"):
             register_learner("other", SignDFA.for_task, init_scheme="ones")
+        with pytest.raises(ValueError, match=r"give SignDFA\.for_task, not the class SignDFA"):
+            register_learner("other", SignDFA)  # it would take the task for its units
+        register_learner("forgetful", lambda task: None)  # a builder that forgets 'return'
+        with pytest.raises(TypeError, match=r"learner 'forgetful': .*returned NoneType"):
+            train_learner("forgetful", make_split(f"npz:{data}", None, 90), steps=1, lr=0.1)
         r = train_learner("sign-dfa", make_split(f"npz:{data}", None, 90), steps=15, lr=0.1)
         assert r["train_accuracy"] > 0.6  # it learns (chance: 1/3)
         argv = ["train", "--dataset", f"npz:{data}", "--learner", "sign-dfa", "--lr", "0.1"]
@@ -204,6 +209,7 @@ def test_a_registered_learner_trains_through_the_same_entry_points(capsys, tmp_p
         assert "sign-dfa on d" in capsys.readouterr().out
     finally:
         LEARNERS.pop("sign-dfa", None)
+        LEARNERS.pop("forgetful", None)
 
 
 def test_bp_on_a_zero_initialised_task_warns_that_only_output_biases_would_move(task):

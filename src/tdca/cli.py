@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from tdca.checks import SEED_LIMIT, Unsupported
 from tdca.compile_cache import use_compilation_cache
@@ -24,7 +24,7 @@ from tdca.files import atomic_file
 from tdca.io import ArtifactError, read_meta
 from tdca.kernels import KERNELS
 from tdca.networks.registry import ARCHITECTURES
-from tdca.plugins import load_plugins
+from tdca.plugins import digest, load_plugins
 from tdca.precision import EXPLICIT_PRECISIONS, PRECISIONS
 from tdca.rundir import RunDirError, check_folder, write_json_file
 from tdca.tasks.classification import FITNESS_METRICS
@@ -205,10 +205,21 @@ def _plugins_given(argv: list[str]) -> list[str]:
         return []
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a hint where an --arch choice is unknown: a network of the user's own
+    is registered by a file that --plugin must name (the command's subparsers are built with
+    this class too)."""
+
+    def error(self, message: str) -> NoReturn:
+        if "argument --arch: invalid choice" in message:
+            message += " (a network of your own: give the file that registers it, --plugin FILE.py)"
+        super().error(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
     # No abbreviated options: `--plug F` would pass the parser, yet not the first look at
     # argv that imports plugins (nor the resume check); a name in full is one thing to read.
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="tdca",
         description="Top-down credit assignment networks, evolved with PGPE.",
         allow_abbrev=False,
@@ -585,6 +596,7 @@ def _train_at_precision(args: argparse.Namespace, evolved: dict[str, Any] | None
     run.write_config(
         {"experiment": "train", **config, "lr": lr, "optimizer": optimizer, "lr_tuning": tuned}
         | {"batch_size": batch_size, "data_fingerprint": fingerprint(split)}
+        | ({"plugin_digests": {q: digest(q) for q in args.plugin}} if args.plugin else {})
     )
     m = train_learner(
         args.learner,

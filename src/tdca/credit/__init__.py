@@ -12,6 +12,7 @@ from tdca.credit.strategies import (
     TDCA,
     CreditStrategy,
     Learner,
+    dfa_like_init,
     make_strategy,
     register_learner,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "Diffusion",
     "LayerCredits",
     "Learner",
+    "dfa_like_init",
     "grid_diffusion",
     "line_diffusion",
     "local_update",

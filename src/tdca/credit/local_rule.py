@@ -22,6 +22,17 @@ def weight_update(inputs: jax.Array, delta: jax.Array) -> jax.Array:
     return jnp.matmul(inputs.T, delta, preferred_element_type=jnp.float32) / inputs.shape[0]
 
 
+def check_blocks(taps: list[LayerTap], credits: list[jax.Array]) -> None:
+    """One credit block per layer, or say where the count comes from (a custom task's
+    ``credit_units`` that leaves out a layer would otherwise fail in a zip)."""
+    if len(taps) != len(credits):
+        raise ValueError(
+            f"{len(credits)} credit blocks for {len(taps)} layers: a strategy emits one block "
+            "per entry of the task's credit_units, which must list every layer of the "
+            "bottom-up network, bottom to top, the output layer included"
+        )
+
+
 def local_update(
     taps: list[LayerTap],
     credits: list[jax.Array],
@@ -29,8 +40,7 @@ def local_update(
 ) -> Params:
     """Per-layer update direction from per-neuron credits ``(batch, units)``; ``hidden_prime``
     is the bottom-up network's g' (``MLP.hidden_prime``)."""
-    if len(taps) != len(credits):
-        raise ValueError(f"{len(credits)} credit blocks for {len(taps)} layers")
+    check_blocks(taps, credits)
     last = len(taps) - 1
     update: Params = []
     for i, (tap, c) in enumerate(zip(taps, credits, strict=True)):

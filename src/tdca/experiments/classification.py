@@ -25,7 +25,7 @@ import numpy as np
 from tdca.checks import check_seed, config_fields, is_finite_number, is_integer
 from tdca.credit.artifact import check_fits, load_credit_net, resolve, save_credit_net
 from tdca.credit.layout import CreditLayout
-from tdca.credit.strategies import LEARNERS, TDCA
+from tdca.credit.strategies import LEARNERS, TDCA, build_learner
 from tdca.credit.strategies.tdca import dfa_like_init
 from tdca.data import Dataset, canonical_name, load_dataset
 from tdca.data.cache import resolve_data_dir
@@ -215,7 +215,7 @@ def learner_parts(learner: str, task: ClassificationTask, key: jax.Array) -> tup
     ``LEARNERS`` (``register_learner`` adds to them), ``bp-adam`` or ``tdca:PATH``."""
     name = "bp" if learner == "bp-adam" else learner  # bp-adam: BP, with its own optimizer
     if name in LEARNERS:
-        strategy = LEARNERS[name].build(task)
+        strategy = build_learner(name, task)
         return strategy, strategy.init(key), LEARNERS[name].init_scheme
     if learner.startswith("tdca:"):
         source = learner.split(":", 1)[1]
@@ -223,7 +223,8 @@ def learner_parts(learner: str, task: ClassificationTask, key: jax.Array) -> tup
         check_fits(strategy, task, source)
         return strategy, beta, "zero"
     raise ValueError(
-        f"unknown learner {learner!r}; choose one of {(*LEARNERS, 'bp-adam')} or tdca:PATH"
+        f"unknown learner {learner!r}; choose one of {(*LEARNERS, 'bp-adam')} or tdca:PATH "
+        "(a learner of your own: give the file that registers it, tdca --plugin FILE.py)"
     )
 
 
@@ -823,6 +824,7 @@ def run_evolve(
         if plugins:  # given now: they, and those saved ones this process imported, are kept
             kept = (p for p in cfg.plugins if p in loaded())
             cfg = replace(cfg, plugins=tuple(dict.fromkeys((*plugins, *kept))))
+            _note_added_plugins(run, saved.plugins, digests, plugins)
     elif cfg is None:
         raise ValueError("a new evolution needs a config")
     with matmul_precision(cfg.precision):
@@ -858,6 +860,27 @@ def data_fingerprints(cfg: EvolveConfig, splits: list[Split] | None = None) -> d
     in ``cfg.data_dir`` give it now."""
     splits = fitness_splits(cfg) if splits is None else splits
     return {spec: fingerprint(s) for spec, s in zip(cfg.datasets, splits, strict=True)}
+
+
+def _note_added_plugins(
+    run: RunDir,
+    started: tuple[str, ...],
+    digests: dict[str, str | None] | None,
+    given: tuple[str, ...],
+) -> None:
+    """Say, in the log and as a warning, when a resume is given plugins the run did not
+    start with (not a moved file: its content is the same): config.json records them from
+    now on, though the generations before ran without them."""
+    known = {v for v in (digests or {}).values() if v}
+    added = [p for p in given if p not in started and digest(p) not in known]
+    if added:
+        message = (
+            f"plugins {added} were not given when this run started ({list(started)}); "
+            "config.json records them from this resume on, and the generations before it "
+            "ran without them"
+        )
+        run.log(message)
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
 
 
 def _note_changed_plugins(

@@ -205,10 +205,9 @@ class CNN:
 
     def local_update(self, taps: list[LayerTap], credits: list[jax.Array]) -> Params:
         """Per-channel rule for the conv layer, the shared dense rule for the rest."""
-        from tdca.credit.local_rule import local_update  # here: that module imports mlp
+        from tdca.credit.local_rule import check_blocks, local_update  # that module imports mlp
 
-        if len(taps) != len(credits):
-            raise ValueError(f"{len(credits)} credit blocks for {len(taps)} layers")
+        check_blocks(taps, credits)
         conv = conv_local_update(taps[0], credits[0], self.kernel_shape)
         return [conv, *local_update(taps[1:], credits[1:])]
 

@@ -83,6 +83,8 @@ class MLP:
         """Initialise weights; the papers start TDCA from zero and Zero-BP from +-1e-16."""
         if scheme not in INIT_SCHEMES:
             raise ValueError(f"unknown init scheme {scheme!r}; choose one of {INIT_SCHEMES}")
+        if scheme == "zero" and self.num_layers > 1:
+            self._check_zero_start()
         params: Params = []
         keys = jax.random.split(key, self.num_layers)
         for k, n_in, n_out in zip(keys, self.sizes[:-1], self.sizes[1:], strict=True):
@@ -97,6 +99,21 @@ class MLP:
                 b = jnp.zeros((n_out,))
             params.append({"w": w, "b": b})
         return params
+
+    def _check_zero_start(self) -> None:
+        """Refuse an exact-zero start where g'(0) = 0 (ReLU): every hidden pre-activation
+        stays 0, so no local rule (nor BP) ever moves the hidden layers and the network
+        trains to chance, silently. Evaluated eagerly, also when init is being traced."""
+        with jax.ensure_compile_time_eval():
+            slope = float(self.hidden_prime(jnp.zeros(())))
+        if slope == 0.0:
+            raise ValueError(
+                f"{type(self).__name__}: a zero start (init scheme 'zero', what TDCA, FA and "
+                "DFA start from) needs g'(0) != 0, but this network's hidden_prime(0) is 0: "
+                "its hidden layers would never move and it would train to chance. Use a g "
+                "with g'(0) != 0 (tanh, arctan, ...), or start it from 'near_zero' or "
+                "'kaiming' (a task's init_scheme; register_learner(..., init_scheme=...))"
+            )
 
     def activation(self, z: jax.Array) -> jax.Array:
         """g, the hidden units' nonlinearity (tanh, as the papers)."""

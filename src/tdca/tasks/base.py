@@ -88,11 +88,33 @@ class LayeredTask(Task, Protocol):
         """Each layer's taps and the output error (target - prediction, = -dLoss/dout)."""
 
 
+def task_label(task: Any) -> str:
+    """How messages name a task: its ``name``, else its class (never its repr, which would
+    print every array the task holds)."""
+    name = getattr(task, "name", None)
+    return repr(name) if isinstance(name, str) else type(task).__name__
+
+
+def protocol_members(protocol: type) -> tuple[str, ...]:
+    """The attributes and methods a runtime-checkable protocol asks for (what ``isinstance``
+    checks), so a refusal can say which ones a task lacks."""
+    names: dict[str, None] = {}
+    for cls in reversed(protocol.__mro__):
+        if cls is object or cls is Protocol or cls.__module__ == "typing":
+            continue
+        for n in (*getattr(cls, "__annotations__", {}), *vars(cls)):
+            if not n.startswith("_"):
+                names[n] = None
+    return tuple(names)
+
+
 def require_layered(task: Task, strategy: str) -> LayeredTask:
     """Fail early, with a reason, when a strategy needs layers the task does not have."""
     if not isinstance(task, LayeredTask):
+        missing = [n for n in protocol_members(LayeredTask) if not hasattr(task, n)]
         raise Unsupported(
             f"strategy {strategy!r} needs a task with a layered bottom-up network "
-            f"(e.g. classification); task {getattr(task, 'name', task)!r} has none"
+            f"(tdca.tasks.base.LayeredTask, e.g. classification); task {task_label(task)} "
+            f"lacks {', '.join(missing)}"
         )
     return task

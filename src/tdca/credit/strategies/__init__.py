@@ -17,7 +17,7 @@ from typing import Any
 from tdca.credit.strategies.base import CreditStrategy
 from tdca.credit.strategies.bp import BP
 from tdca.credit.strategies.feedback import DFA, FA
-from tdca.credit.strategies.tdca import TDCA
+from tdca.credit.strategies.tdca import TDCA, dfa_like_init
 from tdca.tasks.base import Task
 
 STRATEGIES = ("bp", "fa", "dfa", "tdca")
@@ -36,7 +36,7 @@ def make_strategy(name: str, task: Task, **options: Any) -> CreditStrategy:
     if name in LEARNERS:
         if options:
             raise ValueError(f"options {sorted(options)} are TDCA's; strategy {name!r} takes none")
-        strategy = LEARNERS[name].build(task)
+        strategy = build_learner(name, task)
         if isinstance(strategy, BP) and getattr(task, "init_scheme", None) == "zero":
             warnings.warn(
                 f"make_strategy({name!r}): the task starts from exact zeros (its init_scheme), "
@@ -64,6 +64,20 @@ LEARNERS: dict[str, Learner] = {
 }
 
 
+def build_learner(name: str, task: Task) -> CreditStrategy:
+    """The strategy of the learner ``name`` for ``task``, checked to be one: a plugin's
+    builder that forgets to return it is named, instead of failing later on None."""
+    build = LEARNERS[name].build
+    strategy = build(task)
+    if not isinstance(strategy, CreditStrategy):
+        raise TypeError(
+            f"learner {name!r}: its builder {getattr(build, '__qualname__', build)!r} returned "
+            f"{type(strategy).__name__}, not a credit-assignment strategy (one with name, "
+            "init and direction); does the builder forget to return it?"
+        )
+    return strategy
+
+
 def register_learner(
     name: str, build: Callable[[Task], CreditStrategy], init_scheme: str = "zero"
 ) -> None:
@@ -78,6 +92,12 @@ def register_learner(
         raise ValueError(f"learner name {name!r} is taken or not allowed (no ':' or '/')")
     if not callable(build):
         raise ValueError(f"build must be a callable taking a task, got {build!r}")
+    if isinstance(build, type) and hasattr(build, "for_task"):
+        raise ValueError(
+            f"build must be a function of the task that returns a strategy: give "
+            f"{build.__name__}.for_task, not the class {build.__name__} (called with a task, "
+            "the class would take the task for its first field)"
+        )
     if init_scheme not in INIT_SCHEMES:
         raise ValueError(f"init_scheme must be one of {INIT_SCHEMES}, got {init_scheme!r}")
     LEARNERS[name] = Learner(build, init_scheme)
@@ -92,6 +112,8 @@ __all__ = [
     "TDCA",
     "CreditStrategy",
     "Learner",
+    "build_learner",
+    "dfa_like_init",
     "make_strategy",
     "register_learner",
 ]

@@ -13,7 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import jax
 
-from tdca.tasks.base import Batch, Task, Theta
+from tdca.tasks.base import Batch, Task, Theta, task_label
 
 
 @runtime_checkable
@@ -34,6 +34,6 @@ def check_built_for(strategy: Any, units: tuple[int, ...], task: Task) -> None:
     if tuple(units) != tuple(task.credit_units):
         raise ValueError(
             f"this {strategy.name} strategy was built for credited units {tuple(units)}, but "
-            f"task {getattr(task, 'name', task)!r} credits {tuple(task.credit_units)}; build "
+            f"task {task_label(task)} credits {tuple(task.credit_units)}; build "
             f"it for this task: {type(strategy).__name__}.for_task(task)"
         )

@@ -16,7 +16,7 @@ from tdca.credit.layout import CreditLayout
 from tdca.credit.strategies.base import check_built_for
 from tdca.kernels import Tiling, check_kernel, fused_direction, unsupported_reason
 from tdca.networks.credit_net import CreditNet, CreditParams
-from tdca.tasks.base import Batch, Task, Theta
+from tdca.tasks.base import Batch, Task, Theta, task_label
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ class TDCA:
         if u.shape[-1] != self.net.inputs:
             raise ValueError(
                 f"the credit network reads {self.net.inputs} numbers, but task "
-                f"{getattr(task, 'name', task)!r} gives {u.shape[-1]} (e.g. another number of "
+                f"{task_label(task)} gives {u.shape[-1]} (e.g. another number of "
                 "classes); build the strategy with TDCA.for_task(task)"
             )
         return task.apply_credits(theta, aux, self.credits(sparams, task, u))
@@ -115,7 +115,7 @@ class TDCA:
         if self.anchored and not callable(getattr(task, "credit_anchors", None)):
             raise ValueError(
                 f"an anchored credit network needs the task's credit_anchors (the states "
-                f"where nothing is to be learned); task {getattr(task, 'name', task)!r} "
+                f"where nothing is to be learned); task {task_label(task)} "
                 f"({type(task).__name__}) has none: build it with anchored=False"
             )
 
