@@ -4,7 +4,14 @@ output error). Registered as ``sign-dfa``::
 
     tdca --plugin examples/sign_dfa.py train --dataset mnist --learner sign-dfa --out runs/sd
 
-From Python, import this file and ``train_learner("sign-dfa", split)``.
+From Python, run this file in your process first, then name the learner::
+
+    import runpy
+    from tdca.experiments.classification import make_split, train_learner
+
+    runpy.run_path("examples/sign_dfa.py")  # registers sign-dfa here
+    result = train_learner("sign-dfa", make_split("mnist", None, 1000), steps=20, lr=0.3)
+    print(result["test_accuracy"])
 """
 
 from dataclasses import dataclass

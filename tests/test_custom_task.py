@@ -138,6 +138,14 @@ def test_a_task_missing_part_of_the_interface_is_told_which_part():
         DFA.for_task(Nameless(_task()))
 
     @struct.dataclass
+    class NoErrorTaps(Regression):
+        taps_and_error = None  # there, but not a method: not a LayeredTask either
+
+    task = _task()
+    with pytest.raises(TypeError, match=r"task 'regression' lacks taps_and_error, as members"):
+        DFA.for_task(NoErrorTaps(task.x, task.y, task.model))
+
+    @struct.dataclass
     class OnlyHidden(Regression):
         @property
         def credit_units(self) -> tuple[int, ...]:

@@ -3,13 +3,16 @@ runs here as its docstring says, so they cannot drift from the library."""
 
 import json
 import os
+import runpy
 import subprocess
 import sys
 from pathlib import Path
 
 from test_classification import _npz
 
+from tdca.credit import LEARNERS
 from tdca.credit.artifact import load_credit_net
+from tdca.experiments.classification import make_split, train_learner
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -41,6 +44,16 @@ def test_the_network_and_learner_plugins_train_evolve_and_resume_from_the_shell(
     _run("-m", "tdca.cli", *resume, cwd=tmp_path)  # no --plugin: the run recorded it
     strategy, _, meta = load_credit_net(tmp_path / "evo")
     assert meta["generations"] == 3 and tuple(strategy.layout.units) == (64, 32, 10)
+
+
+def test_the_learner_plugin_from_python_as_its_docstring_says(tmp_path):
+    spec = _npz(tmp_path / "d.npz", (8, 8))
+    try:
+        runpy.run_path(str(EXAMPLES / "sign_dfa.py"))
+        result = train_learner("sign-dfa", make_split(spec, None, 200), steps=20, lr=0.3)
+        assert result["test_accuracy"] > 0.5  # chance is 0.1
+    finally:
+        LEARNERS.pop("sign-dfa", None)  # as in a new process
 
 
 def test_the_custom_task_evolves_saves_its_credit_network_and_resumes(tmp_path):

@@ -163,7 +163,7 @@ def test_a_resume_under_edited_plugin_code_says_so(tmp_path, plugin, monkeypatch
     assert main([*resume[:4], "5", "--no-progress"]) == 0  # and the next one imports it
 
     # A plugin the run did not start with, given to a resume, is recorded from then on,
-    # and said so (the generations before ran without it); a moved file is not new.
+    # and said so (the generations before ran without it).
     other = tmp_path / "other.py"
     other.write_text("X = 1\n")
     with pytest.warns(RuntimeWarning, match=r"\['.*other.py'\] were not given when this run"):
@@ -171,6 +171,16 @@ def test_a_resume_under_edited_plugin_code_says_so(tmp_path, plugin, monkeypatch
     assert "were not given when this run started" in (run / "log.txt").read_text()
     saved = json.loads((run / "config.json").read_text())
     assert saved["plugins"] == [str(other.resolve()), str(path.resolve())]
+
+    # A resume refused (other images under the data's name) says nothing of plugins: it
+    # did not go on, and records nothing.
+    third = tmp_path / "third.py"
+    third.write_text("Z = 3\n")
+    _npz(tmp_path / "d.npz", (8, 8), seed=1)
+    log = (run / "log.txt").read_text()
+    assert main(["--plugin", str(third), *resume[:4], "7", "--no-progress"]) == 2
+    assert "third.py" not in (run / "log.txt").read_text()[len(log) :]
+    assert json.loads((run / "config.json").read_text())["plugins"] == saved["plugins"]
 
     # a relative path in a config made from Python is recorded as the absolute one
     monkeypatch.chdir(tmp_path)
@@ -276,3 +286,21 @@ def test_a_plugin_given_by_path_and_by_module_name_is_imported_once(tmp_path, mo
             plugins._BY_SOURCE.pop(str(path.resolve()), None)
             if f"nets_{folder}" in plugins._LOADED:
                 plugins._LOADED.remove(f"nets_{folder}")
+
+
+def test_what_a_resume_says_of_its_plugins():
+    """Found by content: a moved file is neither new nor changed; a run recorded before
+    plugin digests cannot tell moved from new and says nothing; a new run says nothing."""
+    from tdca.experiments.classification import _plugin_notes
+
+    nothing = (None, None)
+    assert _plugin_notes(None, None, {"/a.py": "h"}, {"/a.py"}) == nothing
+    assert _plugin_notes(("/a.py",), {"/a.py": "h"}, {"/b.py": "h"}, {"/b.py"}) == nothing
+    assert _plugin_notes(("/a.py",), None, {"/b.py": "h"}, {"/b.py"}) == nothing
+    changed, added = _plugin_notes((), None, {"/b.py": "h2"}, {"/b.py"})
+    assert changed is None
+    assert added.startswith("plugins ['/b.py'] were not given when this run started ([])")
+    changed, added = _plugin_notes(("/a.py",), {"/a.py": "h"}, {"/a.py": "h2"}, {"/a.py"})
+    assert "not the code this run was started with" in changed and added is None
+    # not imported here (a script registered the network): its code was not run
+    assert _plugin_notes(("/a.py",), {"/a.py": "h"}, {"/a.py": "h2"}, set()) == nothing

@@ -6,6 +6,7 @@ import json
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
 from test_classification import _npz
 
@@ -69,6 +70,14 @@ def test_a_zero_start_of_a_network_with_a_flat_slope_at_zero_is_refused(tmp_path
     assert float(jnp.abs(relu.init(key, "kaiming")[0]["w"]).sum()) > 0
     assert ReluMLP((4, 2)).init(key)[0]["w"].shape == (4, 2)  # no hidden layer: no slope used
     assert float(jnp.abs(SoftsignMLP((4, 3, 2)).init(key)[0]["w"]).sum()) == 0.0
+    # an unjitted shard_map cannot evaluate the slope (Evolution.evaluate on several
+    # devices): the check steps aside there instead of failing every network's init
+    mesh = jax.sharding.Mesh(np.array(jax.devices()[:1]), ("pop",))
+    spec = jax.sharding.PartitionSpec("pop")
+    sharded = jax.shard_map(
+        lambda k: MLP((4, 3, 2)).init(k[0])[0]["w"][None], mesh=mesh, in_specs=spec, out_specs=spec
+    )
+    assert sharded(pair[:1]).shape == (1, 4, 3)
 
     register_arch("relu-test", lambda ds: ReluMLP((ds.input_dim, 8, ds.num_classes)))
     try:

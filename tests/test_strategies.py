@@ -201,6 +201,22 @@ def test_a_registered_learner_trains_through_the_same_entry_points(capsys, tmp_p
         register_learner("forgetful", lambda task: None)  # a builder that forgets 'return'
         with pytest.raises(TypeError, match=r"learner 'forgetful': .*returned NoneType"):
             train_learner("forgetful", make_split(f"npz:{data}", None, 90), steps=1, lr=0.1)
+
+        class Plain:
+            """init and direction only (no name): what README calls a strategy."""
+
+            def __init__(self, task):
+                self.inner = SignDFA.for_task(task)
+
+            def init(self, key):
+                return self.inner.init(key)
+
+            def direction(self, *args):
+                return self.inner.direction(*args)
+
+        register_learner("plain", Plain)  # a class that takes the task is a builder too
+        r = train_learner("plain", make_split(f"npz:{data}", None, 90), steps=15, lr=0.1)
+        assert r["train_accuracy"] > 0.6
         r = train_learner("sign-dfa", make_split(f"npz:{data}", None, 90), steps=15, lr=0.1)
         assert r["train_accuracy"] > 0.6  # it learns (chance: 1/3)
         argv = ["train", "--dataset", f"npz:{data}", "--learner", "sign-dfa", "--lr", "0.1"]
@@ -210,6 +226,7 @@ def test_a_registered_learner_trains_through_the_same_entry_points(capsys, tmp_p
     finally:
         LEARNERS.pop("sign-dfa", None)
         LEARNERS.pop("forgetful", None)
+        LEARNERS.pop("plain", None)
 
 
 def test_bp_on_a_zero_initialised_task_warns_that_only_output_biases_would_move(task):

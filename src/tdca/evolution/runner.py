@@ -13,6 +13,7 @@ import dataclasses
 import json
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -429,6 +430,7 @@ def evolve(
     time_limit: float | None = None,
     keep: tuple[int, Callable[[int, Any, dict[str, Any]], None]] | None = None,
     config: dict[str, Any] | None = None,
+    notes: tuple[str, ...] = (),
 ) -> EvolutionResult:
     """Run ``evolution.config.generations`` generations (or continue a checkpointed run).
 
@@ -445,7 +447,9 @@ def evolve(
     the run directory has passed: a refused resume (another run's checkpoint, an edited
     network) leaves the saved config as it was, not half-updated with the refused one's
     generation count or plugin record. Without it, a new run gets a config.json of its own
-    (``OWN_KIND``) and a caller that wrote its own keeps it.
+    (``OWN_KIND``) and a caller that wrote its own keeps it. ``notes`` (what a resume
+    changes, e.g. plugins it records from now on) go to the log and out as RuntimeWarnings
+    at the same point, so a refused resume never says it went on.
     """
     if keep is not None and keep[0] < 1:
         raise ValueError(f"keep every must be >= 1 generation, got {keep[0]}")
@@ -482,6 +486,9 @@ def evolve(
     )
     if to_write is not None:
         run.write_config(to_write)
+    for note in notes:
+        run.log(note)
+        warnings.warn(note, RuntimeWarning, stacklevel=2)
     if start:
         run.log(f"resumed from generation {start}")
         before = {r.get("devices") for r in history} - {None}

@@ -790,6 +790,7 @@ def run_evolve(
     """
     run = RunDir(out, resume=resume, kind="evolve-classification")
     selection, fingerprints, digests = None, None, None
+    started: tuple[str, ...] | None = None  # a resumed run's plugins, as it recorded them
     if resume:
         raw = run.read_json("config.json")
         arch = raw.get("arch") if isinstance(raw, dict) else None
@@ -824,7 +825,7 @@ def run_evolve(
         if plugins:  # given now: they, and those saved ones this process imported, are kept
             kept = (p for p in cfg.plugins if p in loaded())
             cfg = replace(cfg, plugins=tuple(dict.fromkeys((*plugins, *kept))))
-            _note_added_plugins(run, saved.plugins, digests, plugins)
+        started = saved.plugins
     elif cfg is None:
         raise ValueError("a new evolution needs a config")
     with matmul_precision(cfg.precision):
@@ -835,6 +836,7 @@ def run_evolve(
             selection=selection,
             fingerprints=fingerprints,
             digests=digests,
+            started=started,
             progress=progress,
             stop_after=stop_after,
             time_limit=time_limit,
@@ -862,43 +864,37 @@ def data_fingerprints(cfg: EvolveConfig, splits: list[Split] | None = None) -> d
     return {spec: fingerprint(s) for spec, s in zip(cfg.datasets, splits, strict=True)}
 
 
-def _note_added_plugins(
-    run: RunDir,
-    started: tuple[str, ...],
-    digests: dict[str, str | None] | None,
-    given: tuple[str, ...],
-) -> None:
-    """Say, in the log and as a warning, when a resume is given plugins the run did not
-    start with (not a moved file: its content is the same): config.json records them from
-    now on, though the generations before ran without them."""
-    known = {v for v in (digests or {}).values() if v}
-    added = [p for p in given if p not in started and digest(p) not in known]
-    if added:
-        message = (
-            f"plugins {added} were not given when this run started ({list(started)}); "
+def _plugin_notes(
+    started: tuple[str, ...] | None,
+    then: dict[str, str | None] | None,
+    now: dict[str, str | None],
+    imported: set[str],
+) -> tuple[str | None, str | None]:
+    """What a resume says of its plugins: (other code, added files), each None where
+    there is nothing to say. ``started``/``then``: the plugins the run recorded and their
+    sha256; ``now``: this resume's. Found by content, so a moved file is neither."""
+    if started is None:  # a new run
+        return None, None
+    changed = added = None
+    before = {v for v in (then or {}).values() if v}
+    # Other code: a resume goes on, as under a newer tdca (an edit may not touch the
+    # network). Said at once: where the edit did change it, it explains the refusal.
+    if imported & set(now) and before and not before <= {v for v in now.values() if v}:
+        changed = (
+            f"the plugins' code is not the code this run was started with (sha256 {then} "
+            f"then, {now} now); a resume goes on with the code as it is now: if that changed "
+            "the network, its generations mix two networks, and a new run is the clean way"
+        )
+    # Files it did not start with; a run recorded before plugin digests (plugins but no
+    # sha256) cannot tell a moved file from a new one, and is left alone.
+    new = [p for p, v in now.items() if p not in started and (v is None or v not in before)]
+    if new and (then is not None or not started):
+        added = (
+            f"plugins {new} were not given when this run started ({list(started)}); "
             "config.json records them from this resume on, and the generations before it "
             "ran without them"
         )
-        run.log(message)
-        warnings.warn(message, RuntimeWarning, stacklevel=3)
-
-
-def _note_changed_plugins(
-    run: RunDir, then: dict[str, str | None] | None, now: dict[str, str | None]
-) -> None:
-    """Say, in the log and as a warning, when a resume runs plugin code other than the
-    code the run was started with (found by content, so a moved file is the same). It goes
-    on, as it does under a newer tdca: an edit may not touch the network at all."""
-    before = {v for v in (then or {}).values() if v}
-    if not before or before <= {v for v in now.values() if v}:
-        return
-    message = (
-        f"the plugins' code is not the code this run was started with (sha256 {then} then, "
-        f"{now} now); it goes on with the code as it is now: if that changed the network, "
-        "its generations mix two networks, and a new run is the clean way"
-    )
-    run.log(message)
-    warnings.warn(message, RuntimeWarning, stacklevel=3)
+    return changed, added
 
 
 def _evolve_and_evaluate(
@@ -909,6 +905,7 @@ def _evolve_and_evaluate(
     selection: dict[str, Any] | None,
     fingerprints: dict[str, str] | None,
     digests: dict[str, str | None] | None,
+    started: tuple[str, ...] | None,
     progress: bool,
     stop_after: int | None,
     time_limit: float | None,
@@ -957,8 +954,10 @@ def _evolve_and_evaluate(
         )
     imported = set(loaded())  # a plugin not imported here (a script registered the network)
     code = {p: digest(p) if p in imported else (digests or {}).get(p) for p in cfg.plugins}
-    if imported & set(cfg.plugins):
-        _note_changed_plugins(run, digests, code)
+    changed, added = _plugin_notes(started, digests, code, imported)
+    if changed:
+        run.log(changed)
+        warnings.warn(changed, RuntimeWarning, stacklevel=2)
     extra = {"lr_selection": selection, "data_fingerprints": data}
     config = cfg.to_dict() | extra | ({"plugin_digests": code} if code else {})
     loop = InnerLoop(
@@ -993,6 +992,7 @@ def _evolve_and_evaluate(
         time_limit=time_limit,
         keep=(cfg.keep_every, keep_centre) if cfg.keep_every else None,
         config=config,  # written once the resume checks pass: a refused one changes nothing
+        notes=(added,) if added else (),  # said once the resume's checks pass
     )
     if result.interrupted:
         return None

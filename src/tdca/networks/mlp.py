@@ -103,9 +103,14 @@ class MLP:
     def _check_zero_start(self) -> None:
         """Refuse an exact-zero start where g'(0) = 0 (ReLU): every hidden pre-activation
         stays 0, so no local rule (nor BP) ever moves the hidden layers and the network
-        trains to chance, silently. Evaluated eagerly, also when init is being traced."""
-        with jax.ensure_compile_time_eval():
-            slope = float(self.hidden_prime(jnp.zeros(())))
+        trains to chance, silently. Evaluated eagerly, also when init is being traced; where
+        a trace cannot evaluate anything (an unjitted shard_map, as ``Evolution.evaluate``
+        called eagerly on several devices) it is skipped: the jitted paths still check."""
+        try:
+            with jax.ensure_compile_time_eval():
+                slope = float(self.hidden_prime(jnp.zeros(())))
+        except jax.errors.ConcretizationTypeError:
+            return
         if slope == 0.0:
             raise ValueError(
                 f"{type(self).__name__}: a zero start (init scheme 'zero', what TDCA, FA and "

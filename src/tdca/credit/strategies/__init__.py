@@ -69,11 +69,11 @@ def build_learner(name: str, task: Task) -> CreditStrategy:
     builder that forgets to return it is named, instead of failing later on None."""
     build = LEARNERS[name].build
     strategy = build(task)
-    if not isinstance(strategy, CreditStrategy):
+    if not all(callable(getattr(strategy, m, None)) for m in ("init", "direction")):
         raise TypeError(
             f"learner {name!r}: its builder {getattr(build, '__qualname__', build)!r} returned "
-            f"{type(strategy).__name__}, not a credit-assignment strategy (one with name, "
-            "init and direction); does the builder forget to return it?"
+            f"{type(strategy).__name__}, not a credit-assignment strategy (one with init and "
+            "direction); does the builder forget to return it?"
         )
     return strategy
 

@@ -88,7 +88,7 @@ class TDCA:
         u, aux = task.credit_state(theta, batch)
         if u.shape[-1] != self.net.inputs and self.net.inputs == task.credit_input_dim:
             raise ValueError(  # the strategy is the task's own size: the task contradicts itself
-                f"task {getattr(task, 'name', type(task).__name__)!r} declares "
+                f"task {task_label(task)} declares "
                 f"credit_input_dim = {task.credit_input_dim}, but its credit_state gives "
                 f"{u.shape[-1]} numbers per example; make the two agree (the credit network "
                 "is sized from credit_input_dim)"
