@@ -201,15 +201,28 @@ def test_fused_step_benchmark_script_runs_and_checks_agreement(tmp_path):
     assert all(f["max_rel_diff_vs_xla"] < 1e-5 for f in row["fused"])
 
 
+def _lower_for_a_gpu(monkeypatch) -> None:
+    """Lower the kernel's GPU path on this CPU: Pallas' Triton lowering, not its interpreter.
+    JAX >= 0.11 asks the device which GPU it lowers for (its compute capability) and a CPU
+    has none, so it is told an H100, the GPU the kernel is tuned on; older JAX did not ask."""
+    from tdca.kernels import fused_tdca
+
+    monkeypatch.setattr(fused_tdca, "_interpret", lambda: False)  # the GPU path
+    try:
+        from jax._src.pallas.triton import gpu_info
+    except ImportError:  # JAX < 0.11
+        return
+    h100 = gpu_info.get_gpu_info_from_version(gpu_info.GpuVersion.H100)
+    monkeypatch.setattr(gpu_info, "get_gpu_info", lambda: h100)
+
+
 @pytest.mark.parametrize("precision", ["default", "float32", "bfloat16-activations"])
 def test_fused_generation_lowers_to_a_triton_kernel_for_cuda(precision, monkeypatch):
     """Without a GPU the kernel still goes through Pallas' Triton lowering when a generation
     is lowered for CUDA: its block shapes (powers of two), masked loads, dots and
     reductions are all ones the Triton backend accepts. (Triton's own compile to PTX is
     left for a GPU: results/gpu/next-lease.sh, block 0.)"""
-    from tdca.kernels import fused_tdca
-
-    monkeypatch.setattr(fused_tdca, "_interpret", lambda: False)  # the GPU path
+    _lower_for_a_gpu(monkeypatch)
     with matmul_precision(precision):
         cfg = bench.BenchConfig(examples=200, population=4, steps=2, kernel="fused")
         task = bench.make_task(cfg, jax.random.PRNGKey(0))
@@ -226,9 +239,7 @@ def test_fused_generation_lowers_to_a_triton_kernel_for_cuda(precision, monkeypa
 def test_anchored_fused_step_lowers_to_a_triton_kernel_for_cuda(monkeypatch):
     """The anchored kernel's two extra operands (each class's anchor credits) and dots go
     through Pallas' Triton lowering too (bf16 activations, as a long GPU run uses)."""
-    from tdca.kernels import fused_tdca
-
-    monkeypatch.setattr(fused_tdca, "_interpret", lambda: False)  # the GPU path
+    _lower_for_a_gpu(monkeypatch)
     with matmul_precision("bfloat16-activations"):
         task = _task(96, hidden=100)
         strategy = TDCA.for_task(task, kernel="fused", anchored=True)
@@ -249,6 +260,12 @@ from tdca.inner import InnerLoop
 from tdca.kernels import fused_tdca
 
 fused_tdca._interpret = lambda: False  # the GPU path
+try:  # as _lower_for_a_gpu: JAX >= 0.11 is told the GPU it lowers for
+    from jax._src.pallas.triton import gpu_info
+    h100 = gpu_info.get_gpu_info_from_version(gpu_info.GpuVersion.H100)
+    gpu_info.get_gpu_info = lambda: h100
+except ImportError:
+    pass
 cfg = bench.BenchConfig(examples=200, population=8, steps=2, kernel="fused")
 task = bench.make_task(cfg, jax.random.PRNGKey(0))
 _, strategy, beta0, _ = bench.build(cfg, task)

@@ -89,6 +89,24 @@ def test_bf16_local_rule_matches_the_float32_formula_to_bf16_rounding():
             assert 0 < err <= 0.05 * scale, (name, err, scale)
 
 
+def test_a_population_of_bf16_weight_updates_runs_and_sums_exact_products():
+    """The pattern a generation compiles: one unbatched bf16 input (the data) against each
+    candidate's bf16 deltas, accumulated in float32. XLA:CPU in jaxlib 0.11 could not run
+    that dot (Unsupported element type for DotThunk::Execute: BF16 x BF16 = F32), so on a
+    CPU the operands are widened first; bf16 products are exact in float32, so the result
+    is the float32 sum of the same products."""
+    from tdca.credit.local_rule import f32_dot_operands, weight_update
+
+    x = jax.random.uniform(jax.random.PRNGKey(0), (64, 20)).astype(jnp.bfloat16)
+    deltas = jax.random.normal(jax.random.PRNGKey(1), (3, 64, 16)).astype(jnp.bfloat16)
+    got = jax.jit(jax.vmap(weight_update, in_axes=(None, 0)))(x, deltas)
+    want = np.einsum("bi,pbj->pij", np.float64(x), np.float64(deltas)) / 64
+    assert got.dtype == jnp.float32 and got.shape == (3, 20, 16)
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=1e-6)
+    f32 = jnp.ones(2)
+    assert [a.dtype for a in f32_dot_operands(x, f32)] == [jnp.float32, jnp.float32]  # CPU
+
+
 def test_bf16_cnn_rule_gives_float32_updates_close_to_float32():
     model = CNN(input_shape=(6, 6, 1), channels=2, kernel=3, stride=1, hidden=(8,), num_classes=4)
     theta = model.init(jax.random.PRNGKey(0), "kaiming")

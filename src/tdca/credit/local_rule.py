@@ -16,10 +16,22 @@ import jax.numpy as jnp
 from tdca.networks.mlp import LayerTap, Params, tanh_prime
 
 
+def f32_dot_operands(*arrays: jax.Array) -> tuple[jax.Array, ...]:
+    """The operands of a float32-accumulated product of bf16 activations, as the backend can
+    run it: on a CPU they are widened to float32 first (XLA:CPU in jaxlib 0.11 has no kernel
+    for an unfused bf16 x bf16 -> f32 dot: "Unsupported element type for DotThunk"; a bf16
+    product is exact in float32, so the same products are summed in float32 as before);
+    elsewhere (a GPU's bf16 matmul units) they stay as they are."""
+    if jax.default_backend() != "cpu":
+        return arrays
+    return tuple(a.astype(jnp.float32) if a.dtype == jnp.bfloat16 else a for a in arrays)
+
+
 def weight_update(inputs: jax.Array, delta: jax.Array) -> jax.Array:
     """``mean_batch(delta outer input)``: the product runs in the activations' dtype and is
     accumulated and returned in float32, so bf16 activations never round a weight update."""
-    return jnp.matmul(inputs.T, delta, preferred_element_type=jnp.float32) / inputs.shape[0]
+    a, d = f32_dot_operands(inputs.T, delta)
+    return jnp.matmul(a, d, preferred_element_type=jnp.float32) / inputs.shape[0]
 
 
 def check_blocks(taps: list[LayerTap], credits: list[jax.Array]) -> None:

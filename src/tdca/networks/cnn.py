@@ -83,10 +83,13 @@ def conv_local_update(
     the transpose of the (linear) conv map applied to the credit-weighted slopes, which is
     what backprop would compute for that cotangent.
     """
+    from tdca.credit.local_rule import f32_dot_operands  # here: that module imports mlp
+
     n = tap.inputs.shape[0]
     credit = credit.astype(tap.pre.dtype)
     delta = (credit[:, None, None, :] * tanh_prime(tap.pre)).astype(tap.inputs.dtype)
-    dk = jnp.einsum("bhwp,bhwc->pc", tap.inputs, delta, preferred_element_type=jnp.float32)
+    patches, delta = f32_dot_operands(tap.inputs, delta)
+    dk = jnp.einsum("bhwp,bhwc->pc", patches, delta, preferred_element_type=jnp.float32)
     bias = jnp.mean(delta.sum((1, 2), dtype=jnp.float32), 0)
     return {"w": kernel_from_matrix(dk, kernel_shape) / n, "b": bias}
 
