@@ -1,6 +1,7 @@
 """Anchored credit networks (``TDCA(anchored=True)``, ``tdca evolve --anchor-credits``):
 credits T([p, y]) - T([y, y]) vanish where the bottom-up network is right."""
 
+import dataclasses
 import json
 
 import jax
@@ -106,6 +107,23 @@ def test_anchoring_is_refused_where_it_cannot_work():
         TDCA.for_task(GaussianTask(num_points=4), anchored=True)
     with pytest.raises(ValueError, match="true or false"):
         EvolveConfig(anchored="yes")  # type: ignore[arg-type]
+
+
+def test_the_anchoring_refusal_names_a_task_once():
+    """A named task is called by its name and class; a nameless one by its class, once."""
+    strategy = TDCA.for_task(GaussianTask(num_points=4))
+    anchored = dataclasses.replace(strategy, anchored=True)
+
+    class Nameless:
+        pass
+
+    for task, named in (
+        (GaussianTask(num_points=4), "task 'gaussian' (GaussianTask) has"),
+        (Nameless(), "task Nameless has"),
+    ):
+        with pytest.raises(ValueError) as refused:
+            anchored.check_anchors_for(task)  # type: ignore[arg-type]
+        assert named in str(refused.value)
 
 
 def test_an_anchored_credit_network_file_loads_anchored(tmp_path):

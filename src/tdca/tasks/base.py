@@ -96,6 +96,14 @@ def task_label(task: Any) -> str:
     return repr(name) if isinstance(name, str) else type(task).__name__
 
 
+def task_described(task: Any) -> str:
+    """``task_label`` with the class added when the label is a name (``'blobs' (BlobsTask)``),
+    the class alone otherwise, so a message never names the class twice."""
+    label = task_label(task)
+    cls = type(task).__name__
+    return label if label == cls else f"{label} ({cls})"
+
+
 def protocol_members(protocol: type) -> tuple[str, ...]:
     """The attributes and methods a runtime-checkable protocol asks for (what ``isinstance``
     checks), so a refusal can say which ones a task lacks."""

@@ -16,7 +16,7 @@ from tdca.credit.layout import CreditLayout
 from tdca.credit.strategies.base import check_built_for
 from tdca.kernels import Tiling, check_kernel, fused_direction, unsupported_reason
 from tdca.networks.credit_net import CreditNet, CreditParams
-from tdca.tasks.base import Batch, Task, Theta, task_label
+from tdca.tasks.base import Batch, Task, Theta, task_described, task_label
 
 
 @dataclass(frozen=True)
@@ -115,8 +115,8 @@ class TDCA:
         if self.anchored and not callable(getattr(task, "credit_anchors", None)):
             raise ValueError(
                 f"an anchored credit network needs the task's credit_anchors (the states "
-                f"where nothing is to be learned); task {task_label(task)} "
-                f"({type(task).__name__}) has none: build it with anchored=False"
+                f"where nothing is to be learned); task {task_described(task)} has none: build "
+                f"it with anchored=False"
             )
 
     def check_kernel_for(self, task: Task) -> None:
