@@ -201,6 +201,15 @@ def test_fused_step_benchmark_script_runs_and_checks_agreement(tmp_path):
     assert all(f["max_rel_diff_vs_xla"] < 1e-5 for f in row["fused"])
 
 
+def _triton_gpu_info():
+    """The module Pallas' Triton lowering asks which GPU it lowers for (``gpu_info_lib`` in
+    its registration: jax._src.pallas.triton.gpu_info in JAX 0.11, jax._src.gpu_info in
+    0.12), or None where it asks nothing (JAX < 0.11)."""
+    from jax._src.pallas.triton import pallas_call_registration
+
+    return getattr(pallas_call_registration, "gpu_info_lib", None)
+
+
 def _lower_for_a_gpu(monkeypatch) -> None:
     """Lower the kernel's GPU path on this CPU: Pallas' Triton lowering, not its interpreter.
     JAX >= 0.11 asks the device which GPU it lowers for (its compute capability) and a CPU
@@ -208,12 +217,10 @@ def _lower_for_a_gpu(monkeypatch) -> None:
     from tdca.kernels import fused_tdca
 
     monkeypatch.setattr(fused_tdca, "_interpret", lambda: False)  # the GPU path
-    try:
-        from jax._src.pallas.triton import gpu_info
-    except ImportError:  # JAX < 0.11
-        return
-    h100 = gpu_info.get_gpu_info_from_version(gpu_info.GpuVersion.H100)
-    monkeypatch.setattr(gpu_info, "get_gpu_info", lambda: h100)
+    gpu_info = _triton_gpu_info()
+    if gpu_info is not None:
+        h100 = gpu_info.get_gpu_info_from_version(gpu_info.GpuVersion.H100)
+        monkeypatch.setattr(gpu_info, "get_gpu_info", lambda: h100)
 
 
 @pytest.mark.parametrize("precision", ["default", "float32", "bfloat16-activations"])
@@ -260,12 +267,11 @@ from tdca.inner import InnerLoop
 from tdca.kernels import fused_tdca
 
 fused_tdca._interpret = lambda: False  # the GPU path
-try:  # as _lower_for_a_gpu: JAX >= 0.11 is told the GPU it lowers for
-    from jax._src.pallas.triton import gpu_info
+from jax._src.pallas.triton import pallas_call_registration
+gpu_info = getattr(pallas_call_registration, "gpu_info_lib", None)
+if gpu_info is not None:  # as _lower_for_a_gpu: JAX >= 0.11 is told the GPU it lowers for
     h100 = gpu_info.get_gpu_info_from_version(gpu_info.GpuVersion.H100)
     gpu_info.get_gpu_info = lambda: h100
-except ImportError:
-    pass
 cfg = bench.BenchConfig(examples=200, population=8, steps=2, kernel="fused")
 task = bench.make_task(cfg, jax.random.PRNGKey(0))
 _, strategy, beta0, _ = bench.build(cfg, task)

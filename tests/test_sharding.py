@@ -24,6 +24,7 @@ from conftest import xla_flags
 from tdca.credit import TDCA
 from tdca.evolution import ESConfig, Evolution
 from tdca.evolution.pgpe import analytic_candidate_bytes, auto_chunk_size, candidate_memory
+from tdca.evolution.processes import compilation_cache_problem
 from tdca.inner import InnerLoop
 from tdca.networks import MLP
 from tdca.tasks import ClassificationTask
@@ -207,14 +208,21 @@ def _two_processes(
     args: Callable[[int, str], list[str]],
     timeout: float = 120,
     full_optimisation: bool = True,
+    compilation_cache: bool = True,
 ) -> list[tuple[int, str]]:
     """Run ``script`` as processes 0 and 1 of one jax.distributed job on localhost (2 CPU
-    devices each), process i with ``args(i, port)``; their exit codes and output."""
+    devices each), process i with ``args(i, port)``; their exit codes and output. Without
+    ``compilation_cache`` JAX's persistent cache is off in them, as tdca's evolve asks of a
+    multi-process job on CPUs (``processes.compilation_cache_problem``); with it they get
+    the session's, which the tdca command turns off itself."""
     port = str(_free_port())
+    env = _env(2, full_optimisation)
+    if not compilation_cache:
+        env["JAX_ENABLE_COMPILATION_CACHE"] = "false"
     procs = [
         subprocess.Popen(
             [sys.executable, str(script), *args(i, port)],
-            env=_env(2, full_optimisation),
+            env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -269,6 +277,18 @@ CHILD_RUN = textwrap.dedent(
             if out:
                 os.remove(out + "/checkpoint.npz")
             continue
+        if phase == "cache-on":  # JAX's persistent cache, as if it had been left on
+            jax.config.update("jax_enable_compilation_cache", True)
+            if not jax.config.jax_compilation_cache_dir:  # (the test session gives one)
+                jax.config.update("jax_compilation_cache_dir", out + "/xla-cache")
+            try:
+                evolve(Evolution(InnerLoop(strategy, 10, 10.0), beta0, ESConfig(population=16)),
+                       task, beta0, RunDir(out, resume=True), seed=0, resume=True,
+                       progress=False)
+            except ValueError as e:
+                print(tag, "ValueError:", " ".join(str(e).split()), flush=True)
+            jax.config.update("jax_enable_compilation_cache", False)
+            continue
         if phase == "cut":  # this process loses the first row of its log
             if out:
                 with open(out + "/metrics.jsonl") as f:
@@ -320,6 +340,7 @@ PHASES = [
     ("signal", "signal0", "signal1"),
     ("other-lr", "other-lr0", "other-lr1"),
     ("other-end", "other-end0", "other-end1"),
+    ("cache-on", "cache0", "cache1"),
 ]
 
 
@@ -332,7 +353,9 @@ def _phase_job(tmp: Path) -> None:
     script = tmp / "child_run.py"
     script.write_text(CHILD_RUN)
     args = [[f"{p}={tmp / f[i] if f[i] else ''}" for p, *f in PHASES] for i in range(2)]
-    done = _two_processes(script, lambda i, port: [str(i), port, *args[i]], timeout=300)
+    done = _two_processes(
+        script, lambda i, port: [str(i), port, *args[i]], timeout=300, compilation_cache=False
+    )
     for i, (code, output) in enumerate(done):
         assert code == 0, f"process {i} failed:\n{output}"
         (tmp / f"out{i}").write_text(output)
@@ -429,6 +452,55 @@ def test_processes_stop_together_and_refuse_to_evolve_different_things(phases):
     assert len(ends) == 1 and 1 <= int(ends.pop()) < 10**6, said
 
 
+def test_a_multi_process_evolution_on_cpus_refuses_a_persistent_compilation_cache(phases):
+    """With JAX's persistent compilation cache on, every process of a CPU job stops before
+    its first collective, saying how to turn the cache off (on JAX 0.12.1 such a job hung
+    in its second evolution: process 0 loaded the generation's program from the cache while
+    process 1, which never hits it, compiled its own)."""
+    tmp, said = phases
+    for i in range(2):
+        line = said[i][("cache-on", f"cache{i}")]
+        assert "ValueError" in line and "JAX_ENABLE_COMPILATION_CACHE=false" in line, line
+        assert not (tmp / f"cache{i}" / "metrics.jsonl").exists()
+
+
+CHILD_LATE = textwrap.dedent(
+    """
+    import sys, time
+    pid = int(sys.argv[1])
+    import jax
+    jax.distributed.initialize(
+        coordinator_address=f"localhost:{sys.argv[2]}", num_processes=2, process_id=pid
+    )
+    from tdca.evolution import processes
+    from tdca.rundir import RunDirError
+
+    jax.devices()  # (the backends start together: each waits for every process's devices)
+    if pid == 1:  # never enters the agreement (as if still loading its data)
+        time.sleep(8)
+        sys.exit(0)
+    processes.AGREE_TIMEOUT = 2
+    try:
+        processes.check_agree(
+            None, None, None, None, start=0, end=0, seed=0, problem=RunDirError("own reason")
+        )
+    except RunDirError as e:
+        print("RunDirError:", e, flush=True)
+    """
+)
+
+
+def test_a_process_that_never_reaches_the_agreement_is_named_after_the_timeout(tmp_path):
+    """The agreement goes through the coordination service, so a process that never comes
+    is not waited for forever: after ``AGREE_TIMEOUT`` the waiting one stops, naming it."""
+    script = tmp_path / "child_late.py"
+    script.write_text(CHILD_LATE)
+    done = _two_processes(script, lambda i, port: [str(i), port], timeout=60)
+    assert [code for code, _ in done] == [0, 0], done
+    said = "process 1 did not reach the run-directory agreement within 2 s"
+    assert said in done[0][1] and "own reason" not in done[0][1], done[0][1]
+
+
 def test_tdca_evolve_joins_a_distributed_job(tmp_path):
     """`tdca evolve --coordinator ... --num-processes 2 --process-id I` (two data sets, one
     credit network): the two processes (2 CPU devices each) write the same credit network
@@ -459,6 +531,7 @@ def test_tdca_evolve_joins_a_distributed_job(tmp_path):
     )
     for i, (code, output) in enumerate(done):
         assert code == 0, f"process {i} failed:\n{output}"
+        assert "persistent compilation cache is off in this multi-process job" in output
     one = subprocess.run(
         [sys.executable, str(script), *argv, "--out", str(tmp_path / "one")],
         env=_env(4, full_optimisation=False),
@@ -585,3 +658,26 @@ def test_mesh_argument():
     assert evo.mesh is None and evo.num_devices == 1  # one device: no mesh
     with pytest.raises(ValueError, match="mesh must be"):
         Evolution(evo.inner, beta0, evo.config, mesh="everywhere")
+
+
+def test_only_a_multi_process_cpu_job_with_a_persistent_cache_is_refused():
+    """The refusal's conditions, in this process: several processes, CPUs, and a cache that
+    is both given a folder and enabled; one process or a GPU job keeps the cache."""
+    names = ("jax_compilation_cache_dir", "jax_enable_compilation_cache")
+    before = [getattr(jax.config, n) for n in names]
+
+    def cache(folder: str | None, enabled: bool) -> None:
+        for name, value in zip(names, (folder, enabled), strict=True):
+            jax.config.update(name, value)
+
+    try:
+        cache("/tmp/some-cache", True)
+        assert "2-process job on CPUs" in compilation_cache_problem(2, "cpu")
+        assert compilation_cache_problem(1, "cpu") is None
+        assert compilation_cache_problem(2, "gpu") is None
+        cache("/tmp/some-cache", False)
+        assert compilation_cache_problem(2, "cpu") is None
+        cache(None, True)
+        assert compilation_cache_problem(2, "cpu") is None
+    finally:
+        cache(*before)

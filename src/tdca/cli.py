@@ -137,6 +137,24 @@ def _tell_the_other_processes(joined: bool) -> None:
         fail_together()
 
 
+def _no_cache_across_cpu_processes() -> None:
+    """A multi-process job on CPUs runs without JAX's persistent compilation cache, the
+    user's included (``processes.compilation_cache_problem``: it gains nothing there and
+    can hang on JAX 0.12); said when the user had given one. Before the first compile."""
+    import jax
+
+    from tdca.evolution.processes import compilation_cache_problem
+
+    if compilation_cache_problem() is not None:
+        jax.config.update("jax_enable_compilation_cache", False)
+        print(
+            "tdca: note: JAX's persistent compilation cache is off in this multi-process "
+            "job on CPUs (only process 0 could load from it, and on JAX 0.12 that can hang "
+            "the job)",
+            file=sys.stderr,
+        )
+
+
 def _join_job(args: argparse.Namespace) -> bool:
     """Join the jax.distributed job the distributed options describe, before any JAX work;
     whether it did."""
@@ -1003,9 +1021,11 @@ def main(argv: list[str] | None = None) -> int:
         del args.command_plugin
         _refuse_ignored_on_resume(args, argv)
         _check_data_dir(args)
-        if args.command != "bench":  # the benchmark reports compile times as they are
-            use_compilation_cache()
         joined = _join_job(args)
+        if joined:
+            _no_cache_across_cpu_processes()
+        elif args.command != "bench":  # the benchmark reports compile times as they are
+            use_compilation_cache()
         return handlers[args.command](args)
     except (RunDirError, ArtifactError, DatasetError, Unsupported, ValueError, OSError) as e:
         print(f"tdca {args.command}: error: {e}", file=sys.stderr)

@@ -88,6 +88,35 @@ def join(
         ) from e
 
 
+def compilation_cache_problem(
+    process_count: int | None = None, platform: str | None = None
+) -> str | None:
+    """Why this job must not run with JAX's persistent compilation cache, or None.
+
+    With several processes only process 0 writes the cache, and on CPUs the others' keys
+    never match its entries (measured: they never hit), so they compile every program
+    anyway. On JAX 0.12.1 a program with cross-process collectives that process 0 loads
+    from the cache while the others compile it hangs in its first collective (a resumed
+    evolution, or a second one in the same job; JAX 0.10.2 and 0.11.2 ran it). So a
+    multi-process job on CPUs gains nothing from the cache and may hang with it; it is
+    refused before the first collective. (GPUs: not measured, not refused.) The arguments
+    default to this process's."""
+    count = jax.process_count() if process_count is None else process_count
+    if count == 1 or (platform or jax.default_backend()) != "cpu":
+        return None
+    folder = jax.config.jax_compilation_cache_dir
+    if not (folder and jax.config.jax_enable_compilation_cache):
+        return None
+    return (
+        f"a {count}-process job on CPUs cannot use JAX's persistent compilation cache "
+        f"({folder}): only process 0 could load from it, and on JAX 0.12 a program that "
+        "process 0 loads from it while the others compile it hangs in its first "
+        "collective. Turn it off in every process: JAX_ENABLE_COMPILATION_CACHE=false, or "
+        "jax.config.update('jax_enable_compilation_cache', False) before the first "
+        "compile (the tdca command does this itself)"
+    )
+
+
 def fingerprint(evolution: Any, task: Any, initial_params: Any) -> int:
     """A 31-bit digest of what an evolution computes: the ES config, the inner loop's
     settings, the strategy's type, and every array of the task and of the starting
@@ -151,9 +180,47 @@ def _canonical(value: Any) -> str:
     return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(value))
 
 
-_agreement_entered = False
-"""Whether this process has entered ``check_agree`` (or ``fail_together``): from then on
-every process runs the same collectives, and a failure needs no more sharing."""
+_agreements = 0
+"""How many agreements (``check_agree``, ``fail_together``) this process has entered. Every
+process enters the same ones in the same order, so the count names each one's keys in the
+coordination service; from the first one on every process runs the same collectives, and
+a failure needs no more sharing."""
+
+AGREE_TIMEOUT = 1800
+"""Seconds a process waits at the agreement for the others (one host may load its data
+much later than another)."""
+
+
+def _exchange(tag: str, value: list[int]) -> np.ndarray:
+    """Every process's ``value`` (rows in process order), through ``jax.distributed``'s
+    coordination service (its key-value store), not through device collectives: the
+    agreement runs no XLA program, so a process that stops before compiling anything and
+    one that has compiled and run its own programs still meet (JAX 0.12.1 on CPUs hung both
+    in a ``broadcast_one_to_all`` there), and a persistent compilation cache cannot make
+    them disagree on a program."""
+    from jax._src import distributed
+
+    client = distributed.global_state.client
+    if client is None:
+        raise RuntimeError(
+            f"{jax.process_count()} processes but no jax.distributed client: join the job "
+            "with jax.distributed.initialize"
+        )
+    key = f"tdca/agree/{_agreements}/{tag}"
+    client.key_value_set(f"{key}/{jax.process_index()}", ",".join(map(str, value)))
+    deadline = time.monotonic() + AGREE_TIMEOUT
+    rows = []
+    for i in range(jax.process_count()):
+        left_ms = max(1, int((deadline - time.monotonic()) * 1000))
+        try:
+            got = client.blocking_key_value_get(f"{key}/{i}", left_ms)
+        except Exception as e:  # (jaxlib's error: deadline exceeded, or the job went away)
+            raise RunDirError(
+                f"process {i} did not reach the run-directory agreement within "
+                f"{AGREE_TIMEOUT} s ({' '.join(str(e).split())[:300]})"
+            ) from e
+        rows.append([int(v) for v in got.split(",")])
+    return np.array(rows, dtype=np.int64)
 
 
 def fail_together() -> None:
@@ -161,14 +228,14 @@ def fail_together() -> None:
 
     A process of a multi-process job that fails before the run-directory agreement (a
     wrong ``--resume`` folder, a locked or non-empty ``--out``, data it cannot read) would
-    otherwise exit while the others wait for it in that agreement's collectives until JAX
-    aborts them; so it joins the agreement with a problem and no run directory, the others
-    stop with "processes [i] cannot ..." and every process exits. A no-op with one process,
-    or once the agreement was entered."""
-    if jax.process_count() == 1 or _agreement_entered:
+    otherwise exit while the others wait for it in that agreement until it times out; so
+    it joins the agreement with a problem and no run directory, the others stop with
+    "processes [i] cannot ..." and every process exits. A no-op with one process, or once
+    the agreement was entered."""
+    if jax.process_count() == 1 or _agreements:
         return
     # what it raises back is this process's own problem (already said), or, where another
-    # process died first, a collective's failure: either way this process just exits
+    # process died first, the agreement's timeout: either way this process just exits
     with contextlib.suppress(Exception):
         check_agree(
             None, None, None, None, start=0, end=0, seed=0, problem=RunDirError("cannot start")
@@ -193,28 +260,28 @@ def check_agree(
     process raises the same error, so none is left waiting. ``problem`` is what this
     process found wrong with its own run directory (raised here, not before: with several
     processes the others raise too instead of waiting for it); a process with a problem
-    needs no run directory or evolution (``fail_together``)."""
-    global _agreement_entered
+    needs no run directory or evolution (``fail_together``). Exchanged through the
+    coordination service (``_exchange``), not device collectives."""
+    global _agreements
     if jax.process_count() == 1:
         if problem is not None:
             raise problem
         return
-    _agreement_entered = True
-    from jax.experimental import multihost_utils
-
     digest = 0 if problem is not None else fingerprint(evolution, task, initial_params)
-    launch = int(multihost_utils.broadcast_one_to_all(np.int32(time.time_ns() % 2**31)))
-    mine = f".process-{jax.process_index()}"
-    if run is not None:
-        run.file(mine).write_text(f"{launch}\n")
-    multihost_utils.sync_global_devices("tdca: run-directory markers written")
-    shared = run is not None and any(
-        p.name != mine and p.read_text().strip() == str(launch) for p in run.path.glob(".process-*")
-    )
-    mine_row = np.array(
-        [start, end, seed % 2**31, digest, int(shared), int(problem is not None)], dtype=np.int32
-    )
-    rows = np.asarray(multihost_utils.process_allgather(mine_row))
+    try:
+        launch = int(_exchange("launch", [time.time_ns() % 2**31])[0, 0])  # process 0's
+        mine = f".process-{jax.process_index()}"
+        if run is not None:
+            run.file(mine).write_text(f"{launch}\n")
+        _exchange("markers", [1])  # every process's marker is written
+        shared = run is not None and any(
+            p.name != mine and p.read_text().strip() == str(launch)
+            for p in run.path.glob(".process-*")
+        )
+        mine_row = [start, end, seed % 2**31, digest, int(shared), int(problem is not None)]
+        rows = _exchange("rows", mine_row)
+    finally:
+        _agreements += 1
     if rows[:, 4].any():
         where = [i for i, r in enumerate(rows) if r[4]]
         raise RunDirError(

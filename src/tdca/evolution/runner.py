@@ -457,6 +457,8 @@ def evolve(
     # What is wrong with this run directory is raised by check_agree, on every process at
     # once (with several processes, one raising alone would leave the others waiting).
     problem: Exception | None = _own_config(run, evolution, task, seed) if config is None else None
+    if problem is None and (cache_problem := processes.compilation_cache_problem()):
+        problem = ValueError(cache_problem)  # before the first collective could hang
     state = evolution.init(jax.random.PRNGKey(seed), initial_params)
     start = 0
     to_write, config = config, _resumable_config(run, config)
