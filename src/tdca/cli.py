@@ -138,9 +138,9 @@ def _tell_the_other_processes(joined: bool) -> None:
 
 
 def _no_cache_across_cpu_processes() -> None:
-    """A multi-process job on CPUs runs without JAX's persistent compilation cache, the
-    user's included (``processes.compilation_cache_problem``: it gains nothing there and
-    can hang on JAX 0.12); said when the user had given one. Before the first compile."""
+    """A multi-process job on CPUs runs without JAX's persistent compilation cache, tdca's
+    or the user's (``processes.compilation_cache_problem``: it gains nothing there and can
+    hang on JAX 0.12); said when one was on. Before the first compile."""
     import jax
 
     from tdca.evolution.processes import compilation_cache_problem
@@ -1021,11 +1021,11 @@ def main(argv: list[str] | None = None) -> int:
         del args.command_plugin
         _refuse_ignored_on_resume(args, argv)
         _check_data_dir(args)
+        if args.command != "bench":  # the benchmark reports compile times as they are
+            use_compilation_cache()
         joined = _join_job(args)
         if joined:
             _no_cache_across_cpu_processes()
-        elif args.command != "bench":  # the benchmark reports compile times as they are
-            use_compilation_cache()
         return handlers[args.command](args)
     except (RunDirError, ArtifactError, DatasetError, Unsupported, ValueError, OSError) as e:
         print(f"tdca {args.command}: error: {e}", file=sys.stderr)
