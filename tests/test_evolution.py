@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tdca.credit import TDCA
-from tdca.evolution import ESConfig, Evolution, evolve
+from tdca.evolution import ESConfig, Evolution, GenerationFailed, evolve
 from tdca.inner import InnerLoop
 from tdca.io import ArtifactError, load_pytree, save_pytree
 from tdca.rundir import RunDir, RunDirError
@@ -261,6 +261,43 @@ def test_a_generation_in_which_every_candidate_diverged_is_said_once(tmp_path, c
     said = "every candidate diverged in generation 0 (no finite fitness)"
     assert capsys.readouterr().err.count(said) == 1
     assert (tmp_path / "r" / "log.txt").read_text().count(said) == 1
+
+
+@pytest.mark.parametrize("fails_at", [3, 4])
+def test_a_generation_that_fails_on_the_device_says_where_resuming_continues(tmp_path, fails_at):
+    """A generation whose computation fails (JAX raises, e.g. out of device memory) stops
+    the run with which generation failed and where a resume continues; alone, the process
+    first checkpoints the generations it finished (3: between two checkpoints; 4: just
+    written), and the resumed run ends where an uninterrupted one does, bit for bit."""
+    task, evo, beta0 = _setup()  # checkpoints every 2 generations
+    full = evolve(evo, task, beta0, RunDir(tmp_path / "a"), seed=7, progress=False)
+    real_step, calls = evo.step, []
+
+    def step(state, task, key):
+        calls.append(key)
+        if len(calls) == fails_at + 1:
+            raise jax.errors.JaxRuntimeError("RESOURCE_EXHAUSTED: Out of memory\nmore")
+        return real_step(state, task, key)
+
+    evo.step = step
+    run = RunDir(tmp_path / "b")
+    with pytest.raises(GenerationFailed) as failed:
+        evolve(evo, task, beta0, run, seed=7, progress=False)
+    said = (
+        f"generation {fails_at} failed: RESOURCE_EXHAUSTED: Out of memory; resuming "
+        f"continues from the checkpoint of generation {fails_at}"
+    )
+    assert str(failed.value) == f"{run.path}: {said}"
+    assert isinstance(failed.value.__cause__, jax.errors.JaxRuntimeError)
+    assert said in (tmp_path / "b" / "log.txt").read_text()
+    _, meta = load_pytree(tmp_path / "b" / "checkpoint.npz", full.state)
+    assert meta["generation"] == fails_at
+    evo.step = real_step
+    resumed = evolve(evo, task, beta0, run, seed=7, progress=False, resume=True)
+    assert resumed.generation == 6
+    for a, b in zip(_leaves(full.state), _leaves(resumed.state), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert _history(tmp_path / "a") == _history(tmp_path / "b")
 
 
 def test_an_initial_mean_shaped_unlike_the_template_is_refused():

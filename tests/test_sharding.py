@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -499,6 +500,73 @@ def test_a_process_that_never_reaches_the_agreement_is_named_after_the_timeout(t
     assert [code for code, _ in done] == [0, 0], done
     said = "process 1 did not reach the run-directory agreement within 2 s"
     assert said in done[0][1] and "own reason" not in done[0][1], done[0][1]
+
+
+def test_a_process_killed_mid_evolution_leaves_the_other_saying_so(tmp_path):
+    """A process of a running job killed outright (a host lost, the OOM killer): the one
+    left fails in its next collective and says which generation failed, that another
+    process has probably gone, and where resuming continues (JAX then aborts it once its
+    heartbeat times out, which the test does not wait for); both then resume."""
+    rng = np.random.default_rng(2)
+    x = rng.integers(0, 255, (60, 6, 6), dtype=np.uint8)
+    y = np.arange(60) % 3
+    np.savez(tmp_path / "a.npz", x_train=x, y_train=y, x_test=x[:20], y_test=y[:20])
+    script = tmp_path / "tdca_cli.py"
+    script.write_text("import runpy\nrunpy.run_module('tdca', run_name='__main__')\n")
+    common = [sys.executable, str(script), "evolve", "--dataset", f"npz:{tmp_path / 'a.npz'}"]
+    common += ["--train-size", "40", "--steps", "3", "--lr", "0.1", "--population", "8"]
+    port = str(_free_port())
+    procs = [
+        subprocess.Popen(
+            [
+                *[*common, "--generations", "100000", "--no-progress"],
+                *["--out", str(tmp_path / f"p{i}"), "--coordinator", f"localhost:{port}"],
+                *["--num-processes", "2", "--process-id", str(i)],
+            ],
+            env=_env(2, full_optimisation=False),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    log = tmp_path / "p0" / "log.txt"
+    try:
+        deadline = time.monotonic() + 120
+        rows = tmp_path / "p1" / "metrics.jsonl"
+        while not (rows.exists() and len(rows.read_text().splitlines()) >= 2):
+            assert time.monotonic() < deadline and procs[1].poll() is None, "no generations"
+            time.sleep(0.2)
+        procs[1].kill()
+        while "failed" not in (log.read_text() if log.exists() else ""):
+            assert time.monotonic() < deadline, "the surviving process said nothing"
+            time.sleep(0.2)
+    finally:
+        for p in procs:
+            p.kill()
+    output = procs[0].communicate(timeout=30)[0]
+    procs[1].communicate(timeout=30)
+    said = log.read_text().splitlines()[-1]
+    assert "failed:" in said and "(process 0 of 2: a collective failing usually" in said, said
+    assert said.endswith(
+        "no checkpoint was written yet, so resuming starts again from generation 0"
+    )
+    assert f"tdca evolve: error: {tmp_path / 'p0'}: generation " in output, output
+    # Resumed as the message says, both processes start again from generation 0, together
+    # (and stop together after it: their time limits are over at once).
+    done = _two_processes(
+        script,
+        lambda i, port: [
+            *["evolve", "--resume", str(tmp_path / f"p{i}"), "--time-limit", "0.001"],
+            *["--no-progress", "--coordinator", f"localhost:{port}", "--num-processes", "2"],
+            *["--process-id", str(i)],
+        ],
+        full_optimisation=False,
+    )
+    for i, (code, out) in enumerate(done):
+        assert code == 0, f"process {i} failed:\n{out}"
+        history = (tmp_path / f"p{i}" / "metrics.jsonl").read_text().splitlines()
+        assert [json.loads(r)["generation"] for r in history] == [0]
 
 
 def test_tdca_evolve_joins_a_distributed_job(tmp_path):

@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 from tdca.checks import SEED_LIMIT, Unsupported
 from tdca.compile_cache import use_compilation_cache
 from tdca.data import DatasetError, canonical_name
-from tdca.evolution import ESConfig
+from tdca.evolution import ESConfig, GenerationFailed
 from tdca.experiments.classification import FITNESS_DATA
 from tdca.experiments.reproduce import DATASETS, DIFFUSION_SCOPES, TABLES
 from tdca.files import atomic_file
@@ -1027,7 +1027,15 @@ def main(argv: list[str] | None = None) -> int:
         if joined:
             _no_cache_across_cpu_processes()
         return handlers[args.command](args)
-    except (RunDirError, ArtifactError, DatasetError, Unsupported, ValueError, OSError) as e:
+    except (
+        RunDirError,
+        ArtifactError,
+        DatasetError,
+        Unsupported,
+        ValueError,
+        OSError,
+        GenerationFailed,
+    ) as e:
         print(f"tdca {args.command}: error: {e}", file=sys.stderr)
         _tell_the_other_processes(joined)
         return 2

@@ -35,6 +35,12 @@ CHECKPOINT = "checkpoint.npz"
 HISTORY = "metrics.jsonl"
 
 
+class GenerationFailed(RuntimeError):
+    """A generation's computation failed on the device (out of memory, or, with several
+    processes, a collective whose peer has gone); the message says which generation and
+    from which checkpoint ``--resume`` continues. Raised from JAX's own error."""
+
+
 @dataclass
 class EvolutionResult:
     state: Any
@@ -368,6 +374,40 @@ def _lost_checkpoint_problem(run: RunDir, cfg: Any) -> RunDirError | None:
     )
 
 
+def _failed(
+    run: RunDir,
+    generation: int,
+    saved: int | None,
+    error: Exception,
+    checkpoint: Callable[[int], None],
+) -> GenerationFailed:
+    """What to say (and log) when generation ``generation`` failed on the device. Alone, a
+    process checkpoints the generations it finished first (its state is whole: a failed
+    step replaces nothing, and nothing is donated). With several processes it does not:
+    they checkpoint at the same generations, and a survivor saving a later one than the
+    process that died would make their resume disagree."""
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    said = f"generation {generation} failed: {first}"
+    if jax.process_count() > 1:
+        said += (
+            f" (process {jax.process_index()} of {jax.process_count()}: a collective failing "
+            "usually means another process stopped, killed or out of memory; its log says "
+            "why, and JAX may abort this process too once it notices)"
+        )
+    elif saved != generation:
+        try:
+            checkpoint(generation)
+            saved = generation
+        except Exception as e:  # the device may be unusable now: say where the last one is
+            said += f"; saving generation {generation}'s checkpoint failed too ({e})"
+    if saved is None:
+        said += "; no checkpoint was written yet, so resuming starts again from generation 0"
+    else:
+        said += f"; resuming continues from the checkpoint of generation {saved}"
+    run.log(said)
+    return GenerationFailed(f"{run.path}: {said}")
+
+
 def _text(path: Path) -> str:
     try:
         return path.read_text(errors="replace")
@@ -461,6 +501,7 @@ def evolve(
         problem = ValueError(cache_problem)  # before the first collective could hang
     state = evolution.init(jax.random.PRNGKey(seed), initial_params)
     start = 0
+    saved: int | None = None  # the generation of this run's checkpoint on disk
     to_write, config = config, _resumable_config(run, config)
     if problem is None and resume and run.file(CHECKPOINT).exists():
         try:
@@ -473,6 +514,7 @@ def evolve(
         else:
             problem = _checkpoint_problem(run, meta, seed, config)
             state, start = loaded, generation
+            saved = generation
     elif problem is None and resume:
         problem = _lost_checkpoint_problem(run, cfg)
     history = _read_history(run, start)
@@ -505,8 +547,10 @@ def evolve(
 
     def checkpoint(generation: int) -> None:
         # Every process, into its own run directory: each resumes from its own checkpoint.
+        nonlocal saved
         meta = {"generation": generation, "seed": seed, "config": config}
         save_pytree(run.file(CHECKPOINT), state, meta)
+        saved = generation
 
     scored: dict[int, float] = {}  # the centre after generation g: scored once, kept or saved
 
@@ -565,6 +609,8 @@ def evolve(
                     break
         except KeyboardInterrupt:
             interrupted = True
+        except jax.errors.JaxRuntimeError as e:
+            raise _failed(run, generation, saved, e, checkpoint) from e
     interrupted = interrupted or vote.signalled  # a signal during the last generation
     if interrupted:  # a Ctrl-C may have cut the log's last line: the rows are all in memory
         _write_history(run, history[:generation])
