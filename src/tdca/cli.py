@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -135,6 +136,18 @@ def _tell_the_other_processes(joined: bool) -> None:
         from tdca.evolution.processes import fail_together
 
         fail_together()
+
+
+def _exit_now(code: int) -> NoReturn:
+    """Exit without JAX's shutdown of the distributed job, once a generation failed in a
+    joined job: that shutdown waits at a barrier for every process, so where one has died
+    (what a failed generation usually means there) it would hold this one until the dead
+    one's heartbeat times out (93 s on JAX 0.10.2) and then abort it with a stack trace.
+    Everything worth keeping is on disk already (checkpoints, metrics.jsonl and log.txt
+    are written as they go)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _no_cache_across_cpu_processes() -> None:
@@ -1038,6 +1051,8 @@ def main(argv: list[str] | None = None) -> int:
     ) as e:
         print(f"tdca {args.command}: error: {e}", file=sys.stderr)
         _tell_the_other_processes(joined)
+        if joined and isinstance(e, GenerationFailed):
+            _exit_now(2)
         return 2
     except KeyboardInterrupt:
         print(f"interrupted{_resume_hint(args)}", file=sys.stderr)

@@ -392,7 +392,7 @@ def _failed(
         said += (
             f" (process {jax.process_index()} of {jax.process_count()}: a collective failing "
             "usually means another process stopped, killed or out of memory; its log says "
-            "why, and JAX may abort this process too once it notices)"
+            "why)"
         )
     elif saved != generation:
         try:
