@@ -23,11 +23,19 @@ import pytest
 from conftest import xla_flags
 
 from tdca.credit import TDCA
-from tdca.evolution import ESConfig, Evolution
-from tdca.evolution.pgpe import analytic_candidate_bytes, auto_chunk_size, candidate_memory
+from tdca.evolution import ESConfig, Evolution, evolve, pgpe
+from tdca.evolution.pgpe import (
+    analytic_candidate_bytes,
+    auto_chunk_size,
+    candidate_memory,
+    fitting_chunk_size,
+    free_memory_per_device,
+    host_memory_budget,
+)
 from tdca.evolution.processes import compilation_cache_problem
 from tdca.inner import InnerLoop
 from tdca.networks import MLP
+from tdca.rundir import RunDir
 from tdca.tasks import ClassificationTask
 
 # Programs compared bit for bit here are compiled as users compile them (tests/conftest.py).
@@ -616,6 +624,7 @@ def test_tdca_evolve_joins_a_distributed_job(tmp_path):
     for d, processes in [("p0", 2), ("p1", 2), ("one", 1)]:
         evolution = json.loads((tmp_path / d / "metrics.json").read_text())["evolution"]
         assert (evolution["devices"], evolution["processes"]) == (4, processes)
+        assert evolution["chunk_size"] is None  # "auto": all fits in one vmap per device
         assert evolution["devices_by_generation"] == [{"from": 0, "to": 1, "devices": 4}]
     # Resumed on one device, the run says that its first generations ran on four.
     resume = [sys.executable, str(script), "evolve", "--resume", str(tmp_path / "one")]
@@ -719,6 +728,68 @@ def test_auto_chunk_size_without_device_stats_needs_a_budget():
         pytest.skip("this device reports memory statistics")
     with pytest.raises(ValueError, match="budget_bytes"):
         auto_chunk_size(evo, task)
+
+
+def test_auto_chunking_checks_the_estimate_first_and_asks_xla_only_where_it_does_not_fit(
+    monkeypatch,
+):
+    evo, task, _ = _clf(population=8)
+    mem = candidate_memory(evo, task)
+    tight = int((mem["fixed"] + 3.5 * mem["per_candidate"]) / 0.8)  # 3 fit: chunks of 2
+    assert fitting_chunk_size(evo, task, budget_bytes=tight) == 2
+    assert mem["analytic"] > mem["per_candidate"]  # the estimate errs on the safe side
+
+    def no_analysis(*args):
+        raise AssertionError("XLA's memory analysis was compiled")
+
+    monkeypatch.setattr(pgpe, "candidate_memory", no_analysis)
+    assert fitting_chunk_size(evo, task, budget_bytes=10**9) is None  # by the estimate alone
+    monkeypatch.setattr(pgpe, "free_memory_per_device", lambda: None)
+    assert fitting_chunk_size(evo, task) is None  # no budget known: one vmap, as before
+
+
+def test_the_host_memory_is_the_budget_of_cpu_devices():
+    if jax.devices()[0].platform != "cpu" or not Path("/proc/meminfo").exists():
+        pytest.skip("a CPU device on Linux")
+    budget = host_memory_budget()
+    assert budget is not None and 0 < budget < os.sysconf("SC_PAGE_SIZE") * os.sysconf(
+        "SC_PHYS_PAGES"
+    )
+    planned = free_memory_per_device()  # the same reading a moment later, in part
+    assert abs(planned - budget * pgpe.HOST_MEMORY_SHARE) < 2**30
+
+
+def test_an_evolution_whose_population_does_not_fit_is_chunked_not_failed(tmp_path, monkeypatch):
+    """chunk_size "auto" (what the classification experiments use): with less free memory
+    than the population needs in one vmap, the run evaluates it in chunks, says so, records
+    it, and evolves what the unchunked run evolves: the same search centre bit for bit
+    (fitnesses may differ in the last bit, as XLA:CPU's batched matmuls see 2 candidates
+    instead of 8, and PGPE only ranks them); with less than one candidate needs it stops
+    before its first generation, saying why."""
+    whole, task, beta0 = _clf(population=8)
+    mem = candidate_memory(whole, task)
+    tight = int((mem["fixed"] + 3.5 * mem["per_candidate"]) / 0.8)
+    auto = Evolution(whole.inner, beta0, whole.config, chunk_size="auto")
+    monkeypatch.setattr(pgpe, "free_memory_per_device", lambda: tight)
+    chunked = evolve(auto, task, beta0, RunDir(tmp_path / "c"), seed=3, progress=False)
+    plain = evolve(whole, task, beta0, RunDir(tmp_path / "w"), seed=3, progress=False)
+    assert auto.chunk_size == chunked.chunk_size == 2 and plain.chunk_size is None
+    said = "each device evaluates 2 candidates at a time (chunk_size)"
+    assert said in (tmp_path / "c" / "log.txt").read_text()
+    for a, b in zip(jax.tree.leaves(chunked.params), jax.tree.leaves(plain.params), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    for a, b in zip(jax.tree.leaves(chunked.state), jax.tree.leaves(plain.state), strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=0, atol=1e-6)
+    for a, b in zip(chunked.history, plain.history, strict=True):
+        assert a["generation"] == b["generation"] and a["diverged"] == b["diverged"]
+        assert abs(a["mean_fitness"] - b["mean_fitness"]) < 1e-6
+    assert chunked.summary(8, 0.0)["chunk_size"] == 2
+
+    monkeypatch.setattr(pgpe, "free_memory_per_device", lambda: int(mem["fixed"] / 0.8))
+    auto = Evolution(whole.inner, beta0, whole.config, chunk_size="auto")
+    with pytest.raises(ValueError, match="one candidate needs"):
+        evolve(auto, task, beta0, RunDir(tmp_path / "n"), seed=3, progress=False)
+    assert not (tmp_path / "n" / "metrics.jsonl").exists()
 
 
 def test_mesh_argument():

@@ -5,7 +5,10 @@ there are several), and tell PGPE the fitnesses.
 Memory: a vmapped population holds every candidate's training-set activations at once.
 ``Evolution(..., chunk_size=k)`` evaluates k candidates at a time per device instead
 (``jax.lax.map(..., batch_size=k)``), trading some speed for memory; ``auto_chunk_size``
-picks the largest k that fits a memory budget, from XLA's own memory analysis.
+picks the largest k that fits a memory budget, from XLA's own memory analysis, and
+``chunk_size="auto"`` (what tdca's classification experiments use) does so by itself before
+the first generation, where the population would not fit the device's free memory
+(``fitting_chunk_size``).
 
 evosax minimises, tdca's fitness is "higher is better": we hand evosax minus the fitness.
 A candidate whose inner loop diverged (NaN/Inf fitness) is given a fitness just below the
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
@@ -29,6 +32,7 @@ from tdca.inner import InnerLoop
 from tdca.tasks.base import Task
 
 OPTIMIZERS = ("adam", "clipup", "sgd")
+CHUNK_AUTO = "auto"
 
 
 @dataclass(frozen=True)
@@ -120,7 +124,9 @@ class Evolution:
     """PGPE over a strategy's parameters, each candidate scored by ``inner.fitness``.
 
     ``chunk_size``: evaluate at most that many candidates at once per device (None: the
-    whole population in one vmap). ``mesh``: "auto" shards the population over all devices
+    whole population in one vmap; "auto": chunked only where the population would not fit
+    the free memory, decided before the first generation by ``resolve_chunk_size``, which
+    ``step`` and ``evolve`` call). ``mesh``: "auto" shards the population over all devices
     (``population_mesh``); None keeps it on the default device; or pass a 1-D Mesh whose
     axis is named ``pop``.
     """
@@ -130,7 +136,7 @@ class Evolution:
         inner: InnerLoop,
         template: Any,
         config: ESConfig,
-        chunk_size: int | None = None,
+        chunk_size: int | Literal["auto"] | None = None,
         mesh: Mesh | str | None = "auto",
     ) -> None:
         self.inner = inner
@@ -160,9 +166,16 @@ class Evolution:
                 f"population {config.population} must be divisible by the "
                 f"{self.mesh.size} devices it is sharded over"
             )
-        if chunk_size is not None and not (is_integer(chunk_size) and chunk_size >= 1):
-            raise ValueError(f"chunk_size must be a positive integer or None, got {chunk_size}")
-        self.chunk_size = None if chunk_size is None else int(chunk_size)
+        self.chunk_size: int | Literal["auto"] | None
+        self.chunk_auto = chunk_size == CHUNK_AUTO  # still true once resolved
+        if chunk_size is None or chunk_size == CHUNK_AUTO:
+            self.chunk_size = chunk_size
+        elif is_integer(chunk_size) and chunk_size >= 1:
+            self.chunk_size = int(chunk_size)
+        else:
+            raise ValueError(
+                f"chunk_size must be a positive integer, 'auto' or None, got {chunk_size!r}"
+            )
         self.template_shapes = jax.tree.map(
             lambda x: jax.ShapeDtypeStruct(jnp.shape(x), jnp.result_type(x)), template
         )
@@ -184,13 +197,22 @@ class Evolution:
         jitted = jax.jit(self._step)
 
         def step(state: Any, task: Task, key: jax.Array) -> tuple[Any, dict[str, jax.Array]]:
-            """One generation (jitted), after checking that the task can be traced."""
+            """One generation (jitted), after checking that the task can be traced (and,
+            the first time, choosing the chunk size where it is "auto")."""
             require_pytree_task(task)
+            self.resolve_chunk_size(task)
             return jitted(state, task, key)
 
         step.lower = jitted.lower  # type: ignore[attr-defined]  # for cost/memory analyses
         self.step = step
         self._centre_fitness = jax.jit(self._centre_only)
+
+    def resolve_chunk_size(self, task: Task) -> int | None:
+        """The chunk size the generations run with; an "auto" one is decided here, once,
+        for ``task`` (``fitting_chunk_size``), before anything was traced with it."""
+        if self.chunk_size == CHUNK_AUTO:
+            self.chunk_size = fitting_chunk_size(self, task)
+        return self.chunk_size
 
     @property
     def num_devices(self) -> int:
@@ -230,6 +252,11 @@ class Evolution:
             def one(sparams: Any) -> jax.Array:
                 return self.inner.fitness(sparams, task, key)
 
+            if self.chunk_size == CHUNK_AUTO:
+                raise ValueError(
+                    'chunk_size "auto" is decided for a task: call resolve_chunk_size(task) '
+                    "(step does) before tracing the evaluation"
+                )
             if self.chunk_size is None:
                 return jax.vmap(one)(population)
             return jax.lax.map(one, population, batch_size=self.chunk_size)
@@ -369,8 +396,9 @@ def candidate_memory(evolution: Evolution, task: Task) -> dict[str, Any]:
 
 
 def device_memory_budget(device: jax.Device | None = None) -> int | None:
-    """Free bytes on ``device`` (default: the first) per its allocator, or None (CPU)."""
-    stats = (device or jax.devices()[0]).memory_stats()
+    """Free bytes on ``device`` (default: this process's first) per its allocator, or None
+    (CPU). Another process's device cannot say (JAX refuses to ask it)."""
+    stats = (device or jax.local_devices()[0]).memory_stats()
     if not stats or "bytes_limit" not in stats:
         return None
     return int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0))
@@ -405,3 +433,75 @@ def auto_chunk_size(
     if fit >= per_device:
         return None
     return max(k for k in range(1, fit + 1) if per_device % k == 0)
+
+
+def host_memory_budget() -> int | None:
+    """Bytes of host memory available to each local CPU device (the kernel's MemAvailable
+    shared among them), or None where /proc/meminfo cannot say (not Linux)."""
+    try:
+        with open("/proc/meminfo") as f:
+            fields = dict(line.split(":", 1) for line in f if ":" in line)
+        available = int(fields["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        return None
+    return available // max(jax.local_device_count(), 1)
+
+
+HOST_MEMORY_SHARE = 0.625
+"""The part of the host's available memory that CPU devices plan with (times the 0.8
+headroom: half). XLA:CPU's memory analysis, which ``auto_chunk_size`` plans from, fell
+short of the process's peak resident memory by up to about 1.6 times (784-100-10, 60,000
+examples, 1 step: chunks of 32 and 64 candidates added 3.7 and 9.0 GiB where it said 3.1
+and 6.0; a `tdca evolve` in chunks of 128 peaked at 18.9 GiB where it said 11.9). On a
+GPU the analysis is what XLA allocates for the program's buffers (not measured here), so
+the allocator's free bytes are taken as they are."""
+
+
+def free_memory_per_device() -> int | None:
+    """The memory one device has to evaluate its share of the population: the free bytes
+    its allocator reports (GPU/TPU); on CPUs ``HOST_MEMORY_SHARE`` of the host's available
+    memory shared among the CPU devices; None when neither is known."""
+    budget = device_memory_budget()
+    if budget is None and jax.local_devices()[0].platform == "cpu":
+        host = host_memory_budget()
+        budget = None if host is None else int(host * HOST_MEMORY_SHARE)
+    return budget
+
+
+def fitting_chunk_size(
+    evolution: Evolution,
+    task: Task,
+    budget_bytes: int | None = None,
+    headroom: float = 0.8,
+) -> int | None:
+    """The chunk size that lets the population fit ``headroom`` x the memory of a device
+    (``budget_bytes``, else ``free_memory_per_device``): None (one vmap) where it fits or no
+    budget is known, else ``auto_chunk_size``'s. What makes "auto" cheap: the population is
+    first checked against ``analytic_candidate_bytes``, with twice the data as fixed bytes,
+    which overestimates what XLA needs for an MLP (1.5 to 1.9 times XLA:CPU's memory
+    analysis for the MLPs measured, 2.2 and 5.3 times per candidate for two CNNs, whose
+    fixed bytes were larger); for other models the estimate must fit a quarter of the
+    headroom. Only where it does not is XLA's analysis compiled (two small compiles).
+    Raises where not even one candidate fits."""
+    budget = budget_bytes if budget_bytes is not None else free_memory_per_device()
+    if budget is None:
+        return None
+    tasks = task if isinstance(task, (tuple, list)) else (task,)
+    strategy = getattr(evolution.inner, "strategy", None)
+    if strategy is None:  # a wrapper over several tasks (the "All" fitness)
+        strategy = getattr(getattr(evolution.inner, "loop", None), "strategy", None)
+    widths = tuple(getattr(getattr(strategy, "net", None), "sizes", ())[1:])
+    estimates = [analytic_candidate_bytes(t, widths) for t in tasks]
+    if all(e is not None for e in estimates):
+        data = sum(int(getattr(a, "nbytes", 0)) for a in jax.tree.leaves(tasks))
+        per_device = evolution.config.population // evolution.num_devices
+        share = 1.0 if all(_is_mlp(t) for t in tasks) else 0.25
+        if 2 * data + per_device * sum(estimates) <= share * headroom * budget:  # type: ignore[arg-type]
+            return None
+    return auto_chunk_size(evolution, task, budget_bytes=budget, headroom=headroom)
+
+
+def _is_mlp(task: Any) -> bool:
+    from tdca.networks import MLP
+
+    return isinstance(getattr(task, "model", None), MLP)

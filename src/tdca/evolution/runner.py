@@ -52,6 +52,8 @@ class EvolutionResult:
     """The fitness of ``params`` (the centre the run ended on, which callers save), scored
     with the key of the generation that would come next; None for an interrupted run. The
     last row's ``centre_fitness`` scores the centre one update earlier."""
+    chunk_size: int | None = None
+    """Candidates evaluated at a time per device in this session (None: all in one vmap)."""
 
     def summary(self, population: int, seconds: float) -> dict[str, Any]:
         """What an experiment's metrics.json says of its evolution: where it ended, and
@@ -66,6 +68,7 @@ class EvolutionResult:
             "final_best_fitness": last.get("best_fitness"),
             "diverged_total": int(sum(r["diverged"] for r in self.history)),
             "devices_by_generation": devices_by_generation(self.history),
+            "chunk_size": self.chunk_size,
             "seconds_this_session": round(seconds, 2),
         }
 
@@ -499,6 +502,12 @@ def evolve(
     problem: Exception | None = _own_config(run, evolution, task, seed) if config is None else None
     if problem is None and (cache_problem := processes.compilation_cache_problem()):
         problem = ValueError(cache_problem)  # before the first collective could hang
+    chunk_auto = getattr(evolution, "chunk_auto", False)
+    if problem is None and chunk_auto:
+        try:
+            evolution.resolve_chunk_size(task)
+        except (ValueError, RuntimeError) as e:  # not even one candidate fits, or JAX
+            problem = e  # could not compile the analysis: every process stops with it
     state = evolution.init(jax.random.PRNGKey(seed), initial_params)
     start = 0
     saved: int | None = None  # the generation of this run's checkpoint on disk
@@ -543,6 +552,11 @@ def evolve(
                 f"generations before {start} ran on {counts} (metrics.json: "
                 "devices_by_generation)"
             )
+    if chunk_auto and evolution.chunk_size is not None:
+        run.log(
+            f"the population does not fit the device's free memory in one vmap: each device "
+            f"evaluates {evolution.chunk_size} candidates at a time (chunk_size)"
+        )
     _write_history(run, history)
 
     def checkpoint(generation: int) -> None:
@@ -625,5 +639,11 @@ def evolve(
         run.log(f"finished at generation {generation}; checkpoint saved")
     saved_fitness = None if interrupted else centre_fitness(generation)
     return EvolutionResult(
-        state, evolution.mean(state), generation, history, interrupted, saved_fitness
+        state,
+        evolution.mean(state),
+        generation,
+        history,
+        interrupted,
+        saved_fitness,
+        getattr(evolution, "chunk_size", None),  # resolved above
     )

@@ -969,7 +969,8 @@ def _evolve_and_evaluate(
     )
     evaluator = loop if len(tasks) == 1 else MeanOverTasks(loop)
     task_arg = tasks[0] if len(tasks) == 1 else tasks
-    evolution = Evolution(evaluator, beta0, cfg.es)  # type: ignore[arg-type]
+    # chunked only where the population would not fit the device's free memory
+    evolution = Evolution(evaluator, beta0, cfg.es, chunk_size="auto")  # type: ignore[arg-type]
     name = "+".join(cfg.datasets)
 
     def keep_centre(generation: int, params: Any, fitness: float) -> None:
@@ -1033,6 +1034,7 @@ def _evolve_and_evaluate(
             "devices": evolution.num_devices,  # the population was sharded over these
             "devices_by_generation": devices_by_generation(result.history),  # after resumes
             "processes": jax.process_count(),
+            "chunk_size": result.chunk_size,  # this session's (None: one vmap per device)
             **(
                 {"credit_gain": float(strategy.net.gain(result.params))}
                 if strategy.net.has_gain
