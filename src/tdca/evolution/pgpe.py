@@ -428,7 +428,8 @@ def auto_chunk_size(
         raise ValueError(
             f"one candidate needs ~{mem['per_candidate'] / 2**20:.1f} MiB on top of "
             f"{mem['fixed'] / 2**20:.1f} MiB fixed; {headroom:g} of the budget "
-            f"({budget / 2**20:.1f} MiB) is {headroom * budget / 2**20:.1f} MiB"
+            f"({budget / 2**20:.1f} MiB) is {headroom * budget / 2**20:.1f} MiB: a smaller "
+            "training set or network needs less, or a device with more memory"
         )
     if fit >= per_device:
         return None
