@@ -33,7 +33,8 @@ block() { [ "${BLOCK:-all}" = all ] || [[ " ${BLOCK} " == *" $1 "* ]]; }  # BLOC
 # Lease 5 (results/gpu/h200/session9.sh to session12.sh) ran the fused kernel's first
 # block 0 and the MNIST 1,000/20 cell at 5,000 generations.
 # What is left for a lease: block 7 (the MNIST zoo entry at the papers' scale, plain and anchored),
-# block 0 (what lease 5 did not reach), then block 5 (with block 8 beside it: BLOCK="5 8").
+# block 0 (what lease 5 did not reach), then block 5 (with block 8 beside it: BLOCK="5 8");
+# block 9 (automatic chunking on a GPU, ~2 minutes) fits beside 8 instead (BLOCK="8 9").
 
 # 7. The MNIST zoo entry at the papers' own scale (issue 4: >= 96.5% test at 60,000 x 150),
 #    evolved at that scale (the old entry was evolved at 10,000 x 150 and fell below DFA at
@@ -118,5 +119,21 @@ if block 8; then
   JAX_PLATFORMS=cpu timeout 150 python3 benchmarks/xla_cpu_zero_dot.py --compilations $C \
     > "$R/xla-cpu-zero-dot.txt" 2>&1
   echo "block 8 rc $?"; grep -E "jaxlib|wrong|same" "$R/xla-cpu-zero-dot.txt" | cut -c1-120
+  snap
+fi
+
+# 9. Automatic chunking on a GPU (docs/performance.md, "Memory and chunking": chosen from
+#    the allocator's free memory; measured only on a CPU so far). A population far past one
+#    vmap's memory at the papers' training set, one inner step and one generation: the
+#    log says which chunk was chosen, and the run must finish without running out of
+#    memory. ~2 minutes; carry [".whl", ".gpudata"]; beside block 8 (BLOCK="8 9").
+if block 9; then
+  if [ -n "${SMOKE:-}" ]; then N=2000; P=8; else N=60000; P=8192; fi
+  timeout 240 python3 -m tdca.cli evolve --dataset mnist --train-size $N --steps 1 --lr 0.1 \
+    --population $P --generations 1 --out "$R/auto-chunk-$P" --no-progress \
+    > "$R/auto-chunk-$P.log" 2>&1
+  echo "block 9 rc $?"; grep -h "chunk_size\|finished" "$R/auto-chunk-$P/log.txt" | cut -c1-200
+  python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['evolution']['chunk_size'])" \
+    "$R/auto-chunk-$P/metrics.json"
   snap
 fi
