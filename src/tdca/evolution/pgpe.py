@@ -29,6 +29,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from tdca.checks import config_fields, is_finite_number, is_integer, shape_mismatch
 from tdca.inner import InnerLoop
+from tdca.networks import MLP
 from tdca.tasks.base import Task
 
 OPTIMIZERS = ("adam", "clipup", "sgd")
@@ -373,9 +374,7 @@ def candidate_memory(evolution: Evolution, task: Task) -> dict[str, Any]:
     candidates, per candidate = the difference / 2. Falls back to the analytic estimate
     where the backend reports nothing. ``source`` says which one was used.
     """
-    strategy = getattr(evolution.inner, "strategy", None)
-    widths = tuple(getattr(getattr(strategy, "net", None), "sizes", ())[1:])
-    analytic = analytic_candidate_bytes(task, widths)
+    analytic = analytic_candidate_bytes(task, _credit_widths(evolution))
     two, four = _temp_bytes(evolution, task, 2), _temp_bytes(evolution, task, 4)
     if two is not None and four is not None and four[0] > two[0]:
         per = (four[0] - two[0]) / 2
@@ -391,8 +390,24 @@ def candidate_memory(evolution: Evolution, task: Task) -> dict[str, Any]:
             "XLA reports no memory analysis here and the task has no shapes to "
             "estimate from; pass chunk_size explicitly"
         )
-    data = sum(int(getattr(a, "nbytes", 0)) for a in jax.tree.leaves(task))
+    data = _data_bytes(task)
     return {"per_candidate": analytic, "fixed": data, "analytic": analytic, "source": "analytic"}
+
+
+def _credit_widths(evolution: Evolution) -> tuple[int, ...]:
+    """The credit network's layer widths (its input left out), for the analytic estimate;
+    () where the inner loop has no credit network. Looks through a wrapper over several
+    tasks (the "All" fitness holds its InnerLoop as ``loop``)."""
+    inner = evolution.inner
+    strategy = getattr(inner, "strategy", None)
+    if strategy is None:
+        strategy = getattr(getattr(inner, "loop", None), "strategy", None)
+    return tuple(getattr(getattr(strategy, "net", None), "sizes", ())[1:])
+
+
+def _data_bytes(task: Any) -> int:
+    """Bytes of the arrays a task (or a tuple of tasks) holds."""
+    return sum(int(getattr(a, "nbytes", 0)) for a in jax.tree.leaves(task))
 
 
 def device_memory_budget(device: jax.Device | None = None) -> int | None:
@@ -488,21 +503,13 @@ def fitting_chunk_size(
     if budget is None:
         return None
     tasks = task if isinstance(task, (tuple, list)) else (task,)
-    strategy = getattr(evolution.inner, "strategy", None)
-    if strategy is None:  # a wrapper over several tasks (the "All" fitness)
-        strategy = getattr(getattr(evolution.inner, "loop", None), "strategy", None)
-    widths = tuple(getattr(getattr(strategy, "net", None), "sizes", ())[1:])
+    widths = _credit_widths(evolution)
     estimates = [analytic_candidate_bytes(t, widths) for t in tasks]
     if all(e is not None for e in estimates):
-        data = sum(int(getattr(a, "nbytes", 0)) for a in jax.tree.leaves(tasks))
         per_device = evolution.config.population // evolution.num_devices
-        share = 1.0 if all(_is_mlp(t) for t in tasks) else 0.25
-        if 2 * data + per_device * sum(estimates) <= share * headroom * budget:  # type: ignore[arg-type]
+        mlps = all(isinstance(getattr(t, "model", None), MLP) for t in tasks)
+        share = 1.0 if mlps else 0.25
+        needed = 2 * _data_bytes(tasks) + per_device * sum(estimates)  # type: ignore[arg-type]
+        if needed <= share * headroom * budget:
             return None
     return auto_chunk_size(evolution, task, budget_bytes=budget, headroom=headroom)
-
-
-def _is_mlp(task: Any) -> bool:
-    from tdca.networks import MLP
-
-    return isinstance(getattr(task, "model", None), MLP)
