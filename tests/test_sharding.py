@@ -259,7 +259,7 @@ CHILD_RUN = textwrap.dedent(
     import numpy as np
     from jax.experimental import multihost_utils
     from tdca.credit import TDCA
-    from tdca.evolution import ESConfig, Evolution, evolve
+    from tdca.evolution import ESConfig, Evolution, evolve, pgpe
     from tdca.inner import InnerLoop
     from tdca.rundir import RunDir, RunDirError
     from tdca.tasks import GaussianTask
@@ -269,7 +269,8 @@ CHILD_RUN = textwrap.dedent(
     # counted) | first-leg | resume, "drop" (this process deletes its checkpoint in
     # FOLDER; an empty FOLDER: nothing), "cut" (it drops its log's first row), or one
     # process (pid 1) differing: "late" (its
-    # time limit is already over), "signal" (Ctrl-C after 2 s), "other-lr", "other-end".
+    # time limit is already over), "signal" (Ctrl-C after 2 s), "other-lr", "other-end",
+    # "auto-chunk" (chunk_size "auto"; only it has too little free memory for one vmap).
     compiled = []  # the compilations so far (cache hits from disk included)
     jax.monitoring.register_event_duration_secs_listener(
         lambda event, _, fun_name="", **__: compiled.append(fun_name)
@@ -308,7 +309,14 @@ CHILD_RUN = textwrap.dedent(
         generations = 10**6 if phase == "signal" else 4
         cfg = ESConfig(population=16, generations=generations, checkpoint_every=1)
         lr = 9.0 if phase == "other-lr" and odd else 10.0
-        evo = Evolution(InnerLoop(strategy, 10, lr), beta0, cfg)
+        chunk = None
+        if phase == "auto-chunk":  # process 1 has room for 2 of its 4 candidates at once
+            chunk = "auto"
+            mem = pgpe.candidate_memory(Evolution(InnerLoop(strategy, 10, lr), beta0, cfg), task)
+            room = (mem["fixed"] + 2.5 * mem["per_candidate"]) / 0.8 if odd else 10**13
+            on_host = []
+            pgpe.free_memory_per_device = lambda n=1: on_host.append(n) or int(room)
+        evo = Evolution(InnerLoop(strategy, 10, lr), beta0, cfg, chunk_size=chunk)
         stop_after = {"first-leg": 2, "other-end": 1 if odd else 2}.get(phase)
         time_limit = 0.0 if phase == "late" and odd else None
         if phase == "signal" and odd:
@@ -329,7 +337,8 @@ CHILD_RUN = textwrap.dedent(
         print(tag, "generation", result.generation, "interrupted", result.interrupted,
               "devices", jax.device_count(), "processes", jax.process_count(),
               "mesh_devices", evo.num_devices,
-              "step_compilations", compiled.count("jit(_step)") - before, flush=True)
+              "step_compilations", compiled.count("jit(_step)") - before,
+              *(["chunk", evo.chunk_size, "on_host", *on_host] if chunk else []), flush=True)
     """
 )
 
@@ -350,6 +359,7 @@ PHASES = [
     ("other-lr", "other-lr0", "other-lr1"),
     ("other-end", "other-end0", "other-end1"),
     ("cache-on", "cache0", "cache1"),
+    ("auto-chunk", "chunk0", "chunk1"),
 ]
 
 
@@ -459,6 +469,30 @@ def test_processes_stop_together_and_refuse_to_evolve_different_things(phases):
             assert "RunDirError" in line and reason in line, line
             assert not (tmp / f"{phase}{i}" / "checkpoint.npz").exists()
     assert len(ends) == 1 and 1 <= int(ends.pop()) < 10**6, said
+
+
+def test_processes_agree_on_the_smallest_chunk_and_share_their_host_memory(phases):
+    """chunk_size "auto" in a job: each process plans with its share of the host's memory
+    (both processes run on this host: each is told 2 share it), and where one process has
+    room for fewer candidates at once than another, both evaluate in its chunks (one
+    program for the job; before, each chose its own), say so, and end where the
+    one-device run does (within float rounding: chunks may change the last bit)."""
+    tmp, said = phases
+    for i in range(2):
+        line = said[i][("auto-chunk", f"chunk{i}")]
+        assert line.split()[:2] == ["generation", "4"], line
+        assert line.split()[-4:] == ["chunk", "2", "on_host", "2"], line
+        log = (tmp / f"chunk{i}" / "log.txt").read_text()
+        assert "each device evaluates 2 candidates at a time (chunk_size)" in log, log
+        alone = "this process alone would evaluate all its candidates at a time"
+        assert (alone in log) == (i == 0), log
+        last = json.loads((tmp / f"chunk{i}" / "metrics.jsonl").read_text().splitlines()[-1])
+        assert last["generation"] == 3
+        state = _arrays(tmp / f"chunk{i}" / "state.npz")
+        whole = _arrays(tmp / f"whole{i}" / "state.npz")
+        assert state.keys() == whole.keys()
+        for k in state:
+            np.testing.assert_allclose(state[k], whole[k], rtol=0, atol=1e-5, err_msg=k)
 
 
 def test_a_multi_process_evolution_on_cpus_refuses_a_persistent_compilation_cache(phases):
@@ -757,6 +791,9 @@ def test_the_host_memory_is_the_budget_of_cpu_devices():
     )
     planned = free_memory_per_device()  # the same reading a moment later, in part
     assert abs(planned - budget * pgpe.HOST_MEMORY_SHARE) < 2**30
+    # two processes of one job on this host: each device has half as much
+    assert abs(host_memory_budget(processes_on_host=2) - budget / 2) < 2**30
+    assert abs(free_memory_per_device(2) - planned / 2) < 2**30
 
 
 def test_an_evolution_whose_population_does_not_fit_is_chunked_not_failed(tmp_path, monkeypatch):
@@ -770,7 +807,7 @@ def test_an_evolution_whose_population_does_not_fit_is_chunked_not_failed(tmp_pa
     mem = candidate_memory(whole, task)
     tight = int((mem["fixed"] + 3.5 * mem["per_candidate"]) / 0.8)
     auto = Evolution(whole.inner, beta0, whole.config, chunk_size="auto")
-    monkeypatch.setattr(pgpe, "free_memory_per_device", lambda: tight)
+    monkeypatch.setattr(pgpe, "free_memory_per_device", lambda on_host=1: tight)
     chunked = evolve(auto, task, beta0, RunDir(tmp_path / "c"), seed=3, progress=False)
     plain = evolve(whole, task, beta0, RunDir(tmp_path / "w"), seed=3, progress=False)
     assert auto.chunk_size == chunked.chunk_size == 2 and plain.chunk_size is None
@@ -785,7 +822,7 @@ def test_an_evolution_whose_population_does_not_fit_is_chunked_not_failed(tmp_pa
         assert abs(a["mean_fitness"] - b["mean_fitness"]) < 1e-6
     assert chunked.summary(8, 0.0)["chunk_size"] == 2
 
-    monkeypatch.setattr(pgpe, "free_memory_per_device", lambda: int(mem["fixed"] / 0.8))
+    monkeypatch.setattr(pgpe, "free_memory_per_device", lambda on_host=1: int(mem["fixed"] / 0.8))
     auto = Evolution(whole.inner, beta0, whole.config, chunk_size="auto")
     with pytest.raises(ValueError, match="one candidate needs"):
         evolve(auto, task, beta0, RunDir(tmp_path / "n"), seed=3, progress=False)

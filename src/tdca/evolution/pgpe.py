@@ -208,11 +208,16 @@ class Evolution:
         self.step = step
         self._centre_fitness = jax.jit(self._centre_only)
 
-    def resolve_chunk_size(self, task: Task) -> int | None:
+    def resolve_chunk_size(self, task: Task, processes_on_host: int = 1) -> int | None:
         """The chunk size the generations run with; an "auto" one is decided here, once,
-        for ``task`` (``fitting_chunk_size``), before anything was traced with it."""
+        for ``task`` (``fitting_chunk_size``), before anything was traced with it.
+        ``processes_on_host``: how many processes of the job share this host's memory
+        (CPU devices plan with their share of it). In a multi-process job ``evolve``
+        decides it in the processes' agreement, so all run the same chunk; called directly,
+        each process decides for itself."""
         if self.chunk_size == CHUNK_AUTO:
-            self.chunk_size = fitting_chunk_size(self, task)
+            budget = free_memory_per_device(processes_on_host)
+            self.chunk_size = None if budget is None else fitting_chunk_size(self, task, budget)
         return self.chunk_size
 
     @property
@@ -451,16 +456,18 @@ def auto_chunk_size(
     return max(k for k in range(1, fit + 1) if per_device % k == 0)
 
 
-def host_memory_budget() -> int | None:
+def host_memory_budget(processes_on_host: int = 1) -> int | None:
     """Bytes of host memory available to each local CPU device (the kernel's MemAvailable
-    shared among them), or None where /proc/meminfo cannot say (not Linux)."""
+    shared among them, and among the ``processes_on_host`` processes that read the same
+    MemAvailable, each with as many devices), or None where /proc/meminfo cannot say (not
+    Linux)."""
     try:
         with open("/proc/meminfo") as f:
             fields = dict(line.split(":", 1) for line in f if ":" in line)
         available = int(fields["MemAvailable"].split()[0]) * 1024
     except (OSError, KeyError, ValueError):
         return None
-    return available // max(jax.local_device_count(), 1)
+    return available // (max(jax.local_device_count(), 1) * max(processes_on_host, 1))
 
 
 HOST_MEMORY_SHARE = 0.625
@@ -473,13 +480,14 @@ GPU the analysis is what XLA allocates for the program's buffers (not measured h
 the allocator's free bytes are taken as they are."""
 
 
-def free_memory_per_device() -> int | None:
+def free_memory_per_device(processes_on_host: int = 1) -> int | None:
     """The memory one device has to evaluate its share of the population: the free bytes
-    its allocator reports (GPU/TPU); on CPUs ``HOST_MEMORY_SHARE`` of the host's available
-    memory shared among the CPU devices; None when neither is known."""
+    its allocator reports (GPU/TPU: each process has its own devices); on CPUs
+    ``HOST_MEMORY_SHARE`` of the host's available memory shared among the CPU devices of
+    the ``processes_on_host`` processes on this host; None when neither is known."""
     budget = device_memory_budget()
     if budget is None and jax.local_devices()[0].platform == "cpu":
-        host = host_memory_budget()
+        host = host_memory_budget(processes_on_host)
         budget = None if host is None else int(host * HOST_MEMORY_SHARE)
     return budget
 

@@ -17,7 +17,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -242,6 +242,24 @@ def fail_together() -> None:
         )
 
 
+def host_key() -> int:
+    """A 31-bit name for the memory this process shares with others: the running kernel's
+    boot id (processes that read the same /proc/meminfo, containers included), else the
+    host name."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            name = f.read().strip()
+    except OSError:
+        name = ""
+    name = name or socket.gethostname()
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "little") & 0x7FFFFFFF
+
+
+ONE_VMAP = 2**31 - 1
+"""How the agreement writes a chunk size of None (the whole per-device population in one
+vmap): above any chunk, so the smallest chunk wins."""
+
+
 def check_agree(
     run: RunDir | None,
     evolution: Any,
@@ -252,7 +270,8 @@ def check_agree(
     end: int,
     seed: int,
     problem: Exception | None = None,
-) -> None:
+    chunk: Callable[[int], int | None] | None = None,
+) -> int | None:
     """Before any process writes: no two processes share one run directory (their
     checkpoints and logs would interleave; on different hosts the run lock does not see
     it), and all start at the same generation, stop at the same one, with the same seed and
@@ -261,15 +280,25 @@ def check_agree(
     process found wrong with its own run directory (raised here, not before: with several
     processes the others raise too instead of waiting for it); a process with a problem
     needs no run directory or evolution (``fail_together``). Exchanged through the
-    coordination service (``_exchange``), not device collectives."""
+    coordination service (``_exchange``), not device collectives.
+
+    ``chunk``, where the evolution chooses its chunk size ("auto"): called with the number
+    of the job's processes on this host (which share its memory), it returns this
+    process's chunk size (None: one vmap) or raises where not even one candidate fits (a
+    problem, as above). Each process's free memory differs, but the processes must run one
+    program, so all take the smallest chunk any of them chose, which is returned (None:
+    one vmap; also None without ``chunk``)."""
     global _agreements
     if jax.process_count() == 1:
+        if problem is None and chunk is not None:
+            return chunk(1)
         if problem is not None:
             raise problem
-        return
+        return None
     digest = 0 if problem is not None else fingerprint(evolution, task, initial_params)
     try:
-        launch = int(_exchange("launch", [time.time_ns() % 2**31])[0, 0])  # process 0's
+        launched = _exchange("launch", [time.time_ns() % 2**31, host_key()])
+        launch = int(launched[0, 0])  # process 0's
         mine = f".process-{jax.process_index()}"
         if run is not None:
             run.file(mine).write_text(f"{launch}\n")
@@ -278,8 +307,15 @@ def check_agree(
             p.name != mine and p.read_text().strip() == str(launch)
             for p in run.path.glob(".process-*")
         )
+        chosen: int | None = None
+        if problem is None and chunk is not None:
+            on_host = int((launched[:, 1] == launched[jax.process_index(), 1]).sum())
+            try:
+                chosen = chunk(on_host)
+            except (ValueError, RuntimeError) as e:  # not even one candidate fits, or JAX
+                problem = e  # could not compile the analysis: every process stops with it
         mine_row = [start, end, seed % 2**31, digest, int(shared), int(problem is not None)]
-        rows = _exchange("rows", mine_row)
+        rows = _exchange("rows", [*mine_row, ONE_VMAP if chosen is None else chosen])
     finally:
         _agreements += 1
     if rows[:, 4].any():
@@ -314,6 +350,8 @@ def check_agree(
             f"{list(groups.values())} agree among themselves): the same settings, data and "
             f"code are needed on every process"
         )
+    agreed = int(rows[:, 6].min())
+    return None if agreed == ONE_VMAP else agreed
 
 
 class StopVote:

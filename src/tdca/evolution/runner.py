@@ -503,11 +503,6 @@ def evolve(
     if problem is None and (cache_problem := processes.compilation_cache_problem()):
         problem = ValueError(cache_problem)  # before the first collective could hang
     chunk_auto = getattr(evolution, "chunk_auto", False)
-    if problem is None and chunk_auto:
-        try:
-            evolution.resolve_chunk_size(task)
-        except (ValueError, RuntimeError) as e:  # not even one candidate fits, or JAX
-            problem = e  # could not compile the analysis: every process stops with it
     state = evolution.init(jax.random.PRNGKey(seed), initial_params)
     start = 0
     saved: int | None = None  # the generation of this run's checkpoint on disk
@@ -534,9 +529,25 @@ def evolve(
             "them. Restore the file, or start a new run"
         )
     end = cfg.generations if stop_after is None else min(cfg.generations, start + stop_after)
-    processes.check_agree(
-        run, evolution, task, initial_params, start=start, end=end, seed=seed, problem=problem
+    own_chunk: list[int | None] = []
+
+    def choose_chunk(processes_on_host: int) -> int | None:
+        own_chunk.append(evolution.resolve_chunk_size(task, processes_on_host))
+        return own_chunk[-1]
+
+    agreed = processes.check_agree(
+        run,
+        evolution,
+        task,
+        initial_params,
+        start=start,
+        end=end,
+        seed=seed,
+        problem=problem,
+        chunk=choose_chunk if chunk_auto else None,
     )
+    if own_chunk:
+        evolution.chunk_size = agreed  # the smallest any process chose (one program)
     if to_write is not None:
         run.write_config(to_write)
     for note in notes:
@@ -557,6 +568,11 @@ def evolve(
             f"the population does not fit the device's free memory in one vmap: each device "
             f"evaluates {evolution.chunk_size} candidates at a time (chunk_size)"
         )
+        if own_chunk and own_chunk[0] != evolution.chunk_size:
+            run.log(
+                f"(this process alone would evaluate {own_chunk[0] or 'all its'} candidates at "
+                "a time; every process runs the smallest chunk any of them chose)"
+            )
     _write_history(run, history)
 
     def checkpoint(generation: int) -> None:
