@@ -126,7 +126,10 @@ fi
 #    the allocator's free memory; measured only on a CPU so far). A population far past one
 #    vmap's memory at the papers' training set, one inner step and one generation: the
 #    log says which chunk was chosen, and the run must finish without running out of
-#    memory. ~2 minutes; carry [".whl", ".gpudata"]; beside block 8 (BLOCK="8 9").
+#    memory. Then results/cpu/chunking_drift.py on the GPU (results/cpu/chunking-drift.txt
+#    has the CPU's answer: the search centre the same in all 300 generations, fitness stats
+#    differing in the last bit in about half). ~3 minutes; carry [".whl", ".gpudata"];
+#    beside block 8 (BLOCK="8 9").
 if block 9; then
   if [ -n "${SMOKE:-}" ]; then N=2000; P=8; else N=60000; P=8192; fi
   timeout 240 python3 -m tdca.cli evolve --dataset mnist --train-size $N --steps 1 --lr 0.1 \
@@ -135,5 +138,7 @@ if block 9; then
   echo "block 9 rc $?"; grep -h "chunk_size\|finished" "$R/auto-chunk-$P/log.txt" | cut -c1-200
   python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['evolution']['chunk_size'])" \
     "$R/auto-chunk-$P/metrics.json"
+  timeout 120 python3 results/cpu/chunking_drift.py > "$R/chunking-drift-gpu.txt" 2>&1
+  echo "block 9 drift rc $?"; tail -1 "$R/chunking-drift-gpu.txt" | cut -c1-400
   snap
 fi
