@@ -556,6 +556,34 @@ def test_evolve_with_fitness_on_a_held_out_fifth_of_the_cells_images(tmp_path, d
     assert "too few" in capsys.readouterr().err and not (tmp_path / "x").exists()
 
 
+def test_evolve_chunk_size_is_a_memory_choice_a_resume_may_change(tmp_path, data):
+    """--chunk-size K evaluates K candidates at a time on each device (log.txt and
+    metrics.json say so) and evolves what one vmap does (within float rounding); being a
+    matter of memory, not of what is evolved, it may change when the run is resumed."""
+    argv = ["evolve", "--dataset", data["small"], "--train-size", "100", "--steps", "5"]
+    argv += ["--lr", "0.3", "--population", "4", "--no-progress"]
+    chunked, whole = tmp_path / "c", tmp_path / "w"
+    assert main([*argv, "--generations", "2", "--chunk-size", "2", "--out", str(chunked)]) == 0
+    said = "each device evaluates 2 candidates at a time (chunk_size, as given)"
+    assert said in (chunked / "log.txt").read_text()
+    assert json.loads((chunked / "metrics.json").read_text())["evolution"]["chunk_size"] == 2
+    resume = ["evolve", "--resume", str(chunked), "--generations", "4", "--no-progress"]
+    assert main([*resume, "--chunk-size", "none"]) == 0
+    assert json.loads((chunked / "metrics.json").read_text())["evolution"]["chunk_size"] is None
+    assert main([*argv, "--generations", "4", "--chunk-size", "none", "--out", str(whole)]) == 0
+    assert "candidates at a time" not in (whole / "log.txt").read_text()
+    rows = [
+        [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        for run in (chunked, whole)
+    ]
+    assert [r["generation"] for r in rows[0]] == [r["generation"] for r in rows[1]] == [0, 1, 2, 3]
+    for a, b in zip(*rows, strict=True):
+        assert a["mean_fitness"] == pytest.approx(b["mean_fitness"], abs=1e-6)
+    nets = [jax.tree.leaves(load_credit_net(run)[1]) for run in (chunked, whole)]
+    for a, b in zip(*nets, strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=0, atol=1e-6)
+
+
 def test_evolve_with_fitness_over_the_last_steps(tmp_path, data, capsys):
     out = tmp_path / "k"
     argv = ["evolve", "--dataset", data["small"], "--train-size", "100", "--steps", "5"]

@@ -22,6 +22,8 @@ def test_argument_validation(capsys, tmp_path):
     _fails(capsys, ["gaussian"], "one of the arguments --out --resume is required")
     _fails(capsys, ["gaussian", "--out", out, "--resume", out], "not allowed with")
     _fails(capsys, ["frobnicate"], "invalid choice")
+    for bad in ("0", "-2", "half", "2.5"):
+        _fails(capsys, ["evolve", "--out", out, "--chunk-size", bad], "auto, none or a positive")
 
 
 def test_unusable_directories_are_refused(capsys, tmp_path):

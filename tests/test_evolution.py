@@ -285,7 +285,9 @@ def test_a_generation_that_fails_on_the_device_says_where_resuming_continues(tmp
         evolve(evo, task, beta0, run, seed=7, progress=False)
     said = (
         f"generation {fails_at} failed: RESOURCE_EXHAUSTED: Out of memory; resuming "
-        f"continues from the checkpoint of generation {fails_at}"
+        f"continues from the checkpoint of generation {fails_at}. Each device evaluated "
+        f"{evo.config.population} candidate(s) at a time; resume with fewer (--chunk-size K, "
+        f"K < {evo.config.population}; Evolution(chunk_size=K))"
     )
     assert str(failed.value) == f"{run.path}: {said}"
     assert isinstance(failed.value.__cause__, jax.errors.JaxRuntimeError)

@@ -63,6 +63,32 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _chunk_size(text: str) -> int | str | None:
+    """--chunk-size: "auto", "none" (one vmap) or a positive number of candidates."""
+    if text.strip().lower() in ("auto", "none"):
+        return None if text.strip().lower() == "none" else "auto"
+    try:
+        return _positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected auto, none or a positive number of candidates, got {text!r}"
+        ) from None
+
+
+def _add_chunk_size_arg(p: argparse.ArgumentParser, which: str = "") -> None:
+    p.add_argument(
+        "--chunk-size",
+        type=_chunk_size,
+        default="auto",
+        metavar="auto|none|K",
+        help=f"candidates each device evaluates at once{which}: auto (default: the whole "
+        "population in one vmap where it fits the free memory, else the largest chunk that "
+        "does), none (one vmap), or K (less memory, where auto's estimate was too high for "
+        "the device); it changes memory and speed, not what is evolved (fitnesses may differ "
+        "in the last bit), so a resumed run may change it",
+    )
+
+
 def _even_population(text: str) -> int:
     value = _positive_int(text)
     if value < 2 or value % 2:
@@ -451,6 +477,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="seconds of evolution; then finish at the generation reached (resumable)",
     )
+    _add_chunk_size_arg(e)
     e.add_argument(
         "--es-lr", type=_positive_float, default=None, help="PGPE learning rate (Adam on the mean)"
     )
@@ -491,6 +518,7 @@ def build_parser() -> argparse.ArgumentParser:
         "group's Gaussian at each neuron, group keeps each credit within its own group (the "
         "other reading of the paper's eq. 2; docs/paper-departures.md)",
     )
+    _add_chunk_size_arg(r, " (of the classification evolutions)")
     r.add_argument("--no-progress", action="store_true")
 
     b = command("bench", help="throughput: seconds/generation, FLOP/s vs matmul peak, speedup")
@@ -682,6 +710,7 @@ RESUME_OPTIONS = frozenset(
         "--resume",
         "--generations",
         "--time-limit",
+        "--chunk-size",
         "--data-dir",
         "--no-progress",
         "--distributed",
@@ -749,6 +778,7 @@ def _evolve(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         time_limit=args.time_limit,
         plugins=tuple(args.plugin),
+        chunk_size=args.chunk_size,
     )
     if m is None:
         print(f"interrupted; continue with: tdca evolve --resume {out}", file=sys.stderr)
@@ -790,6 +820,7 @@ def _reproduce(args: argparse.Namespace) -> int:
         datasets=datasets,
         archs=None if args.archs is None else tuple(a.strip() for a in args.archs.split(",")),
         diffusion=args.diffusion,
+        chunk_size=args.chunk_size,
     )
     print((args.out / "table.md").read_text())
     print(f"{len(m['rows'])} rows in {m['seconds']} s -> {args.out}/metrics.json")

@@ -282,11 +282,11 @@ def check_agree(
     needs no run directory or evolution (``fail_together``). Exchanged through the
     coordination service (``_exchange``), not device collectives.
 
-    ``chunk``, where the evolution chooses its chunk size ("auto"): called with the number
-    of the job's processes on this host (which share its memory), it returns this
-    process's chunk size (None: one vmap) or raises where not even one candidate fits (a
-    problem, as above). Each process's free memory differs, but the processes must run one
-    program, so all take the smallest chunk any of them chose, which is returned (None:
+    ``chunk``: called with the number of the job's processes on this host (which share its
+    memory), it returns this process's chunk size (None: one vmap; an "auto" one chosen
+    for that memory) or raises where not even one candidate fits (a problem, as above).
+    The processes must run one program, but each one's free memory (or its --chunk-size)
+    may differ, so all take the smallest chunk any of them chose, which is returned (None:
     one vmap; also None without ``chunk``)."""
     global _agreements
     if jax.process_count() == 1:

@@ -383,12 +383,14 @@ def _failed(
     saved: int | None,
     error: Exception,
     checkpoint: Callable[[int], None],
+    at_once: int,
 ) -> GenerationFailed:
     """What to say (and log) when generation ``generation`` failed on the device. Alone, a
     process checkpoints the generations it finished first (its state is whole: a failed
     step replaces nothing, and nothing is donated). With several processes it does not:
     they checkpoint at the same generations, and a survivor saving a later one than the
-    process that died would make their resume disagree."""
+    process that died would make their resume disagree. Out of memory, it says what needs
+    less: fewer than the ``at_once`` candidates each device evaluated at a time."""
     first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     said = f"generation {generation} failed: {first}"
     if jax.process_count() > 1:
@@ -407,6 +409,12 @@ def _failed(
         said += "; no checkpoint was written yet, so resuming starts again from generation 0"
     else:
         said += f"; resuming continues from the checkpoint of generation {saved}"
+    if "RESOURCE_EXHAUSTED" in str(error) or "out of memory" in str(error).lower():
+        said += f". Each device evaluated {at_once} candidate(s) at a time; " + (
+            "a smaller training set or network needs less memory, or a device with more"
+            if at_once == 1
+            else f"resume with fewer (--chunk-size K, K < {at_once}; Evolution(chunk_size=K))"
+        )
     run.log(said)
     return GenerationFailed(f"{run.path}: {said}")
 
@@ -529,7 +537,7 @@ def evolve(
             "them. Restore the file, or start a new run"
         )
     end = cfg.generations if stop_after is None else min(cfg.generations, start + stop_after)
-    own_chunk: list[int | None] = []
+    own_chunk: list[int | None] = []  # this process's chunk size, before the agreement
 
     def choose_chunk(processes_on_host: int) -> int | None:
         own_chunk.append(evolution.resolve_chunk_size(task, processes_on_host))
@@ -544,7 +552,7 @@ def evolve(
         end=end,
         seed=seed,
         problem=problem,
-        chunk=choose_chunk if chunk_auto else None,
+        chunk=choose_chunk if hasattr(evolution, "resolve_chunk_size") else None,
     )
     if own_chunk:
         evolution.chunk_size = agreed  # the smallest any process chose (one program)
@@ -563,10 +571,11 @@ def evolve(
                 f"generations before {start} ran on {counts} (metrics.json: "
                 "devices_by_generation)"
             )
-    if chunk_auto and evolution.chunk_size is not None:
+    if evolution.chunk_size is not None:
+        why = "the population does not fit the device's free memory in one vmap: "
         run.log(
-            f"the population does not fit the device's free memory in one vmap: each device "
-            f"evaluates {evolution.chunk_size} candidates at a time (chunk_size)"
+            f"{why if chunk_auto else ''}each device evaluates {evolution.chunk_size} "
+            f"candidates at a time (chunk_size{'' if chunk_auto else ', as given'})"
         )
         if own_chunk and own_chunk[0] != evolution.chunk_size:
             run.log(
@@ -640,7 +649,10 @@ def evolve(
         except KeyboardInterrupt:
             interrupted = True
         except jax.errors.JaxRuntimeError as e:
-            raise _failed(run, generation, saved, e, checkpoint) from e
+            at_once = getattr(evolution, "chunk_size", None) or cfg.population // getattr(
+                evolution, "num_devices", 1
+            )
+            raise _failed(run, generation, saved, e, checkpoint, at_once) from e
     interrupted = interrupted or vote.signalled  # a signal during the last generation
     if interrupted:  # a Ctrl-C may have cut the log's last line: the rows are all in memory
         _write_history(run, history[:generation])

@@ -16,7 +16,7 @@ import time
 import warnings
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
@@ -774,6 +774,7 @@ def run_evolve(
     stop_after: int | None = None,
     time_limit: float | None = None,
     plugins: tuple[str, ...] = (),
+    chunk_size: int | Literal["auto"] | None = "auto",
 ) -> dict[str, Any] | None:
     """Evolve a credit network; write credit_net.npz and metrics.json (train/test accuracy
     of a fresh bottom-up network trained by it on each data set). With ``time_limit``
@@ -786,7 +787,9 @@ def run_evolve(
     ``plugins``, the ones this process was given (``tdca --plugin``), are what a resume
     records from then on, with those saved ones it imported (a moved file's new place);
     given none, a resume keeps the saved ones (as a script that registers the network
-    itself resumes).
+    itself resumes). ``chunk_size``: how many candidates each device evaluates at once
+    (``Evolution``'s; "auto" by default), a matter of memory, not of what is evolved, so
+    it is not part of the config and a resume may change it.
     """
     run = RunDir(out, resume=resume, kind="evolve-classification")
     selection, fingerprints, digests = None, None, None
@@ -840,6 +843,7 @@ def run_evolve(
             progress=progress,
             stop_after=stop_after,
             time_limit=time_limit,
+            chunk_size=chunk_size,
         )
 
 
@@ -909,6 +913,7 @@ def _evolve_and_evaluate(
     progress: bool,
     stop_after: int | None,
     time_limit: float | None,
+    chunk_size: int | Literal["auto"] | None = "auto",
 ) -> dict[str, Any] | None:
     """``run_evolve``'s work once its config is settled (under the run's matmul precision);
     ``selection`` is a resumed run's record of how its inner lr was picked."""
@@ -969,8 +974,8 @@ def _evolve_and_evaluate(
     )
     evaluator = loop if len(tasks) == 1 else MeanOverTasks(loop)
     task_arg = tasks[0] if len(tasks) == 1 else tasks
-    # chunked only where the population would not fit the device's free memory
-    evolution = Evolution(evaluator, beta0, cfg.es, chunk_size="auto")  # type: ignore[arg-type]
+    # "auto": chunked only where the population would not fit the device's free memory
+    evolution = Evolution(evaluator, beta0, cfg.es, chunk_size=chunk_size)  # type: ignore[arg-type]
     name = "+".join(cfg.datasets)
 
     def keep_centre(generation: int, params: Any, fitness: float) -> None:

@@ -16,7 +16,7 @@ import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from rich.console import Console
 
@@ -146,6 +146,7 @@ class Reproduction:
         datasets: tuple[str, ...] = DATASETS,
         archs: tuple[str, ...] | None = None,
         diffusion: str = "layer",
+        chunk_size: int | Literal["auto"] | None = "auto",
     ) -> None:
         if table not in TABLES:
             raise ValueError(f"unknown table {table!r}; choose one of {TABLES}")
@@ -157,6 +158,7 @@ class Reproduction:
                 f"{', '.join(DIFFUSION_TABLES)})"
             )
         self.diffusion = diffusion
+        self.chunk_size = chunk_size  # of the classification evolutions (run_evolve's)
         self.table, self.out, self.scale = table, Path(out), scale
         self.data_dir, self.progress, self.console = data_dir, progress, console
         check_folder(self.out, "reproduce")  # its own folder is reused (the cache); others: no
@@ -342,7 +344,9 @@ class Reproduction:
         )
         resume = (run / "config.json").exists()
         self.log(f"evolving {key} ({'resuming' if resume else 'new'})")
-        metrics = run_evolve(cfg, run, resume=resume, progress=self.progress)
+        metrics = run_evolve(
+            cfg, run, resume=resume, progress=self.progress, chunk_size=self.chunk_size
+        )
         if metrics is None:
             raise KeyboardInterrupt
         return str(run / FILENAME), metrics
@@ -852,6 +856,7 @@ def run_reproduce(
     datasets: tuple[str, ...] = DATASETS,
     archs: tuple[str, ...] | None = None,
     diffusion: str = "layer",
+    chunk_size: int | Literal["auto"] | None = "auto",
 ) -> dict[str, Any]:
     if scale not in SCALES:
         raise ValueError(f"--scale must be one of {tuple(SCALES)}, got {scale!r}")
@@ -867,6 +872,7 @@ def run_reproduce(
         tuple(datasets),
         archs,
         diffusion,
+        chunk_size=chunk_size,
     )
     write_json_file(
         r.out / "config.json",
