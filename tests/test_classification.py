@@ -572,6 +572,9 @@ def test_evolve_chunk_size_is_a_memory_choice_a_resume_may_change(tmp_path, data
     assert json.loads((chunked / "metrics.json").read_text())["evolution"]["chunk_size"] is None
     assert main([*argv, "--generations", "4", "--chunk-size", "none", "--out", str(whole)]) == 0
     assert "candidates at a time" not in (whole / "log.txt").read_text()
+    big = tmp_path / "b"  # a chunk past the population is one vmap, and not said otherwise
+    assert main([*argv, "--generations", "1", "--chunk-size", "64", "--out", str(big)]) == 0
+    assert "candidates at a time" not in (big / "log.txt").read_text()
     rows = [
         [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
         for run in (chunked, whole)

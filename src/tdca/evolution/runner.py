@@ -571,7 +571,8 @@ def evolve(
                 f"generations before {start} ran on {counts} (metrics.json: "
                 "devices_by_generation)"
             )
-    if evolution.chunk_size is not None:
+    per_device = cfg.population // getattr(evolution, "num_devices", 1)
+    if evolution.chunk_size is not None and evolution.chunk_size < per_device:
         why = "the population does not fit the device's free memory in one vmap: "
         run.log(
             f"{why if chunk_auto else ''}each device evaluates {evolution.chunk_size} "
@@ -649,9 +650,7 @@ def evolve(
         except KeyboardInterrupt:
             interrupted = True
         except jax.errors.JaxRuntimeError as e:
-            at_once = getattr(evolution, "chunk_size", None) or cfg.population // getattr(
-                evolution, "num_devices", 1
-            )
+            at_once = min(getattr(evolution, "chunk_size", None) or per_device, per_device)
             raise _failed(run, generation, saved, e, checkpoint, at_once) from e
     interrupted = interrupted or vote.signalled  # a signal during the last generation
     if interrupted:  # a Ctrl-C may have cut the log's last line: the rows are all in memory
