@@ -316,6 +316,11 @@ CHILD_RUN = textwrap.dedent(
             room = (mem["fixed"] + 2.5 * mem["per_candidate"]) / 0.8 if odd else 10**13
             on_host = []
             pgpe.free_memory_per_device = lambda n=1: on_host.append(n) or int(room)
+            alone = Evolution(InnerLoop(strategy, 10, lr), beta0, cfg, chunk_size="auto")
+            try:  # a generation run outside evolve would choose per process: refused
+                alone.step(alone.init(jax.random.PRNGKey(0), beta0), task, jax.random.PRNGKey(0))
+            except ValueError as e:
+                print(tag, "alone ValueError:", " ".join(str(e).split()), flush=True)
         evo = Evolution(InnerLoop(strategy, 10, lr), beta0, cfg, chunk_size=chunk)
         stop_after = {"first-leg": 2, "other-end": 1 if odd else 2}.get(phase)
         time_limit = 0.0 if phase == "late" and odd else None
@@ -475,12 +480,16 @@ def test_processes_agree_on_the_smallest_chunk_and_share_their_host_memory(phase
     """chunk_size "auto" in a job: each process plans with its share of the host's memory
     (both processes run on this host: each is told 2 share it), and where one process has
     room for fewer candidates at once than another, both evaluate in its chunks (one
-    program for the job; before, each chose its own), say so, and end where the
-    one-device run does (within float rounding: chunks may change the last bit)."""
+    program for the job; before, each chose its own, and the job aborted in Gloo's
+    "collective mismatch"), say so, and end where the one-device run does (within float
+    rounding: chunks may change the last bit). A generation run outside evolve, which
+    could not agree, is refused."""
     tmp, said = phases
     for i in range(2):
         line = said[i][("auto-chunk", f"chunk{i}")]
         assert line.split()[:2] == ["generation", "4"], line
+        outside = (tmp / f"out{i}").read_text()
+        assert 'alone ValueError: chunk_size "auto" in a job of 2 processes' in outside
         assert line.split()[-4:] == ["chunk", "2", "on_host", "2"], line
         log = (tmp / f"chunk{i}" / "log.txt").read_text()
         assert "each device evaluates 2 candidates at a time (chunk_size)" in log, log

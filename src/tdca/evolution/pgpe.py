@@ -208,15 +208,23 @@ class Evolution:
         self.step = step
         self._centre_fitness = jax.jit(self._centre_only)
 
-    def resolve_chunk_size(self, task: Task, processes_on_host: int = 1) -> int | None:
+    def resolve_chunk_size(self, task: Task, processes_on_host: int | None = None) -> int | None:
         """The chunk size the generations run with; an "auto" one is decided here, once,
         for ``task`` (``fitting_chunk_size``), before anything was traced with it.
         ``processes_on_host``: how many processes of the job share this host's memory
-        (CPU devices plan with their share of it). In a multi-process job ``evolve``
-        decides it in the processes' agreement, so all run the same chunk; called directly,
-        each process decides for itself."""
+        (CPU devices plan with their share of it). In a job of several processes only
+        ``evolve`` decides an "auto" one, in the processes' agreement, which tells it that
+        number: processes that chose different chunks would run different programs, and
+        their collectives would fail (a CPU job aborted: Gloo's "collective mismatch")."""
         if self.chunk_size == CHUNK_AUTO:
-            budget = free_memory_per_device(processes_on_host)
+            if processes_on_host is None and jax.process_count() > 1:
+                raise ValueError(
+                    f'chunk_size "auto" in a job of {jax.process_count()} processes is chosen '
+                    "by tdca.evolution.evolve, which agrees it among them (each process's "
+                    "free memory differs, and processes with different chunks fail in their "
+                    "collectives); evolve with it, or give Evolution a chunk_size"
+                )
+            budget = free_memory_per_device(processes_on_host or 1)
             self.chunk_size = None if budget is None else fitting_chunk_size(self, task, budget)
         return self.chunk_size
 
