@@ -128,8 +128,10 @@ fi
 #    log says which chunk was chosen, and the run must finish without running out of
 #    memory. Then results/cpu/chunking_drift.py on the GPU (results/cpu/chunking-drift.txt
 #    has the CPU's answer: the search centre the same in all 300 generations, fitness stats
-#    differing in the last bit in about half). ~3 minutes; carry [".whl", ".gpudata"];
-#    beside block 8 (BLOCK="8 9").
+#    differing in the last bit in about half), and results/gpu/chunk_memory.py: the
+#    plan's bytes per candidate against the allocator's peak at two chunk sizes (never
+#    checked on a GPU; XLA:CPU's analysis fell short by up to 1.6 times). ~4 minutes;
+#    carry [".whl", ".gpudata"]; beside block 8 (BLOCK="8 9").
 if block 9; then
   if [ -n "${SMOKE:-}" ]; then N=2000; P=8; else N=60000; P=8192; fi
   timeout 240 python3 -m tdca.cli evolve --dataset mnist --train-size $N --steps 1 --lr 0.1 \
@@ -140,5 +142,8 @@ if block 9; then
     "$R/auto-chunk-$P/metrics.json"
   timeout 120 python3 results/cpu/chunking_drift.py > "$R/chunking-drift-gpu.txt" 2>&1
   echo "block 9 drift rc $?"; tail -1 "$R/chunking-drift-gpu.txt" | cut -c1-400
+  if [ -n "${SMOKE:-}" ]; then M="--examples 2000 --population 64 --budget-gib 0.05"; else M=; fi
+  timeout 240 python3 results/gpu/chunk_memory.py $M > "$R/chunk-memory.json" 2> "$R/chunk-memory.err"
+  echo "block 9 memory rc $?"; tail -c 600 "$R/chunk-memory.json"; tail -3 "$R/chunk-memory.err"
   snap
 fi
