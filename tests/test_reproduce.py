@@ -160,10 +160,18 @@ def test_evolutions_and_baselines_are_cached_and_reused(tmp_path, monkeypatch):
     )
     monkeypatch.setattr(classification, "LR_GRID", (0.1, 0.3))
     r = Reproduction(
-        "table1", tmp_path / "out", tiny, None, False, Console(quiet=True), cache=tmp_path / "cache"
+        "table1",
+        tmp_path / "out",
+        tiny,
+        None,
+        False,
+        Console(quiet=True),
+        cache=tmp_path / "cache",
+        chunk_size=2,  # --chunk-size 2: the evolutions run in chunks of 2 candidates
     )
     credit, metrics = r.evolution((spec,), "mlp-100", 100, 5)
     assert metrics["evolution"]["generations"] == 2
+    assert metrics["evolution"]["chunk_size"] == 2
     mtime = (tmp_path / "cache" / "evolutions").stat().st_mtime_ns
     again, _ = r.evolution((spec,), "mlp-100", 100, 5)
     assert again == credit
