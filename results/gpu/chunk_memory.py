@@ -62,7 +62,7 @@ def main() -> None:
         "chunk_size": chunk,
         "runs": [],
     }
-    per_device = cfg.population  # build() evaluates on one device
+    per_device = evo.per_device_population
     chosen = chunk or per_device
     sizes = sorted({max(chosen // 2, 1), chosen})
     before, measured = peak_bytes()

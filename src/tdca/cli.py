@@ -65,8 +65,9 @@ def _positive_int(text: str) -> int:
 
 def _chunk_size(text: str) -> int | str | None:
     """--chunk-size: "auto", "none" (one vmap) or a positive number of candidates."""
-    if text.strip().lower() in ("auto", "none"):
-        return None if text.strip().lower() == "none" else "auto"
+    word = text.strip().lower()
+    if word in ("auto", "none"):
+        return None if word == "none" else "auto"
     try:
         return _positive_int(text)
     except argparse.ArgumentTypeError:

@@ -232,6 +232,11 @@ class Evolution:
     def num_devices(self) -> int:
         return 1 if self.mesh is None else self.mesh.size
 
+    @property
+    def per_device_population(self) -> int:
+        """The candidates each device evaluates in a generation (what chunks divide)."""
+        return self.config.population // self.num_devices
+
     def _init(self, key: jax.Array, mean: Any) -> Any:
         # The state ``step`` returns is strongly typed and (over a mesh) replicated on it;
         # jit keys on both, so init's state must match or generation 1 compiles the step a
@@ -449,7 +454,7 @@ def auto_chunk_size(
     if budget is None:
         raise ValueError("this device reports no memory statistics; pass budget_bytes")
     mem = candidate_memory(evolution, task)
-    per_device = evolution.config.population // evolution.num_devices
+    per_device = evolution.per_device_population
     usable = headroom * budget - mem["fixed"]
     fit = int(usable // max(mem["per_candidate"], 1))
     if fit < 1:
@@ -522,7 +527,7 @@ def fitting_chunk_size(
     widths = _credit_widths(evolution)
     estimates = [analytic_candidate_bytes(t, widths) for t in tasks]
     if all(e is not None for e in estimates):
-        per_device = evolution.config.population // evolution.num_devices
+        per_device = evolution.per_device_population
         mlps = all(isinstance(getattr(t, "model", None), MLP) for t in tasks)
         share = 1.0 if mlps else 0.25
         needed = 2 * _data_bytes(tasks) + per_device * sum(estimates)  # type: ignore[arg-type]

@@ -510,7 +510,7 @@ def evolve(
     problem: Exception | None = _own_config(run, evolution, task, seed) if config is None else None
     if problem is None and (cache_problem := processes.compilation_cache_problem()):
         problem = ValueError(cache_problem)  # before the first collective could hang
-    chunk_auto = getattr(evolution, "chunk_auto", False)
+    chunk_auto = evolution.chunk_auto
     state = evolution.init(jax.random.PRNGKey(seed), initial_params)
     start = 0
     saved: int | None = None  # the generation of this run's checkpoint on disk
@@ -552,7 +552,7 @@ def evolve(
         end=end,
         seed=seed,
         problem=problem,
-        chunk=choose_chunk if hasattr(evolution, "resolve_chunk_size") else None,
+        chunk=choose_chunk,
     )
     if own_chunk:
         evolution.chunk_size = agreed  # the smallest any process chose (one program)
@@ -571,7 +571,7 @@ def evolve(
                 f"generations before {start} ran on {counts} (metrics.json: "
                 "devices_by_generation)"
             )
-    per_device = cfg.population // getattr(evolution, "num_devices", 1)
+    per_device = evolution.per_device_population
     if evolution.chunk_size is not None and evolution.chunk_size < per_device:
         why = "the population does not fit the device's free memory in one vmap: "
         run.log(
@@ -650,7 +650,7 @@ def evolve(
         except KeyboardInterrupt:
             interrupted = True
         except jax.errors.JaxRuntimeError as e:
-            at_once = min(getattr(evolution, "chunk_size", None) or per_device, per_device)
+            at_once = min(evolution.chunk_size or per_device, per_device)
             raise _failed(run, generation, saved, e, checkpoint, at_once) from e
     interrupted = interrupted or vote.signalled  # a signal during the last generation
     if interrupted:  # a Ctrl-C may have cut the log's last line: the rows are all in memory
@@ -672,5 +672,5 @@ def evolve(
         history,
         interrupted,
         saved_fitness,
-        getattr(evolution, "chunk_size", None),  # resolved above
+        evolution.chunk_size,  # resolved above
     )
