@@ -413,9 +413,15 @@ def test_npz_float_in_unit_range_kept(tmp_path: Path) -> None:
     np.testing.assert_allclose(ds.features("train"), x.reshape(4, 12), rtol=1e-6)
 
 
+def test_npz_classes_without_examples_are_kept_where_num_classes_says_so(tmp_path: Path) -> None:
+    gaps = {"y_train": np.array([0, 5, 5, 0]), "y_test": np.array([5, 3])}
+    ds = read_npz(_npz(tmp_path / "g.npz", **gaps, num_classes=np.array(6)))
+    assert ds.num_classes == 6  # the user's word: classes 1-4 exist, 3 only in the test set
+
+
 def test_npz_casts_small_ints_and_squeezes_channel(tmp_path: Path) -> None:
     x = np.full((4, 3, 3, 1), 200, dtype=np.int64)
-    y = np.ones((4, 1), np.int64)
+    y = np.array([[0], [1], [2], [1]], np.int64)
     ds = read_npz(_npz(tmp_path / "i.npz", x_train=x, x_test=x[:2], y_train=y))
     assert ds.x_train.dtype == np.uint8 and ds.x_train.shape == (4, 3, 3)
 
@@ -434,6 +440,12 @@ def test_npz_casts_small_ints_and_squeezes_channel(tmp_path: Path) -> None:
         ({"num_classes": np.array(2)}, "num_classes. must be an integer scalar"),
         ({"x_test": RNG.integers(0, 2, (2, 5, 5), dtype=np.uint8)}, "only 0 and 1, which read"),
         ({"x_train": RNG.integers(0, 2, (4, 25))}, r"store them as 0 and 255 \(x \* 255\)"),
+        # labels {0, 5}: four classes nothing has, which would silently pad the output layer
+        (
+            {"y_train": np.array([0, 5, 5, 0]), "y_test": np.array([5, 0])},
+            r"leave classes 1-4 of 0..5 without any example; relabel",
+        ),
+        ({"y_test": np.array([3, 0])}, r"class\(es\) 3 appear in y_test but never in y_train"),
     ],
 )
 def test_npz_rejects(tmp_path: Path, arrays: dict, match: str) -> None:

@@ -95,8 +95,28 @@ def test_a_plugin_network_evolves_resumes_and_trains_from_the_shell(tmp_path, pl
     saved = json.loads((tmp_path / "t" / "config.json").read_text())
     assert saved["plugin"] == [str(path.resolve())] and saved["arch"] == arch
     assert saved["plugin_digests"] == {str(path.resolve()): digest(str(path))}  # as evolve's
+    capsys.readouterr()
     assert main([*train, "--learner", f"tdca:{run}", "--out", str(tmp_path / "u")]) == 0
     assert json.loads((tmp_path / "u" / "config.json").read_text())["arch"] == arch
+    assert "other code" not in capsys.readouterr().err  # the code it was evolved with
+    meta = load_credit_net(run)[2]
+    assert meta["plugin_digests"] == {str(path.resolve()): digest(str(path))}
+    assert meta["code_version"]["tdca"]
+
+    # Other code registering the same name (an edited file, a colleague's): said, since
+    # the network it builds may not be the one the credit network was evolved for.
+    _forget(path, arch, learner)
+    other = tmp_path / "other" / "my_nets.py"
+    other.parent.mkdir()
+    other.write_text(path.read_text() + "# v2: the same names, other code\n")
+    try:
+        swapped = [*train[:2], str(other), *train[3:], "--learner", f"tdca:{run}"]
+        assert main([*swapped, "--out", str(tmp_path / "w")]) == 0
+        err = capsys.readouterr().err
+        assert f"evolved with the plugins {path.resolve()} (sha256 {digest(str(path))[:12]})" in err
+        assert f"registered here by {other.resolve()}" in err and "other code" in err
+    finally:
+        _forget(other, arch, learner)
 
     # Without the plugin, training with that credit network names the plugin to give.
     _forget(path, arch, learner)

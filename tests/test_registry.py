@@ -135,8 +135,11 @@ def test_a_registered_architecture_trains_evolves_and_loads_by_name(tmp_path, so
 
 
 def test_architecture_names_are_checked(softsign, tmp_path, capsys):
-    with pytest.raises(ValueError, match="exists already"):
+    with pytest.raises(ValueError, match="'mlp-100' is one of the library's own"):
         register_arch("mlp-100", lambda ds: None)
+    # a second registration (a notebook cell run again) says how to replace it
+    with pytest.raises(ValueError, match=r"registered already .*ARCHITECTURES\.pop"):
+        register_arch("softsign-50", lambda ds: None)
     with pytest.raises(ValueError, match="without ':'"):
         register_arch("a:b", lambda ds: None)
     with pytest.raises(ValueError, match="callable"):
@@ -170,3 +173,49 @@ def test_a_builder_that_returns_no_network_is_named_in_the_error():
             assert (sizes[0], sizes[-1]) == (3, 2)
     finally:
         del ARCHITECTURES["forgetful-test"]
+
+
+class SkipNet:
+    """A network of one's own that is no MLP: h2 = h1 + tanh(h1 W2), with its own forward
+    and the library's local rule (what README's architecture interface lists)."""
+
+    def __init__(self, n_in: int, width: int, n_out: int) -> None:
+        self.sizes = (n_in, width, width, n_out)
+        self.units = (width, width, n_out)
+
+    def init(self, key, scheme="zero"):
+        return MLP(self.sizes).init(key, scheme)
+
+    def forward(self, params, x):
+        from tdca.networks import LayerTap
+
+        z1 = x @ params[0]["w"] + params[0]["b"]
+        h1 = jnp.tanh(z1)
+        z2 = h1 @ params[1]["w"] + params[1]["b"]
+        h2 = h1 + jnp.tanh(z2)
+        z3 = h2 @ params[2]["w"] + params[2]["b"]
+        return z3, [LayerTap(x, z1), LayerTap(h1, z2), LayerTap(h2, z3)]
+
+    def apply(self, params, x):
+        return self.forward(params, x)[0]
+
+    def local_update(self, taps, credits):
+        from tdca.credit import local_update
+
+        return local_update(taps, credits, lambda z: 1.0 - jnp.tanh(z) ** 2)
+
+
+def test_an_evolution_for_a_network_that_is_no_mlp_is_compared_with_dfa(tmp_path):
+    """The DFA run at the evolution's lr (metrics.json dfa_at_same_lr, the report's
+    'DFA at that lr') is made for any network DFA trains, not only MLPs."""
+    register_arch("skip-test", lambda ds: SkipNet(ds.input_dim, 12, ds.num_classes))
+    try:
+        spec, out = _npz(tmp_path / "d.npz", (6, 6)), tmp_path / "e"
+        argv = ["evolve", "--dataset", spec, "--arch", "skip-test", "--train-size", "100"]
+        argv += ["--steps", "3", "--lr", "0.3", "--generations", "1", "--population", "2"]
+        assert main([*argv, "--no-progress", "--out", str(out)]) == 0
+        (dfa,) = json.loads((out / "metrics.json").read_text())["dfa_at_same_lr"]
+        want = train_learner("dfa", make_split(spec, None, 100), arch="skip-test", steps=3, lr=0.3)
+        assert dfa["test_accuracy"] == pytest.approx(want["test_accuracy"])
+    finally:
+        ARCHITECTURES.pop("skip-test", None)

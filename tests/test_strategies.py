@@ -1,5 +1,6 @@
 """BP, FA, DFA and TDCA behind one interface, checked against their definitions."""
 
+import json
 import warnings
 
 import jax
@@ -192,8 +193,10 @@ def test_a_registered_learner_trains_through_the_same_entry_points(capsys, tmp_p
     np.savez(data, x_train=x, y_train=y, x_test=x[:30], y_test=y[:30])
     try:
         register_learner("sign-dfa", SignDFA.for_task)
-        with pytest.raises(ValueError, match="taken"):
+        with pytest.raises(ValueError, match=r"registered already .*LEARNERS\.pop\('sign-dfa'\)"):
             register_learner("sign-dfa", SignDFA.for_task)
+        with pytest.raises(ValueError, match="the library's own names"):
+            register_learner("bp-adam", SignDFA.for_task)
         with pytest.raises(ValueError, match="init_scheme"):
             register_learner("other", SignDFA.for_task, init_scheme="ones")
         with pytest.raises(ValueError, match=r"give SignDFA\.for_task, not the class SignDFA"):
@@ -242,6 +245,57 @@ def test_bp_on_a_zero_initialised_task_warns_that_only_output_biases_would_move(
         warnings.simplefilter("error")
         make_strategy("bp", task)  # kaiming: no warning
         make_strategy("dfa", zero)  # local rules start from zero by design
+
+
+def test_backprop_from_zeros_is_said_for_a_task_without_init_scheme_and_a_registered_bp(
+    task, tmp_path, capsys
+):
+    """Two routes to a BP baseline that silently stays at chance: a task of one's own that
+    hard-codes the zero start (no init_scheme to read), and a BP variant registered with
+    register_learner's default init_scheme="zero". Both are said; the CLI also says when no
+    rate of its grid trained above chance."""
+    from tdca.cli import main
+    from tdca.credit import LEARNERS, register_learner
+    from tdca.credit.strategies import _WARNED_ZERO_BP, starts_from_zeros
+
+    class OwnTask:  # what README's Task protocol lists: no init_scheme field
+        def __init__(self, scheme):
+            self.scheme = scheme
+
+        def init_params(self, key):
+            return task.model.init(key, self.scheme)
+
+    assert starts_from_zeros(OwnTask("zero")) and not starts_from_zeros(OwnTask("kaiming"))
+    with pytest.warns(UserWarning, match="moves only the output biases"):
+        make_strategy("bp", OwnTask("zero"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        make_strategy("bp", OwnTask("kaiming"))
+
+    class ClippedBP(BP):
+        def direction(self, sparams, task, theta, batch):
+            d = super().direction(sparams, task, theta, batch)
+            return jax.tree.map(lambda g: jnp.clip(g, -0.05, 0.05), d)
+
+    rng = np.random.default_rng(0)
+    protos = rng.integers(0, 256, (3, 6, 6))
+    y = np.arange(240) % 3
+    x = np.clip(protos[y] * 0.6 + rng.integers(0, 100, (240, 6, 6)), 0, 255).astype(np.uint8)
+    data = tmp_path / "d.npz"
+    np.savez(data, x_train=x, y_train=y, x_test=x[:30], y_test=y[:30])
+    argv = ["train", "--dataset", f"npz:{data}", "--learner", "bp-clip", "--train-size", "90"]
+    argv += ["--steps", "3", "--out", str(tmp_path / "run")]
+    try:
+        register_learner("bp-clip", lambda t: ClippedBP())  # init_scheme left at "zero"
+        with pytest.warns(UserWarning, match=r"'bp-clip' is backprop \(ClippedBP\) started"):
+            assert main(argv) == 0
+        err = capsys.readouterr().err
+        assert "no learning rate in" in err and "trained bp-clip above chance" in err
+        metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+        assert metrics["lr_tuning"]["above_chance"] is False
+    finally:
+        LEARNERS.pop("bp-clip", None)
+        _WARNED_ZERO_BP.discard("bp-clip")
 
 
 def test_parameters_shaped_for_another_network_are_named(task):

@@ -509,7 +509,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--archs",
         default=None,
-        help="comma-separated bottom-up architectures to run (table2, tableS3; default: all)",
+        help="comma-separated bottom-up architectures to run (table2, tableS3; default: all): "
+        "those tables' own networks, not registered ones (evolve them with tdca evolve --arch)",
     )
     r.add_argument(
         "--diffusion",
@@ -585,6 +586,7 @@ def _train_at_precision(args: argparse.Namespace, evolved: dict[str, Any] | None
         learner_parts,
         make_split,
         make_task,
+        plugin_code_note,
         train_learner,
         tune_lr,
     )
@@ -627,6 +629,9 @@ def _train_at_precision(args: argparse.Namespace, evolved: dict[str, Any] | None
                 "(--train-size, --steps)",
                 file=sys.stderr,
             )
+        other_code = plugin_code_note(meta, args.arch)
+        if other_code:
+            print(f"tdca train: note: {other_code}", file=sys.stderr)
         evolved_on = meta.get("datasets")
         seen = (
             {canonical_name(str(d)) for d in evolved_on} if isinstance(evolved_on, list) else set()
@@ -652,6 +657,14 @@ def _train_at_precision(args: argparse.Namespace, evolved: dict[str, Any] | None
             grid=baseline_grid(args.learner, optimizer),
         )
         lr = tuned["lr"]
+        if not tuned["above_chance"]:
+            best = max(tuned["validation_accuracy"])
+            print(
+                f"tdca train: note: no learning rate in {tuned['grid']} trained {args.learner} "
+                f"above chance on the validation split (best {best:.2%}); lr {lr} is a pick "
+                "among noise, and the learner does not learn this protocol as it stands",
+                file=sys.stderr,
+            )
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     run.write_config(
         {"experiment": "train", **config, "lr": lr, "optimizer": optimizer, "lr_tuning": tuned}

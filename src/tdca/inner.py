@@ -115,7 +115,14 @@ class InnerLoop:
         without the recorder, so recording the end of a long loop costs only that end.
         """
         k_init, k_batch = jax.random.split(key)
-        _check_shaped_like(sparams, self.strategy.init, k_init, "the strategy's parameters are")
+        _check_shaped_like(
+            sparams,
+            self.strategy.init,
+            k_init,
+            "the strategy's parameters are",
+            hint="built for another network? Pass what the strategy's init(key) returns; "
+            "BP's is the empty tuple ()",
+        )
         if theta0 is not None:
             _check_shaped_like(
                 theta0,

@@ -24,6 +24,10 @@ FILENAME = "credit_net.npz"
 
 
 def save_credit_net(path: str | Path, strategy: TDCA, beta: Any, meta: dict[str, Any]) -> Path:
+    """Write ``beta`` with what ``load_credit_net`` needs to rebuild ``strategy`` (sizes,
+    gain, layout, anchoring) and ``meta`` (JSON: ``tdca train --learner tdca:`` reads its
+    ``lr``, ``optimizer``, ``arch``, ``datasets``, ``train_size`` and ``steps`` where
+    present). Returns the path written."""
     net = strategy.net
     return save_pytree(
         path,

@@ -654,6 +654,8 @@ def read_npz(path: PathLike, *, name: str | None = None) -> Dataset:
                 f"{p}[num_classes] must be an integer scalar > the largest label ({top})"
             )
         num_classes = int(nc)
+    else:
+        _check_label_coverage(p, arrays["y_train"], arrays["y_test"], num_classes)
     class_names: tuple[str, ...] = ()
     if "class_names" in raw:
         cn = raw["class_names"]
@@ -667,6 +669,40 @@ def read_npz(path: PathLike, *, name: str | None = None) -> Dataset:
         source=f"npz file {p}",
         **arrays,
     )
+
+
+def _check_label_coverage(p: Path, y_train: np.ndarray, y_test: np.ndarray, n: int) -> None:
+    """Without a ``num_classes`` key the classes are 0..max(label): labels with gaps
+    ({0, 5}: four classes no example has, which the output layer still learns to avoid) or
+    a class only the test set has would train another problem than the user's, silently."""
+    seen = set(np.unique(y_train).tolist())
+    absent = sorted(set(range(n)) - seen - set(np.unique(y_test).tolist()))
+    only_test = sorted(set(np.unique(y_test).tolist()) - seen)
+    if not absent and not only_test:
+        return
+    if absent:
+        raise DatasetError(
+            f"{p}: the labels leave classes {_ranges(absent)} of 0..{n - 1} without any "
+            "example; relabel to 0..C-1 (np.unique(y, return_inverse=True) on train and test "
+            "together), or, if those classes are meant, add the scalar key num_classes"
+        )
+    raise DatasetError(
+        f"{p}: class(es) {_ranges(only_test)} appear in y_test but never in y_train, so no "
+        "training can learn them; drop those test examples, or add the scalar key "
+        "num_classes to keep them (they then count as errors)"
+    )
+
+
+def _ranges(values: list[int]) -> str:
+    """[1, 2, 3, 4, 7] -> '1-4, 7' (a few at most; many are summarised)."""
+    parts: list[tuple[int, int]] = []
+    for v in values:
+        if parts and v == parts[-1][1] + 1:
+            parts[-1] = (parts[-1][0], v)
+        else:
+            parts.append((v, v))
+    text = [f"{a}" if a == b else f"{a}-{b}" for a, b in parts]
+    return ", ".join(text[:6]) + (f" and {len(text) - 6} more ranges" if len(text) > 6 else "")
 
 
 def _npz_images(x: np.ndarray, where: str) -> np.ndarray:

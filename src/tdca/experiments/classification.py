@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import sys
 import time
 import warnings
 from dataclasses import asdict, dataclass, field, replace
@@ -25,7 +26,12 @@ import numpy as np
 from tdca.checks import check_seed, config_fields, is_finite_number, is_integer
 from tdca.credit.artifact import check_fits, load_credit_net, resolve, save_credit_net
 from tdca.credit.layout import CreditLayout
-from tdca.credit.strategies import LEARNERS, TDCA, build_learner
+from tdca.credit.strategies import (
+    LEARNERS,
+    TDCA,
+    build_learner,
+    warn_if_backprop_from_zeros,
+)
 from tdca.credit.strategies.tdca import dfa_like_init
 from tdca.data import Dataset, canonical_name, load_dataset
 from tdca.data.cache import resolve_data_dir
@@ -40,12 +46,11 @@ from tdca.evolution import (
 from tdca.inner import OPTIMIZERS, InnerLoop, make_optimizer
 from tdca.io import ArtifactError, read_meta
 from tdca.kernels import check_kernel
-from tdca.networks import MLP
 from tdca.networks.credit_net import check_gain_speed, check_hidden_widths
 from tdca.networks.registry import ARCHITECTURES, build_model
 from tdca.plugins import PluginError, digest, load_plugins, loaded, recorded_form
 from tdca.precision import PRECISIONS, check_precision, matmul_precision
-from tdca.rundir import RUN_METADATA, RunDir, RunDirError
+from tdca.rundir import RUN_METADATA, RunDir, RunDirError, code_version
 from tdca.tasks.classification import (
     FITNESS_METRICS,
     ClassificationTask,
@@ -216,6 +221,7 @@ def learner_parts(learner: str, task: ClassificationTask, key: jax.Array) -> tup
     name = "bp" if learner == "bp-adam" else learner  # bp-adam: BP, with its own optimizer
     if name in LEARNERS:
         strategy = build_learner(name, task)
+        warn_if_backprop_from_zeros(name, strategy, LEARNERS[name].init_scheme)
         return strategy, strategy.init(key), LEARNERS[name].init_scheme
     if learner.startswith("tdca:"):
         source = learner.split(":", 1)[1]
@@ -262,6 +268,30 @@ def evolved_setting(meta: dict[str, Any] | None, key: str) -> str | None:
             "(--arch, or arch=)"
         )
     return value if value in {"arch": ARCHITECTURES, "precision": PRECISIONS}[key] else None
+
+
+def plugin_code_note(meta: dict[str, Any] | None, arch: str) -> str | None:
+    """What to say where a credit network evolved for a plugin's architecture is used with
+    other code under that name: the file that registers ``arch`` in this process is not,
+    by its sha256, any of the plugins the network was evolved with (None: nothing to say,
+    or nothing recorded: files saved before 2026-12-07, networks evolved from a script)."""
+    recorded = (meta or {}).get("plugin_digests")
+    build = ARCHITECTURES.get(arch)
+    if not isinstance(recorded, dict) or not recorded or build is None:
+        return None
+    module = sys.modules.get(getattr(build, "__module__", ""))
+    source = getattr(module, "__file__", None)
+    if source is None or str(getattr(module, "__name__", "")).startswith("tdca."):
+        return None  # the library's own network, or one without a source file to compare
+    now = digest(str(source))
+    if now is None or now in recorded.values():
+        return None
+    then = ", ".join(f"{p} (sha256 {v[:12] if v else '?'})" for p, v in recorded.items())
+    return (
+        f"the credit network was evolved with the plugins {then}; {arch!r} is registered "
+        f"here by {source} (sha256 {now[:12]}), other code: if it builds another network "
+        "under that name, this trains a network the credit network was not evolved for"
+    )
 
 
 def learner_setup(
@@ -457,7 +487,12 @@ def tune_lr(
         tried[new] = score(new)
     rates = sorted(tried)
     scores = [tried[lr] for lr in rates]
-    return {"grid": rates, "validation_accuracy": scores, "lr": rates[int(np.argmax(scores))]}
+    return {
+        "grid": rates,
+        "validation_accuracy": scores,
+        "lr": rates[int(np.argmax(scores))],
+        "above_chance": bool(max(scores) > bar),  # False: no rate trained the network
+    }
 
 
 def seeds_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -979,7 +1014,7 @@ def _evolve_and_evaluate(
     name = "+".join(cfg.datasets)
 
     def keep_centre(generation: int, params: Any, fitness: float) -> None:
-        meta = _artifact_meta(cfg, generation, fitness)
+        meta = _artifact_meta(cfg, generation, fitness, code)
         # made here, not before evolve: a run that fails before its first generation must
         # leave a folder the same command may reuse (RunDir's failed-start rule)
         run.file(KEPT_FOLDER).mkdir(exist_ok=True)
@@ -1008,12 +1043,15 @@ def _evolve_and_evaluate(
         run.file("credit_net.npz"),
         strategy,
         result.params,
-        _artifact_meta(cfg, result.generation, result.saved_centre_fitness),
+        _artifact_meta(cfg, result.generation, result.saved_centre_fitness, code),
     )
     # The credit network the evolution started from, trained the same way: what the
     # generations added (or lost) is the difference to per_dataset, with nothing else changed.
     save_credit_net(
-        run.file("credit_net_start.npz"), strategy, beta0, _artifact_meta(cfg, 0, first_fitness)
+        run.file("credit_net_start.npz"),
+        strategy,
+        beta0,
+        _artifact_meta(cfg, 0, first_fitness, code),
     )
 
     def on_each_split(learner: str, curves: bool = True) -> list[dict[str, Any]]:
@@ -1021,9 +1059,10 @@ def _evolve_and_evaluate(
 
     per_dataset = on_each_split(f"tdca:{run.file('credit_net.npz')}")
     start_runs = on_each_split(f"tdca:{run.file('credit_net_start.npz')}", curves=False)
-    has_dfa_twin = (
-        cfg.credit_init == "dfa" and cfg.layout == "dense" and isinstance(tasks[0].model, MLP)
-    )
+    # DFA at the evolution's lr, next to the DFA-like start: wherever that start is one
+    # (dense credits), whatever the network (a registered one, the CNN: DFA trains any
+    # layered task; an MLP-only test left users' own networks without it)
+    has_dfa_twin = cfg.credit_init == "dfa" and cfg.layout == "dense"
     init_runs = on_each_split("dfa", curves=False) if has_dfa_twin else []
     metrics = {
         "datasets": list(cfg.datasets),
@@ -1145,10 +1184,17 @@ def _score_kept(cfg: EvolveConfig, run: RunDir, generations: int) -> list[dict[s
 
 
 def _artifact_meta(
-    cfg: EvolveConfig, generations: int, centre_fitness: float | None
+    cfg: EvolveConfig,
+    generations: int,
+    centre_fitness: float | None,
+    plugin_digests: dict[str, str | None],
 ) -> dict[str, Any]:
-    """What a saved credit network says about itself, so `tdca train` can check it fits."""
+    """What a saved credit network says about itself, so `tdca train` can check it fits:
+    the settings, the code version, and the sha256 of the plugins it was evolved with
+    (``plugin_code_note``: a network registered under the same name by other code)."""
     return {
+        "code_version": code_version(),
+        **({"plugin_digests": plugin_digests} if plugin_digests else {}),
         "datasets": list(cfg.datasets),
         "arch": cfg.arch,
         "train_size": cfg.train_size,

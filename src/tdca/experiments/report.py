@@ -463,7 +463,8 @@ def results_document(run_dirs: list[Path]) -> str:
             "own). *DFA at that lr* trains the bottom-up network with DFA (a random fixed "
             "feedback matrix) at the evolution's inner lr; the DFA-like start only "
             "approximates it. – : not recorded (runs written before the start was evaluated; "
-            "no DFA run for random-init, diffused or CNN evolutions).",
+            "no DFA run for random-init or diffused evolutions, nor, before 2026-12-07, for "
+            "the CNN and networks of one's own).",
             "",
         ]
     if rl:

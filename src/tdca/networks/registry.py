@@ -54,13 +54,22 @@ ARCHITECTURES: dict[str, Builder] = {
 whatever ``register_arch`` adds."""
 
 
+BUILT_IN_ARCHITECTURES = tuple(ARCHITECTURES)
+
+
 def register_arch(name: str, build: Builder) -> None:
     """Make ``name`` an architecture: ``build(dataset)`` returns the bottom-up network
     for it (with everything in ``NETWORK_METHODS``; ``build_model`` checks)."""
     if not isinstance(name, str) or not name.strip() or name != name.strip() or ":" in name:
         raise ValueError(f"an architecture name must be a non-empty word without ':', got {name!r}")
+    if name in BUILT_IN_ARCHITECTURES:
+        raise ValueError(f"architecture {name!r} is one of the library's own; choose another name")
     if name in ARCHITECTURES:
-        raise ValueError(f"architecture {name!r} exists already")
+        raise ValueError(
+            f"architecture {name!r} is registered already in this process (a file imported "
+            f"twice, a notebook cell run again?); tdca.networks.ARCHITECTURES.pop({name!r}) "
+            "first to replace it, or choose another name"
+        )
     if not callable(build):
         raise ValueError(f"build must be a callable taking a data set, got {build!r}")
     ARCHITECTURES[name] = build
