@@ -2,6 +2,7 @@
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -444,6 +445,13 @@ def test_train_and_evolve_commands(tmp_path, data, capsys):
     assert canonical_name("Fashion_MNIST") == "fashion-mnist" == canonical_name("fashion-mnist")
     with pytest.raises(ValueError, match="a data set is given twice"):
         EvolveConfig(datasets=("fashion-mnist", "fashion_mnist"))
+    # one npz by two paths (or a copy) is found by its content, before any work
+    small = data["small"].split(":", 1)[1]
+    again = f"npz:{Path(small).parent}/../{Path(small).parent.name}/{Path(small).name}"
+    argv = ["evolve", "--dataset", data["small"], "--dataset", again, "--train-size", "100"]
+    argv += ["--steps", "2", "--generations", "1", "--population", "2", "--lr", "0.1"]
+    assert main([*argv, "--no-progress", "--out", str(tmp_path / "twice")]) == 2
+    assert "hold the same images and labels; give each data set once" in capsys.readouterr().err
 
 
 def test_a_learner_that_cannot_train_the_architecture_is_refused_in_one_line(
@@ -873,3 +881,17 @@ def test_labels_and_features_a_task_cannot_train_on_are_refused_by_name():
         ClassificationTask.create(x, y, net, 3, fit_holdout=2.7)
     with pytest.raises(ValueError, match=r"datasets must be a tuple of names.*got 'mnist'"):
         EvolveConfig(datasets="mnist")
+
+
+def test_python_settings_that_cannot_work_are_refused_before_the_data_is_read(data):
+    """What the CLI refuses, the Python API refuses too, and early: a seed past 2^31 (which
+    would be seed 0's run again), a fractional train_size, a malformed layout; a list of
+    widths, as JSON gives it, is taken as the tuple it means."""
+    split = make_split(data["small"], None, 50)
+    with pytest.raises(ValueError, match=r"seed must be in \[0, 2\^31\)"):
+        train_learner("dfa", split, steps=1, lr=0.1, seed=2**32)
+    with pytest.raises(ValueError, match=r"train_size must be an integer, got 2\.5"):
+        make_split(data["small"], None, 2.5)
+    with pytest.raises(ValueError, match="credit layout must be 'dense', 'line:K' or"):
+        EvolveConfig(datasets=("mnist",), layout="grid:3")  # before any data is loaded
+    assert EvolveConfig(datasets=("mnist",), hidden=[30, 30]).hidden == (30, 30)

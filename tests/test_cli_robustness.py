@@ -131,29 +131,59 @@ def test_a_folder_left_by_a_failed_start_can_be_reused(tmp_path):
     # A run that cannot be resumed (train) may also have written its config.
     (d / "config.json").write_text(json.dumps({"experiment": "train"}))
     RunDir(d, kind="train", resumable=False)
+    # its config means a real run, of another kind: --resume would fail, so not suggested
+    with pytest.raises(
+        RunDirError, match=r"choose a new one \(it holds another kind of run: 'train'\)$"
+    ):
+        RunDir(d, kind="evolve-classification")
+    (d / "config.json").write_text(json.dumps({"experiment": "evolve-classification"}))
     with pytest.raises(RunDirError, match="not empty; choose a new one, or pass --resume"):
-        RunDir(d, kind="evolve-classification")  # resumable: its config means a real run
+        RunDir(d, kind="evolve-classification")  # one of its own kind: --resume continues it
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "notes.txt").write_text("a user's folder, no run")
+    with pytest.raises(RunDirError, match=r"not empty; choose a new one$"):
+        RunDir(other, kind="evolve-classification")
+    (d / "config.json").write_text(json.dumps({"experiment": "train"}))
     (d / "metrics.json").write_text("{}")
     with pytest.raises(RunDirError, match=r"not empty; choose a new one$"):
         RunDir(d, kind="train", resumable=False)  # finished: never overwritten
 
 
-def test_sigterm_stops_a_command_like_ctrl_c(monkeypatch, capsys):
-    """The handler turns SIGTERM into KeyboardInterrupt, which evolutions catch to save
-    their checkpoint (tests/test_evolution.py) and the CLI reports with exit code 130."""
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_stop_a_command_like_ctrl_c(monkeypatch, capsys, signum):
+    """The handler turns SIGTERM and SIGHUP (a closed terminal) into KeyboardInterrupt,
+    which evolutions catch to save their checkpoint (tests/test_evolution.py) and the CLI
+    reports with exit code 130; a SIGHUP ignored already (nohup) stays ignored."""
     reached = []
 
     def killed(args):
-        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signum)
         time.sleep(5)  # interrupted by the signal, not finished
         reached.append("end")
         return 0
 
     monkeypatch.setattr(cli, "_bench", killed)
-    before = signal.getsignal(signal.SIGTERM)
-    assert main(["bench", "--small", "--out", "unused"]) == 130
-    assert "interrupted" in capsys.readouterr().err and not reached
-    assert signal.getsignal(signal.SIGTERM) is before  # restored for the caller
+    before = signal.getsignal(signum)
+    try:
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)  # a terminal's: the process would die
+        assert main(["bench", "--small", "--out", "unused"]) == 130
+        assert "interrupted" in capsys.readouterr().err and not reached
+        assert signal.getsignal(signum) is (before if signum == signal.SIGTERM else signal.SIG_DFL)
+        if signum == signal.SIGHUP:  # under nohup
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)
+            reached.clear()
+
+            def hung_up(args):
+                os.kill(os.getpid(), signal.SIGHUP)
+                reached.append("end")
+                return 0
+
+            monkeypatch.setattr(cli, "_bench", hung_up)
+            assert main(["bench", "--small", "--out", "unused"]) == 0 and reached
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signum, before)
 
 
 @pytest.mark.filterwarnings("ignore:no inner learning rate")  # 3 steps of tiny data
@@ -284,7 +314,7 @@ def test_an_empty_out_is_refused_not_read_as_the_working_directory(capsys):
     assert "--out: needs a path (it is empty)" in capsys.readouterr().err
 
 
-def test_a_data_dir_that_is_a_file_or_missing_is_said(tmp_path, capsys):
+def test_a_data_dir_that_is_a_file_or_missing_is_said(tmp_path, capsys, monkeypatch):
     from test_classification import _npz
 
     spec = _npz(tmp_path / "d.npz", (8, 8))
@@ -297,6 +327,13 @@ def test_a_data_dir_that_is_a_file_or_missing_is_said(tmp_path, capsys):
     typo = tmp_path / "dtaa"
     assert main([*argv, "--data-dir", str(typo), "--out", str(tmp_path / "b")]) == 0
     assert f"--data-dir {typo} does not exist (is the name misspelt?)" in capsys.readouterr().err
+    # the same folder set by the environment is checked the same way
+    monkeypatch.setenv("TDCA_DATA_DIR", str(afile))
+    assert main([*argv, "--out", str(tmp_path / "c")]) == 2
+    assert f"TDCA_DATA_DIR {afile}: is a file, not a folder" in capsys.readouterr().err
+    monkeypatch.setenv("TDCA_DATA_DIR", str(typo))
+    assert main([*argv, "--out", str(tmp_path / "d")]) == 0
+    assert f"TDCA_DATA_DIR {typo} does not exist" in capsys.readouterr().err
 
 
 def test_a_report_names_an_evolution_run_from_python_that_it_leaves_out(tmp_path, capsys):
@@ -730,3 +767,119 @@ def test_the_report_leaves_out_an_evolve_run_extended_and_stopped_before_its_end
     ]
     doc = results_document([stopped_early, extended])
     assert f"`{stopped_early}`" in doc and f"`{extended}`" not in doc
+
+
+def test_an_output_that_cannot_be_written_is_refused_before_the_work(tmp_path, monkeypatch, capsys):
+    """bench, zoo verify and report find an unwritable --out before their minutes of work,
+    not after (a read-only folder is simulated: root, as CI may run, ignores permission
+    bits); a read-only run directory is said as such, not as a raw Errno 13."""
+    import tempfile
+
+    import tdca.bench
+    import tdca.zoo.verify as zv
+    from tdca import rundir
+
+    worked = []
+    monkeypatch.setattr(zv, "verify", lambda *a, **k: worked.append("verify") or [])
+    monkeypatch.setattr(tdca.bench, "effective_matmul_inputs", lambda: worked.append("bench"))
+    read_only = tmp_path / "ro"
+    read_only.mkdir()
+    real = tempfile.NamedTemporaryFile
+
+    def probe(*args, dir=None, **kwargs):
+        if dir is not None and Path(dir) == read_only:
+            raise PermissionError(13, "Permission denied")
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(rundir.tempfile, "NamedTemporaryFile", probe)
+    assert main(["zoo", "verify", "mnist", "--out", str(read_only / "z.json")]) == 2
+    assert f"cannot write in {read_only} (Permission denied)" in capsys.readouterr().err
+    assert main(["bench", "--small", "--out", str(read_only)]) == 2
+    assert f"--out {read_only}: cannot write in" in capsys.readouterr().err
+    report = ["report", str(ROOT / "results" / "small" / "table1")]
+    assert main([*report, "--out", str(read_only / "r.md")]) == 2
+    assert not worked and not list(read_only.iterdir())
+
+    def no_lock(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    with monkeypatch.context() as m:
+        m.setattr("builtins.open", no_lock)
+        with pytest.raises(RunDirError, match=r"ro: cannot write in it \(Permission denied\)"):
+            rundir.claim(read_only)
+
+
+def test_report_replaces_an_existing_page_only_when_named(tmp_path, monkeypatch, capsys):
+    """`tdca report RUN` run where docs/results.md exists (this repository) does not
+    replace that page, made of other runs, with one of RUN alone; naming it does."""
+    monkeypatch.chdir(tmp_path)
+    page = tmp_path / "docs" / "results.md"
+    report = ["report", str(ROOT / "results" / "small" / "table1")]
+    assert main(report) == 0  # none yet: the default is written
+    page.write_text(page.read_text() + "\nmade of other runs\n")
+    before = page.read_text()
+    assert main(report) == 2
+    assert "give --out docs/results.md to replace it" in capsys.readouterr().err
+    assert page.read_text() == before
+    assert main([*report, "--out", "docs/results.md"]) == 0
+    assert "made of other runs" not in page.read_text()
+
+
+def test_a_stopped_evolution_given_as_a_credit_network_says_how_to_finish_it(tmp_path, capsys):
+    """A run stopped before its end has a checkpoint but no credit_net.npz: `tdca train
+    --learner tdca:RUN` and `tdca report RUN` say so and give the resume command, rather
+    than 'no such file' or 'not a run directory'; a checkpoint given as the credit network
+    and an empty tdca: are named as such."""
+    from test_classification import _npz
+
+    run = tmp_path / "stopped"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"experiment": "evolve-classification"}))
+    (run / "checkpoint.npz").write_bytes(b"not read")
+    (run / "metrics.jsonl").write_text('{"generation": 0}\n{"generation": 1}\n')
+    spec = _npz(tmp_path / "d.npz", (6, 6))
+    train = ["train", "--dataset", spec, "--train-size", "100", "--steps", "2", "--lr", "0.1"]
+    for learner, said in [
+        (
+            f"tdca:{run}",
+            f"stopped after 2 generation(s), before its end; finish it with `tdca "
+            f"evolve --resume {run}`",
+        ),
+        (f"tdca:{run / 'checkpoint.npz'}", "an evolution's checkpoint, not a credit network"),
+        ("tdca:", "no credit network given"),
+    ]:
+        assert main([*train, "--learner", learner, "--out", str(tmp_path / "t")]) == 2
+        assert said in capsys.readouterr().err, learner
+    assert not (tmp_path / "t").exists()
+    assert main(["report", str(run), "--out", str(tmp_path / "r.md")]) == 2
+    assert (
+        f"stopped before its end (no metrics.json yet); finish it with tdca evolve --resume {run}"
+        in capsys.readouterr().err
+    )
+
+
+def test_the_command_prints_the_librarys_warnings_in_one_line(tmp_path):
+    """A warning of the library's under the tdca command reads as its notes do, one line
+    ('tdca train: warning: ...'), not 'FILE:LINE: UserWarning: ...' and a source line;
+    in a new process, as a user sees it (pytest records warnings instead of printing)."""
+    import subprocess
+    import sys
+
+    plugin = tmp_path / "bp_clip.py"
+    plugin.write_text(
+        "from tdca.credit import BP, register_learner\n"
+        "class ClippedBP(BP):\n    pass\n"
+        "register_learner('bp-clip', lambda task: ClippedBP())\n"
+    )
+    from test_classification import _npz
+
+    spec = _npz(tmp_path / "d.npz", (6, 6))
+    argv = ["--plugin", str(plugin), "train", "--dataset", spec, "--learner", "bp-clip"]
+    argv += ["--lr", "0.1", "--train-size", "90", "--steps", "2", "--out", str(tmp_path / "t")]
+    done = subprocess.run(
+        [sys.executable, "-m", "tdca", *argv], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stderr.splitlines() if "bp-clip" in line]
+    assert lines and lines[0].startswith("tdca train: warning: learner 'bp-clip' is backprop")
+    assert "UserWarning" not in done.stderr and "learner_parts(" not in done.stderr

@@ -446,6 +446,10 @@ def test_npz_casts_small_ints_and_squeezes_channel(tmp_path: Path) -> None:
             r"leave classes 1-4 of 0..5 without any example; relabel",
         ),
         ({"y_test": np.array([3, 0])}, r"class\(es\) 3 appear in y_test but never in y_train"),
+        (
+            {"y_train": np.zeros(4, int), "y_test": np.zeros(2, int)},
+            "one class and nothing to classify",
+        ),
     ],
 )
 def test_npz_rejects(tmp_path: Path, arrays: dict, match: str) -> None:

@@ -241,6 +241,8 @@ def test_plugins_that_cannot_be_imported_are_refused_in_one_line(tmp_path, capsy
     assert "invalid choice" in capsys.readouterr().err
     assert main(["--plugin", str(tmp_path / "absent.py"), "zoo", "list"]) == 2
     assert "absent.py: no such file" in capsys.readouterr().err
+    assert main(["--plugin", str(tmp_path), "zoo", "list"]) == 2
+    assert f"--plugin {tmp_path}: is a folder; give the .py file" in capsys.readouterr().err
     assert main(["--plugin", "no_such_module_here", "zoo", "list"]) == 2
     assert "no file or importable module of that name" in capsys.readouterr().err
 

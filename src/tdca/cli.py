@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -27,7 +28,7 @@ from tdca.kernels import KERNELS
 from tdca.networks.registry import ARCHITECTURES
 from tdca.plugins import digest, load_plugins
 from tdca.precision import EXPLICIT_PRECISIONS, PRECISIONS
-from tdca.rundir import RunDirError, check_folder, write_json_file
+from tdca.rundir import RunDirError, check_folder, check_writable, write_json_file
 from tdca.tasks.classification import FITNESS_METRICS
 from tdca.tasks.rl import ENVS as ENV_NAMES
 
@@ -547,7 +548,13 @@ def build_parser() -> argparse.ArgumentParser:
         "report", help="write docs/results.md from reproduce, evolve and rl run directories"
     )
     rep.add_argument("runs", nargs="+", type=Path)
-    rep.add_argument("--out", type=_out_path, default=Path("docs/results.md"))
+    rep.add_argument(
+        "--out",
+        type=_out_path,
+        default=None,
+        help=f"the page to write (default {DEFAULT_REPORT}, if it does not exist yet: an "
+        "existing page is replaced only when named here)",
+    )
     for each in sub.choices.values():  # `tdca train --plugin F` as `tdca --plugin F train`
         _add_plugin_arg(each, "command_plugin")
     return parser
@@ -898,6 +905,9 @@ def _is_verify_output(path: Path) -> bool:
     )
 
 
+DEFAULT_REPORT = Path("docs/results.md")
+
+
 def _is_report_output(path: Path) -> bool:
     try:
         head = path.read_text(errors="replace")[:400]
@@ -909,6 +919,13 @@ def _is_report_output(path: Path) -> bool:
 def _report(args: argparse.Namespace) -> int:
     from tdca.experiments.report import results_document, unused_run_dirs
 
+    if args.out is None:
+        args.out = DEFAULT_REPORT
+        if args.out.exists():  # perhaps made of other runs: replaced only when named
+            raise RunDirError(
+                f"{args.out} exists (a page made of other runs?) and is replaced only when "
+                f"named: give --out {args.out} to replace it, or another file"
+            )
     _check_output_file(args.out, _is_report_output, "a document `tdca report` wrote")
     for d, why in unused_run_dirs(args.runs):
         print(f"tdca report: warning: {d}: {why}; left out", file=sys.stderr)
@@ -1010,26 +1027,70 @@ def _check_output_file(
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise RunDirError(f"{flag} {path}: cannot create its folder ({e.strerror})") from e
+    check_writable(path.parent, flag, shown=path)  # before the work (written beside itself)
 
 
 def _terminate(signum: int, frame: object) -> None:
-    """SIGTERM (a scheduler, `timeout`, an ending lease) stops a run like Ctrl-C does: an
+    """SIGTERM (a scheduler, `timeout`, an ending lease) or SIGHUP (a closed terminal)
+    stops a run like Ctrl-C does: an
     evolution saves its checkpoint and says how to resume, instead of losing generations."""
     raise KeyboardInterrupt
+
+
+PACKAGE_DIR = str(Path(__file__).resolve().parent)
+
+
+def _one_line_warnings(command: str, default: Callable[..., str]) -> Callable[..., str]:
+    """How the tdca command prints the library's own warnings (what a user should know: a
+    rate that trains nothing, a rebuilt cache): one line, as its notes, not Python's
+    'FILE:LINE: RuntimeWarning: ...' with a source line. Others keep Python's format. A
+    formatter, not a showwarning: warnings recorded (pytest.warns) are recorded as before."""
+
+    def format_warning(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        line: str | None = None,
+    ) -> str:
+        ours = filename.startswith(PACKAGE_DIR) and not issubclass(
+            category, DeprecationWarning | PendingDeprecationWarning | FutureWarning
+        )
+        if ours:
+            return f"tdca {command}: warning: {message}\n"
+        return default(message, category, filename, lineno, line)
+
+    return format_warning
+
+
+def _stop_on_signals() -> dict[int, Any]:
+    """Make SIGTERM, and SIGHUP (a closed terminal, a dropped ssh session) where it would
+    kill the process, stop a run as Ctrl-C does; a SIGHUP ignored already (``nohup``) stays
+    ignored. Returns the handlers to restore."""
+    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _terminate)}
+    hangup = getattr(signal, "SIGHUP", None)
+    if hangup is not None and signal.getsignal(hangup) is signal.SIG_DFL:
+        previous[hangup] = signal.signal(hangup, _terminate)
+    return previous
 
 
 def _check_data_dir(args: argparse.Namespace) -> None:
     """--data-dir that is a file is refused; one that does not exist is said to be created
     (the data sets are then fetched into it), so a misspelt folder does not pass unseen."""
-    given = getattr(args, "data_dir", None)
+    from tdca.data.cache import ENV_DATA_DIR
+
+    given, flag = getattr(args, "data_dir", None), "--data-dir"
+    if not given and os.environ.get(ENV_DATA_DIR, "").strip():  # the same folder, by its other name
+        given, flag = os.environ[ENV_DATA_DIR], ENV_DATA_DIR
     if not given:
         return
     path = Path(given).expanduser()
-    check_folder(path, flag="--data-dir")
+    check_folder(path, flag=flag)
     if not path.exists():
         print(
-            f"tdca: note: --data-dir {given} does not exist (is the name misspelt?); it is "
-            "created, and MNIST or Fashion-MNIST, if a command needs them, are fetched into it",
+            f"tdca: note: {flag} {given} does not exist (is the name misspelt?); CIFAR-10 and "
+            "npz files are not found there, and MNIST or Fashion-MNIST come from their "
+            "verified cache, or are fetched into that folder",
             file=sys.stderr,
         )
 
@@ -1072,7 +1133,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     joined = False
     in_main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
+    previous = _stop_on_signals() if in_main_thread else {}
+    formatwarning = warnings.formatwarning
+    warnings.formatwarning = _one_line_warnings(args.command, formatwarning)
     try:
         # as recorded (a file's absolute path); also any the first look at argv missed
         args.plugin = list(load_plugins([*args.plugin, *args.command_plugin]))
@@ -1107,8 +1170,9 @@ def main(argv: list[str] | None = None) -> int:
         _tell_the_other_processes(joined)
         raise
     finally:
-        if in_main_thread:
-            signal.signal(signal.SIGTERM, previous)
+        warnings.formatwarning = formatwarning
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 if __name__ == "__main__":

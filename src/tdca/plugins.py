@@ -74,6 +74,11 @@ def _raised(spec: str, error: Exception, where: str) -> PluginError:
 
 def _import_file(spec: str) -> str:
     path = Path(spec).expanduser()
+    if path.is_dir():
+        raise PluginError(
+            f"--plugin {spec}: is a folder; give the .py file that registers your network or "
+            "learner, or an importable module by its name"
+        )
     if not path.is_file():
         raise PluginError(f"--plugin {spec}: no such file")
     resolved = path.resolve()

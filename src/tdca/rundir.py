@@ -17,6 +17,7 @@ import os
 import platform
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -149,10 +150,25 @@ def check_folder(path: Path, kind: str | None = None, flag: str = "--out") -> No
 
 
 def make_folder(path: Path, flag: str = "--out") -> None:
+    """Make ``path`` (and its parents) and check that files can be written in it, before
+    the work that would write them rather than after."""
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise RunDirError(f"{flag} {path}: cannot create it ({e.strerror})") from e
+    check_writable(path, flag)
+
+
+def check_writable(folder: Path, flag: str = "--out", shown: Path | None = None) -> None:
+    """Create and remove a file in ``folder``: the one check that also holds for ACLs,
+    read-only mounts and root (whom permission bits do not stop)."""
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".tdca-probe-"):
+            pass
+    except OSError as e:
+        raise RunDirError(
+            f"{flag} {shown or folder}: cannot write in {folder} ({e.strerror})"
+        ) from e
 
 
 def write_json_file(target: Path, obj: Any) -> Path:
@@ -264,6 +280,8 @@ def claim(path: Path) -> None:
     try:
         with open(lock, "x") as f:
             f.write(me)
+    except PermissionError as e:  # a read-only run directory: said as such, not as Errno 13
+        raise RunDirError(f"{path}: cannot write in it ({e.strerror})") from e
     except FileExistsError:
         if (pid := live_holder(path)) is not None:
             raise RunDirInUse(
@@ -311,7 +329,18 @@ class RunDir:
                     f" run, not a {kind!r} one"
                 )
         elif self.path.exists() and not self._left_by_a_failed_start(kind, resumable):
-            hint = f", or pass --resume {self.path} to continue that run" if resumable else ""
+            # --resume is suggested only where it would work: a run of this kind is there
+            config = self.path / "config.json"
+            try:
+                other = experiment_of(config) if config.is_file() else None
+            except RunDirError:
+                other = None
+            if not resumable or not config.is_file():
+                hint = ""
+            elif kind is not None and other != kind:
+                hint = f" (it holds another kind of run: {other!r})"
+            else:
+                hint = f", or pass --resume {self.path} to continue that run"
             raise RunDirError(f"--out {self.path}: directory is not empty; choose a new one{hint}")
         make_folder(self.path)
         claim(self.path)

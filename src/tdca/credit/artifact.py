@@ -8,6 +8,8 @@ Loading it for a bottom-up network whose credited layers do not match is refused
 
 from __future__ import annotations
 
+import contextlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +58,43 @@ def resolve(path: str | Path) -> Path:
 
     if zoo.is_zoo_reference(path) and not Path(path).exists():
         return zoo.resolve_reference(path)
+    if not str(path).strip():
+        raise ArtifactError(
+            "no credit network given (tdca:PATH: a run directory, its credit_net.npz, or zoo/NAME)"
+        )
     p = Path(path)
+    if p.name == "checkpoint.npz":
+        raise ArtifactError(
+            f"{p}: an evolution's checkpoint, not a credit network; {_instead(p.parent)}"
+        )
+    if p.is_dir() and not (p / FILENAME).exists() and (p / "config.json").is_file():
+        raise ArtifactError(f"{p}: {_instead(p)}")
     return p / FILENAME if p.is_dir() else p
+
+
+RESUMED_BY = {"evolve-classification": "evolve", "gaussian": "gaussian", "rl": "rl"}
+"""The command that resumes a run directory of each kind (config.json's "experiment")."""
+
+
+def _instead(run: Path) -> str:
+    """What to give instead of a run directory that holds no credit network (yet)."""
+    if (run / FILENAME).exists():
+        return f"give the run directory ({run}) or its {FILENAME}"
+    try:
+        kind = json.loads((run / "config.json").read_text()).get("experiment")
+    except (OSError, ValueError, AttributeError):
+        kind = None
+    if kind not in RESUMED_BY:
+        return f"the run directory holds no {FILENAME} (a {kind!r} run evolves none)"
+    rows = 0
+    with contextlib.suppress(OSError):
+        rows = sum(1 for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip())
+    kept = sorted((run / "snapshots").glob("*.npz")) if (run / "snapshots").is_dir() else []
+    return (
+        f"the run has no {FILENAME} yet: it stopped after {rows} generation(s), before its "
+        f"end; finish it with `tdca {RESUMED_BY[kind]} --resume {run}` (--generations N to end "
+        "it sooner)" + (f", or use a kept snapshot (tdca:{kept[-1]})" if kept else "")
+    )
 
 
 OTHER_TASKS = {"gaussian": "mixed-Gaussian points", "rl": "an RL agent"}

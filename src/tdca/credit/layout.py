@@ -4,11 +4,37 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 
 from tdca.credit.diffusion import Diffusion
+
+
+def check_layout_spec(spec: Any) -> None:
+    """The form of a layout spec (``dense``, ``line:K``, ``grid:RxC``, each but dense with
+    an optional ``/group``), checked without a network: a config is refused at once, not
+    after its data are loaded. Whether it fits the layers is ``CreditLayout.parse``'s."""
+    if not isinstance(spec, str):
+        raise ValueError(
+            f"credit layout must be a string such as 'dense' or 'line:10', got {spec!r}"
+        )
+    if spec == "dense":
+        return
+    body, slash, scope = spec.partition("/")
+    if slash and scope != "group":
+        raise ValueError(
+            f"credit layout {spec!r}: the only suffix is '/group' (each credit within its "
+            "own group of neurons), e.g. 'line:10/group'"
+        )
+    kind, _, size = body.partition(":")
+    grid = re.fullmatch(r"(\d+)x(\d+)", size)
+    if not ((kind == "line" and size.isdigit()) or (kind == "grid" and grid)):
+        raise ValueError(
+            f"credit layout must be 'dense', 'line:K' or 'grid:RxC' (optionally with "
+            f"'/group'), got {spec!r}"
+        )
 
 
 @dataclass(frozen=True)
@@ -96,22 +122,13 @@ class CreditLayout:
         ``/group`` suffix (``line:10/group``) keeps each credit within its own group of
         neurons, the other reading of the paper's eq. 2 (``tdca.credit.diffusion``).
         """
+        check_layout_spec(spec)
         if spec == "dense":
             return cls.dense(units)
-        body, slash, scope = spec.partition("/")
-        if slash and scope != "group":
-            raise ValueError(
-                f"credit layout {spec!r}: the only suffix is '/group' (each credit within its "
-                "own group of neurons), e.g. 'line:10/group'"
-            )
+        body, _, scope = spec.partition("/")
         scope = scope or "layer"
-        kind, _, size = body.partition(":")
+        size = body.partition(":")[2]
         grid = re.fullmatch(r"(\d+)x(\d+)", size)
-        if not ((kind == "line" and size.isdigit()) or (kind == "grid" and grid)):
-            raise ValueError(
-                f"credit layout must be 'dense', 'line:K' or 'grid:RxC' (optionally with "
-                f"'/group'), got {spec!r}"
-            )
         if len(units) < 2:  # diffusion is for hidden layers; the output layer stays dense
             raise ValueError(
                 f"credit layout {spec!r} spreads credits over hidden layers, but the network's "

@@ -656,6 +656,11 @@ def read_npz(path: PathLike, *, name: str | None = None) -> Dataset:
         num_classes = int(nc)
     else:
         _check_label_coverage(p, arrays["y_train"], arrays["y_test"], num_classes)
+    if num_classes < 2:  # every label 0: 100% by predicting it, and nothing to learn
+        raise DatasetError(
+            f"{p}: every label is 0, so there is one class and nothing to classify; "
+            "a classification data set needs labels of at least two classes"
+        )
     class_names: tuple[str, ...] = ()
     if "class_names" in raw:
         cn = raw["class_names"]

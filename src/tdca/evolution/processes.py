@@ -387,10 +387,13 @@ class StopVote:
         # With one process, only a signal that already stops the run by an exception (Ctrl-C;
         # SIGTERM under the tdca command) is taken over: one that is ignored, or that ends a
         # user's script outright, keeps doing so.
+        # SIGHUP only where the tdca command made it a stop (not ignored under nohup).
+        hangup = [signal.SIGHUP] if hasattr(signal, "SIGHUP") else []
         taken = [
             s
-            for s in (signal.SIGINT, signal.SIGTERM)
-            if self.multi or callable(signal.getsignal(s))
+            for s in (signal.SIGINT, signal.SIGTERM, *hangup)
+            if (self.multi and s in (signal.SIGINT, signal.SIGTERM))
+            or callable(signal.getsignal(s))
         ]
         previous = {s: signal.signal(s, note) for s in taken}
         try:

@@ -25,7 +25,7 @@ import numpy as np
 
 from tdca.checks import check_seed, config_fields, is_finite_number, is_integer
 from tdca.credit.artifact import check_fits, load_credit_net, resolve, save_credit_net
-from tdca.credit.layout import CreditLayout
+from tdca.credit.layout import CreditLayout, check_layout_spec
 from tdca.credit.strategies import (
     LEARNERS,
     TDCA,
@@ -127,6 +127,8 @@ def make_split(
     evolution whose fitness used window 0)."""
     if window and not validation:
         raise ValueError("a held-out window other than 0 needs validation=True")
+    if not is_integer(train_size):  # 2.5 would reach numpy's slicing as a TypeError
+        raise ValueError(f"train_size must be an integer, got {train_size!r}")
     ds, xtr, xte, ytr = _load(spec, data_dir, allow_pickle)
     n_total = len(xtr)
     if not 1 <= train_size <= n_total:
@@ -354,6 +356,7 @@ def train_learner(
     (and, with ``keep_theta``, the trained parameters under ``"theta"``). ``arch`` defaults
     to the one a ``tdca:`` credit network was evolved for, else ``mlp-100``: another network
     with the same credited layers would load without complaint and train the wrong one."""
+    check_seed(seed)  # 2**32 would be seed 0's run again (PRNGKey keeps 32 bits)
     if arch is None:
         arch = evolved_setting(evolved_meta(learner), "arch") or "mlp-100"
     key = jax.random.PRNGKey(seed)
@@ -628,7 +631,14 @@ class EvolveConfig:
             raise ValueError("steps and train_size must be >= 1")
         if self.lr is not None and not (is_finite_number(self.lr) and self.lr > 0):
             raise ValueError(f"lr must be a finite number > 0 (or None: picked), got {self.lr!r}")
+        if isinstance(self.hidden, list):  # as JSON gives it; hashed later, so a tuple
+            object.__setattr__(self, "hidden", tuple(self.hidden))
+        if not isinstance(self.hidden, tuple):
+            raise ValueError(
+                f"hidden must be a tuple of widths, such as (30, 30); got {self.hidden!r}"
+            )
         check_hidden_widths(self.hidden)
+        check_layout_spec(self.layout)  # its form now; whether it fits, once the net is built
         if not 1 <= self.fitness_last <= self.steps:
             raise ValueError(
                 f"fitness_last must be between 1 and steps ({self.steps}), got {self.fitness_last}"
@@ -936,6 +946,20 @@ def _plugin_notes(
     return changed, added
 
 
+def _refuse_the_same_data_twice(specs: tuple[str, ...], splits: list[Split]) -> None:
+    """Two --dataset given as two spellings of one file (npz:a.npz, npz:./x/../a.npz, a
+    copy) would count one data set twice in the fitness; found by content, not by name."""
+    seen: dict[str, str] = {}
+    for spec, split in zip(specs, splits, strict=True):
+        key = fingerprint(split)
+        if key in seen:
+            raise ValueError(
+                f"--dataset {seen[key]} and --dataset {spec} hold the same images and labels; "
+                "give each data set once"
+            )
+        seen[key] = spec
+
+
 def _evolve_and_evaluate(
     cfg: EvolveConfig,
     run: RunDir,
@@ -953,6 +977,7 @@ def _evolve_and_evaluate(
     """``run_evolve``'s work once its config is settled (under the run's matmul precision);
     ``selection`` is a resumed run's record of how its inner lr was picked."""
     splits = [make_split(d, cfg.data_dir, cfg.train_size) for d in cfg.datasets]
+    _refuse_the_same_data_twice(cfg.datasets, splits)
     extra_data = cfg.fitness_data == "validation"
     fit_splits = fitness_splits(cfg) if extra_data else splits  # the same splits otherwise
     if cfg.keep_every and not resume:

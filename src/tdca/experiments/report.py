@@ -185,6 +185,24 @@ def _unfinished(d: Path, kind: str | None, m: dict[str, Any] | None) -> str | No
     )
 
 
+def _stopped(d: Path) -> str | None:
+    """Why a run directory that has a checkpoint but no metrics.json yet is left out: it
+    stopped before its end (Ctrl-C, a time limit on a longer run), and how to finish it."""
+    from tdca.credit.artifact import RESUMED_BY
+
+    if not (d / "checkpoint.npz").is_file():
+        return None
+    try:
+        command = RESUMED_BY.get(read_json(d / "config.json").get("experiment"))
+    except (RunDirError, AttributeError):
+        return None
+    if command is None:
+        return None
+    return (
+        f"stopped before its end (no metrics.json yet); finish it with tdca {command} --resume {d}"
+    )
+
+
 CUSTOM_EVOLUTION = (
     "an evolution run from Python (tdca.evolution.evolve; its results are its metrics.jsonl "
     "and checkpoint, which the report has no table for)"
@@ -218,6 +236,8 @@ def unused_run_dirs(run_dirs: list[Path]) -> list[tuple[Path, str]]:
             unused.append((d, f"its metrics.json is not from {COMMANDS}"))
         elif m is None and _custom_evolution(d):
             unused.append((d, CUSTOM_EVOLUTION))
+        elif m is None and (stopped := _stopped(d)):
+            unused.append((d, stopped))
     if not usable:
         why = "; ".join(f"{d}: {reason}" for d, reason in unused[:3])
         raise ValueError(
