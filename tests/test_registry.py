@@ -87,6 +87,25 @@ def test_a_zero_start_of_a_network_with_a_flat_slope_at_zero_is_refused(tmp_path
         assert main([*argv, "--learner", "dfa", "--out", str(tmp_path / "dfa")]) == 2
         assert "needs g'(0) != 0" in capsys.readouterr().err
         assert main([*argv, "--learner", "bp", "--out", str(tmp_path / "bp")]) == 0  # Kaiming
+        with pytest.raises(ValueError, match="tdca evolve --init"):
+            relu.init(key)
+        # such a network is evolved from another start, which its credit network keeps
+        evolve = ["evolve", "--dataset", spec, "--arch", "relu-test", "--train-size", "100"]
+        evolve += ["--steps", "3", "--lr", "0.1", "--generations", "1", "--population", "2"]
+        out = tmp_path / "evo"
+        # from zero: refused before the folder holds a run, so the same --out is reused below
+        assert main([*evolve, "--no-progress", "--out", str(out)]) == 2
+        assert "needs g'(0) != 0" in capsys.readouterr().err
+        assert main([*evolve, "--init", "kaiming", "--no-progress", "--out", str(out)]) == 0
+        metrics = json.loads((out / "metrics.json").read_text())
+        assert metrics["results"][0]["init"] == "kaiming"
+        assert metrics["dfa_at_same_lr"][0]["init"] == "kaiming"  # DFA from the same start
+        train = [*argv, "--learner", f"tdca:{out}", "--out", str(tmp_path / "t")]
+        assert main(train) == 0
+        assert json.loads((tmp_path / "t" / "metrics.json").read_text())["init"] == "kaiming"
+        split = make_split(spec, None, 100)
+        zero_start = train_learner(f"tdca:{out}", split, steps=3, lr=0.1, init="near_zero")
+        assert zero_start["init"] == "near_zero"
     finally:
         ARCHITECTURES.pop("relu-test", None)
 

@@ -23,6 +23,16 @@ def task():
     return ClassificationTask.create(x, y, MLP((8, 6, 5, 3)), num_classes=3, init_scheme="kaiming")
 
 
+def _three_classes(path, n):
+    """An npz of ``n`` 6x6 images of three learnable classes (a prototype each, plus noise)."""
+    rng = np.random.default_rng(0)
+    protos = rng.integers(0, 256, (3, 6, 6))
+    y = np.arange(n) % 3
+    x = np.clip(protos[y] * 0.6 + rng.integers(0, 100, (n, 6, 6)), 0, 255).astype(np.uint8)
+    np.savez(path, x_train=x, y_train=y, x_test=x[:30], y_test=y[:30])
+    return path
+
+
 def test_dfa_equals_tdca_with_linear_credit_net_on_y_minus_p(task):
     dfa = DFA.for_task(task)
     B = dfa.init(jax.random.PRNGKey(1))
@@ -185,12 +195,7 @@ def test_a_registered_learner_trains_through_the_same_entry_points(capsys, tmp_p
             s = jnp.sign(err)
             return task.model.local_update(taps, [s @ b for b in sparams] + [s])
 
-    rng = np.random.default_rng(0)
-    protos = rng.integers(0, 256, (3, 6, 6))
-    y = np.arange(120) % 3
-    x = np.clip(protos[y] * 0.6 + rng.integers(0, 100, (120, 6, 6)), 0, 255).astype(np.uint8)
-    data = tmp_path / "d.npz"
-    np.savez(data, x_train=x, y_train=y, x_test=x[:30], y_test=y[:30])
+    data = _three_classes(tmp_path / "d.npz", 120)
     try:
         register_learner("sign-dfa", SignDFA.for_task)
         with pytest.raises(ValueError, match=r"registered already .*LEARNERS\.pop\('sign-dfa'\)"):
@@ -277,12 +282,7 @@ def test_backprop_from_zeros_is_said_for_a_task_without_init_scheme_and_a_regist
             d = super().direction(sparams, task, theta, batch)
             return jax.tree.map(lambda g: jnp.clip(g, -0.05, 0.05), d)
 
-    rng = np.random.default_rng(0)
-    protos = rng.integers(0, 256, (3, 6, 6))
-    y = np.arange(240) % 3
-    x = np.clip(protos[y] * 0.6 + rng.integers(0, 100, (240, 6, 6)), 0, 255).astype(np.uint8)
-    data = tmp_path / "d.npz"
-    np.savez(data, x_train=x, y_train=y, x_test=x[:30], y_test=y[:30])
+    data = _three_classes(tmp_path / "d.npz", 240)
     argv = ["train", "--dataset", f"npz:{data}", "--learner", "bp-clip", "--train-size", "90"]
     argv += ["--steps", "3", "--out", str(tmp_path / "run")]
     try:

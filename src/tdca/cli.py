@@ -25,6 +25,7 @@ from tdca.experiments.reproduce import DATASETS, DIFFUSION_SCOPES, TABLES
 from tdca.files import atomic_file
 from tdca.io import ArtifactError, read_meta
 from tdca.kernels import KERNELS
+from tdca.networks.mlp import INIT_SCHEMES
 from tdca.networks.registry import ARCHITECTURES
 from tdca.plugins import digest, load_plugins
 from tdca.precision import EXPLICIT_PRECISIONS, PRECISIONS
@@ -414,6 +415,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     e.add_argument("--credit-init", default="dfa", choices=["dfa", "random"])
     e.add_argument(
+        "--init",
+        default="zero",
+        choices=list(INIT_SCHEMES),
+        help="the bottom-up network's start in every inner loop: zero (the papers'), or "
+        "near_zero / kaiming for a network whose g'(0) is 0 (ReLU), which cannot learn "
+        "from zero; a credit network evolved so trains from the same start",
+    )
+    e.add_argument(
         "--learned-gain",
         type=_positive_float,
         default=None,
@@ -774,6 +783,7 @@ def _evolve(args: argparse.Namespace) -> int:
         lr=args.lr,
         layout=args.layout,
         credit_init=args.credit_init,
+        init=args.init,
         gain_speed=args.learned_gain or 0.0,
         optimizer=args.optimizer,
         fitness=args.fitness,

@@ -86,6 +86,11 @@ def _instead(run: Path) -> str:
         kind = None
     if kind not in RESUMED_BY:
         return f"the run directory holds no {FILENAME} (a {kind!r} run evolves none)"
+    if kind in OTHER_TASKS:  # finishing it would not help: it reads another state
+        return (
+            f"a `tdca {kind}` run (stopped before its end), whose credit network reads "
+            f"{OTHER_TASKS[kind]}; it cannot train a classifier"
+        )
     rows = 0
     with contextlib.suppress(OSError):
         rows = sum(1 for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip())

@@ -47,6 +47,7 @@ from tdca.inner import OPTIMIZERS, InnerLoop, make_optimizer
 from tdca.io import ArtifactError, read_meta
 from tdca.kernels import check_kernel
 from tdca.networks.credit_net import check_gain_speed, check_hidden_widths
+from tdca.networks.mlp import INIT_SCHEMES
 from tdca.networks.registry import ARCHITECTURES, build_model
 from tdca.plugins import PluginError, digest, load_plugins, loaded, recorded_form
 from tdca.precision import PRECISIONS, check_precision, matmul_precision
@@ -227,13 +228,23 @@ def learner_parts(learner: str, task: ClassificationTask, key: jax.Array) -> tup
         return strategy, strategy.init(key), LEARNERS[name].init_scheme
     if learner.startswith("tdca:"):
         source = learner.split(":", 1)[1]
-        strategy, beta, _ = load_credit_net(source)
+        strategy, beta, meta = load_credit_net(source)
         check_fits(strategy, task, source)
-        return strategy, beta, "zero"
+        return strategy, beta, evolved_init(meta)
     raise ValueError(
         f"unknown learner {learner!r}; choose one of {(*LEARNERS, 'bp-adam')} or tdca:PATH "
         "(a learner of your own: give the file that registers it, tdca --plugin FILE.py)"
     )
+
+
+def evolved_init(meta: dict[str, Any]) -> str:
+    """The bottom-up start a credit network was evolved with (the papers' zero where it
+    records none): trained from another, it would meet networks it never saw."""
+    config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
+    init = config.get("init", "zero")
+    if init not in INIT_SCHEMES:
+        raise ArtifactError(f"the credit network records an unknown bottom-up start {init!r}")
+    return str(init)
 
 
 def evolved_meta(learner: str) -> dict[str, Any] | None:
@@ -351,16 +362,20 @@ def train_learner(
     curves: bool = True,
     keep_theta: bool = False,
     optimizer: str = "sgd",
+    init: str | None = None,
 ) -> dict[str, Any]:
     """Train a fresh bottom-up network; return accuracies (fractions) and per-step curves
     (and, with ``keep_theta``, the trained parameters under ``"theta"``). ``arch`` defaults
     to the one a ``tdca:`` credit network was evolved for, else ``mlp-100``: another network
-    with the same credited layers would load without complaint and train the wrong one."""
+    with the same credited layers would load without complaint and train the wrong one.
+    ``init`` overrides the learner's own start (an evolution's DFA run starts where the
+    evolution's inner loops did)."""
     check_seed(seed)  # 2**32 would be seed 0's run again (PRNGKey keeps 32 bits)
     if arch is None:
         arch = evolved_setting(evolved_meta(learner), "arch") or "mlp-100"
     key = jax.random.PRNGKey(seed)
-    model, strategy, sparams, init = learner_setup(learner, split, arch, key, batch_size)
+    model, strategy, sparams, own_init = learner_setup(learner, split, arch, key, batch_size)
+    init = own_init if init is None else init
     if learner == "bp-adam":  # the convergence reference: always Adam on mini-batches
         optimizer, batch_size = "adam", bp_adam_batch(batch_size, len(split.x_train))
     make_optimizer(optimizer, lr)  # checks the name and the rate before any work
@@ -386,6 +401,7 @@ def train_learner(
         "learner": learner,
         "dataset": split.name,
         "arch": arch,
+        "init": init,  # the bottom-up start (a tdca: learner's: what it was evolved with)
         "train_size": len(task.x),
         "steps": steps,
         "lr": lr,
@@ -521,6 +537,7 @@ EVOLVE_ADDED_LATER = (
     "kernel",
     "anchored",
     "plugins",
+    "init",
 )
 """EvolveConfig settings a saved config.json may lack: added after the first release (or,
 for data_dir, dropped from copies such as the zoo cards), with defaults that are what those
@@ -540,6 +557,9 @@ class EvolveConfig:
     layout: str = "dense"
     hidden: tuple[int, ...] = (30, 30)
     credit_init: str = "dfa"
+    # The bottom-up network's start in every inner loop: "zero" (the papers'), or
+    # "near_zero"/"kaiming" for a network that cannot learn from zero (g'(0) = 0: ReLU).
+    init: str = "zero"
     # > 0: one more evolved parameter, an overall credit gain exp(gain_speed * g) (CreditNet)
     gain_speed: float = 0.0
     fitness: str = "neg_ce"
@@ -603,6 +623,8 @@ class EvolveConfig:
             )
         if self.credit_init not in ("dfa", "random"):
             raise ValueError("credit_init must be 'dfa' or 'random'")
+        if self.init not in INIT_SCHEMES:
+            raise ValueError(f"init must be one of {INIT_SCHEMES}, got {self.init!r}")
         if self.fitness not in FITNESS_METRICS:
             raise ValueError(f"fitness must be one of {FITNESS_METRICS}, got {self.fitness!r}")
         if self.fitness_data not in FITNESS_DATA:
@@ -706,7 +728,7 @@ def pick_inner_lr(
     initial network leaves every rate at chance (a zero-initialised deep net, say),
     accuracy cannot tell rates apart and validation cross-entropy picks (``choose_rate``)."""
     splits = [make_split(d, cfg.data_dir, cfg.train_size, validation=True) for d in cfg.datasets]
-    tasks = [make_task(s, build_model(cfg.arch, s.dataset), "zero") for s in splits]
+    tasks = [make_task(s, build_model(cfg.arch, s.dataset), cfg.init) for s in splits]
     grid = LR_GRIDS[cfg.optimizer] if grid is None else grid
     scores, losses = [], []
     for lr in grid:
@@ -987,7 +1009,7 @@ def _evolve_and_evaluate(
         make_task(
             s,
             build_model(cfg.arch, s.dataset),
-            "zero",
+            cfg.init,
             fitness_metric=cfg.fitness,
             fitness_on_eval=extra_data,
             fit_holdout=holdout,
@@ -997,6 +1019,9 @@ def _evolve_and_evaluate(
     units = {tuple(t.credit_units) for t in tasks}
     if len(units) > 1:
         raise ValueError(f"data sets need the same credited layers for one credit network: {units}")
+    # a start the network cannot learn from (zero, g'(0) = 0) is refused before the run
+    # directory holds a config a rerun of the same command would find in its way
+    jax.eval_shape(tasks[0].init_params, jax.random.PRNGKey(0))
     strategy, beta0 = starting_point(cfg, tasks[0])
     if cfg.lr is None:
         selection = pick_inner_lr(strategy, beta0, cfg)
@@ -1145,6 +1170,7 @@ def _trained_as_evolved(
             lr=cfg.lr,
             curves=curves,
             optimizer=cfg.optimizer,
+            init=cfg.init,
         )
         for s in splits
     ]

@@ -117,7 +117,8 @@ class MLP:
                 "DFA start from) needs g'(0) != 0, but this network's hidden_prime(0) is 0: "
                 "its hidden layers would never move and it would train to chance. Use a g "
                 "with g'(0) != 0 (tanh, arctan, ...), or start it from 'near_zero' or "
-                "'kaiming' (a task's init_scheme; register_learner(..., init_scheme=...))"
+                "'kaiming' (tdca evolve --init; a learner's register_learner(..., "
+                "init_scheme=...); a task's init_scheme)"
             )
 
     def activation(self, z: jax.Array) -> jax.Array:
