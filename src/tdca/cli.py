@@ -1042,8 +1042,8 @@ def _check_output_file(
 
 def _terminate(signum: int, frame: object) -> None:
     """SIGTERM (a scheduler, `timeout`, an ending lease) or SIGHUP (a closed terminal)
-    stops a run like Ctrl-C does: an
-    evolution saves its checkpoint and says how to resume, instead of losing generations."""
+    stops a run like Ctrl-C does: an evolution saves its checkpoint and says how to resume,
+    instead of losing generations."""
     raise KeyboardInterrupt
 
 
@@ -1085,11 +1085,14 @@ def _stop_on_signals() -> dict[int, Any]:
 
 
 def _check_data_dir(args: argparse.Namespace) -> None:
-    """--data-dir that is a file is refused; one that does not exist is said to be created
-    (the data sets are then fetched into it), so a misspelt folder does not pass unseen."""
+    """The data folder of a command that reads data (--data-dir, else $TDCA_DATA_DIR): a
+    file is refused, and one that does not exist is said, so that a misspelt folder does
+    not pass unseen."""
     from tdca.data.cache import ENV_DATA_DIR
 
-    given, flag = getattr(args, "data_dir", None), "--data-dir"
+    if not hasattr(args, "data_dir"):  # a command that reads no data set
+        return
+    given, flag = args.data_dir, "--data-dir"
     if not given and os.environ.get(ENV_DATA_DIR, "").strip():  # the same folder, by its other name
         given, flag = os.environ[ENV_DATA_DIR], ENV_DATA_DIR
     if not given:

@@ -388,12 +388,12 @@ class StopVote:
         # SIGTERM under the tdca command) is taken over: one that is ignored, or that ends a
         # user's script outright, keeps doing so.
         # SIGHUP only where the tdca command made it a stop (not ignored under nohup).
-        hangup = [signal.SIGHUP] if hasattr(signal, "SIGHUP") else []
+        always = (signal.SIGINT, signal.SIGTERM) if self.multi else ()
+        hangup = (signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ()
         taken = [
             s
             for s in (signal.SIGINT, signal.SIGTERM, *hangup)
-            if (self.multi and s in (signal.SIGINT, signal.SIGTERM))
-            or callable(signal.getsignal(s))
+            if s in always or callable(signal.getsignal(s))
         ]
         previous = {s: signal.signal(s, note) for s in taken}
         try:

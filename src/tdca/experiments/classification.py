@@ -971,6 +971,8 @@ def _plugin_notes(
 def _refuse_the_same_data_twice(specs: tuple[str, ...], splits: list[Split]) -> None:
     """Two --dataset given as two spellings of one file (npz:a.npz, npz:./x/../a.npz, a
     copy) would count one data set twice in the fitness; found by content, not by name."""
+    if len(specs) < 2:
+        return
     seen: dict[str, str] = {}
     for spec, split in zip(specs, splits, strict=True):
         key = fingerprint(split)

@@ -62,7 +62,8 @@ def starts_from_zeros(task: Task) -> bool:
     scheme = getattr(task, "init_scheme", None)
     if isinstance(scheme, str):
         return scheme == "zero"
-    weights = [w for w in jax.tree.leaves(task.init_params(jax.random.PRNGKey(0))) if w.ndim >= 2]
+    leaves = jax.tree.leaves(task.init_params(jax.random.PRNGKey(0)))
+    weights = [w for w in leaves if np.ndim(w) >= 2]
     return len(weights) >= 2 and not any(np.any(np.asarray(w)) for w in weights)
 
 
