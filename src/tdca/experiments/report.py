@@ -409,10 +409,12 @@ def results_document(run_dirs: list[Path]) -> str:
             "population 32 for 150 generations, the credit network started from the DFA-like "
             "initialisation (`--credit-init dfa`). The papers evolve from scratch for 5,000 "
             "generations on full training sets; *scale paper* (which needs a GPU) has their "
-            "generations and training sets, a population of 64 (the papers give none) and "
-            "starts from the same DFA-like network. Small-scale TDCA numbers are therefore not "
-            "the papers' protocol; the DFA rows show where evolution started. Where the code "
-            "departs from the papers or reads them one way of two: "
+            "generations and training sets, a population of 64 (the papers give none), a PGPE "
+            "rate of 2e-4 (1e-3 degraded the centre with the Adam inner loop on a GPU: "
+            "results/gpu/README.md) and starts from the same DFA-like network. Small-scale "
+            "TDCA numbers are therefore not the papers' protocol; the DFA rows show where "
+            "evolution started. Where the code departs from the papers or reads them one way "
+            "of two: "
             "[paper-departures.md](paper-departures.md)."
         )
     out += [
