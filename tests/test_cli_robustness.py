@@ -883,3 +883,16 @@ def test_the_command_prints_the_librarys_warnings_in_one_line(tmp_path):
     lines = [line for line in done.stderr.splitlines() if "bp-clip" in line]
     assert lines and lines[0].startswith("tdca train: warning: learner 'bp-clip' is backprop")
     assert "UserWarning" not in done.stderr and "learner_parts(" not in done.stderr
+
+
+def test_a_dangling_link_and_a_config_folder_are_named_as_such(tmp_path):
+    """--out a link to a folder that does not exist said "cannot create it (File exists)";
+    a run directory whose config.json is a folder said there was no config.json."""
+    link = tmp_path / "out"
+    link.symlink_to(tmp_path / "gone")
+    with pytest.raises(RunDirError, match=r"out: is a link to .*gone, which does not exist"):
+        RunDir(link, kind="evolve-classification")
+    run = tmp_path / "run"
+    (run / "config.json").mkdir(parents=True)
+    with pytest.raises(RunDirError, match=r"its config\.json is a folder, not the run's config"):
+        RunDir(run, resume=True, kind="evolve-classification")

@@ -145,6 +145,11 @@ def check_folder(path: Path, kind: str | None = None, flag: str = "--out") -> No
     creates it once the command's arguments are known to be good."""
     if path.exists() and not path.is_dir():
         raise RunDirError(f"{flag} {path}: is a file, not a folder")
+    if path.is_symlink() and not path.exists():  # mkdir would say "File exists"
+        raise RunDirError(
+            f"{flag} {path}: is a link to {os.readlink(path)}, which does not exist; create "
+            "that folder, or give another"
+        )
     if kind is not None and path.is_dir():
         refuse_foreign_folder(path, kind, flag)
 
@@ -319,6 +324,11 @@ class RunDir:
                         f"--resume {self.path}: the run stopped before its first generation "
                         "(only its log is there), so there is nothing to resume; run the "
                         f"command that started it again (--out {self.path}): it reuses the folder"
+                    )
+                if config.is_dir():
+                    raise RunDirError(
+                        f"--resume {self.path}: its config.json is a folder, not the run's "
+                        "config; is it a tdca run directory?"
                     )
                 raise RunDirError(
                     f"--resume {self.path}: no config.json there; is it a tdca run directory?"

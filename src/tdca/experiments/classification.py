@@ -140,8 +140,8 @@ def make_split(
     if v == 0:
         raise ValueError(
             f"{ds.name} has {n_total} training images: too few to hold a tenth out for "
-            "validation (picking a learning rate or held-out fitness); give --lr, and use "
-            "the training-set fitness"
+            "validation (picking a learning rate, held-out fitness, scoring the centres "
+            "--keep-every keeps); give --lr, use the training-set fitness, and no --keep-every"
         )
     if window:
         start = train_size + window * v
