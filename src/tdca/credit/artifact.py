@@ -8,8 +8,6 @@ Loading it for a bottom-up network whose credited layers do not match is refused
 
 from __future__ import annotations
 
-import contextlib
-import json
 from pathlib import Path
 from typing import Any
 
@@ -80,9 +78,12 @@ def _instead(run: Path) -> str:
     """What to give instead of a run directory that holds no credit network (yet)."""
     if (run / FILENAME).exists():
         return f"give the run directory ({run}) or its {FILENAME}"
+    from tdca.evolution.runner import read_history
+    from tdca.rundir import RunDirError, experiment_of
+
     try:
-        kind = json.loads((run / "config.json").read_text()).get("experiment")
-    except (OSError, ValueError, AttributeError):
+        kind = experiment_of(run / "config.json")
+    except RunDirError:
         kind = None
     if kind not in RESUMED_BY:
         return f"the run directory holds no {FILENAME} (a {kind!r} run evolves none)"
@@ -91,9 +92,7 @@ def _instead(run: Path) -> str:
             f"a `tdca {kind}` run (stopped before its end), whose credit network reads "
             f"{OTHER_TASKS[kind]}; it cannot train a classifier"
         )
-    rows = 0
-    with contextlib.suppress(OSError):
-        rows = sum(1 for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip())
+    rows = len(read_history(run))
     kept = sorted((run / "snapshots").glob("*.npz")) if (run / "snapshots").is_dir() else []
     return (
         f"the run has no {FILENAME} yet: it stopped after {rows} generation(s), before its "

@@ -968,14 +968,12 @@ def _plugin_notes(
     return changed, added
 
 
-def _refuse_the_same_data_twice(specs: tuple[str, ...], splits: list[Split]) -> None:
+def _refuse_the_same_data_twice(fingerprints: dict[str, str]) -> None:
     """Two --dataset given as two spellings of one file (npz:a.npz, npz:./x/../a.npz, a
-    copy) would count one data set twice in the fitness; found by content, not by name."""
-    if len(specs) < 2:
-        return
+    copy) would count one data set twice in the fitness; found by content (the data
+    fingerprints the run records), not by name."""
     seen: dict[str, str] = {}
-    for spec, split in zip(specs, splits, strict=True):
-        key = fingerprint(split)
+    for spec, key in fingerprints.items():
         if key in seen:
             raise ValueError(
                 f"--dataset {seen[key]} and --dataset {spec} hold the same images and labels; "
@@ -1001,9 +999,10 @@ def _evolve_and_evaluate(
     """``run_evolve``'s work once its config is settled (under the run's matmul precision);
     ``selection`` is a resumed run's record of how its inner lr was picked."""
     splits = [make_split(d, cfg.data_dir, cfg.train_size) for d in cfg.datasets]
-    _refuse_the_same_data_twice(cfg.datasets, splits)
     extra_data = cfg.fitness_data == "validation"
     fit_splits = fitness_splits(cfg) if extra_data else splits  # the same splits otherwise
+    data = data_fingerprints(cfg, fit_splits)
+    _refuse_the_same_data_twice(data)
     if cfg.keep_every and not resume:
         _selection_splits(cfg)  # enough images to choose among kept centres? Before any work
     holdout = within_count(cfg.train_size) if cfg.fitness_data == "within" else 0
@@ -1037,7 +1036,6 @@ def _evolve_and_evaluate(
                 RuntimeWarning,
                 stacklevel=2,
             )
-    data = data_fingerprints(cfg, fit_splits)
     if fingerprints is not None and fingerprints != data:
         raise RunDirError(
             f"{run.path}: the data sets differ from those this run was evolved on "

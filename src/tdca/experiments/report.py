@@ -193,8 +193,8 @@ def _stopped(d: Path) -> str | None:
     if not (d / "checkpoint.npz").is_file():
         return None
     try:
-        command = RESUMED_BY.get(read_json(d / "config.json").get("experiment"))
-    except (RunDirError, AttributeError):
+        command = RESUMED_BY.get(experiment_of(d / "config.json") or "")
+    except RunDirError:
         return None
     if command is None:
         return None
