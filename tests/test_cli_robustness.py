@@ -482,6 +482,44 @@ def test_non_finite_numbers_are_written_as_json_null(tmp_path):
     assert json.loads(text) == {"loss": None, "curve": [1.0, None]}
 
 
+def test_a_run_is_dirty_only_when_the_code_differs_from_its_commit(tmp_path):
+    """Rewriting a committed results folder or page (what `tdca reproduce` and `tdca report`
+    do in place) leaves the code at its commit; an edited source file does not, and is named.
+    A copy installed inside another repository does not report that repository's commit."""
+    import subprocess
+
+    from tdca.rundir import git_state
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
+
+    repo = tmp_path / "tdca"
+    for name in ("pyproject.toml", "src/tdca/rule.py", "results/small/metrics.json", "docs/a.md"):
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text("0\n")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "start")
+    state = git_state(repo)
+    assert len(state["git_commit"]) == 40 and state["git_dirty"] is False
+    (repo / "results/small/metrics.json").write_text("1\n")
+    (repo / "docs/a.md").write_text("1\n")
+    (repo / "results/new.json").write_text("untracked\n")
+    assert git_state(repo)["git_dirty"] is False
+    (repo / "src/tdca/rule.py").write_text("1\n")
+    assert git_state(repo) | {"git_commit": None} == {
+        "git_commit": None,
+        "git_dirty": True,
+        "git_modified": ["src/tdca/rule.py"],
+    }
+    installed = repo / ".venv/lib/python3.11/site-packages"
+    installed.mkdir(parents=True)
+    assert git_state(installed) == {"git_commit": None}
+    (installed / "pyproject.toml").write_text("")
+    (installed / "src/tdca").mkdir(parents=True)
+    assert git_state(installed) == {"git_commit": None}  # inside the checkout, not its root
+
+
 def test_an_npz_without_images_names_the_file_and_the_array(tmp_path):
     from tdca.data import DatasetError
     from tdca.data.readers import read_npz
@@ -883,6 +921,29 @@ def test_the_command_prints_the_librarys_warnings_in_one_line(tmp_path):
     lines = [line for line in done.stderr.splitlines() if "bp-clip" in line]
     assert lines and lines[0].startswith("tdca train: warning: learner 'bp-clip' is backprop")
     assert "UserWarning" not in done.stderr and "learner_parts(" not in done.stderr
+
+
+def test_once_the_command_is_done_a_ctrl_c_ends_it_without_a_traceback():
+    """A second Ctrl-C while JAX's exit handlers ran printed their KeyboardInterrupt
+    traceback after "interrupted; continue with ...". After the `tdca` command's work, Ctrl-C
+    is the system's default (the process ends as 130); main() called from Python leaves a
+    caller's handler alone."""
+    import subprocess
+    import sys
+
+    code = (
+        "import signal, sys\n"
+        "from tdca.cli import main\n"
+        "assert main(['zoo', 'list']) == 0\n"
+        "print('kept', signal.getsignal(signal.SIGINT) is signal.default_int_handler)\n"
+        "sys.argv = ['tdca', 'zoo', 'list']\n"
+        "assert main() == 0\n"
+        "print('default', signal.getsignal(signal.SIGINT) is signal.SIG_DFL)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    said = [line for line in done.stdout.splitlines() if line.startswith(("kept", "default"))]
+    assert said == ["kept True", "default True"]
 
 
 def test_a_dangling_link_and_a_config_folder_are_named_as_such(tmp_path):

@@ -93,7 +93,7 @@ def test_a_plugin_network_evolves_resumes_and_trains_from_the_shell(tmp_path, pl
     train += ["--steps", "5", "--lr", "1.0"]
     assert main([*train, "--learner", learner, "--arch", arch, "--out", str(tmp_path / "t")]) == 0
     saved = json.loads((tmp_path / "t" / "config.json").read_text())
-    assert saved["plugin"] == [str(path.resolve())] and saved["arch"] == arch
+    assert saved["plugins"] == [str(path.resolve())] and saved["arch"] == arch
     assert saved["plugin_digests"] == {str(path.resolve()): digest(str(path))}  # as evolve's
     capsys.readouterr()
     assert main([*train, "--learner", f"tdca:{run}", "--out", str(tmp_path / "u")]) == 0

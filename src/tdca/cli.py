@@ -682,6 +682,7 @@ def _train_at_precision(args: argparse.Namespace, evolved: dict[str, Any] | None
                 file=sys.stderr,
             )
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    config["plugins"] = config.pop("plugin")  # the key evolve's config.json uses
     run.write_config(
         {"experiment": "train", **config, "lr": lr, "optimizer": optimizer, "lr_tuning": tuned}
         | {"batch_size": batch_size, "data_fingerprint": fingerprint(split)}
@@ -1126,6 +1127,7 @@ def _resume_hint(args: argparse.Namespace) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    as_command = argv is None  # the `tdca` command, not a call from Python
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         load_plugins(_plugins_given(argv))
@@ -1186,6 +1188,11 @@ def main(argv: list[str] | None = None) -> int:
         warnings.formatwarning = formatwarning
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        if as_command and in_main_thread:
+            # The work is saved and said: a Ctrl-C from here on (a second one, while JAX's
+            # exit handlers tear down its backends) ends the process at once, as 130, rather
+            # than printing their traceback. Run directory locks are released before those.
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 if __name__ == "__main__":

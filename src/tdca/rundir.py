@@ -59,32 +59,59 @@ def _installed_version(name: str) -> str | None:
         return None
 
 
+# What a checkout holds besides code: the run directories and pages that `tdca reproduce` and
+# `tdca report` rewrite in place. A change there does not change what the code computes, so it
+# does not make a run "dirty" (before, rerunning a committed results folder always did).
+NOT_CODE = ("results", "docs", "*.md")
+MODIFIED_LISTED = 20
+
+
 def code_version() -> dict[str, Any]:
     """The package version, the versions of the dependencies that shape the numbers, and,
-    when running from a git checkout, the commit."""
+    when running from a git checkout of tdca, the commit (``git_state``)."""
     info: dict[str, Any] = {"tdca": tdca.__version__, "jax": jax.__version__}
     info["packages"] = {name: _installed_version(name) for name in RECORDED_PACKAGES}
-    root = Path(__file__).resolve().parents[2]
-    try:
-        sha = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
-        info |= {"git_commit": sha, "git_dirty": bool(dirty)}
-    except (OSError, subprocess.SubprocessError):
-        info["git_commit"] = None
+    info |= git_state(Path(__file__).resolve().parents[2])
     info |= {"python": platform.python_version(), "backend": jax.default_backend()}
     return info
+
+
+def _git(root: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(root), *args], capture_output=True, text=True, timeout=5, check=True
+    ).stdout
+
+
+def git_state(root: Path) -> dict[str, Any]:
+    """The commit of the checkout at ``root`` and whether its code differs from it
+    (``git_dirty``; the changed files in ``git_modified``, NOT_CODE left out). Only a
+    checkout of the package itself counts: an installed copy inside some other repository
+    (a project's .venv) must not record that project's commit as tdca's."""
+    if not (root / "pyproject.toml").is_file() or not (root / "src" / "tdca").is_dir():
+        return {"git_commit": None}
+    try:
+        if Path(_git(root, "rev-parse", "--show-toplevel").strip()).resolve() != root.resolve():
+            return {"git_commit": None}
+        sha = _git(root, "rev-parse", "HEAD").strip()
+        changed = _git(
+            root,
+            "status",
+            "--porcelain",
+            "--untracked-files=no",
+            "--",
+            ".",
+            *(f":(exclude){p}" for p in NOT_CODE),
+        )
+    except (OSError, subprocess.SubprocessError):
+        return {"git_commit": None}
+    paths = sorted({line[3:] for line in changed.splitlines() if len(line) > 3})
+    state: dict[str, Any] = {"git_commit": sha, "git_dirty": bool(paths)}
+    if paths:
+        more = len(paths) - MODIFIED_LISTED
+        state["git_modified"] = paths[:MODIFIED_LISTED] + (
+            [f"... and {more} more"] if more > 0 else []
+        )
+    return state
 
 
 def _jsonable(obj: Any) -> Any:
