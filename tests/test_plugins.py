@@ -2,6 +2,7 @@
 command with no wrapper script, and an evolution for it resumed from its run directory alone."""
 
 import json
+import os
 import runpy
 import sys
 import warnings
@@ -326,3 +327,69 @@ def test_what_a_resume_says_of_its_plugins():
     assert "not the code this run was started with" in changed and added is None
     # not imported here (a script registered the network): its code was not run
     assert _plugin_notes(("/a.py",), {"/a.py": "h"}, {"/a.py": "h2"}, set()) == nothing
+
+
+@pytest.mark.skipif(
+    os.environ.get("TDCA_DATA_DIR") is None, reason="needs the real data sets ($TDCA_DATA_DIR)"
+)
+def test_table2_runs_a_plugin_network_beside_the_tables_own_and_keys_its_work_by_its_code(
+    tmp_path, plugin, monkeypatch, capsys
+):
+    """`tdca --plugin F reproduce table2 --archs NAME`: the table's protocol and baselines for
+    a network of one's own (no paper numbers beside it); a rerun reuses its work, and edited
+    code under the same name gets work of its own instead of the old network's."""
+    from dataclasses import replace
+
+    from tdca.evolution import ESConfig
+    from tdca.experiments import classification, reproduce
+
+    path, arch, learner = plugin
+    es = ESConfig(population=4, generations=2, sigma_init=0.003, learning_rate=0.001)
+    tiny = replace(reproduce.SMALL, es=es, seeds=2, full=(100, 3))
+    monkeypatch.setitem(reproduce.SCALES, "small", tiny)
+    monkeypatch.setattr(classification, "LR_GRID", (0.1, 0.3))
+    monkeypatch.setitem(classification.LR_GRIDS, "sgd", (0.1, 0.3))
+    cache = tmp_path / "cache"
+    argv = ["--plugin", str(path), "reproduce", "table2", "--datasets", "mnist", "--archs"]
+    common = ["--cache", str(cache), "--no-progress", "--data-dir", os.environ["TDCA_DATA_DIR"]]
+
+    assert main([*argv, f"{arch},deep-fc", *common, "--out", str(tmp_path / "t")]) == 0
+    m = json.loads((tmp_path / "t" / "metrics.json").read_text())
+    assert [(r["arch"], r["method"]) for r in m["rows"]] == [
+        (a, k) for a in ("deep-fc", arch) for k in ("kaiming-bp", "zero-bp", "tdca")
+    ]
+    ours = [r for r in m["rows"] if r["arch"] == arch]
+    assert all(r["paper_test_accuracy"] is None for r in ours)
+    assert all(r["paper_test_accuracy"] is not None for r in m["rows"] if r["arch"] == "deep-fc")
+    config = json.loads((tmp_path / "t" / "config.json").read_text())
+    assert config["plugins"] == [str(path.resolve())]
+    evolved = sorted(p.name for p in (cache / "evolutions").iterdir())
+    code = digest(str(path))[:12]
+    assert evolved == sorted(["mnist_deep-fc_dense_100x3", f"mnist_{arch}@{code}_dense_100x3"])
+    saved = json.loads((cache / "evolutions" / evolved[-1] / "config.json").read_text())
+    assert saved["arch"] == arch and saved["plugins"] == [str(path.resolve())]
+    baselines = json.loads((cache / "baselines.json").read_text())
+    assert baselines[f"bp|mnist|{arch}@{code}|100|3|2"]["arch_source"] == str(path.resolve())
+
+    # the same command again: every cell from the cache, the same rows
+    assert main([*argv, f"{arch},deep-fc", *common, "--out", str(tmp_path / "t")]) == 0
+    assert json.loads((tmp_path / "t" / "metrics.json").read_text())["rows"] == m["rows"]
+    assert "evolving" not in capsys.readouterr().out.split("reproduce table2")[-1]
+
+    # other code under the same name (the hidden layer cut to 30): its own work, nothing reused
+    _forget(path, arch, learner)
+    path.write_text(path.read_text().replace(", 40, ", ", 30, "))
+    assert main([*argv, arch, *common, "--out", str(tmp_path / "u")]) == 0
+    edited = digest(str(path))[:12]
+    assert edited != code
+    assert (cache / "evolutions" / f"mnist_{arch}@{edited}_dense_100x3").is_dir()
+    assert (cache / "evolutions" / f"mnist_{arch}@{code}_dense_100x3").is_dir()  # kept
+    assert f"bp|mnist|{arch}@{edited}|100|3|2" in json.loads((cache / "baselines.json").read_text())
+
+    # a name nothing registers is refused, naming the registered ones and --plugin
+    assert (
+        main(["reproduce", "table2", "--archs", "nonet", *common, "--out", str(tmp_path / "v")])
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert "registered networks" in err and "--plugin" in err and not (tmp_path / "v").exists()

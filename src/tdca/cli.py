@@ -519,8 +519,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--archs",
         default=None,
-        help="comma-separated bottom-up architectures to run (table2, tableS3; default: all): "
-        "those tables' own networks, not registered ones (evolve them with tdca evolve --arch)",
+        help="comma-separated bottom-up architectures to run (table2, tableS3; default: the "
+        "table's own): tableS3 takes its own networks; table2 also any registered one, such "
+        "as a plugin's (tdca --plugin FILE.py reproduce table2 --archs NAME), whose rows have "
+        "the same baselines and no paper numbers",
     )
     r.add_argument(
         "--diffusion",
@@ -853,6 +855,7 @@ def _reproduce(args: argparse.Namespace) -> int:
         archs=None if args.archs is None else tuple(a.strip() for a in args.archs.split(",")),
         diffusion=args.diffusion,
         chunk_size=args.chunk_size,
+        plugins=tuple(args.plugin),
     )
     print((args.out / "table.md").read_text())
     print(f"{len(m['rows'])} rows in {m['seconds']} s -> {args.out}/metrics.json")

@@ -283,21 +283,31 @@ def evolved_setting(meta: dict[str, Any] | None, key: str) -> str | None:
     return value if value in {"arch": ARCHITECTURES, "precision": PRECISIONS}[key] else None
 
 
+def arch_code(arch: str) -> tuple[str, str] | None:
+    """(file, sha256) of the source that registers ``arch`` in this process, for a network
+    of one's own (a plugin's, a script's); None for tdca's own networks and where there is
+    no source file. What work evolved or trained for ``arch`` elsewhere is checked against:
+    another file may register other code under the same name."""
+    build = ARCHITECTURES.get(arch)
+    module = sys.modules.get(getattr(build, "__module__", "")) if build is not None else None
+    source = getattr(module, "__file__", None)
+    if source is None or str(getattr(module, "__name__", "")).startswith("tdca."):
+        return None
+    now = digest(str(source))
+    return None if now is None else (str(source), now)
+
+
 def plugin_code_note(meta: dict[str, Any] | None, arch: str) -> str | None:
     """What to say where a credit network evolved for a plugin's architecture is used with
     other code under that name: the file that registers ``arch`` in this process is not,
     by its sha256, any of the plugins the network was evolved with (None: nothing to say,
     or nothing recorded: files saved before 2026-12-07, networks evolved from a script)."""
     recorded = (meta or {}).get("plugin_digests")
-    build = ARCHITECTURES.get(arch)
-    if not isinstance(recorded, dict) or not recorded or build is None:
+    code = arch_code(arch)
+    if not isinstance(recorded, dict) or not recorded or code is None:
         return None
-    module = sys.modules.get(getattr(build, "__module__", ""))
-    source = getattr(module, "__file__", None)
-    if source is None or str(getattr(module, "__name__", "")).startswith("tdca."):
-        return None  # the library's own network, or one without a source file to compare
-    now = digest(str(source))
-    if now is None or now in recorded.values():
+    source, now = code
+    if now in recorded.values():
         return None
     then = ", ".join(f"{p} (sha256 {v[:12] if v else '?'})" for p, v in recorded.items())
     return (

@@ -28,6 +28,7 @@ from tdca.experiments.classification import (
     LR_GRID_EXTENSION,
     LR_GRIDS,
     EvolveConfig,
+    arch_code,
     baseline_grid,
     data_fingerprints,
     fingerprint,
@@ -38,6 +39,7 @@ from tdca.experiments.classification import (
     tune_lr,
 )
 from tdca.io import read_meta
+from tdca.networks import ARCHITECTURES
 from tdca.rundir import (
     RunDirInUse,
     check_folder,
@@ -150,6 +152,7 @@ class Reproduction:
         archs: tuple[str, ...] | None = None,
         diffusion: str = "layer",
         chunk_size: int | Literal["auto"] | None = "auto",
+        plugins: tuple[str, ...] = (),
     ) -> None:
         if table not in TABLES:
             raise ValueError(f"unknown table {table!r}; choose one of {TABLES}")
@@ -172,12 +175,23 @@ class Reproduction:
             raise ValueError(f"{table} {FIXED_DATASETS[table]}; drop --datasets")
         self.datasets = ONLY_DATASETS.get(table, tuple(d for d in DATASETS if d in datasets))
         if archs is not None:
+            archs = tuple(dict.fromkeys(archs))
             table_archs = TABLE_ARCHS.get(table, ())
             if not table_archs:
                 raise ValueError(f"{table} has no architectures to choose from; drop --archs")
-            if not archs or set(archs) - set(table_archs):
+            if table in ANY_ARCH_TABLES:
+                unknown = set(archs) - set(table_archs) - set(ARCHITECTURES)
+                if not archs or unknown:
+                    raise ValueError(
+                        f"--archs for {table} must be among its own {table_archs} or the "
+                        f"registered networks ({', '.join(ARCHITECTURES)}), got {archs}; a "
+                        "network of your own: give the file that registers it (tdca --plugin "
+                        "FILE.py reproduce ...)"
+                    )
+            elif not archs or set(archs) - set(table_archs):
                 raise ValueError(f"--archs for {table} must be among {table_archs}, got {archs}")
         self.archs = archs  # None: every architecture the table uses
+        self.plugins = tuple(plugins)  # recorded by the evolutions (their resume reloads them)
         self._refuse_another_table()
         self.shared = Path(cache) if cache is not None else self.out
         check_folder(self.shared, "reproduce", "--cache")  # not another command's run
@@ -258,7 +272,7 @@ class Reproduction:
         layout = self.layout(layout)
         sizes = min(self.size(d, train_size) for d in datasets)
         slug = layout.replace(":", "-").replace("/", "-")  # a file name: no ':' or '/'
-        key = f"{'+'.join(datasets)}_{arch}_{slug}_{sizes}x{steps}"
+        key = f"{'+'.join(datasets)}_{self.arch_key(arch)}_{slug}_{sizes}x{steps}"
         key += self.scale.tag("_")
         run = self.shared / "evolutions" / key
         while True:
@@ -291,6 +305,14 @@ class Reproduction:
         self._refuse_other_data(
             f"evolution {key} was evolved", then, self._evolution_fingerprints[key]
         )
+
+    @staticmethod
+    def arch_key(arch: str) -> str:
+        """``arch`` as cache keys name it: a network of one's own (a plugin's) with the
+        sha256 of the file that registers it, so that work done with other code under the
+        same name (an edited plugin, another file) is never reused for it, nor lost."""
+        code = arch_code(arch)
+        return arch if code is None else f"{arch}@{code[1][:12]}"
 
     def _check_baseline_data(self, key: str, entry: dict[str, Any], dataset: str, n: int) -> None:
         """``_check_evolution_data`` for a cached baseline (its split's fingerprint)."""
@@ -344,6 +366,7 @@ class Reproduction:
             optimizer=self.scale.optimizer,
             data_dir=self.data_dir,
             es=self.scale.es,
+            plugins=self.plugins if arch_code(arch) is not None else (),  # a plugin's network
         )
         resume = (run / "config.json").exists()
         self.log(f"evolving {key} ({'resuming' if resume else 'new'})")
@@ -397,7 +420,7 @@ class Reproduction:
     ) -> str:
         """A baseline's entry in baselines.json (its settings, as ``baseline`` takes them)."""
         n = self.size(dataset, train_size)
-        key = f"{learner}|{dataset}|{arch}|{n}|{steps}|{self.scale.seeds}"
+        key = f"{learner}|{dataset}|{self.arch_key(arch)}|{n}|{steps}|{self.scale.seeds}"
         return key + self.scale.tag("|", self._optimizer_for(learner, optimizer))
 
     def _optimizer_for(self, learner: str, optimizer: str | None) -> str:
@@ -446,6 +469,8 @@ class Reproduction:
             "validation_accuracy": tuned["validation_accuracy"],
             "data_fingerprint": self._fingerprints[dataset, n],
         }
+        if (code := arch_code(arch)) is not None:  # a network of one's own: its file
+            entry["arch_source"] = code[0]
         self._add_to_cache(key, entry)
         self.log(f"baseline {key}: lr {tuned['lr']}, test {self.cache[key]['test_accuracy']:.4f}")
 
@@ -654,6 +679,9 @@ S3_LAYOUTS = (
     ("mlp-900", "grid:6x6"),
 )
 # The bottom-up architectures a table's --archs can select from (the others have one).
+# ANY_ARCH_TABLES' --archs also take any registered network (a plugin's): its rows have no
+# paper numbers beside them, only the table's own baselines at the same protocol.
+ANY_ARCH_TABLES = ("table2",)
 TABLE_ARCHS = {
     "table2": ("deep-fc", "cnn"),
     "tableS3": tuple(dict.fromkeys(arch for arch, _ in S3_LAYOUTS)),
@@ -688,9 +716,9 @@ def _tableS3(r: Reproduction) -> list[dict[str, Any]]:
 
 def _table2(r: Reproduction) -> list[dict[str, Any]]:
     rows = []
-    for arch in TABLE_ARCHS["table2"]:
-        if r.archs is not None and arch not in r.archs:
-            continue
+    own = TABLE_ARCHS["table2"]
+    archs = own if r.archs is None else [a for a in own if a in r.archs]
+    for arch in [*archs, *(a for a in r.archs or () if a not in own)]:
         for ds in r.datasets:
             n, steps = full_cell(r, ds)
             if arch == "cnn":
@@ -860,7 +888,11 @@ def run_reproduce(
     archs: tuple[str, ...] | None = None,
     diffusion: str = "layer",
     chunk_size: int | Literal["auto"] | None = "auto",
+    plugins: tuple[str, ...] = (),
 ) -> dict[str, Any]:
+    """Write ``table`` at ``scale`` to ``out`` (config.json, log.txt, metrics.json,
+    table.md, figures). ``plugins``: the files that registered networks given in ``archs``
+    (recorded, as evolve's config records them)."""
     if scale not in SCALES:
         raise ValueError(f"--scale must be one of {tuple(SCALES)}, got {scale!r}")
     console = console or output_console()
@@ -876,6 +908,7 @@ def run_reproduce(
         archs,
         diffusion,
         chunk_size=chunk_size,
+        plugins=tuple(plugins),
     )
     write_json_file(
         r.out / "config.json",
@@ -884,7 +917,7 @@ def run_reproduce(
             "table": table,
             "scale": scale,
             "datasets": list(r.datasets),
-            "archs": None if archs is None else list(archs),
+            "archs": None if r.archs is None else list(r.archs),
             "diffusion": diffusion,
             "cache": str(r.shared),
             "data_dir": data_dir,
@@ -892,7 +925,8 @@ def run_reproduce(
             "seeds": r.scale.seeds,
             "inner_optimizer": r.scale.optimizer,
             "code_version": code_version(),
-        },
+        }
+        | ({"plugins": list(r.plugins)} if r.plugins else {}),
     )
     uses = "(no data set)" if table == "tableS4" else f"for {', '.join(r.datasets)}"
     r.log(f"reproduce {table} at scale {scale} {uses}")
@@ -904,7 +938,7 @@ def run_reproduce(
         "scale": scale,
         "rows": rows,
         "datasets": list(r.datasets),
-        "archs": None if archs is None else list(archs),
+        "archs": None if r.archs is None else list(r.archs),
         "diffusion": diffusion,
         "cache": None if r.shared == r.out else str(r.shared),
         "settings": {
