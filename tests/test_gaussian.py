@@ -93,3 +93,23 @@ def test_a_gaussian_task_without_points_or_functions_is_refused_and_survives_jit
     assert jax.tree.map(lambda x: x, task) == task  # rebuilt by unflattening: still valid
     theta = jax.jit(lambda t, k: t.init_params(k))(task, jax.random.PRNGKey(0))
     assert theta.shape == (2, 3, 2)
+
+
+def test_a_gaussian_evolution_in_chunks_of_candidates_follows_the_one_vmap_run(tmp_path):
+    """`tdca gaussian --chunk-size K` (run_gaussian(chunk_size=K)) evaluates K candidates at
+    a time: the same generations as the whole population in one vmap, up to the last bit."""
+    from dataclasses import replace
+
+    from tdca.evolution import ESConfig
+
+    es = ESConfig(population=8, generations=3, sigma_init=0.1, learning_rate=0.03)
+    cfg = replace(GaussianConfig(), es=es, steps=5, basin_steps=5, grid=3)
+    curves = {}
+    for chunk in (None, 2):
+        out = tmp_path / f"chunk-{chunk}"
+        m = run_gaussian(cfg, out, progress=False, make_figures=False, chunk_size=chunk)
+        assert m["evolution"]["chunk_size"] == chunk
+        rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+        curves[chunk] = [(r["centre_fitness"], r["mean_fitness"]) for r in rows]
+    assert len(curves[2]) == 3
+    np.testing.assert_allclose(curves[2], curves[None], rtol=1e-5, atol=1e-6)

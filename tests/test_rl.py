@@ -249,8 +249,11 @@ def test_rl_command_writes_a_run_resumes_it_and_its_network_is_refused_by_train(
         assert (out / name).is_file(), name
 
     # Extended by one generation from its checkpoint; flags that would not apply are refused.
-    assert main(["rl", "--resume", str(out), "--generations", "3", "--no-progress"]) == 0
-    assert json.loads((out / "metrics.json").read_text())["evolution"]["generations"] == 3
+    assert metrics["evolution"]["chunk_size"] is None  # rl's default: one vmap
+    resume = ["rl", "--resume", str(out), "--generations", "3", "--chunk-size", "4"]
+    assert main([*resume, "--no-progress"]) == 0  # a resume may change the chunk (memory only)
+    extended = json.loads((out / "metrics.json").read_text())["evolution"]
+    assert extended["generations"] == 3 and extended["chunk_size"] == 4
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 3
     assert main(["rl", "--resume", str(out), "--env", "pendulum"]) == 2
     assert "--env" in capsys.readouterr().err

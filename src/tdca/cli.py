@@ -78,17 +78,22 @@ def _chunk_size(text: str) -> int | str | None:
         ) from None
 
 
-def _add_chunk_size_arg(p: argparse.ArgumentParser, which: str = "") -> None:
+def _add_chunk_size_arg(p: argparse.ArgumentParser, which: str = "", default: str = "auto") -> None:
+    """--chunk-size; ``default`` "none" where a candidate's evaluation is small (gaussian,
+    rl), so that auto's memory analysis (two extra compilations) would cost more than it
+    could save."""
+    auto = "auto (the whole population in one vmap where it fits the free memory, else the "
+    auto += "largest chunk that does)"
+    choices = f"{auto}, none (one vmap)" if default == "auto" else f"none (one vmap), {auto}"
     p.add_argument(
         "--chunk-size",
         type=_chunk_size,
-        default="auto",
+        default=_chunk_size(default),
         metavar="auto|none|K",
-        help=f"candidates each device evaluates at once{which}: auto (default: the whole "
-        "population in one vmap where it fits the free memory, else the largest chunk that "
-        "does), none (one vmap), or K (less memory, where auto's estimate was too high for "
-        "the device); it changes memory and speed, not what is evolved (fitnesses may differ "
-        "in the last bit), so a resumed run may change it",
+        help=f"candidates each device evaluates at once{which}: {choices}, the first the "
+        "default, or K (less memory, where auto's estimate was too high for the device); it "
+        "changes memory and speed, not what is evolved (fitnesses may differ in the last "
+        "bit), so a resumed run may change it",
     )
 
 
@@ -310,6 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--population", type=_even_population, default=None)
     g.add_argument("--seed", type=_seed, default=0)
     g.add_argument("--steps", type=_positive_int, default=None, help="inner-loop steps M")
+    _add_chunk_size_arg(g, default="none")
     _add_distributed_args(g)
     r = command(
         "rl",
@@ -333,6 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="test seeds per learner, and as many validation seeds to pick the baselines' "
         "rate (default 5)",
     )
+    _add_chunk_size_arg(r, default="none")
     _add_distributed_args(r)
     t = command("train", help="train a bottom-up classifier with one learner")
     t.add_argument(
@@ -964,6 +971,7 @@ def _run_or_resume(
         resume=resume,
         extend_to=args.generations if resume else None,
         progress=not args.no_progress,
+        chunk_size=args.chunk_size,
     )
     if metrics is None:
         print(f"interrupted; continue with: tdca {args.command} --resume {out}", file=sys.stderr)

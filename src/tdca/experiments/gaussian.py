@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
@@ -181,11 +181,15 @@ def run_gaussian(
     progress: bool = True,
     stop_after: int | None = None,
     make_figures: bool = True,
+    chunk_size: int | Literal["auto"] | None = None,
 ) -> dict[str, Any] | None:
     """Evolve, analyse and plot; returns metrics, or None if the evolution was interrupted.
 
     ``resume`` continues ``out`` with its saved config (``cfg`` may be None or must agree
-    with it); ``extend_to`` raises its generation count.
+    with it); ``extend_to`` raises its generation count. ``chunk_size``: how many
+    candidates each device evaluates at once (``Evolution``'s; None, one vmap, by default:
+    a candidate here needs little memory), a matter of memory, not of what is evolved, so
+    a resume may change it.
     """
     run, cfg = open_run(
         out,
@@ -202,7 +206,9 @@ def run_gaussian(
     # This key is also generation 1's (tdca.evolution.stream_key says why that is a flaw);
     # kept so that the committed runs and the demo's numbers stay reproducible.
     beta0 = tdca.init(jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 1))
-    evolution = Evolution(InnerLoop(tdca, cfg.steps, cfg.tdca_lr), beta0, cfg.es)
+    evolution = Evolution(
+        InnerLoop(tdca, cfg.steps, cfg.tdca_lr), beta0, cfg.es, chunk_size=chunk_size
+    )
     t0 = time.perf_counter()
     result = evolve(
         evolution,

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
@@ -205,11 +205,15 @@ def run_rl(
     progress: bool = True,
     stop_after: int | None = None,
     make_figures: bool = True,
+    chunk_size: int | Literal["auto"] | None = None,
 ) -> dict[str, Any] | None:
     """Evolve, compare and plot; returns metrics, or None if the evolution was interrupted.
 
     ``resume`` continues ``out`` with its saved config (``cfg`` may be None or must agree
-    with it); ``extend_to`` raises its generation count.
+    with it); ``extend_to`` raises its generation count. ``chunk_size``: how many
+    candidates each device evaluates at once (``Evolution``'s; None, one vmap, by default:
+    a candidate here needs little memory), a matter of memory, not of what is evolved, so
+    a resume may change it.
     """
     run, cfg = open_run(
         out, "rl", cfg, RLConfig.from_dict, resume=resume, extend_to=extend_to, write=False
@@ -221,7 +225,7 @@ def run_rl(
     inner = InnerLoop(tdca, cfg.steps, optimizer=optax.adam(cfg.lr))
     t0 = time.perf_counter()
     result = evolve(
-        Evolution(inner, beta0, cfg.es),
+        Evolution(inner, beta0, cfg.es, chunk_size=chunk_size),
         task,
         beta0,
         run,
