@@ -363,6 +363,12 @@ def test_table2_runs_a_plugin_network_beside_the_tables_own_and_keys_its_work_by
     assert all(r["paper_test_accuracy"] is not None for r in m["rows"] if r["arch"] == "deep-fc")
     config = json.loads((tmp_path / "t" / "config.json").read_text())
     assert config["plugins"] == [str(path.resolve())]
+    # the report's command for the table remakes it: the plugin comes first
+    from tdca.experiments.report import results_document
+
+    made_by = f"tdca --plugin {path.resolve()} reproduce table2 --scale small --datasets mnist"
+    made_by += f" --archs {arch},deep-fc"
+    assert made_by in results_document([tmp_path / "t"])
     evolved = sorted(p.name for p in (cache / "evolutions").iterdir())
     code = digest(str(path))[:12]
     assert evolved == sorted(["mnist_deep-fc_dense_100x3", f"mnist_{arch}@{code}_dense_100x3"])

@@ -251,7 +251,11 @@ def _table_section(d: Path, m: dict[str, Any]) -> list[str]:
     """One reproduced table: the command that made it, then the table."""
     if m["table"] not in TITLES:
         raise ValueError(f"unknown table {m['table']!r}; tables: {', '.join(TITLES)}")
-    cmd = f"tdca reproduce {m['table']} --scale {m['scale']}"
+    saved = d / "config.json"
+    config = read_json(saved) if saved.is_file() else {}
+    config = config if isinstance(config, dict) else {}
+    plugins = "".join(f" --plugin {q}" for q in config.get("plugins") or ())  # a user's network
+    cmd = f"tdca{plugins} reproduce {m['table']} --scale {m['scale']}"
     if m.get("datasets") and len(m["datasets"]) < 3 and m["table"] not in FIXED_DATASETS:
         cmd += f" --datasets {','.join(m['datasets'])}"
     if m.get("archs"):
@@ -260,8 +264,7 @@ def _table_section(d: Path, m: dict[str, Any]) -> list[str]:
         cmd += f" --diffusion {m['diffusion']}"
     if m.get("cache"):
         cmd += f" --cache {m['cache']}"
-    saved = d / "config.json"
-    data_dir = read_json(saved).get("data_dir") if saved.is_file() else None
+    data_dir = config.get("data_dir")
     if data_dir:  # other files than the default folder's: part of what made the table
         cmd += f" --data-dir {data_dir}"
     return [f"Command: `{cmd} --out {d}`", "", table_markdown(m)]
