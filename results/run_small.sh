@@ -114,4 +114,9 @@ tdca reproduce tableS4 --scale small --out results/small/tableS4 --no-progress
 tdca reproduce figS1 --scale small --out results/small/figS1 --no-progress
 tdca reproduce tableS3 --scale small --datasets mnist --archs mlp-100,mlp-1000,mlp-900 --cache $C --out results/small/tableS3 --no-progress
 tdca reproduce table2 --scale small --archs cnn --cache $C --out results/small/table2-cnn --no-progress
+# The same day, Figure S1's three evolutions evolved again from nothing at 92e5d9c (22 min,
+# beside other work) into a new folder: every one of the 3 x 150 generations' logged numbers
+# and the three credit networks came out bit-identical to the committed ones (evolved at
+# 613dfb5 on 2026-11-26), and so did the table's rows:
+#   tdca reproduce figS1 --scale small --out /tmp/figS1-fresh --no-progress
 tdca report results/small/* results/small/checks/* $C/evolutions/* --out docs/results.md
