@@ -518,6 +518,9 @@ def test_a_run_is_dirty_only_when_the_code_differs_from_its_commit(tmp_path):
     (installed / "pyproject.toml").write_text("")
     (installed / "src/tdca").mkdir(parents=True)
     assert git_state(installed) == {"git_commit": None}  # inside the checkout, not its root
+    (repo / ".git" / "HEAD").write_text("damaged\n")  # git refuses it: said, not hidden
+    state = git_state(repo)
+    assert state["git_commit"] is None and state["git_unreadable"].startswith("fatal:")
 
 
 def test_an_npz_without_images_names_the_file_and_the_array(tmp_path):

@@ -105,11 +105,16 @@ def test_a_gaussian_evolution_in_chunks_of_candidates_follows_the_one_vmap_run(t
     es = ESConfig(population=8, generations=3, sigma_init=0.1, learning_rate=0.03)
     cfg = replace(GaussianConfig(), es=es, steps=5, basin_steps=5, grid=3)
     curves = {}
-    for chunk in (None, 2):
+    for chunk in (None, 2, 100):
         out = tmp_path / f"chunk-{chunk}"
         m = run_gaussian(cfg, out, progress=False, make_figures=False, chunk_size=chunk)
-        assert m["evolution"]["chunk_size"] == chunk
+        ran = chunk if chunk == 2 else None  # a chunk of the whole population is one vmap
+        assert m["evolution"]["chunk_size"] == ran
+        assert m["evolution"]["chunk_size_by_generation"] == [
+            {"from": 0, "to": 2, "chunk_size": ran}
+        ]
         rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
         curves[chunk] = [(r["centre_fitness"], r["mean_fitness"]) for r in rows]
     assert len(curves[2]) == 3
     np.testing.assert_allclose(curves[2], curves[None], rtol=1e-5, atol=1e-6)
+    assert curves[100] == curves[None]

@@ -374,6 +374,7 @@ def test_table2_runs_a_plugin_network_beside_the_tables_own_and_keys_its_work_by
     assert evolved == sorted(["mnist_deep-fc_dense_100x3", f"mnist_{arch}@{code}_dense_100x3"])
     saved = json.loads((cache / "evolutions" / evolved[-1] / "config.json").read_text())
     assert saved["arch"] == arch and saved["plugins"] == [str(path.resolve())]
+    assert config["network_code"] == m["network_code"] == {arch: f"{arch}@{code}"}
     baselines = json.loads((cache / "baselines.json").read_text())
     assert baselines[f"bp|mnist|{arch}@{code}|100|3|2"]["arch_source"] == str(path.resolve())
 
@@ -385,6 +386,9 @@ def test_table2_runs_a_plugin_network_beside_the_tables_own_and_keys_its_work_by
     # other code under the same name (the hidden layer cut to 30): its own work, nothing reused
     _forget(path, arch, learner)
     path.write_text(path.read_text().replace(", 40, ", ", 30, "))
+    assert main([*argv, f"{arch},deep-fc", *common, "--out", str(tmp_path / "t")]) == 2
+    assert "network_code" in capsys.readouterr().err  # its table is not replaced unsaid
+    _forget(path, arch, learner)  # (that refusal imported the edited file)
     assert main([*argv, arch, *common, "--out", str(tmp_path / "u")]) == 0
     edited = digest(str(path))[:12]
     assert edited != code
@@ -399,3 +403,34 @@ def test_table2_runs_a_plugin_network_beside_the_tables_own_and_keys_its_work_by
     )
     err = capsys.readouterr().err
     assert "registered networks" in err and "--plugin" in err and not (tmp_path / "v").exists()
+
+
+def test_a_networks_code_is_the_code_registered_not_the_file_as_edited_later(tmp_path, request):
+    """The code a cache key or a credit network's check names for a network of one's own is
+    the file that registered it, read when it did so: editing the file while a command runs
+    does not file old code's work under the new code's name, and a builder that is a
+    functools.partial is the plugin's code, not functools.py."""
+    import hashlib
+
+    from tdca.experiments.classification import arch_code
+    from tdca.networks.registry import code_files
+
+    arch = f"partial-{request.node.name[-8:]}"
+    path = tmp_path / "partial_net.py"
+    path.write_text(
+        "import functools\n"
+        "from tdca.networks import MLP, register_arch\n"
+        "def build(ds, hidden):\n"
+        "    return MLP((ds.input_dim, hidden, ds.num_classes))\n"
+        f"register_arch({arch!r}, functools.partial(build, hidden=40))\n"
+    )
+    registered = hashlib.sha256(path.read_bytes()).hexdigest()
+    try:
+        load_plugin(str(path))
+        assert code_files(arch) == ((str(path.resolve()), registered),)
+        assert arch_code(arch) == (str(path.resolve()), registered)
+        path.write_text(path.read_text().replace("hidden=40", "hidden=30"))  # edited meanwhile
+        assert arch_code(arch) == (str(path.resolve()), registered)  # still the code it runs
+        assert code_files("mlp-100") == () and arch_code("cnn") is None  # tdca's own
+    finally:
+        _forget(path, arch, "")

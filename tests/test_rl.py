@@ -254,6 +254,10 @@ def test_rl_command_writes_a_run_resumes_it_and_its_network_is_refused_by_train(
     assert main([*resume, "--no-progress"]) == 0  # a resume may change the chunk (memory only)
     extended = json.loads((out / "metrics.json").read_text())["evolution"]
     assert extended["generations"] == 3 and extended["chunk_size"] == 4
+    assert extended["chunk_size_by_generation"] == [  # which generations ran in chunks
+        {"from": 0, "to": 1, "chunk_size": None},
+        {"from": 2, "to": 2, "chunk_size": 4},
+    ]
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 3
     assert main(["rl", "--resume", str(out), "--env", "pendulum"]) == 2
     assert "--env" in capsys.readouterr().err

@@ -86,7 +86,8 @@ def git_state(root: Path) -> dict[str, Any]:
     """The commit of the checkout at ``root`` and whether its code differs from it
     (``git_dirty``; the changed files in ``git_modified``, NOT_CODE left out). Only a
     checkout of the package itself counts: an installed copy inside some other repository
-    (a project's .venv) must not record that project's commit as tdca's."""
+    (a project's .venv) must not record that project's commit as tdca's. A checkout git
+    refuses to read (another user's, "dubious ownership") says why in ``git_unreadable``."""
     if not (root / "pyproject.toml").is_file() or not (root / "src" / "tdca").is_dir():
         return {"git_commit": None}
     try:
@@ -102,6 +103,14 @@ def git_state(root: Path) -> dict[str, Any]:
             ".",
             *(f":(exclude){p}" for p in NOT_CODE),
         )
+    except subprocess.CalledProcessError as e:  # e.g. "detected dubious ownership"
+        if not (root / ".git").exists():
+            return {"git_commit": None}
+        said = (e.stderr or "").strip().splitlines()
+        return {
+            "git_commit": None,
+            "git_unreadable": said[0] if said else f"git exit {e.returncode}",
+        }
     except (OSError, subprocess.SubprocessError):
         return {"git_commit": None}
     paths = sorted({line[3:] for line in changed.splitlines() if len(line) > 3})

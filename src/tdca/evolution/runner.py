@@ -53,7 +53,8 @@ class EvolutionResult:
     with the key of the generation that would come next; None for an interrupted run. The
     last row's ``centre_fitness`` scores the centre one update earlier."""
     chunk_size: int | None = None
-    """Candidates evaluated at a time per device in this session (None: all in one vmap)."""
+    """Candidates evaluated at a time per device in this session (None: all in one vmap,
+    also where the chunk given holds the whole per-device population)."""
 
     def summary(self, population: int, seconds: float) -> dict[str, Any]:
         """What an experiment's metrics.json says of its evolution: where it ended, and
@@ -69,6 +70,7 @@ class EvolutionResult:
             "diverged_total": int(sum(r["diverged"] for r in self.history)),
             "devices_by_generation": devices_by_generation(self.history),
             "chunk_size": self.chunk_size,
+            "chunk_size_by_generation": chunk_size_by_generation(self.history),
             "seconds_this_session": round(seconds, 2),
         }
 
@@ -77,13 +79,28 @@ def devices_by_generation(history: list[dict[str, Any]]) -> list[dict[str, Any]]
     """How many devices the population was sharded over, as runs of generations
     (``{"from": 0, "to": 49, "devices": 1}``, both ends included): a run resumed on another
     machine says so. ``devices`` is None for rows logged before the count was recorded."""
+    return _spans(history, "devices", "devices", None)
+
+
+def chunk_size_by_generation(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """How many candidates each device evaluated at a time, as runs of generations
+    (``{"from": 0, "to": 49, "chunk_size": 4}``; None: the whole population in one vmap):
+    a resume may change it, and chunked fitnesses may differ from unchunked ones in the
+    last bit. "unrecorded" for rows logged before it was recorded (2026-12-07)."""
+    return _spans(history, "chunk", "chunk_size", "unrecorded")
+
+
+def _spans(
+    history: list[dict[str, Any]], key: str, name: str, missing: Any
+) -> list[dict[str, Any]]:
+    """Runs of generations over which the rows' ``key`` stayed the same, as ``name``."""
     spans: list[dict[str, Any]] = []
     for row in history:
-        count, generation = row.get("devices"), row.get("generation")
-        if spans and spans[-1]["devices"] == count:
+        value, generation = row.get(key, missing), row.get("generation")
+        if spans and spans[-1][name] == value:
             spans[-1]["to"] = generation
         else:
-            spans.append({"from": generation, "to": generation, "devices": count})
+            spans.append({"from": generation, "to": generation, name: value})
     return spans
 
 
@@ -572,7 +589,9 @@ def evolve(
                 "devices_by_generation)"
             )
     per_device = evolution.per_device_population
-    if evolution.chunk_size is not None and evolution.chunk_size < per_device:
+    # what each device really evaluates at once (a chunk as large as its share is one vmap)
+    chunk = evolution.chunk_size if (evolution.chunk_size or per_device) < per_device else None
+    if chunk is not None:
         why = "the population does not fit the device's free memory in one vmap: "
         run.log(
             f"{why if chunk_auto else ''}each device evaluates {evolution.chunk_size} "
@@ -619,6 +638,7 @@ def evolve(
                     **stats,
                     "seconds": round(time.perf_counter() - t0, 4),
                     "devices": evolution.num_devices,  # a resume may run on another count
+                    "chunk": chunk,  # and another chunk (chunk_size_by_generation)
                 }
                 # The row goes into the history before the state counts the generation, so
                 # a Ctrl-C anywhere leaves no checkpointed generation without its row.
@@ -672,5 +692,5 @@ def evolve(
         history,
         interrupted,
         saved_fitness,
-        evolution.chunk_size,  # resolved above
+        chunk,  # resolved above
     )

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import sys
 import time
 import warnings
 from dataclasses import asdict, dataclass, field, replace
@@ -39,6 +38,7 @@ from tdca.data.loader import npz_path
 from tdca.evolution import (
     ESConfig,
     Evolution,
+    chunk_size_by_generation,
     config_for_resume,
     devices_by_generation,
     evolve,
@@ -48,7 +48,7 @@ from tdca.io import ArtifactError, read_meta
 from tdca.kernels import check_kernel
 from tdca.networks.credit_net import check_gain_speed, check_hidden_widths
 from tdca.networks.mlp import INIT_SCHEMES
-from tdca.networks.registry import ARCHITECTURES, build_model
+from tdca.networks.registry import ARCHITECTURES, build_model, code_files
 from tdca.plugins import PluginError, digest, load_plugins, loaded, recorded_form
 from tdca.precision import PRECISIONS, check_precision, matmul_precision
 from tdca.rundir import RUN_METADATA, RunDir, RunDirError, code_version
@@ -284,17 +284,18 @@ def evolved_setting(meta: dict[str, Any] | None, key: str) -> str | None:
 
 
 def arch_code(arch: str) -> tuple[str, str] | None:
-    """(file, sha256) of the source that registers ``arch`` in this process, for a network
-    of one's own (a plugin's, a script's); None for tdca's own networks and where there is
-    no source file. What work evolved or trained for ``arch`` elsewhere is checked against:
+    """(files, sha256) of the code of one's own behind ``arch`` (a plugin's, a script's), as
+    it was when registered (``tdca.networks.registry.code_files``): one file's sha256, or
+    one over the contents of several; None for tdca's own networks and where there is no
+    source file. What work evolved or trained for ``arch`` elsewhere is checked against:
     another file may register other code under the same name."""
-    build = ARCHITECTURES.get(arch)
-    module = sys.modules.get(getattr(build, "__module__", "")) if build is not None else None
-    source = getattr(module, "__file__", None)
-    if source is None or str(getattr(module, "__name__", "")).startswith("tdca."):
+    files = code_files(arch)
+    if not files:
         return None
-    now = digest(str(source))
-    return None if now is None else (str(source), now)
+    if len(files) == 1:
+        return files[0]
+    joined = "\n".join(sorted(sha for _, sha in files))  # the contents, not where they are
+    return " + ".join(f for f, _ in files), hashlib.sha256(joined.encode()).hexdigest()
 
 
 def plugin_code_note(meta: dict[str, Any] | None, arch: str) -> str | None:
@@ -303,10 +304,10 @@ def plugin_code_note(meta: dict[str, Any] | None, arch: str) -> str | None:
     by its sha256, any of the plugins the network was evolved with (None: nothing to say,
     or nothing recorded: files saved before 2026-12-07, networks evolved from a script)."""
     recorded = (meta or {}).get("plugin_digests")
-    code = arch_code(arch)
-    if not isinstance(recorded, dict) or not recorded or code is None:
+    files = code_files(arch)
+    if not isinstance(recorded, dict) or not recorded or not files:
         return None
-    source, now = code
+    source, now = files[0]  # the file that registered it, as a plugin's digest is
     if now in recorded.values():
         return None
     then = ", ".join(f"{p} (sha256 {v[:12] if v else '?'})" for p, v in recorded.items())
@@ -1139,6 +1140,7 @@ def _evolve_and_evaluate(
             "devices_by_generation": devices_by_generation(result.history),  # after resumes
             "processes": jax.process_count(),
             "chunk_size": result.chunk_size,  # this session's (None: one vmap per device)
+            "chunk_size_by_generation": chunk_size_by_generation(result.history),
             **(
                 {"credit_gain": float(strategy.net.gain(result.params))}
                 if strategy.net.has_gain

@@ -220,6 +220,8 @@ class Reproduction:
         if "archs" in then:  # recorded since 2026-12-06
             now["archs"] = None if self.archs is None else list(self.archs)
         now["diffusion"] = self.diffusion
+        if "network_code" in then or self.own_networks():  # a network of one's own, edited?
+            now["network_code"] = self.own_networks().get("network_code")
         then = {"diffusion": "layer"} | then  # recorded since 2026-12-06; before, layer only
         differ = {k: (then.get(k), v) for k, v in now.items() if then.get(k) != v}
         if differ:
@@ -305,6 +307,12 @@ class Reproduction:
         self._refuse_other_data(
             f"evolution {key} was evolved", then, self._evolution_fingerprints[key]
         )
+
+    def own_networks(self) -> dict[str, Any]:
+        """``{"network_code": {name: its cache key}}`` for the networks of one's own this
+        table runs (none: {}), so that the table says which code made its rows."""
+        keys = {a: self.arch_key(a) for a in self.archs or () if arch_code(a) is not None}
+        return {"network_code": keys} if keys else {}
 
     @staticmethod
     def arch_key(arch: str) -> str:
@@ -926,7 +934,8 @@ def run_reproduce(
             "inner_optimizer": r.scale.optimizer,
             "code_version": code_version(),
         }
-        | ({"plugins": list(r.plugins)} if r.plugins else {}),
+        | ({"plugins": list(r.plugins)} if r.plugins else {})
+        | r.own_networks(),
     )
     uses = "(no data set)" if table == "tableS4" else f"for {', '.join(r.datasets)}"
     r.log(f"reproduce {table} at scale {scale} {uses}")
@@ -954,6 +963,7 @@ def run_reproduce(
         },
         "seconds": round(time.perf_counter() - t0, 1),
         "code_version": code_version(),
+        **r.own_networks(),
     }
     write_json_file(r.out / "metrics.json", metrics)
     from tdca.experiments.report import table_markdown

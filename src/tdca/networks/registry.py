@@ -8,7 +8,12 @@ process, every learner, ``train_learner``, ``run_evolve`` and ``tdca.cli.main`` 
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import sys
+import sysconfig
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tdca.networks.mlp import MLP
@@ -56,6 +61,47 @@ whatever ``register_arch`` adds."""
 
 BUILT_IN_ARCHITECTURES = tuple(ARCHITECTURES)
 
+_REGISTERED_CODE: dict[str, tuple[Builder, tuple[tuple[str, str], ...]]] = {}
+"""For each network ``register_arch`` added: its builder, and (file, sha256) of the code
+behind it as read when it was registered (``code_files``)."""
+_NOT_USER_CODE = (str(Path(__file__).resolve().parents[1]), sysconfig.get_paths()["stdlib"])
+
+
+def _code_of(build: Builder | None, caller: str | None) -> tuple[tuple[str, str], ...]:
+    """(file, sha256) of the file that registered a network (``caller``) and of the one its
+    builder's code is in (through ``functools.partial``), tdca's and the standard library's
+    own files left out."""
+    while isinstance(build, functools.partial):
+        build = build.func
+    module = sys.modules.get(getattr(build, "__module__", None) or "")
+    files: list[tuple[str, str]] = []
+    for name in (caller, getattr(module, "__file__", None)):
+        if not name:
+            continue
+        path = str(Path(name).resolve())
+        if path.startswith(_NOT_USER_CODE) or any(path == f for f, _ in files):
+            continue
+        try:
+            files.append((path, hashlib.sha256(Path(path).read_bytes()).hexdigest()))
+        except OSError:
+            continue
+    return tuple(files)
+
+
+def code_files(name: str) -> tuple[tuple[str, str], ...]:
+    """(file, sha256) of the user's code behind network ``name``: the file that registered
+    it, then the one its builder comes from; () for tdca's own networks and code without
+    a file (a notebook). Read when ``register_arch`` ran, so this is the code the process
+    runs even if a file is edited afterwards; a builder put in ``ARCHITECTURES`` by hand is
+    read now, from its own module."""
+    build = ARCHITECTURES.get(name)
+    if build is None or name in BUILT_IN_ARCHITECTURES:
+        return ()
+    kept = _REGISTERED_CODE.get(name)
+    if kept is not None and kept[0] is build:
+        return kept[1]
+    return _code_of(build, None)
+
 
 def register_arch(name: str, build: Builder) -> None:
     """Make ``name`` an architecture: ``build(dataset)`` returns the bottom-up network
@@ -73,6 +119,7 @@ def register_arch(name: str, build: Builder) -> None:
     if not callable(build):
         raise ValueError(f"build must be a callable taking a data set, got {build!r}")
     ARCHITECTURES[name] = build
+    _REGISTERED_CODE[name] = (build, _code_of(build, sys._getframe(1).f_globals.get("__file__")))
 
 
 def build_model(arch: str, ds: Dataset) -> Any:
