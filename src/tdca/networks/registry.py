@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import sys
 import sysconfig
 from collections.abc import Callable
@@ -64,7 +65,10 @@ BUILT_IN_ARCHITECTURES = tuple(ARCHITECTURES)
 _REGISTERED_CODE: dict[str, tuple[Builder, tuple[tuple[str, str], ...]]] = {}
 """For each network ``register_arch`` added: its builder, and (file, sha256) of the code
 behind it as read when it was registered (``code_files``)."""
-_NOT_USER_CODE = (str(Path(__file__).resolve().parents[1]), sysconfig.get_paths()["stdlib"])
+_NOT_USER_CODE = tuple(  # folders, so that a sibling such as src/tdca_extra still counts
+    str(Path(d).resolve()) + os.sep
+    for d in (Path(__file__).resolve().parents[1], sysconfig.get_paths()["stdlib"])
+)
 
 
 def _code_of(build: Builder | None, caller: str | None) -> tuple[tuple[str, str], ...]:
