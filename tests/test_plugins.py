@@ -412,8 +412,7 @@ def test_a_networks_code_is_the_code_registered_not_the_file_as_edited_later(tmp
     functools.partial is the plugin's code, not functools.py."""
     import hashlib
 
-    from tdca.experiments.classification import arch_code
-    from tdca.networks.registry import code_files
+    from tdca.networks.registry import arch_code, code_files
 
     arch = f"partial-{request.node.name[-8:]}"
     path = tmp_path / "partial_net.py"

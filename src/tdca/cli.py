@@ -82,18 +82,16 @@ def _add_chunk_size_arg(p: argparse.ArgumentParser, which: str = "", default: st
     """--chunk-size; ``default`` "none" where a candidate's evaluation is small (gaussian,
     rl), so that auto's memory analysis (two extra compilations) would cost more than it
     could save."""
-    auto = "auto (the whole population in one vmap where it fits the free memory, else the "
-    auto += "largest chunk that does)"
-    choices = f"{auto}, none (one vmap)" if default == "auto" else f"none (one vmap), {auto}"
     p.add_argument(
         "--chunk-size",
         type=_chunk_size,
         default=_chunk_size(default),
         metavar="auto|none|K",
-        help=f"candidates each device evaluates at once{which}: {choices}, the first the "
-        "default, or K (less memory, where auto's estimate was too high for the device); it "
-        "changes memory and speed, not what is evolved (fitnesses may differ in the last "
-        "bit), so a resumed run may change it",
+        help=f"candidates each device evaluates at once{which} (default {default}): auto (the "
+        "whole population in one vmap where it fits the free memory, else the largest chunk "
+        "that does), none (one vmap), or K (less memory, where auto's estimate was too high "
+        "for the device); it changes memory and speed, not what is evolved (fitnesses may "
+        "differ in the last bit), so a resumed run may change it",
     )
 
 

@@ -91,9 +91,9 @@ def git_state(root: Path) -> dict[str, Any]:
     if not (root / "pyproject.toml").is_file() or not (root / "src" / "tdca").is_dir():
         return {"git_commit": None}
     try:
-        if Path(_git(root, "rev-parse", "--show-toplevel").strip()).resolve() != root.resolve():
+        top, sha = _git(root, "rev-parse", "--show-toplevel", "HEAD").split()
+        if Path(top).resolve() != root.resolve():
             return {"git_commit": None}
-        sha = _git(root, "rev-parse", "HEAD").strip()
         changed = _git(
             root,
             "status",

@@ -594,7 +594,7 @@ def evolve(
     if chunk is not None:
         why = "the population does not fit the device's free memory in one vmap: "
         run.log(
-            f"{why if chunk_auto else ''}each device evaluates {evolution.chunk_size} "
+            f"{why if chunk_auto else ''}each device evaluates {chunk} "
             f"candidates at a time (chunk_size{'' if chunk_auto else ', as given'})"
         )
         if own_chunk and own_chunk[0] != evolution.chunk_size:

@@ -283,21 +283,6 @@ def evolved_setting(meta: dict[str, Any] | None, key: str) -> str | None:
     return value if value in {"arch": ARCHITECTURES, "precision": PRECISIONS}[key] else None
 
 
-def arch_code(arch: str) -> tuple[str, str] | None:
-    """(files, sha256) of the code of one's own behind ``arch`` (a plugin's, a script's), as
-    it was when registered (``tdca.networks.registry.code_files``): one file's sha256, or
-    one over the contents of several; None for tdca's own networks and where there is no
-    source file. What work evolved or trained for ``arch`` elsewhere is checked against:
-    another file may register other code under the same name."""
-    files = code_files(arch)
-    if not files:
-        return None
-    if len(files) == 1:
-        return files[0]
-    joined = "\n".join(sorted(sha for _, sha in files))  # the contents, not where they are
-    return " + ".join(f for f, _ in files), hashlib.sha256(joined.encode()).hexdigest()
-
-
 def plugin_code_note(meta: dict[str, Any] | None, arch: str) -> str | None:
     """What to say where a credit network evolved for a plugin's architecture is used with
     other code under that name: the file that registers ``arch`` in this process is not,

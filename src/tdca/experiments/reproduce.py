@@ -28,7 +28,6 @@ from tdca.experiments.classification import (
     LR_GRID_EXTENSION,
     LR_GRIDS,
     EvolveConfig,
-    arch_code,
     baseline_grid,
     data_fingerprints,
     fingerprint,
@@ -40,6 +39,7 @@ from tdca.experiments.classification import (
 )
 from tdca.io import read_meta
 from tdca.networks import ARCHITECTURES
+from tdca.networks.registry import arch_code
 from tdca.rundir import (
     RunDirInUse,
     check_folder,
@@ -220,8 +220,9 @@ class Reproduction:
         if "archs" in then:  # recorded since 2026-12-06
             now["archs"] = None if self.archs is None else list(self.archs)
         now["diffusion"] = self.diffusion
-        if "network_code" in then or self.own_networks():  # a network of one's own, edited?
-            now["network_code"] = self.own_networks().get("network_code")
+        mine = self.own_networks()
+        if "network_code" in then or mine:  # a network of one's own, edited since?
+            now["network_code"] = mine.get("network_code")
         then = {"diffusion": "layer"} | then  # recorded since 2026-12-06; before, layer only
         differ = {k: (then.get(k), v) for k, v in now.items() if then.get(k) != v}
         if differ:
@@ -317,7 +318,7 @@ class Reproduction:
     @staticmethod
     def arch_key(arch: str) -> str:
         """``arch`` as cache keys name it: a network of one's own (a plugin's) with the
-        sha256 of the file that registers it, so that work done with other code under the
+        sha256 of its code (``arch_code``), so that work done with other code under the
         same name (an edited plugin, another file) is never reused for it, nor lost."""
         code = arch_code(arch)
         return arch if code is None else f"{arch}@{code[1][:12]}"

@@ -107,6 +107,21 @@ def code_files(name: str) -> tuple[tuple[str, str], ...]:
     return _code_of(build, None)
 
 
+def arch_code(arch: str) -> tuple[str, str] | None:
+    """(files, sha256) of the code of one's own behind ``arch`` (a plugin's, a script's), as
+    it was when registered (``code_files``): one file's sha256, or one over the contents of
+    several; None for tdca's own networks and where there is no source file. What work
+    evolved or trained for ``arch`` elsewhere is checked against: another file may register
+    other code under the same name."""
+    files = code_files(arch)
+    if not files:
+        return None
+    if len(files) == 1:
+        return files[0]
+    joined = "\n".join(sorted(sha for _, sha in files))  # the contents, not where they are
+    return " + ".join(f for f, _ in files), hashlib.sha256(joined.encode()).hexdigest()
+
+
 def register_arch(name: str, build: Builder) -> None:
     """Make ``name`` an architecture: ``build(dataset)`` returns the bottom-up network
     for it (with everything in ``NETWORK_METHODS``; ``build_model`` checks)."""
