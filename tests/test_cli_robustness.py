@@ -484,7 +484,8 @@ def test_non_finite_numbers_are_written_as_json_null(tmp_path):
 
 def test_a_run_is_dirty_only_when_the_code_differs_from_its_commit(tmp_path):
     """Rewriting a committed results folder or page (what `tdca reproduce` and `tdca report`
-    do in place) leaves the code at its commit; an edited source file does not, and is named.
+    do in place), or a test, leaves the code at its commit; an edited source file does not,
+    nor does a new file inside the package (read or imported by a run), and each is named.
     A copy installed inside another repository does not report that repository's commit."""
     import subprocess
 
@@ -505,7 +506,14 @@ def test_a_run_is_dirty_only_when_the_code_differs_from_its_commit(tmp_path):
     (repo / "results/small/metrics.json").write_text("1\n")
     (repo / "docs/a.md").write_text("1\n")
     (repo / "results/new.json").write_text("untracked\n")
+    (repo / "my_net.py").write_text("untracked, outside the package\n")
+    (repo / "tests").mkdir()
+    (repo / "tests/test_new.py").write_text("tests are not run by a run\n")
     assert git_state(repo)["git_dirty"] is False
+    (repo / "src/tdca/zoo").mkdir()
+    (repo / "src/tdca/zoo/extra.json").write_text("{}\n")  # `tdca zoo list` would read it
+    assert git_state(repo)["git_modified"] == ["src/tdca/zoo/extra.json"]
+    (repo / "src/tdca/zoo/extra.json").unlink()
     (repo / "src/tdca/rule.py").write_text("1\n")
     assert git_state(repo) | {"git_commit": None} == {
         "git_commit": None,

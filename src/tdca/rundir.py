@@ -60,9 +60,13 @@ def _installed_version(name: str) -> str | None:
 
 
 # What a checkout holds besides code: the run directories and pages that `tdca reproduce` and
-# `tdca report` rewrite in place. A change there does not change what the code computes, so it
-# does not make a run "dirty" (before, rerunning a committed results folder always did).
-NOT_CODE = ("results", "docs", "*.md")
+# `tdca report` rewrite in place, and the tests, which no run executes. A change there does not
+# change what the code computes, so it does not make a run "dirty" (before, rerunning a
+# committed results folder always did).
+NOT_CODE = ("results", "docs", "tests", "*.md")
+# Where a new, untracked file does change what runs: the package imports and reads its own
+# folder (`tdca zoo list` lists every JSON in src/tdca/zoo/, say).
+PACKAGE = "src"
 MODIFIED_LISTED = 20
 
 
@@ -84,7 +88,8 @@ def _git(root: Path, *args: str) -> str:
 
 def git_state(root: Path) -> dict[str, Any]:
     """The commit of the checkout at ``root`` and whether its code differs from it
-    (``git_dirty``; the changed files in ``git_modified``, NOT_CODE left out). Only a
+    (``git_dirty``; the changed files in ``git_modified``, NOT_CODE left out, and a new file
+    counted only inside the package, where it can be imported or read). Only a
     checkout of the package itself counts: an installed copy inside some other repository
     (a project's .venv) must not record that project's commit as tdca's. A checkout git
     refuses to read (another user's, "dubious ownership") says why in ``git_unreadable``."""
@@ -98,7 +103,7 @@ def git_state(root: Path) -> dict[str, Any]:
             root,
             "status",
             "--porcelain",
-            "--untracked-files=no",
+            "--untracked-files=all",
             "--",
             ".",
             *(f":(exclude){p}" for p in NOT_CODE),
@@ -113,7 +118,13 @@ def git_state(root: Path) -> dict[str, Any]:
         }
     except (OSError, subprocess.SubprocessError):
         return {"git_commit": None}
-    paths = sorted({line[3:] for line in changed.splitlines() if len(line) > 3})
+    paths = sorted(
+        {
+            line[3:]
+            for line in changed.splitlines()
+            if len(line) > 3 and (not line.startswith("??") or line[3:].startswith(PACKAGE + "/"))
+        }
+    )
     state: dict[str, Any] = {"git_commit": sha, "git_dirty": bool(paths)}
     if paths:
         more = len(paths) - MODIFIED_LISTED
