@@ -23,7 +23,6 @@ from tdca.experiments.classification import (
     choose_rate,
     make_split,
     make_task,
-    next_rate,
     pick_inner_lr,
     run_evolve,
     seeds_summary,
@@ -32,6 +31,7 @@ from tdca.experiments.classification import (
     tune_lr,
     within_count,
 )
+from tdca.experiments.lr_grid import next_rate
 from tdca.experiments.report import results_document, table_markdown
 from tdca.inner import InnerLoop, make_optimizer
 from tdca.io import ArtifactError

@@ -238,10 +238,12 @@ def test_rl_command_writes_a_run_resumes_it_and_its_network_is_refused_by_train(
             continue
         # The rate used is the validation pick: best final, then best whole curve, then first.
         final, whole = m["lr_grid_validation"], m["lr_grid_validation_curve_mean"]
-        assert set(final) == set(whole) == {str(r) for r in RLConfig().lr_grid}
+        grid = {str(r) for r in RLConfig().lr_grid}
+        assert set(final) == set(whole) == grid | {str(r) for r in m["lr_grid_added"]}
         best = max(final, key=lambda r: (final[r], whole[r], -float(r)))
         assert m["lr"] == float(best)
-        assert m["lr_at_grid_edge"] == (best in ("0.001", "0.3"))
+        tried = sorted(map(float, final))
+        assert m["lr_at_grid_edge"] == (float(best) in (tried[0], tried[-1]))
     assert metrics["learners"]["reinforce"]["init"] == "kaiming"
     assert metrics["paper"] == {"tdca": 200.0, "policy_gradient": 199.0}
     assert json.loads((out / "config.json").read_text())["experiment"] == "rl"
@@ -324,3 +326,34 @@ def test_the_report_leaves_out_an_rl_run_extended_and_stopped_before_its_end(tmp
     text = page.read_text()
     assert f"--out {done}`" in text and f"--out {ext}`" not in text
     assert "--generations 2000" not in results_document([done, ext])
+
+
+def test_an_rl_baselines_rate_grid_grows_past_the_end_its_pick_sits_at():
+    """As classification's tuning does: a pick at an end of the grid that trains is tried
+    one rate further, until the best is inside the rates tried or the extension is spent;
+    a pick that does not train (final return no better than at the start) grows nothing."""
+    from tdca.experiments.rl import pick_rate, tune_rate
+
+    asked: list[tuple[float, ...]] = []
+
+    def curves_at(peak: float, trains: bool):
+        def at(rates: tuple[float, ...]) -> np.ndarray:
+            asked.append(rates)
+            final = np.array([-abs(np.log10(r / peak)) for r in rates]) + (10 if trains else 0)
+            c = np.zeros((len(rates), 2, 3))  # (rates, seeds, steps + 1); start at 0
+            c[:, :, 1:] = final[:, None, None]
+            return c
+
+        return at
+
+    grid = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
+    rates, curves = tune_rate(curves_at(1.0, True), grid, log=lambda _: None)
+    assert rates == [*grid, 1.0, 3.0] and asked[1:] == [(1.0,), (3.0,)]
+    assert rates[pick_rate(curves)] == 1.0 and curves.shape == (8, 2, 3)
+    rates, curves = tune_rate(curves_at(1e-6, True), grid, log=lambda _: None)
+    assert rates == [1e-5, 3e-5, 1e-4, 3e-4, *grid]  # down, stopped after extend=4 more
+    assert pick_rate(curves) == 0  # still at the end: the caller records lr_at_grid_edge
+    rates, curves = tune_rate(curves_at(1e-6, True), grid, extend=2, log=lambda _: None)
+    assert rates == [1e-4, 3e-4, *grid] and rates[pick_rate(curves)] == 1e-4
+    rates, _ = tune_rate(curves_at(1.0, False), grid, log=lambda _: None)
+    assert rates == list(grid)  # the best leaves the agent no better than it started

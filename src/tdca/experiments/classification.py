@@ -43,6 +43,7 @@ from tdca.evolution import (
     devices_by_generation,
     evolve,
 )
+from tdca.experiments.lr_grid import LR_GRID_EXTENSION, rate_past_end
 from tdca.inner import OPTIMIZERS, InnerLoop, make_optimizer
 from tdca.io import ArtifactError, read_meta
 from tdca.kernels import check_kernel
@@ -441,22 +442,6 @@ def bp_adam_batch(batch_size: int | None, train_size: int) -> int:
     return batch_size or min(128, train_size)
 
 
-LR_GRID_EXTENSION = 4
-"""How many rates ``tune_lr`` may add past an end of its grid where the best rate sits."""
-
-
-def next_rate(lr: float, up: bool) -> float:
-    """The next rate past ``lr`` on the 1-3-10 ladder the grids use (0.3 -> 1 -> 3)."""
-    exponent = np.floor(np.log10(lr))
-    mantissa = round(lr / 10**exponent, 6)
-    if mantissa in (1.0, 3.0):
-        steps = {(1.0, True): 3.0, (3.0, True): 10.0, (1.0, False): 0.3, (3.0, False): 1.0}
-        out = steps[(mantissa, up)] * 10**exponent
-    else:
-        out = lr * 3.0 if up else lr / 3.0
-    return float(f"{out:.3g}")
-
-
 def tune_lr(
     learner: str,
     spec: str,
@@ -494,11 +479,10 @@ def tune_lr(
 
     tried = {lr: score(lr) for lr in sorted(grid)}
     for _ in range(extend):
-        rates = sorted(tried)
-        best = max(rates, key=lambda lr: tried[lr])
-        if tried[best] <= bar or best not in (rates[0], rates[-1]) or len(rates) < 2:
+        best = max(sorted(tried), key=lambda lr: tried[lr])
+        new = rate_past_end(list(tried), best) if tried[best] > bar else None
+        if new is None:
             break
-        new = next_rate(best, up=best == rates[-1])
         tried[new] = score(new)
     rates = sorted(tried)
     scores = [tried[lr] for lr in rates]

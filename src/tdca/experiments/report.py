@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tdca.experiments import paper_numbers as paper
+from tdca.experiments.lr_grid import LR_GRID_EXTENSION
 from tdca.experiments.reproduce import FIXED_DATASETS
 from tdca.rundir import RUN_METADATA, RunDirError, experiment_of, read_json
 
@@ -351,7 +352,9 @@ def _rl_section(runs: list[tuple[Path, dict[str, Any], dict[str, Any]]]) -> list
         "evolution nor the learning-rate pick saw. REINFORCE (the paper's *Policy Gradient*, "
         "from Kaiming weights) and DFA (from zero) use the inner Adam rate of `lr_grid` that "
         "did best on validation seeds (among equal final returns, the one higher along the "
-        "way); TDCA is the evolved credit network at its own rate, from zero. "
+        "way; a best rate at an end of the grid that trains grows it by up to "
+        f"{LR_GRID_EXTENSION} rates past that end, as for classification); "
+        "TDCA is the evolved credit network at its own rate, from zero. "
         "The paper's agents trained for 200 inner iterations, with a recurrent credit "
         "network evolved for 3,000 generations; ours is the library's feed-forward one, read "
         "per time step (`tasks/rl.py` says how it differs). Each row's command, with any "

@@ -25,7 +25,6 @@ from tdca.credit.diffusion import SCOPES as DIFFUSION_SCOPES  # --diffusion's ch
 from tdca.evolution import ESConfig
 from tdca.experiments import paper_numbers as paper
 from tdca.experiments.classification import (
-    LR_GRID_EXTENSION,
     LR_GRIDS,
     EvolveConfig,
     baseline_grid,
@@ -37,6 +36,7 @@ from tdca.experiments.classification import (
     train_learner,
     tune_lr,
 )
+from tdca.experiments.lr_grid import LR_GRID_EXTENSION
 from tdca.io import read_meta
 from tdca.networks import ARCHITECTURES
 from tdca.networks.registry import arch_code

@@ -4,8 +4,9 @@ trains an agent, then compare it with REINFORCE (the paper's "Policy Gradient") 
 Writes a run directory with config.json, metrics.jsonl (per generation), checkpoint.npz,
 credit_net.npz, metrics.json, log.txt and figures (evolution fitness; return against inner
 step for each learner). The baselines are fair ones: REINFORCE and DFA each get the inner
-learning rate that did best on validation seeds (from ``lr_grid``), and every learner is
-reported as mean +- std over ``seeds`` test seeds that neither evolution nor the pick saw.
+learning rate that did best on validation seeds (from ``lr_grid``, grown past an end where
+the best sat), and every learner is reported as mean +- std over ``seeds`` test seeds that
+neither evolution nor the pick saw.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from tdca.checks import check_seed, config_fields, is_finite_number, is_integer
 from tdca.credit.strategies import BP, TDCA
 from tdca.credit.strategies.feedback import DFA
 from tdca.evolution import ESConfig, Evolution, evolve, open_run, stream_key
+from tdca.experiments.lr_grid import LR_GRID_EXTENSION, rate_past_end
 from tdca.inner import InnerLoop
 from tdca.io import save_pytree
 from tdca.networks.credit_net import check_hidden_widths
@@ -119,6 +121,33 @@ def pick_rate(curves: np.ndarray) -> int:
     return int(tied[np.argmax(whole[tied])])
 
 
+def tune_rate(
+    curves_at: Callable[[tuple[float, ...]], np.ndarray],
+    grid: tuple[float, ...],
+    extend: int = LR_GRID_EXTENSION,
+    log: Callable[[str], None] = print,
+    name: str = "",
+) -> tuple[list[float], np.ndarray]:
+    """The rates tried (ascending) and their validation curves (rates, seeds, steps + 1),
+    from ``curves_at(rates)``. As classification's ``tune_lr`` does, a pick (``pick_rate``)
+    at an end of the grid that trains (a higher mean final return than at the start) grows
+    the grid one rate past that end, up to ``extend`` times, so the baseline is not clipped
+    by where its grid stopped."""
+    rates, curves = list(grid), curves_at(tuple(grid))
+    for _ in range(extend):
+        pick = pick_rate(curves)
+        trains = curves[pick, :, -1].mean() > curves[pick, :, 0].mean()
+        new = rate_past_end(rates, rates[pick]) if trains else None
+        if new is None:
+            break
+        log(f"{name}: the rate picked, {rates[pick]:g}, is at an end of {rates}; trying {new:g}")
+        more = curves_at((new,))
+        up = new > rates[-1]
+        rates = [*rates, new] if up else [new, *rates]
+        curves = np.concatenate([curves, more] if up else [more, curves])
+    return rates, curves
+
+
 def _curves(
     strategy: Any, sparams: Any, task: RLTask, steps: int, lrs: tuple[float, ...], keys: jax.Array
 ) -> np.ndarray:
@@ -157,8 +186,9 @@ def compare(
 ) -> dict[str, Any]:
     """Return curves of REINFORCE, DFA and the evolved credit network on the test seeds.
 
-    REINFORCE and DFA each run with the rate of ``lr_grid`` that ``pick_rate`` chooses on
-    the validation seeds; the credit network with its own.
+    REINFORCE and DFA each run with the rate of ``lr_grid`` (grown past an end the pick sat
+    at: ``tune_rate``) that ``pick_rate`` chooses on the validation seeds; the credit network
+    with its own.
     """
     validation = _keys(VALIDATION_STREAM, cfg.seed, cfg.seeds)
     test = _keys(TEST_STREAM, cfg.seed, cfg.seeds)
@@ -171,22 +201,26 @@ def compare(
     }
     out: dict[str, Any] = {}
     for name, (strategy, sparams, t) in baselines.items():
-        grid = _curves(strategy, sparams, t, cfg.steps, cfg.lr_grid, validation)
+        rates, grid = tune_rate(
+            lambda lrs, s=strategy, p=sparams, t=t: _curves(s, p, t, cfg.steps, lrs, validation),
+            cfg.lr_grid,
+            log=log,
+            name=name,
+        )
         pick = pick_rate(grid)
-        lr = cfg.lr_grid[pick]
-        at_edge = len(cfg.lr_grid) > 1 and pick in (0, len(cfg.lr_grid) - 1)
+        lr = rates[pick]
+        at_edge = len(rates) > 1 and pick in (0, len(rates) - 1)
         if at_edge:
-            log(f"{name}: the rate picked, {lr:g}, is at an end of lr_grid {cfg.lr_grid}")
+            log(f"{name}: the rate picked, {lr:g}, is at an end of the rates tried {tuple(rates)}")
         curves = _curves(strategy, sparams, t, cfg.steps, (lr,), test)[0]
         final, whole = grid[:, :, -1].mean(1), grid.mean((1, 2))
         out[name] = {
             "lr": lr,
-            "lr_at_grid_edge": at_edge,
-            "lr_grid_validation": {
-                str(r): float(v) for r, v in zip(cfg.lr_grid, final, strict=True)
-            },
+            "lr_at_grid_edge": at_edge,  # of the rates tried, after any extension
+            "lr_grid_added": [r for r in rates if r not in cfg.lr_grid],
+            "lr_grid_validation": {str(r): float(v) for r, v in zip(rates, final, strict=True)},
             "lr_grid_validation_curve_mean": {
-                str(r): float(v) for r, v in zip(cfg.lr_grid, whole, strict=True)
+                str(r): float(v) for r, v in zip(rates, whole, strict=True)
             },
             "init": t.init_scheme,
             **_summary(curves),
@@ -279,4 +313,4 @@ def run_rl(
     return metrics
 
 
-__all__ = ["ENVS", "PAPER_TABLE_S5", "RLConfig", "compare", "pick_rate", "run_rl"]
+__all__ = ["ENVS", "PAPER_TABLE_S5", "RLConfig", "compare", "pick_rate", "run_rl", "tune_rate"]

@@ -1,0 +1,34 @@
+"""Learning-rate grids that a baseline is never clipped by: when the best rate sits at an end
+of the grid it was given (and really trains), the grid grows past that end along the 1-3-10
+ladder the grids use. Classification's ``tune_lr`` and RL's ``compare`` both use it, so a
+weak baseline is never an artefact of where a grid happened to stop."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+LR_GRID_EXTENSION = 4
+"""How many rates a tuning may add past an end of its grid where the best rate sits."""
+
+
+def next_rate(lr: float, up: bool) -> float:
+    """The next rate past ``lr`` on the 1-3-10 ladder the grids use (0.3 -> 1 -> 3)."""
+    exponent = np.floor(np.log10(lr))
+    mantissa = round(lr / 10**exponent, 6)
+    if mantissa in (1.0, 3.0):
+        steps = {(1.0, True): 3.0, (3.0, True): 10.0, (1.0, False): 0.3, (3.0, False): 1.0}
+        out = steps[(mantissa, up)] * 10**exponent
+    else:
+        out = lr * 3.0 if up else lr / 3.0
+    return float(f"{out:.3g}")
+
+
+def rate_past_end(rates: Sequence[float], best: float) -> float | None:
+    """The rate to try next when ``best`` sits at an end of ``rates`` (two or more of them):
+    one step past that end; None when it sits inside, where the grid already brackets it."""
+    ordered = sorted(rates)
+    if len(ordered) < 2 or best not in (ordered[0], ordered[-1]):
+        return None
+    return next_rate(best, up=best == ordered[-1])
