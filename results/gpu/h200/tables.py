@@ -398,7 +398,7 @@ def long_cell_section() -> str:
         else "does not reach it"
     )
     return f"""`tdca evolve --dataset mnist --train-size 1000 --steps 20 --population 1024
---learned-gain 20 --fitness-data within --keep-every 250 --generations 5000 --seed S`
+--learned-gain 20 --fitness-data within --keep-every 250 --generations 5000 --seed S --out DIR`
 (inner lr 0.3, picked on validation; the fitness is the cross-entropy on a fifth of the
 cell's 1,000 images held out from the inner loop and redrawn every generation, so no image
 beyond the cell's is used; the centre kept every 250 generations and scored on the
@@ -498,7 +498,7 @@ and epilogues (one Pallas kernel per tile of examples), which was not built duri
 ## bf16 against the default precision: evolved accuracy (issue 4's 0.3-point rule)
 
 `tdca evolve --dataset mnist --train-size 1000 --steps 20 --population 256 --generations
-1000 --precision P --seed S` (the papers' training-set fitness, DFA-like start, inner lr
+1000 --precision P --seed S --out DIR` (the papers' training-set fitness, DFA-like start, inner lr
 picked on validation under each precision; three precisions side by side on the GPU):
 
 {precision}
