@@ -3,6 +3,7 @@
 import json
 import os
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -395,6 +396,14 @@ def test_config_records_the_versions_of_the_packages_that_shape_the_numbers(tmp_
     for name, version in saved["packages"].items():
         assert version == importlib.metadata.version(name)
     assert saved["jax"] == jax.__version__
+    # ... and the host: XLA compiles for the processor, whose extensions change float sums.
+    host = saved["host"]
+    assert host["device_kind"] == jax.devices()[0].device_kind
+    assert host["device_count"] == jax.device_count() and host["machine"]
+    if Path("/proc/cpuinfo").is_file():
+        flags = Path("/proc/cpuinfo").read_text().split("\n\n")[0]
+        assert all(f" {f}" in flags for f in host["cpu_features"])
+        assert ("avx2" in host["cpu_features"]) == (" avx2" in flags)
 
 
 def test_a_swallowed_ctrl_c_still_stops_the_run_after_its_generation(tmp_path):

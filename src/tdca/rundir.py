@@ -77,6 +77,45 @@ def code_version() -> dict[str, Any]:
     info["packages"] = {name: _installed_version(name) for name in RECORDED_PACKAGES}
     info |= git_state(Path(__file__).resolve().parents[2])
     info |= {"python": platform.python_version(), "backend": jax.default_backend()}
+    info["host"] = host()
+    return info
+
+
+# Instruction-set extensions that change what XLA's CPU compiler emits (vector width, fused
+# multiply-add, matrix units), so they change the order and rounding of float sums.
+CPU_FEATURES = (
+    "sse4_2",
+    "avx",
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512_bf16",
+    "amx_tile",
+    "asimd",
+    "sve",
+)
+
+
+def host() -> dict[str, Any]:
+    """What the numbers were computed on. XLA compiles for the processor it runs on: the same
+    code, data and seed give the same numbers bit for bit on one kind of processor, and may
+    differ in the last bits on another (AVX-512 against AVX2), which a chaotic task such as
+    Pendulum then amplifies. A rerun on another host is told apart by this record."""
+    devices = jax.devices()
+    info: dict[str, Any] = {
+        "machine": platform.machine(),
+        "processor": platform.processor() or None,
+        "device_kind": devices[0].device_kind,
+        "device_count": len(devices),
+    }
+    with contextlib.suppress(OSError):  # Linux; elsewhere platform.processor() is all
+        first = Path("/proc/cpuinfo").read_text().split("\n\n", 1)[0]  # one core's block
+        fields = {
+            k.strip(): v.strip() for k, _, v in (line.partition(":") for line in first.splitlines())
+        }
+        info["processor"] = fields.get("model name") or info["processor"]
+        flags = set((fields.get("flags") or fields.get("Features") or "").split())
+        info["cpu_features"] = [f for f in CPU_FEATURES if f in flags]
     return info
 
 
