@@ -68,7 +68,12 @@ for d in $C/evolutions/*/; do tdca evolve --resume "$d" --no-progress | tail -1;
 # numpy.array_equal on every leaf).
 tdca reproduce figS3 --scale small --cache $C --out results/small/figS3 --no-progress
 tdca reproduce figS1 --scale small --out results/small/figS1 --no-progress
-# 2026-12-05, reinforcement learning (Table S5; gymnax CartPole-v1 and Pendulum-v1):
+# 2026-12-05, reinforcement learning (Table S5; gymnax CartPole-v1 and Pendulum-v1). Made
+# again on 2026-12-07 at c80f5ed, from a clean clone, after RL baselines learned to grow their
+# rate grid past an end: on that host (AVX-512) the numbers differ from the first making's in
+# the last bits from generation 0 on (the old code gives the new host's numbers there too), so
+# all six were replaced; the first making's metrics are in results/cpu/cross-host/earlier-host
+# and results/cpu/cross_host.py sets the two side by side (results/cpu/cross-host.md):
 tdca rl --env cartpole --out results/small/rl-cartpole --no-progress
 tdca rl --env cartpole --seed 1 --out results/small/rl-cartpole-seed1 --no-progress
 tdca rl --env pendulum --out results/small/rl-pendulum --no-progress

@@ -97,6 +97,31 @@ def test_outer_loop_page_is_generated_from_the_committed_runs():
     assert (ROOT / "docs" / "outer-loop.md").read_text() == module.render()
 
 
+def test_cross_host_page_is_generated_and_the_readme_says_what_it_shows():
+    """results/cpu/cross-host.md is what results/cpu/cross_host.py makes of the committed
+    runs and their second making on another CPU; the README's claims about it (the
+    classification tables unchanged, the first making's Pendulum TDCA returns) are its."""
+    import re
+
+    page = _generator("cpu/cross_host.py").main()
+    assert (ROOT / "results/cpu/cross-host.md").read_text() == page
+    equal = re.findall(r"(\d+) of (?:the )?(\d+) (?:rows|these two tables use|generations)", page)
+    assert len(equal) == 7 and all(a == b for a, b in equal)
+    assert page.count("bit for bit the committed one") == 3
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    earlier = [
+        json.loads((ROOT / f"results/cpu/cross-host/earlier-host/{run}/metrics.json").read_text())
+        for run in ("rl-pendulum", "rl-pendulum-seed1")
+    ]
+    cells = [
+        f"{m['learners']['tdca']['final_return_mean']:.1f} ± "
+        f"{m['learners']['tdca']['final_return_std']:.1f}".replace("-", "−")
+        for m in earlier
+    ]
+    assert f"(TDCA {cells[0]} / {cells[1]} there)" in readme
+    assert "The classification tables did not change" in readme
+
+
 def test_gpu_h200_page_is_generated_from_the_committed_runs():
     """docs/gpu-h200.md is exactly what results/gpu/h200/tables.py makes of the H200 lease's
     run directories, profiles and CPU re-evaluations (regenerate it, don't edit)."""
