@@ -510,16 +510,20 @@ def test_a_run_is_dirty_only_when_the_code_differs_from_its_commit(tmp_path):
     (repo / "tests").mkdir()
     (repo / "tests/test_new.py").write_text("tests are not run by a run\n")
     assert git_state(repo)["git_dirty"] is False
+    (repo / "src/tdca/.rule.py.swp").write_text("an editor's, not code\n")
+    assert git_state(repo)["git_dirty"] is False
     (repo / "src/tdca/zoo").mkdir()
-    (repo / "src/tdca/zoo/extra.json").write_text("{}\n")  # `tdca zoo list` would read it
-    assert git_state(repo)["git_modified"] == ["src/tdca/zoo/extra.json"]
-    (repo / "src/tdca/zoo/extra.json").unlink()
+    (repo / "src/tdca/zoo/my net é.npz").write_text("0\n")  # `tdca zoo list` would read it
+    assert git_state(repo)["git_modified"] == ["src/tdca/zoo/my net é.npz"]  # as it is
+    (repo / "src/tdca/zoo/my net é.npz").unlink()
     (repo / "src/tdca/rule.py").write_text("1\n")
     assert git_state(repo) | {"git_commit": None} == {
         "git_commit": None,
         "git_dirty": True,
         "git_modified": ["src/tdca/rule.py"],
     }
+    git("mv", "src/tdca/rule.py", "src/tdca/renamed.py")  # a rename: one path, the new one
+    assert git_state(repo)["git_modified"] == ["src/tdca/renamed.py"]
     installed = repo / ".venv/lib/python3.11/site-packages"
     installed.mkdir(parents=True)
     assert git_state(installed) == {"git_commit": None}

@@ -121,6 +121,18 @@ def test_cross_host_page_is_generated_and_the_readme_says_what_it_shows():
     assert f"(TDCA {cells[0]} / {cells[1]} there)" in readme
     assert "The classification tables did not change" in readme
 
+    # The report says which RL runs were made before the baselines' grids grew.
+    from tdca.experiments.report import _rl_section
+
+    def said(run: Path) -> str:
+        config = json.loads((run / "config.json").read_text())
+        return _rl_section([(run, json.loads((run / "metrics.json").read_text()), config)])[2]
+
+    assert "not in rl-cartpole-seed1, made before" in said(
+        ROOT / "results/cpu/cross-host/earlier-host/rl-cartpole-seed1"
+    )
+    assert "made before" not in said(ROOT / "results/small/rl-cartpole-seed1")
+
 
 def test_gpu_h200_page_is_generated_from_the_committed_runs():
     """docs/gpu-h200.md is exactly what results/gpu/h200/tables.py makes of the H200 lease's

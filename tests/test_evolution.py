@@ -400,10 +400,18 @@ def test_config_records_the_versions_of_the_packages_that_shape_the_numbers(tmp_
     host = saved["host"]
     assert host["device_kind"] == jax.devices()[0].device_kind
     assert host["device_count"] == jax.device_count() and host["machine"]
+    assert host["process_count"] == jax.process_count()
     if Path("/proc/cpuinfo").is_file():
         flags = Path("/proc/cpuinfo").read_text().split("\n\n")[0]
         assert all(f" {f}" in flags for f in host["cpu_features"])
         assert ("avx2" in host["cpu_features"]) == (" avx2" in flags)
+    # ARM's cpuinfo names no model: its implementer and part numbers tell designs apart.
+    from tdca.rundir import _cpu_model
+
+    neoverse = {"CPU implementer": "0x41", "CPU part": "0xd40", "CPU variant": "0x1"}
+    assert _cpu_model(neoverse) == "implementer 0x41 part 0xd40 variant 0x1"
+    assert _cpu_model({"CPU implementer": "0x41", "CPU part": "0xd4f"}) != _cpu_model(neoverse)
+    assert _cpu_model({}) is None
 
 
 def test_a_swallowed_ctrl_c_still_stops_the_run_after_its_generation(tmp_path):

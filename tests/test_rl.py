@@ -357,3 +357,13 @@ def test_an_rl_baselines_rate_grid_grows_past_the_end_its_pick_sits_at():
     assert rates == [1e-4, 3e-4, *grid] and rates[pick_rate(curves)] == 1e-4
     rates, _ = tune_rate(curves_at(1.0, False), grid, log=lambda _: None)
     assert rates == list(grid)  # the best leaves the agent no better than it started
+    rates, _ = tune_rate(curves_at(1e9, True), grid[::-1], extend=1, log=lambda _: None)
+    assert rates == [*grid, 1.0]  # a grid given high to low is tried low to high
+
+    def alike(rates: tuple[float, ...]) -> np.ndarray:
+        c = np.zeros((len(rates), 2, 3))
+        c[:, :, 1:] = 5.0  # every rate trains, and all equally: the pick is the first
+        return c
+
+    rates, _ = tune_rate(alike, grid, log=lambda _: None)
+    assert rates == list(grid)  # a tie with its neighbour is no reason to look past the end

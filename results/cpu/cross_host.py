@@ -71,13 +71,20 @@ def _same_arrays(path: Path, cached: Path) -> bool:
     )
 
 
+def _pick_on(learner: dict[str, Any], grid: list[float]) -> float:
+    """The rate ``rl.pick_rate`` would take from ``grid`` alone (best final, then best
+    whole-curve mean, then the first), from the validation means the run recorded."""
+    final, whole = learner["lr_grid_validation"], learner["lr_grid_validation_curve_mean"]
+    return max(grid, key=lambda r: (final[str(r)], whole[str(r)], -grid.index(r)))
+
+
 def _fmt(m: dict[str, Any]) -> str:
     return f"{m['final_return_mean']:.1f} ± {m['final_return_std']:.1f}"
 
 
 def rl_section() -> list[str]:
     out = [
-        "## Reinforcement learning: the same code and seeds, different numbers",
+        "## Reinforcement learning: the same seeds, different numbers",
         "",
         "Greedy return after the inner steps, mean ± std over the five test seeds; *lr* is "
         "the validation pick (TDCA's is its config's). *gen. 0 centre* is the fitness of the "
@@ -86,7 +93,7 @@ def rl_section() -> list[str]:
         "CartPole's whole episodes agree.",
         "",
         "| run | learner | earlier host: lr | earlier host: return | this host: lr "
-        "| this host: return | Δ mean |",
+        "(on `lr_grid` alone) | this host: return | Δ mean |",
         "|---|---|---|---|---|---|---|",
     ]
     firsts = []
@@ -95,10 +102,14 @@ def rl_section() -> list[str]:
             _json(HERE / "earlier-host" / name / "metrics.json"),
             _json(SMALL / where / "metrics.json"),
         )
+        grid = _json(SMALL / where / "config.json")["lr_grid"]
         for learner, b in before["learners"].items():
             a = now["learners"][learner]
+            lr = f"{a['lr']:g}"
+            if a.get("lr_grid_added") and (alone := _pick_on(a, grid)) != a["lr"]:
+                lr += f" ({alone:g})"
             out.append(
-                f"| {name} | {learner} | {b['lr']:g} | {_fmt(b)} | {a['lr']:g} | {_fmt(a)} "
+                f"| {name} | {learner} | {b['lr']:g} | {_fmt(b)} | {lr} | {_fmt(a)} "
                 f"| {a['final_return_mean'] - b['final_return_mean']:+.1f} |"
             )
         g0b = _jsonl(HERE / "earlier-host" / name / "metrics.jsonl")[0]["centre_fitness"]
@@ -106,17 +117,26 @@ def rl_section() -> list[str]:
         firsts.append(f"| {name} | {g0b!r} | {g0a!r} |")
     old_code = HERE / "this-host/rl-pendulum-3gen-at-48a70ba"
     commit = _json(old_code / "config.json")["code_version"]["git_commit"][:7]
-    g0 = _jsonl(old_code / "metrics.jsonl")[0]["centre_fitness"]
+    rows = _jsonl(old_code / "metrics.jsonl")
+    g0 = rows[0]["centre_fitness"]
+    committed = _jsonl(SMALL / "rl-pendulum/metrics.jsonl")[: len(rows)]
+    same = sum(
+        all(r[k] == c[k] for k in r if k != "seconds") for r, c in zip(rows, committed, strict=True)
+    )
     out += [
         "",
         "| run | earlier host: gen. 0 centre | this host: gen. 0 centre |",
         "|---|---|---|",
         *firsts,
         "",
-        f"The code the earlier host ran ({commit}), run here for 3 generations of "
-        f"`tdca rl --env pendulum`, gives this host's generation-0 centre, {g0!r}: the "
-        "difference is the host's, not the code's. Every conclusion the README draws from "
-        "these runs holds on both hosts.",
+        f"What moved what: the code the earlier host ran ({commit}), run here for "
+        f"{len(rows)} generations of `tdca rl --env pendulum`, gives this host's "
+        f"generation-0 centre, {g0!r}, and {same} of those {len(rows)} generations log what "
+        "the committed run logs: the evolution's numbers moved with the host, not the code. "
+        "The baselines' picks moved with the host (a pick decided by the last bits of a "
+        "return) and, where a pick sat at an end of `lr_grid`, with the code, whose grids now "
+        "grow past it: the parenthesis gives this host's pick on `lr_grid` alone. Every "
+        "conclusion the README draws from these runs holds on both hosts.",
     ]
     return out
 
@@ -168,8 +188,10 @@ def main() -> str:
         "",
         "XLA compiles for the processor it runs on, so a seed fixes the numbers on one kind "
         "of processor, not on every one. Every run records its host (`code_version.host`, "
-        "from commit c80f5ed on). These are the committed small-scale runs made again, "
-        "same code and seeds, on a different CPU from the one that first made them.",
+        "from commit c80f5ed on). These are the committed small-scale runs made again with "
+        "the same seeds on a different CPU from the one that first made them; the code "
+        "differs too (the commits below), and the end of the page says which difference "
+        "moved what.",
         "",
         f"* Earlier hosts: {_host(earlier)}. The RL runs were made on 2026-12-05 at "
         f"{earlier['code_version']['git_commit'][:7]}; the classification runs were rerun, "

@@ -65,8 +65,19 @@ def _installed_version(name: str) -> str | None:
 # committed results folder always did).
 NOT_CODE = ("results", "docs", "tests", "*.md")
 # Where a new, untracked file does change what runs: the package imports and reads its own
-# folder (`tdca zoo list` lists every JSON in src/tdca/zoo/, say).
+# folder (`tdca zoo list` lists every .npz in src/tdca/zoo/, say). Editors' and merge tools'
+# leftovers there (a vim swap file of an open source file) are not code.
 PACKAGE = "src"
+LEFTOVERS = (".swp", ".swo", ".orig", ".rej", ".bak", "~")
+
+
+def _counts_when_new(path: str) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    return (
+        path.startswith(PACKAGE + "/") and not name.startswith(".") and not name.endswith(LEFTOVERS)
+    )
+
+
 MODIFIED_LISTED = 20
 
 
@@ -93,6 +104,7 @@ CPU_FEATURES = (
     "amx_tile",
     "asimd",
     "sve",
+    "sve2",
 )
 
 
@@ -100,23 +112,40 @@ def host() -> dict[str, Any]:
     """What the numbers were computed on. XLA compiles for the processor it runs on: the same
     code, data and seed give the same numbers bit for bit on one kind of processor, and may
     differ in the last bits on another (AVX-512 against AVX2), which a chaotic task such as
-    Pendulum then amplifies. A rerun on another host is told apart by this record."""
+    Pendulum then amplifies. A rerun on another host is told apart by this record. In a
+    job of several processes, the devices are the whole job's and the processor is that of
+    the process writing the run (process 0); ``cpu_features`` is None where unknown."""
     devices = jax.devices()
     info: dict[str, Any] = {
         "machine": platform.machine(),
         "processor": platform.processor() or None,
+        "cpu_features": None,
         "device_kind": devices[0].device_kind,
         "device_count": len(devices),
+        "process_count": jax.process_count(),
     }
     with contextlib.suppress(OSError):  # Linux; elsewhere platform.processor() is all
         first = Path("/proc/cpuinfo").read_text().split("\n\n", 1)[0]  # one core's block
         fields = {
             k.strip(): v.strip() for k, _, v in (line.partition(":") for line in first.splitlines())
         }
-        info["processor"] = fields.get("model name") or info["processor"]
+        info["processor"] = _cpu_model(fields) or info["processor"]
         flags = set((fields.get("flags") or fields.get("Features") or "").split())
         info["cpu_features"] = [f for f in CPU_FEATURES if f in flags]
     return info
+
+
+def _cpu_model(fields: dict[str, str]) -> str | None:
+    """x86's "model name"; ARM's cpuinfo has none, but its implementer and part numbers
+    tell one core design from another (a Neoverse V1 from a V2)."""
+    if fields.get("model name"):
+        return fields["model name"]
+    arm = [
+        f"{k} {fields[f'CPU {k}']}"
+        for k in ("implementer", "part", "variant")
+        if fields.get(f"CPU {k}")
+    ]
+    return " ".join(arm) or None
 
 
 def _git(root: Path, *args: str) -> str:
@@ -135,13 +164,14 @@ def git_state(root: Path) -> dict[str, Any]:
     if not (root / "pyproject.toml").is_file() or not (root / "src" / "tdca").is_dir():
         return {"git_commit": None}
     try:
-        top, sha = _git(root, "rev-parse", "--show-toplevel", "HEAD").split()
+        top, sha = _git(root, "rev-parse", "--show-toplevel", "HEAD").splitlines()
         if Path(top).resolve() != root.resolve():
             return {"git_commit": None}
         changed = _git(
             root,
             "status",
             "--porcelain",
+            "-z",  # paths as they are: no quotes or escapes around spaces and non-ASCII
             "--untracked-files=all",
             "--",
             ".",
@@ -157,17 +187,20 @@ def git_state(root: Path) -> dict[str, Any]:
         }
     except (OSError, subprocess.SubprocessError):
         return {"git_commit": None}
-    paths = sorted(
-        {
-            line[3:]
-            for line in changed.splitlines()
-            if len(line) > 3 and (not line.startswith("??") or line[3:].startswith(PACKAGE + "/"))
-        }
-    )
+    paths: set[str] = set()
+    entries = iter(changed.split("\0"))
+    for entry in entries:  # "XY path"; a rename or copy is followed by its source's path
+        if len(entry) < 4:
+            continue
+        status, path = entry[:2], entry[3:]
+        if "R" in status or "C" in status:
+            next(entries, None)
+        if status != "??" or _counts_when_new(path):
+            paths.add(path)
     state: dict[str, Any] = {"git_commit": sha, "git_dirty": bool(paths)}
     if paths:
         more = len(paths) - MODIFIED_LISTED
-        state["git_modified"] = paths[:MODIFIED_LISTED] + (
+        state["git_modified"] = sorted(paths)[:MODIFIED_LISTED] + (
             [f"... and {more} more"] if more > 0 else []
         )
     return state

@@ -344,6 +344,11 @@ def _rl_rows(d: Path, m: dict[str, Any], cfg: dict[str, Any]) -> list[str]:
 
 
 def _rl_section(runs: list[tuple[Path, dict[str, Any], dict[str, Any]]]) -> list[str]:
+    older = [  # made before the grids grew: their baselines saw lr_grid alone
+        d.name
+        for d, m, _ in runs
+        if any("lr_grid_added" not in v for k, v in m.get("learners", {}).items() if k != "tdca")
+    ]
     out = [
         "## Reinforcement learning (2024 paper, Table S5)",
         "",
@@ -353,8 +358,14 @@ def _rl_section(runs: list[tuple[Path, dict[str, Any], dict[str, Any]]]) -> list
         "from Kaiming weights) and DFA (from zero) use the inner Adam rate of `lr_grid` that "
         "did best on validation seeds (among equal final returns, the one higher along the "
         "way; a best rate at an end of the grid that trains grows it by up to "
-        f"{LR_GRID_EXTENSION} rates past that end, as for classification); "
-        "TDCA is the evolved credit network at its own rate, from zero. "
+        f"{LR_GRID_EXTENSION} rates past that end, as for classification"
+        + (
+            f"; not in {', '.join(older)}, made before grids grew, which today's code "
+            "would remake with a grown grid where a pick sat at an end"
+            if older
+            else ""
+        )
+        + "); TDCA is the evolved credit network at its own rate, from zero. "
         "The paper's agents trained for 200 inner iterations, with a recurrent credit "
         "network evolved for 3,000 generations; ours is the library's feed-forward one, read "
         "per time step (`tasks/rl.py` says how it differs). Each row's command, with any "

@@ -121,6 +121,15 @@ def pick_rate(curves: np.ndarray) -> int:
     return int(tied[np.argmax(whole[tied])])
 
 
+def _score(curves: np.ndarray, i: int) -> tuple[float, float]:
+    """What ``pick_rate`` ranks rate ``i`` by: mean final return, then mean over the curve."""
+
+    def finite(v: np.floating) -> float:
+        return float(np.nan_to_num(v, nan=-np.inf, posinf=-np.inf))
+
+    return finite(curves[i, :, -1].mean()), finite(curves[i].mean())
+
+
 def tune_rate(
     curves_at: Callable[[tuple[float, ...]], np.ndarray],
     grid: tuple[float, ...],
@@ -132,12 +141,17 @@ def tune_rate(
     from ``curves_at(rates)``. As classification's ``tune_lr`` does, a pick (``pick_rate``)
     at an end of the grid that trains (a higher mean final return than at the start) grows
     the grid one rate past that end, up to ``extend`` times, so the baseline is not clipped
-    by where its grid stopped."""
-    rates, curves = list(grid), curves_at(tuple(grid))
+    by where its grid stopped. A pick that only ties its neighbour (every rate alike) is no
+    sign that a better rate lies past the end, and grows nothing."""
+    rates = sorted(grid)
+    curves = curves_at(tuple(rates))
     for _ in range(extend):
         pick = pick_rate(curves)
         trains = curves[pick, :, -1].mean() > curves[pick, :, 0].mean()
-        new = rate_past_end(rates, rates[pick]) if trains else None
+        ahead = len(rates) > 1 and _score(curves, pick) > _score(
+            curves, 1 if pick == 0 else pick - 1
+        )
+        new = rate_past_end(rates, rates[pick]) if trains and ahead else None
         if new is None:
             break
         log(f"{name}: the rate picked, {rates[pick]:g}, is at an end of {rates}; trying {new:g}")
