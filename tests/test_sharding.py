@@ -660,6 +660,10 @@ def test_tdca_evolve_joins_a_distributed_job(tmp_path):
     )
     assert one.returncode == 0, one.stderr
     nets = [_arrays(tmp_path / d / "credit_net.npz") for d in ("p0", "p1", "one")]
+    metas = [json.loads(net.pop("__meta__").item()) for net in nets]
+    # The same network and record, but for the job's size, which the host record says.
+    counts = [meta["code_version"]["host"].pop("process_count") for meta in metas]
+    assert counts == [2, 2, 1] and metas[1] == metas[2] == metas[0]
     for net in nets[1:]:
         assert net.keys() == nets[0].keys()
         for k in nets[0]:
