@@ -269,6 +269,26 @@ def test_lr_tuning_extends_the_grid_past_an_end_the_best_rate_sits_at(data):
         assert tuned["lr"] == 0.01
 
 
+def test_lr_tuning_grows_no_grid_past_a_rate_that_only_ties_its_neighbour(data, monkeypatch):
+    """Every rate alike (here: each scores the same validation accuracy, above chance):
+    the first, at the grid's lower end, is picked, but nothing says a better rate lies
+    below it, so the grid stays as given. A strict winner at that end still grows it."""
+    import tdca.experiments.classification as classification
+
+    scores = {0.01: 0.5, 0.03: 0.5, 0.1: 0.5, 0.003: 0.6, 0.001: 0.4}
+    monkeypatch.setattr(
+        classification,
+        "train_learner",
+        lambda learner, split, *, lr, **kw: {"test_accuracy": scores[lr], "train_loss": 1.0},
+    )
+    kw = {"arch": "mlp-100", "train_size": 100, "steps": 1}
+    tied = tune_lr("bp", data["small"], None, grid=(0.01, 0.03, 0.1), **kw)
+    assert tied["grid"] == [0.01, 0.03, 0.1] and tied["lr"] == 0.01
+    scores[0.01] = 0.55  # now a strict winner at the lower end: 0.003 beats it, 0.001 not
+    grown = tune_lr("bp", data["small"], None, grid=(0.01, 0.03, 0.1), **kw)
+    assert grown["grid"] == [0.001, 0.003, 0.01, 0.03, 0.1] and grown["lr"] == 0.003
+
+
 def test_rate_choice_falls_back_to_cross_entropy_only_at_chance():
     grid = (0.01, 0.1, 1.0)
     # 10 classes, 5,000 validation images: chance plus 3 standard deviations is 0.1127.

@@ -43,7 +43,7 @@ from tdca.evolution import (
     devices_by_generation,
     evolve,
 )
-from tdca.experiments.lr_grid import LR_GRID_EXTENSION, rate_past_end
+from tdca.experiments.lr_grid import LR_GRID_EXTENSION, inner_neighbour, rate_past_end
 from tdca.inner import OPTIMIZERS, InnerLoop, make_optimizer
 from tdca.io import ArtifactError, read_meta
 from tdca.kernels import check_kernel
@@ -457,10 +457,10 @@ def tune_lr(
     extend: int = LR_GRID_EXTENSION,
 ) -> dict[str, Any]:
     """Pick the learning rate with the best accuracy on a validation split (never the test
-    set). When the best rate sits at an end of the grid and really trains (beats chance),
-    the grid is extended past that end, up to ``extend`` more rates, so that a baseline is
-    never clipped by the grid it was given. Returns the grid tried, each validation
-    accuracy and the pick."""
+    set). When the best rate sits at an end of the grid, really trains (beats chance) and
+    beats the rate beside it, the grid is extended past that end, up to ``extend`` more
+    rates, so that a baseline is never clipped by the grid it was given. Returns the grid
+    tried, each validation accuracy and the pick."""
     split = make_split(spec, data_dir, train_size, validation=True, allow_pickle=allow_pickle)
     bar = above_chance(split.dataset.num_classes, len(split.y_eval))
 
@@ -480,7 +480,9 @@ def tune_lr(
     tried = {lr: score(lr) for lr in sorted(grid)}
     for _ in range(extend):
         best = max(sorted(tried), key=lambda lr: tried[lr])
-        new = rate_past_end(list(tried), best) if tried[best] > bar else None
+        beside = inner_neighbour(list(tried), best)
+        wins = beside is not None and tried[best] > max(bar, tried[beside])
+        new = rate_past_end(list(tried), best) if wins else None
         if new is None:
             break
         tried[new] = score(new)

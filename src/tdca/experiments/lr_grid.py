@@ -32,3 +32,13 @@ def rate_past_end(rates: Sequence[float], best: float) -> float | None:
     if len(ordered) < 2 or best not in (ordered[0], ordered[-1]):
         return None
     return next_rate(best, up=best == ordered[-1])
+
+
+def inner_neighbour(rates: Sequence[float], end: float) -> float | None:
+    """The rate beside ``end`` on the inside of the grid (None unless ``end`` is an end of
+    two or more rates). A best rate that only ties it (every rate alike) is no sign that a
+    better one lies past the end, so the tunings grow a grid only past a strict winner."""
+    ordered = sorted(rates)
+    if len(ordered) < 2 or end not in (ordered[0], ordered[-1]):
+        return None
+    return ordered[1] if end == ordered[0] else ordered[-2]

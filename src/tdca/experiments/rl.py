@@ -26,7 +26,7 @@ from tdca.checks import check_seed, config_fields, is_finite_number, is_integer
 from tdca.credit.strategies import BP, TDCA
 from tdca.credit.strategies.feedback import DFA
 from tdca.evolution import ESConfig, Evolution, evolve, open_run, stream_key
-from tdca.experiments.lr_grid import LR_GRID_EXTENSION, rate_past_end
+from tdca.experiments.lr_grid import LR_GRID_EXTENSION, inner_neighbour, rate_past_end
 from tdca.inner import InnerLoop
 from tdca.io import save_pytree
 from tdca.networks.credit_net import check_hidden_widths
@@ -148,9 +148,8 @@ def tune_rate(
     for _ in range(extend):
         pick = pick_rate(curves)
         trains = curves[pick, :, -1].mean() > curves[pick, :, 0].mean()
-        ahead = len(rates) > 1 and _score(curves, pick) > _score(
-            curves, 1 if pick == 0 else pick - 1
-        )
+        beside = inner_neighbour(rates, rates[pick])
+        ahead = beside is not None and _score(curves, pick) > _score(curves, rates.index(beside))
         new = rate_past_end(rates, rates[pick]) if trains and ahead else None
         if new is None:
             break
