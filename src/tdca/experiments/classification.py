@@ -43,7 +43,7 @@ from tdca.evolution import (
     devices_by_generation,
     evolve,
 )
-from tdca.experiments.lr_grid import LR_GRID_EXTENSION, inner_neighbour, rate_past_end
+from tdca.experiments.lr_grid import LR_GRID_EXTENSION, inner_neighbour, next_rate
 from tdca.inner import OPTIMIZERS, InnerLoop, make_optimizer
 from tdca.io import ArtifactError, read_meta
 from tdca.kernels import check_kernel
@@ -481,10 +481,9 @@ def tune_lr(
     for _ in range(extend):
         best = max(sorted(tried), key=lambda lr: tried[lr])
         beside = inner_neighbour(list(tried), best)
-        wins = beside is not None and tried[best] > max(bar, tried[beside])
-        new = rate_past_end(list(tried), best) if wins else None
-        if new is None:
+        if beside is None or tried[best] <= max(bar, tried[beside]):
             break
+        new = next_rate(best, up=best > beside)
         tried[new] = score(new)
     rates = sorted(tried)
     scores = [tried[lr] for lr in rates]

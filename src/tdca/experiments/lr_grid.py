@@ -25,19 +25,11 @@ def next_rate(lr: float, up: bool) -> float:
     return float(f"{out:.3g}")
 
 
-def rate_past_end(rates: Sequence[float], best: float) -> float | None:
-    """The rate to try next when ``best`` sits at an end of ``rates`` (two or more of them):
-    one step past that end; None when it sits inside, where the grid already brackets it."""
-    ordered = sorted(rates)
-    if len(ordered) < 2 or best not in (ordered[0], ordered[-1]):
-        return None
-    return next_rate(best, up=best == ordered[-1])
-
-
 def inner_neighbour(rates: Sequence[float], end: float) -> float | None:
     """The rate beside ``end`` on the inside of the grid (None unless ``end`` is an end of
     two or more rates). A best rate that only ties it (every rate alike) is no sign that a
-    better one lies past the end, so the tunings grow a grid only past a strict winner."""
+    better one lies past the end, so the tunings grow a grid only past a strict winner,
+    to ``next_rate(end, up=end > neighbour)``."""
     ordered = sorted(rates)
     if len(ordered) < 2 or end not in (ordered[0], ordered[-1]):
         return None

@@ -26,7 +26,7 @@ from tdca.checks import check_seed, config_fields, is_finite_number, is_integer
 from tdca.credit.strategies import BP, TDCA
 from tdca.credit.strategies.feedback import DFA
 from tdca.evolution import ESConfig, Evolution, evolve, open_run, stream_key
-from tdca.experiments.lr_grid import LR_GRID_EXTENSION, inner_neighbour, rate_past_end
+from tdca.experiments.lr_grid import LR_GRID_EXTENSION, inner_neighbour, next_rate
 from tdca.inner import InnerLoop
 from tdca.io import save_pytree
 from tdca.networks.credit_net import check_hidden_widths
@@ -115,19 +115,17 @@ def pick_rate(curves: np.ndarray) -> int:
     best mean final return; among equals (CartPole's 200 is reached by several rates) the
     best mean over the whole curve (higher along the way); then the first. A rate whose
     runs gave a non-finite return counts as the worst."""
-    final = np.nan_to_num(curves[:, :, -1].mean(1), nan=-np.inf, posinf=-np.inf)
-    whole = np.nan_to_num(curves.mean((1, 2)), nan=-np.inf, posinf=-np.inf)
+    final, whole = _ranking(curves)
     tied = np.flatnonzero(final == final.max())
     return int(tied[np.argmax(whole[tied])])
 
 
-def _score(curves: np.ndarray, i: int) -> tuple[float, float]:
-    """What ``pick_rate`` ranks rate ``i`` by: mean final return, then mean over the curve."""
-
-    def finite(v: np.floating) -> float:
-        return float(np.nan_to_num(v, nan=-np.inf, posinf=-np.inf))
-
-    return finite(curves[i, :, -1].mean()), finite(curves[i].mean())
+def _ranking(curves: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What ``pick_rate`` ranks the rates by: mean final return, then mean over the whole
+    curve, a non-finite one as the worst."""
+    final = np.nan_to_num(curves[:, :, -1].mean(1), nan=-np.inf, posinf=-np.inf)
+    whole = np.nan_to_num(curves.mean((1, 2)), nan=-np.inf, posinf=-np.inf)
+    return final, whole
 
 
 def tune_rate(
@@ -146,13 +144,15 @@ def tune_rate(
     rates = sorted(grid)
     curves = curves_at(tuple(rates))
     for _ in range(extend):
-        pick = pick_rate(curves)
+        pick, (final, whole) = pick_rate(curves), _ranking(curves)
         trains = curves[pick, :, -1].mean() > curves[pick, :, 0].mean()
         beside = inner_neighbour(rates, rates[pick])
-        ahead = beside is not None and _score(curves, pick) > _score(curves, rates.index(beside))
-        new = rate_past_end(rates, rates[pick]) if trains and ahead else None
-        if new is None:
+        if not trains or beside is None:
             break
+        b = rates.index(beside)
+        if (final[pick], whole[pick]) <= (final[b], whole[b]):
+            break
+        new = next_rate(rates[pick], up=rates[pick] > beside)
         log(f"{name}: the rate picked, {rates[pick]:g}, is at an end of {rates}; trying {new:g}")
         more = curves_at((new,))
         up = new > rates[-1]
