@@ -7,6 +7,13 @@ DFA. Run it (14 s on a 2-core CPU; ``--resume`` continues a stopped run)::
 
     python examples/blobs_task.py --out runs/blobs
     python examples/blobs_task.py --out runs/blobs --resume --generations 60
+
+The ``register_task`` call at the end of the task's code makes it a task of the ``tdca``
+command too, which then writes the run directory and compares it with BP, FA and DFA::
+
+    tdca --plugin examples/blobs_task.py task blobs --lr 1.5 --steps 10 --credit-init dfa \
+        --credit-hidden 16,16 --generations 60 --population 16 --out runs/blobs-cli
+    tdca task --resume runs/blobs-cli --generations 100
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from tdca.inner import InnerLoop
 from tdca.networks import MLP
 from tdca.networks.mlp import LayerTap, Params
 from tdca.rundir import RunDir
+from tdca.tasks import register_task
 
 CLASSES = 3
 
@@ -38,6 +46,9 @@ class Blobs:
     x: jax.Array
     y: jax.Array
     model: MLP = struct.field(pytree_node=False)  # static: part of the compiled program
+    # The start of every inner loop: the papers' zero; a learner that cannot learn from
+    # zeros (backprop) is run from its own start through this field (``task.replace``).
+    init_scheme: str = struct.field(pytree_node=False, default="zero")
     name: str = struct.field(pytree_node=False, default="blobs")
 
     @property
@@ -49,7 +60,7 @@ class Blobs:
         return self.model.units  # one credit per neuron, every layer, output included
 
     def init_params(self, key: jax.Array) -> Params:
-        return self.model.init(key, "zero")  # the papers' start
+        return self.model.init(key, self.init_scheme)
 
     def batch(self, key: jax.Array, step: jax.Array) -> tuple[jax.Array, jax.Array]:
         return self.x, self.y
@@ -87,6 +98,10 @@ def make_task(n: int = 300, seed: int = 0) -> Blobs:
     y = rng.integers(0, CLASSES, n)
     x = centres[y] + rng.normal(size=(n, 8))
     return Blobs(jnp.asarray(x, jnp.float32), jnp.asarray(y), MLP((8, 16, CLASSES)))
+
+
+# `tdca --plugin examples/blobs_task.py task blobs --option n=600 ...` builds make_task(n=600).
+register_task("blobs", make_task)
 
 
 def trained(strategy: Any, sparams: Any, task: Blobs, loop: InnerLoop) -> tuple[float, float]:

@@ -114,14 +114,23 @@ def _seed(text: str) -> int:
     return value
 
 
-def _add_run_args(p: argparse.ArgumentParser) -> None:
-    where = p.add_mutually_exclusive_group(required=True)
+def _add_run_args(p: argparse.ArgumentParser, required: bool = True) -> None:
+    where = p.add_mutually_exclusive_group(required=required)
     where.add_argument("--out", type=_out_path, help="new run directory to write")
     where.add_argument("--resume", type=Path, help="run directory to continue from its checkpoint")
     p.add_argument(
         "--no-progress",
         action="store_true",
         help="no progress bar or progress lines (the run's files still log every generation)",
+    )
+
+
+def _add_time_limit_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--time-limit",
+        type=_positive_float,
+        default=None,
+        help="seconds of evolution; then finish at the generation reached (resumable)",
     )
 
 
@@ -395,7 +404,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = command("evolve", help="evolve a TDCA credit network")
     _add_run_args(e)
-    e.add_argument("--task", default="classification", choices=["classification"])
+    e.add_argument(
+        "--task",
+        default="classification",
+        type=_classification_only,
+        help="classification (a task of your own: tdca --plugin FILE task NAME ...)",
+    )
     e.add_argument(
         "--dataset",
         action="append",
@@ -487,12 +501,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--learner tdca:FILE) and score each on a validation split at the end (one inner "
         "loop each), so the generation count can be chosen without the test set",
     )
-    e.add_argument(
-        "--time-limit",
-        type=_positive_float,
-        default=None,
-        help="seconds of evolution; then finish at the generation reached (resumable)",
-    )
+    _add_time_limit_arg(e)
     _add_chunk_size_arg(e)
     e.add_argument(
         "--es-lr", type=_positive_float, default=None, help="PGPE learning rate (Adam on the mean)"
@@ -502,6 +511,63 @@ def build_parser() -> argparse.ArgumentParser:
     _add_kernel_arg(e)
     e.add_argument("--data-dir", default=None)
     _add_distributed_args(e)
+
+    k = command(
+        "task",
+        help="evolve a credit network for a task of your own (tdca.tasks.register_task, in a "
+        "file given with --plugin), and compare it with BP, FA and DFA on it",
+    )
+    k.add_argument("name", nargs="?", help="the registered task (none: list the registered ones)")
+    _add_run_args(k, required=False)  # neither: list the registered tasks
+    k.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a keyword for the task's builder (VALUE read as JSON where it is: 300, 0.5, "
+        "true, [8, 16]; else as text); repeatable",
+    )
+    k.add_argument(
+        "--lr",
+        type=_positive_float,
+        default=None,
+        help="the credit network's inner learning rate (required: no rate is picked for a "
+        "task of your own); the baselines pick theirs from five rates around it",
+    )
+    k.add_argument("--steps", type=_positive_int, default=20, help="inner-loop steps M")
+    k.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
+    k.add_argument(
+        "--credit-hidden",
+        type=_widths,
+        default=(30, 30),
+        metavar="W,W",
+        help="the credit network's hidden widths (default 30,30)",
+    )
+    k.add_argument("--layout", default="dense", help="dense | line:K | grid:RxC[/group]")
+    k.add_argument(
+        "--credit-init",
+        default="random",
+        choices=["random", "dfa"],
+        help="random, or the DFA-like rule (a credit network reading [prediction, target]), "
+        "searched then with sigma 0.003 and PGPE rate 0.001 unless given",
+    )
+    k.add_argument(
+        "--baselines",
+        type=_names,
+        default=("bp", "fa", "dfa"),
+        help="learners to compare with, comma-separated (default bp,fa,dfa; one the task "
+        "cannot run is left out, saying why; a learner of your own by its name)",
+    )
+    k.add_argument(
+        "--seeds", type=_positive_int, default=5, help="test seeds, and as many validation seeds"
+    )
+    k.add_argument("--generations", type=_positive_int, default=None)
+    k.add_argument("--population", type=_even_population, default=None)
+    k.add_argument("--sigma", type=_positive_float, default=None, help="PGPE initial std")
+    k.add_argument("--es-lr", type=_positive_float, default=None, help="PGPE learning rate")
+    k.add_argument("--seed", type=_seed, default=0)
+    _add_time_limit_arg(k)
+    _add_chunk_size_arg(k, default="none")
 
     r = command("reproduce", help="rerun a table or figure of the papers")
     r.add_argument("table", choices=TABLES)
@@ -574,6 +640,29 @@ def build_parser() -> argparse.ArgumentParser:
     for each in sub.choices.values():  # `tdca train --plugin F` as `tdca --plugin F train`
         _add_plugin_arg(each, "command_plugin")
     return parser
+
+
+def _classification_only(text: str) -> str:
+    if text != "classification":
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: tdca evolve evolves for classification; a task of your own, registered "
+            f"by a file (tdca.tasks.register_task), is evolved by tdca --plugin FILE task {text}"
+        )
+    return text
+
+
+def _widths(text: str) -> tuple[int, ...]:
+    try:
+        widths = tuple(int(w) for w in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not comma-separated widths") from None
+    if not widths or min(widths) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: widths must be integers >= 1")
+    return widths
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(n.strip() for n in text.split(",") if n.strip())
 
 
 def _positive_float(text: str) -> float:
@@ -841,6 +930,65 @@ def _evolve(args: argparse.Namespace) -> int:
         print(
             f"best kept centre on validation: generation {best['generation']} "
             f"({100 * best['validation_accuracy']:.2f}%): {out}/{best['file']}"
+        )
+    return 0
+
+
+def _task(args: argparse.Namespace) -> int:
+    from tdca.experiments.registered_task import TaskConfig, default_es, run_task, summary_lines
+    from tdca.tasks.registry import TASKS, parse_option
+
+    if args.resume is None and args.out is None:
+        if args.name is not None:
+            raise ValueError("give --out DIR (a new run) or --resume DIR")
+        names = ", ".join(sorted(TASKS)) or "none (tdca --plugin FILE.py task: FILE registers one)"
+        print(f"registered tasks: {names}")
+        return 0
+    cfg = None
+    if args.resume is None:
+        if args.name is None:
+            raise ValueError("name the task to evolve for (tdca task NAME --out DIR ...)")
+        if args.lr is None:
+            raise ValueError("give --lr, the credit network's inner learning rate")
+        options = dict(parse_option(o) for o in args.option)
+        cfg = TaskConfig(
+            task=args.name,
+            lr=args.lr,
+            options=options,
+            steps=args.steps,
+            optimizer=args.optimizer,
+            credit_hidden=args.credit_hidden,
+            layout=args.layout,
+            credit_init=args.credit_init,
+            baselines=args.baselines,
+            seeds=args.seeds,
+            seed=args.seed,
+            plugins=tuple(args.plugin),
+        )
+        cfg = replace(cfg, es=_es_from_args(default_es(args.credit_init), args))
+    elif args.name is not None:
+        raise ValueError("--resume continues the saved run's task; give no NAME with it")
+    out = args.resume or args.out
+    m = run_task(
+        cfg,
+        out,
+        resume=args.resume is not None,
+        extend_to=args.generations if args.resume is not None else None,
+        plugins=tuple(args.plugin),
+        progress=not args.no_progress,
+        time_limit=args.time_limit,
+        chunk_size=args.chunk_size,
+    )
+    if m is None:
+        print(f"interrupted; continue with: tdca task --resume {out}", file=sys.stderr)
+        return 130
+    print("\n".join(summary_lines(m)))
+    print(f"credit network: {out}/credit_net.npz")
+    done, configured = m["evolution"]["generations"], m["evolution"]["generations_configured"]
+    if done < configured:
+        print(
+            f"stopped by --time-limit at generation {done} of {configured}; continue with: "
+            f"tdca task --resume {out}"
         )
     return 0
 
@@ -1150,6 +1298,7 @@ def main(argv: list[str] | None = None) -> int:
         "demo": _demo,
         "train": _train,
         "evolve": _evolve,
+        "task": _task,
         "reproduce": _reproduce,
         "bench": _bench,
         "report": _report,

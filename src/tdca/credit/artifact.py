@@ -70,7 +70,7 @@ def resolve(path: str | Path) -> Path:
     return p / FILENAME if p.is_dir() else p
 
 
-RESUMED_BY = {"evolve-classification": "evolve", "gaussian": "gaussian", "rl": "rl"}
+RESUMED_BY = {"evolve-classification": "evolve", "gaussian": "gaussian", "rl": "rl", "task": "task"}
 """The command that resumes a run directory of each kind (config.json's "experiment")."""
 
 
@@ -105,12 +105,23 @@ OTHER_TASKS = {"gaussian": "mixed-Gaussian points", "rl": "an RL agent"}
 """Tasks whose credit networks read another state than a classifier's [p, onehot(y)]."""
 
 
-def load_credit_net(path: str | Path) -> tuple[TDCA, Any, dict[str, Any]]:
-    """(strategy, beta, metadata) from a saved credit network."""
+def load_credit_net(path: str | Path, task: str | None = None) -> tuple[TDCA, Any, dict[str, Any]]:
+    """(strategy, beta, metadata) from a saved credit network: one that trains a classifier,
+    or, with ``task``, one ``tdca task`` evolved for that task of one's own."""
     file = resolve(path)
     meta = read_meta(file)
     if meta.get("kind") != KIND:
         raise ArtifactError(f"{file}: not a tdca credit network (kind {meta.get('kind')!r})")
+    evolved_for = meta.get("task_name") if meta.get("task") == "task" else None
+    if task is not None and evolved_for != task:
+        what = f"the task {evolved_for!r}" if evolved_for else "another task (a classifier's?)"
+        raise ArtifactError(f"{file}: this credit network was evolved for {what}, not {task!r}")
+    if task is None and evolved_for is not None:
+        raise ArtifactError(
+            f"{file}: this credit network was evolved by `tdca task {evolved_for}` for a task "
+            f"of your own; it cannot train a classifier (load_credit_net(path, "
+            f"task={evolved_for!r}) loads it for its task)"
+        )
     if meta.get("task") in OTHER_TASKS:
         raise ArtifactError(
             f"{file}: this credit network was evolved by `tdca {meta['task']}` for "

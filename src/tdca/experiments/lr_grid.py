@@ -1,13 +1,21 @@
 """Learning-rate grids that a baseline is never clipped by: when the best rate sits at an end
 of the grid it was given (and really trains), the grid grows past that end along the 1-3-10
-ladder the grids use. Classification's ``tune_lr`` and RL's ``compare`` both use it, so a
-weak baseline is never an artefact of where a grid happened to stop."""
+ladder the grids use. Classification's ``tune_lr``, RL's ``compare`` and ``tdca task``'s
+baselines all use it, so a weak baseline is never an artefact of where a grid happened to
+stop. The last three tune on fitness curves (``fitness_curves``: the task's fitness before
+and after each inner step), which any task gives."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+
+from tdca.inner import OPTIMIZERS, InnerLoop
+from tdca.tasks.base import Task
 
 LR_GRID_EXTENSION = 4
 """How many rates a tuning may add past an end of its grid where the best rate sits."""
@@ -34,3 +42,82 @@ def inner_neighbour(rates: Sequence[float], end: float) -> float | None:
     if len(ordered) < 2 or end not in (ordered[0], ordered[-1]):
         return None
     return ordered[1] if end == ordered[0] else ordered[-2]
+
+
+def pick_rate(curves: np.ndarray) -> int:
+    """The index of the best rate from validation curves (rates, seeds, steps + 1): the
+    best mean final fitness; among equals (CartPole's 200 is reached by several rates) the
+    best mean over the whole curve (higher along the way); then the first. A rate whose
+    runs gave a non-finite fitness counts as the worst."""
+    final, whole = _ranking(curves)
+    tied = np.flatnonzero(final == final.max())
+    return int(tied[np.argmax(whole[tied])])
+
+
+def _ranking(curves: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What ``pick_rate`` ranks the rates by: mean final fitness, then mean over the whole
+    curve, a non-finite one as the worst."""
+    final = np.nan_to_num(curves[:, :, -1].mean(1), nan=-np.inf, posinf=-np.inf)
+    whole = np.nan_to_num(curves.mean((1, 2)), nan=-np.inf, posinf=-np.inf)
+    return final, whole
+
+
+def tune_rate(
+    curves_at: Callable[[tuple[float, ...]], np.ndarray],
+    grid: tuple[float, ...],
+    extend: int = LR_GRID_EXTENSION,
+    log: Callable[[str], None] = print,
+    name: str = "",
+) -> tuple[list[float], np.ndarray]:
+    """The rates tried (ascending) and their validation curves (rates, seeds, steps + 1),
+    from ``curves_at(rates)``. As classification's ``tune_lr`` does, a pick (``pick_rate``)
+    at an end of the grid that trains (a higher mean final fitness than at the start) grows
+    the grid one rate past that end, up to ``extend`` times, so the baseline is not clipped
+    by where its grid stopped. A pick that only ties its neighbour (every rate alike) is no
+    sign that a better rate lies past the end, and grows nothing."""
+    rates = sorted(grid)
+    curves = curves_at(tuple(rates))
+    for _ in range(extend):
+        pick, (final, whole) = pick_rate(curves), _ranking(curves)
+        trains = curves[pick, :, -1].mean() > curves[pick, :, 0].mean()
+        beside = inner_neighbour(rates, rates[pick])
+        if not trains or beside is None:
+            break
+        b = rates.index(beside)
+        if (final[pick], whole[pick]) <= (final[b], whole[b]):
+            break
+        new = next_rate(rates[pick], up=rates[pick] > beside)
+        log(f"{name}: the rate picked, {rates[pick]:g}, is at an end of {rates}; trying {new:g}")
+        more = curves_at((new,))
+        up = new > rates[-1]
+        rates = [*rates, new] if up else [new, *rates]
+        curves = np.concatenate([curves, more] if up else [more, curves])
+    return rates, curves
+
+
+def fitness_curves(
+    strategy: Any,
+    sparams: Any,
+    task: Task,
+    steps: int,
+    lrs: tuple[float, ...],
+    keys: jax.Array,
+    optimizer: str,
+) -> np.ndarray:
+    """(rates, seeds, steps + 1): the task's fitness before and after each inner step of
+    ``strategy`` under the named inner ``optimizer`` at each rate, one run per key (rates
+    and runs vmapped: one compilation for the whole grid)."""
+    if optimizer not in OPTIMIZERS:
+        choose = ", ".join(sorted(OPTIMIZERS))
+        raise ValueError(f"unknown inner optimizer {optimizer!r}; choose one of {choose}")
+    make = OPTIMIZERS[optimizer]
+
+    def one(lr: jax.Array, key: jax.Array) -> jax.Array:
+        loop = InnerLoop(strategy, steps, optimizer=make(lr))
+        k_run, k_fit = jax.random.split(key)
+        start = task.fitness(task.init_params(jax.random.split(k_run)[0]), k_fit)
+        _, trace = loop.run(sparams, task, k_run, record=lambda t, th: t.fitness(th, k_fit))
+        return jnp.concatenate([start[None], trace])
+
+    grid = jax.vmap(jax.vmap(one, (None, 0)), (0, None))
+    return np.asarray(jax.jit(grid)(jnp.asarray(lrs, jnp.float32), keys))

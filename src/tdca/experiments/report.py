@@ -214,10 +214,21 @@ def _custom_evolution(d: Path) -> bool:
     """Whether ``d`` is the run directory of ``evolve`` called from a user's script."""
     from tdca.evolution.runner import OWN_KIND
 
+    return _experiment_is(d, OWN_KIND)
+
+
+def _experiment_is(d: Path, kind: str) -> bool:
+    """Whether ``d``'s config.json says it is a run of ``kind``."""
     try:
-        return (d / "config.json").is_file() and experiment_of(d / "config.json") == OWN_KIND
+        return (d / "config.json").is_file() and experiment_of(d / "config.json") == kind
     except RunDirError:
         return False
+
+
+OWN_TASK = (
+    "a `tdca task` run (a task of your own, which the report has no table for; its numbers "
+    "are in its metrics.json, and the command printed them)"
+)
 
 
 def unused_run_dirs(run_dirs: list[Path]) -> list[tuple[Path, str]]:
@@ -233,6 +244,8 @@ def unused_run_dirs(run_dirs: list[Path]) -> list[tuple[Path, str]]:
             unused.append((d, unfinished))
         elif not d.exists():
             unused.append((d, "no such file or directory"))
+        elif kind is None and m is not None and _experiment_is(d, "task"):
+            unused.append((d, OWN_TASK))
         elif kind is None and m is not None:
             unused.append((d, f"its metrics.json is not from {COMMANDS}"))
         elif m is None and _custom_evolution(d):

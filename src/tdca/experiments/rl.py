@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 
@@ -26,7 +25,7 @@ from tdca.checks import check_seed, config_fields, is_finite_number, is_integer
 from tdca.credit.strategies import BP, TDCA
 from tdca.credit.strategies.feedback import DFA
 from tdca.evolution import ESConfig, Evolution, evolve, open_run, stream_key
-from tdca.experiments.lr_grid import LR_GRID_EXTENSION, inner_neighbour, next_rate
+from tdca.experiments.lr_grid import fitness_curves, pick_rate, tune_rate
 from tdca.inner import InnerLoop
 from tdca.io import save_pytree
 from tdca.networks.credit_net import check_hidden_widths
@@ -110,75 +109,6 @@ def _keys(stream: int, seed: int, n: int) -> jax.Array:
     return jax.random.split(stream_key(seed, stream), n)
 
 
-def pick_rate(curves: np.ndarray) -> int:
-    """The index of the best rate from validation curves (rates, seeds, steps + 1): the
-    best mean final return; among equals (CartPole's 200 is reached by several rates) the
-    best mean over the whole curve (higher along the way); then the first. A rate whose
-    runs gave a non-finite return counts as the worst."""
-    final, whole = _ranking(curves)
-    tied = np.flatnonzero(final == final.max())
-    return int(tied[np.argmax(whole[tied])])
-
-
-def _ranking(curves: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """What ``pick_rate`` ranks the rates by: mean final return, then mean over the whole
-    curve, a non-finite one as the worst."""
-    final = np.nan_to_num(curves[:, :, -1].mean(1), nan=-np.inf, posinf=-np.inf)
-    whole = np.nan_to_num(curves.mean((1, 2)), nan=-np.inf, posinf=-np.inf)
-    return final, whole
-
-
-def tune_rate(
-    curves_at: Callable[[tuple[float, ...]], np.ndarray],
-    grid: tuple[float, ...],
-    extend: int = LR_GRID_EXTENSION,
-    log: Callable[[str], None] = print,
-    name: str = "",
-) -> tuple[list[float], np.ndarray]:
-    """The rates tried (ascending) and their validation curves (rates, seeds, steps + 1),
-    from ``curves_at(rates)``. As classification's ``tune_lr`` does, a pick (``pick_rate``)
-    at an end of the grid that trains (a higher mean final return than at the start) grows
-    the grid one rate past that end, up to ``extend`` times, so the baseline is not clipped
-    by where its grid stopped. A pick that only ties its neighbour (every rate alike) is no
-    sign that a better rate lies past the end, and grows nothing."""
-    rates = sorted(grid)
-    curves = curves_at(tuple(rates))
-    for _ in range(extend):
-        pick, (final, whole) = pick_rate(curves), _ranking(curves)
-        trains = curves[pick, :, -1].mean() > curves[pick, :, 0].mean()
-        beside = inner_neighbour(rates, rates[pick])
-        if not trains or beside is None:
-            break
-        b = rates.index(beside)
-        if (final[pick], whole[pick]) <= (final[b], whole[b]):
-            break
-        new = next_rate(rates[pick], up=rates[pick] > beside)
-        log(f"{name}: the rate picked, {rates[pick]:g}, is at an end of {rates}; trying {new:g}")
-        more = curves_at((new,))
-        up = new > rates[-1]
-        rates = [*rates, new] if up else [new, *rates]
-        curves = np.concatenate([curves, more] if up else [more, curves])
-    return rates, curves
-
-
-def _curves(
-    strategy: Any, sparams: Any, task: RLTask, steps: int, lrs: tuple[float, ...], keys: jax.Array
-) -> np.ndarray:
-    """(rates, seeds, steps + 1): the greedy return before and after each inner step of
-    ``strategy`` under inner Adam at each rate, one run per key (rates and runs vmapped:
-    one compilation for the whole grid)."""
-
-    def one(lr: jax.Array, key: jax.Array) -> jax.Array:
-        loop = InnerLoop(strategy, steps, optimizer=optax.adam(lr))
-        k_run, k_fit = jax.random.split(key)
-        start = task.fitness(task.init_params(jax.random.split(k_run)[0]), k_fit)
-        _, trace = loop.run(sparams, task, k_run, record=lambda t, th: t.fitness(th, k_fit))
-        return jnp.concatenate([start[None], trace])
-
-    grid = jax.vmap(jax.vmap(one, (None, 0)), (0, None))
-    return np.asarray(jax.jit(grid)(jnp.asarray(lrs, jnp.float32), keys))
-
-
 def _summary(curves: np.ndarray) -> dict[str, Any]:
     final = curves[:, -1]
     return {
@@ -215,7 +145,9 @@ def compare(
     out: dict[str, Any] = {}
     for name, (strategy, sparams, t) in baselines.items():
         rates, grid = tune_rate(
-            lambda lrs, s=strategy, p=sparams, t=t: _curves(s, p, t, cfg.steps, lrs, validation),
+            lambda lrs, s=strategy, p=sparams, t=t: fitness_curves(
+                s, p, t, cfg.steps, lrs, validation, "adam"
+            ),
             cfg.lr_grid,
             log=log,
             name=name,
@@ -225,7 +157,7 @@ def compare(
         at_edge = len(rates) > 1 and pick in (0, len(rates) - 1)
         if at_edge:
             log(f"{name}: the rate picked, {lr:g}, is at an end of the rates tried {tuple(rates)}")
-        curves = _curves(strategy, sparams, t, cfg.steps, (lr,), test)[0]
+        curves = fitness_curves(strategy, sparams, t, cfg.steps, (lr,), test, "adam")[0]
         final, whole = grid[:, :, -1].mean(1), grid.mean((1, 2))
         out[name] = {
             "lr": lr,
@@ -238,7 +170,7 @@ def compare(
             "init": t.init_scheme,
             **_summary(curves),
         }
-    curves = _curves(tdca, beta, task, cfg.steps, (cfg.lr,), test)[0]
+    curves = fitness_curves(tdca, beta, task, cfg.steps, (cfg.lr,), test, "adam")[0]
     out["tdca"] = {"lr": cfg.lr, "init": task.init_scheme, **_summary(curves)}
     return out
 

@@ -64,8 +64,15 @@ def convergence_figure(
     save(fig, path)
 
 
-def return_curves(learners: dict[str, dict[str, Any]], path: Path, title: str) -> None:
-    """Greedy return against inner step, mean +- std over seeds, one colour per learner."""
+def return_curves(
+    learners: dict[str, dict[str, Any]],
+    path: Path,
+    title: str,
+    xlabel: str = "inner step (one batch of episodes)",
+    ylabel: str = "greedy return",
+) -> None:
+    """Greedy return (or another fitness) against inner step, mean +- std over seeds, one
+    colour per learner."""
     import numpy as np
 
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
@@ -74,8 +81,8 @@ def return_curves(learners: dict[str, dict[str, Any]], path: Path, title: str) -
         steps = np.arange(len(mean))
         ax.plot(steps, mean, color=f"C{i}", label=name)
         ax.fill_between(steps, mean - std, mean + std, color=f"C{i}", alpha=0.2)
-    ax.set_xlabel("inner step (one batch of episodes)")
-    ax.set_ylabel("greedy return")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.legend(fontsize=8)
     save(fig, path)

@@ -1,0 +1,410 @@
+"""``tdca task NAME``: evolve a credit network for a task of one's own, then compare it with
+the learners that task supports.
+
+The task comes from ``tdca.tasks.register_task`` in a file the command imports first
+(``tdca --plugin FILE``). Writes a run directory with config.json (the task's name, its
+options and the plugins, so ``tdca task --resume DIR`` rebuilds it), metrics.jsonl,
+checkpoint.npz, credit_net.npz, metrics.json, log.txt and figures (evolution fitness;
+the task's fitness against inner step for each learner).
+
+The comparison is the fair one RL's is: each baseline (BP, FA, DFA by default, or learners
+of one's own) runs at the inner rate that did best on validation seeds, from a grid of five
+rates around the credit network's (grown past an end where the best sat), and every
+learner is reported as mean +- std over ``seeds`` test seeds that neither evolution nor
+the pick saw. A task whose fitness uses no randomness gives the same number on every seed.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import jax
+import numpy as np
+
+from tdca.checks import check_seed, config_fields, is_finite_number, is_integer
+from tdca.credit import dfa_like_init
+from tdca.credit.artifact import save_credit_net
+from tdca.credit.layout import CreditLayout, LayerCredits, check_layout_spec
+from tdca.credit.strategies import LEARNERS, TDCA, build_learner, starts_from_zeros
+from tdca.credit.strategies.bp import BP
+from tdca.evolution import ESConfig, Evolution, evolve, stream_key
+from tdca.evolution.runner import config_for_resume
+from tdca.experiments.lr_grid import fitness_curves, pick_rate, tune_rate
+from tdca.inner import OPTIMIZERS, InnerLoop, make_optimizer
+from tdca.networks.credit_net import check_hidden_widths
+from tdca.plugins import PluginError, digest, load_plugins, recorded_form
+from tdca.rundir import RUN_METADATA, RunDir, RunDirError, code_version
+from tdca.tasks.base import Task
+from tdca.tasks.registry import TASKS, build_task
+
+KIND = "task"
+
+# Key streams beside the evolution (``stream_key``: none is a generation's key).
+INIT_STREAM = 1  # the credit network evolution starts from
+FEEDBACK_STREAM = 2  # the baselines' own parameters (FA's and DFA's feedback matrices)
+VALIDATION_STREAM = 3  # the baselines' learning-rate pick
+TEST_STREAM = 4  # every reported number
+
+CREDIT_INITS = ("random", "dfa")
+
+
+def default_es(credit_init: str = "random") -> ESConfig:
+    """PGPE's settings for a new run: the library's defaults for a random start, and the
+    small width ``tdca evolve`` searches with around the DFA-like start."""
+    narrow = credit_init == "dfa"
+    return ESConfig(
+        population=32,
+        generations=100,
+        sigma_init=0.003 if narrow else 0.1,
+        learning_rate=0.001 if narrow else 0.05,
+        checkpoint_every=10,
+    )
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """Everything that defines a ``tdca task`` run (saved as config.json)."""
+
+    task: str
+    lr: float  # the credit network's inner rate; the baselines' grid is around it
+    options: dict[str, Any] = field(default_factory=dict)  # the task builder's keywords
+    steps: int = 20
+    optimizer: str = "sgd"
+    credit_hidden: tuple[int, ...] = (30, 30)
+    layout: str = "dense"
+    credit_init: str = "random"
+    baselines: tuple[str, ...] = ("bp", "fa", "dfa")
+    seeds: int = 5
+    seed: int = 0
+    plugins: tuple[str, ...] = ()  # files or modules that register the task
+    es: ESConfig = field(default_factory=default_es)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.task, str) or not self.task:
+            raise ValueError(f"task must be a registered task's name, got {self.task!r}")
+        if not isinstance(self.options, dict) or not all(
+            isinstance(k, str) and k.isidentifier() for k in self.options
+        ):
+            raise ValueError(f"options must map Python names to values, got {self.options!r}")
+        if not (is_finite_number(self.lr) and self.lr > 0):
+            raise ValueError(f"lr must be a finite number > 0, got {self.lr!r}")
+        for name in ("steps", "seeds"):
+            value = getattr(self, name)
+            if not is_integer(value) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if self.optimizer not in OPTIMIZERS:
+            choose = ", ".join(sorted(OPTIMIZERS))
+            raise ValueError(f"optimizer must be one of {choose}, got {self.optimizer!r}")
+        if self.credit_init not in CREDIT_INITS:
+            raise ValueError(f"credit_init must be one of {CREDIT_INITS}, got {self.credit_init!r}")
+        unknown = [b for b in self.baselines if b not in LEARNERS]
+        if unknown or len(set(self.baselines)) != len(self.baselines):
+            raise ValueError(
+                f"baselines must be learners, each once ({', '.join(LEARNERS)}, or one that "
+                f"register_learner added), got {list(self.baselines)}"
+            )
+        check_hidden_widths(self.credit_hidden)
+        check_layout_spec(self.layout)
+        check_seed(self.seed)
+        if not isinstance(self.plugins, tuple) or not all(
+            isinstance(p, str) and p.strip() for p in self.plugins
+        ):
+            raise ValueError(f"plugins must be a tuple of paths or module names: {self.plugins!r}")
+        object.__setattr__(self, "plugins", tuple(recorded_form(p) for p in self.plugins))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"experiment": KIND, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TaskConfig:
+        """A saved config.json; unknown or missing settings are refused (``config_fields``)."""
+        d = config_fields(cls, d, metadata=(*RUN_METADATA, "plugin_digests"))
+        for name in ("credit_hidden", "baselines", "plugins"):
+            d[name] = tuple(d[name])
+        d["es"] = ESConfig.from_dict(d["es"])
+        return cls(**d)
+
+
+def rate_grid(lr: float) -> tuple[float, ...]:
+    """Five rates around ``lr``, a tenth to ten times it (0.5 -> 0.05, 0.15, 0.5, 1.5, 5):
+    the baselines' grid, which ``tune_rate`` grows past an end where the best rate sits."""
+    return tuple(float(f"{lr * f:.3g}") for f in (0.1, 0.3, 1.0, 3.0, 10.0))
+
+
+def starting_point(cfg: TaskConfig, task: Task) -> tuple[TDCA, Any]:
+    """The credit strategy a run of ``cfg`` evolves on ``task`` and the parameters it
+    starts from (random, or the DFA-like rule, which needs a credit network that reads
+    [prediction, target] of the output's width)."""
+    layout = CreditLayout.parse(cfg.layout, tuple(task.credit_units))
+    strategy = TDCA.for_task(task, hidden=cfg.credit_hidden, layout=layout)
+    key = stream_key(cfg.seed, INIT_STREAM)
+    if cfg.credit_init == "random":
+        return strategy, strategy.init(key)
+    dense = CreditLayout(tuple(LayerCredits(lc.num_credits) for lc in layout.layers))
+    # Diffused layouts get DFA on their credit centres (for dense ones the view is the same).
+    return strategy, dfa_like_init(TDCA(strategy.net, dense), key, task.credit_input_dim // 2)
+
+
+def _load_recorded_plugins(out: Path, raw: Any) -> None:
+    """On a resume, import the plugins the run recorded where its task is not known yet,
+    saying what to give where one has moved."""
+    name = raw.get("task") if isinstance(raw, dict) else None
+    plugins = raw.get("plugins") if isinstance(raw, dict) else None
+    if not isinstance(name, str) or name in TASKS:
+        return
+    if isinstance(plugins, list) and plugins:
+        try:
+            load_plugins(plugins)
+        except PluginError as e:
+            raise RunDirError(
+                f"{out}: the run was started with the plugins {plugins}, needed for its task "
+                f"{name!r}; {e}. Give it where it is now: tdca --plugin FILE task --resume {out}"
+            ) from e
+    if name not in TASKS:
+        raise RunDirError(
+            f"{out}: this run evolves for the task {name!r}, which this process does not know; "
+            "resume it with the file that registers it (tdca --plugin FILE task --resume ...)"
+        )
+
+
+def _baseline(name: str, task: Task, seed: int) -> tuple[Any, Any, Task, str] | str:
+    """(strategy, its parameters, the task it trains, its start) for the learner ``name``,
+    or why it cannot run on ``task``."""
+    learner = LEARNERS[name]
+    if not hasattr(task, "loss") and name.startswith("bp"):
+        return "the task has no loss"
+    scheme = learner.init_scheme
+    if hasattr(task, "init_scheme") and hasattr(task, "replace"):
+        task = task.replace(init_scheme=scheme)  # the learner's own start, as train_learner
+    try:
+        strategy = build_learner(name, task)
+    except (AttributeError, TypeError, ValueError) as e:  # FA/DFA on a task without taps
+        return f"{type(e).__name__}: {e}"
+    if isinstance(strategy, BP) and starts_from_zeros(task):
+        return (
+            "backprop from the task's all-zero start moves only the output biases; give the "
+            "task an init_scheme field (the learner's start is then used)"
+        )
+    return strategy, strategy.init(stream_key(seed, FEEDBACK_STREAM)), task, scheme
+
+
+def _summary(curves: np.ndarray) -> dict[str, Any]:
+    curves = curves.astype(np.float64)  # equal seeds then give a std of exactly 0
+    final = curves[:, -1]
+    return {
+        "fitness_mean": float(final.mean()),
+        "fitness_std": float(final.std()),
+        "fitness_per_seed": final.tolist(),
+        "start_fitness_mean": float(curves[:, 0].mean()),
+        "curve_mean": curves.mean(0).tolist(),
+        "curve_std": curves.std(0).tolist(),
+    }
+
+
+def compare(
+    cfg: TaskConfig,
+    task: Task,
+    strategy: TDCA,
+    beta: Any,
+    beta0: Any,
+    log: Callable[[str], None] = print,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """(learners, skipped): each learner's fitness curve on the test seeds, and why a
+    baseline could not run. Baselines get the rate ``pick_rate`` chooses on the validation
+    seeds (``tune_rate`` on ``rate_grid(cfg.lr)``); the credit network, evolved and at the
+    start of its evolution, runs at ``cfg.lr``."""
+    keys = lambda stream: jax.random.split(stream_key(cfg.seed, stream), cfg.seeds)  # noqa: E731
+    validation, test = keys(VALIDATION_STREAM), keys(TEST_STREAM)
+    grid = rate_grid(cfg.lr)
+    out: dict[str, Any] = {}
+    skipped: dict[str, str] = {}
+    for name in cfg.baselines:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the start is checked below, said once
+            made = _baseline(name, task, cfg.seed)
+        if isinstance(made, str):
+            skipped[name] = made
+            log(f"{name}: not run ({made})")
+            continue
+        s, sp, t, scheme = made
+        rates, curves = tune_rate(
+            lambda lrs, s=s, sp=sp, t=t: fitness_curves(
+                s, sp, t, cfg.steps, lrs, validation, cfg.optimizer
+            ),
+            grid,
+            log=log,
+            name=name,
+        )
+        pick = pick_rate(curves)
+        lr = rates[pick]
+        final, whole = curves[:, :, -1].mean(1), curves.mean((1, 2))
+        test_curves = fitness_curves(s, sp, t, cfg.steps, (lr,), test, cfg.optimizer)[0]
+        out[name] = {
+            "lr": lr,
+            "lr_at_grid_edge": len(rates) > 1 and pick in (0, len(rates) - 1),
+            "lr_grid_added": [r for r in rates if r not in grid],
+            "lr_grid_validation": {str(r): float(v) for r, v in zip(rates, final, strict=True)},
+            "lr_grid_validation_curve_mean": {
+                str(r): float(v) for r, v in zip(rates, whole, strict=True)
+            },
+            "init": scheme,
+            **_summary(test_curves),
+        }
+    start = getattr(task, "init_scheme", None)
+    for name, params in (("tdca", beta), ("tdca_start", beta0)):
+        curves = fitness_curves(strategy, params, task, cfg.steps, (cfg.lr,), test, cfg.optimizer)
+        out[name] = {"lr": cfg.lr, "init": start, **_summary(curves[0])}
+    return out, skipped
+
+
+def run_task(
+    cfg: TaskConfig | None,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    extend_to: int | None = None,
+    plugins: tuple[str, ...] = (),
+    progress: bool = True,
+    stop_after: int | None = None,
+    time_limit: float | None = None,
+    make_figures: bool = True,
+    chunk_size: int | Literal["auto"] | None = None,
+) -> dict[str, Any] | None:
+    """Evolve, compare and plot; returns metrics, or None if the evolution was interrupted.
+
+    ``resume`` continues ``out`` with its saved config (``cfg`` may be None or must agree
+    with it), importing the plugins it recorded where the task is not registered yet;
+    ``plugins``, given now, are recorded from then on (a moved file's new place).
+    ``extend_to`` raises the generation count; ``time_limit`` (seconds) ends the evolution
+    early as a finished run that a resume continues. ``chunk_size``: how many candidates
+    each device evaluates at once (one vmap by default), a matter of memory only.
+    """
+    out = Path(out)
+    if not resume and cfg is not None:  # a config that cannot work leaves no folder behind
+        if cfg.task not in TASKS and cfg.plugins:
+            load_plugins(cfg.plugins)
+        starting_point(cfg, build_task(cfg.task, cfg.options))
+    run = RunDir(out, resume=resume, kind=KIND)
+    digests_then: dict[str, str | None] | None = None
+    if resume:
+        _load_recorded_plugins(out, run.read_json("config.json"))
+        saved, saved_json = run.saved_config(TaskConfig.from_dict)
+        digests_then = saved_json.get("plugin_digests")
+        cfg = config_for_resume(run, saved, given=cfg, extend_to=extend_to)
+        if plugins:
+            cfg = replace(cfg, plugins=tuple(dict.fromkeys(plugins)))
+    elif cfg is None:
+        raise ValueError("a new run needs a config")
+    if cfg.task not in TASKS and cfg.plugins:
+        load_plugins(cfg.plugins)
+    task = build_task(cfg.task, cfg.options)
+    digests = {p: digest(p) for p in cfg.plugins}
+    if digests_then is not None and digests_then != digests:
+        note = (
+            f"the plugins' code is not the code this run was started with (sha256 "
+            f"{digests_then} then, {digests} now); the resume goes on with the code as it is "
+            "now (evolution refuses it where the task's data or settings changed)"
+        )
+        warnings.warn(note, stacklevel=2)
+        run.log(note)
+    run.log(f"{KIND} run: {cfg.to_dict()}")
+    strategy, beta0 = starting_point(cfg, task)
+    optimizer = make_optimizer(cfg.optimizer, cfg.lr)
+    loop = InnerLoop(strategy, cfg.steps, optimizer=optimizer)
+    t0 = time.perf_counter()
+    result = evolve(
+        Evolution(loop, beta0, cfg.es, chunk_size=chunk_size),
+        task,
+        beta0,
+        run,
+        seed=cfg.seed,
+        resume=resume,
+        stop_after=stop_after,
+        progress=progress,
+        label=f"evolving TDCA ({cfg.task})",
+        time_limit=time_limit,
+        config={**cfg.to_dict(), "plugin_digests": digests},
+    )
+    if result.interrupted:
+        return None
+    seconds = time.perf_counter() - t0
+    save_credit_net(
+        run.file("credit_net.npz"),
+        strategy,
+        result.params,
+        {
+            "task": KIND,
+            "task_name": cfg.task,
+            "options": cfg.options,
+            "lr": cfg.lr,
+            "optimizer": cfg.optimizer,
+            "steps": cfg.steps,
+            "generation": result.generation,
+            "config": cfg.to_dict(),
+            "code_version": code_version(),
+        },
+    )
+    run.log("comparing the baselines and the credit network on the test seeds")
+    learners, skipped = compare(cfg, task, strategy, result.params, beta0, run.log)
+    metrics: dict[str, Any] = {
+        "task": cfg.task,
+        "options": cfg.options,
+        "steps": cfg.steps,
+        "optimizer": cfg.optimizer,
+        "seeds": cfg.seeds,
+        "learners": learners,
+        "baselines_not_run": skipped,
+        "evolution": {
+            **result.summary(cfg.es.population, seconds),
+            "generations_configured": cfg.es.generations,
+        },
+    }
+    run.write_json("metrics.json", metrics)
+    for line in summary_lines(metrics):
+        run.log(line)
+    if make_figures:
+        from tdca.plotting.curves import fitness_figure, return_curves
+
+        fitness_figure(result.history, run.file("fitness.png"))
+        return_curves(
+            learners,
+            run.file("learners.png"),
+            f"task {cfg.task}",
+            xlabel="inner step",
+            ylabel="task fitness",
+        )
+        run.log("wrote fitness.png, learners.png")
+    run.log("done")
+    return metrics
+
+
+def summary_lines(metrics: dict[str, Any]) -> list[str]:
+    """What ``tdca task`` prints of a run's metrics.json (log.txt keeps it too)."""
+    m = metrics
+    lines = [
+        f"task {m['task']}: fitness after {m['steps']} inner steps ({m['optimizer']}), "
+        f"mean +- std over {m['seeds']} test seeds"
+    ]
+    for name, r in m["learners"].items():
+        lines.append(
+            f"  {name:<10} {r['fitness_mean']:12.5g} +- {r['fitness_std']:<10.3g} "
+            f"(start {r['start_fitness_mean']:.5g}; lr {r['lr']:g})"
+        )
+    lines += [f"  {name:<10} not run: {why}" for name, why in m["baselines_not_run"].items()]
+    return lines
+
+
+__all__ = [
+    "KIND",
+    "TaskConfig",
+    "compare",
+    "default_es",
+    "rate_grid",
+    "run_task",
+    "summary_lines",
+]

@@ -1,0 +1,260 @@
+"""`tdca task NAME`: a task of the user's own, registered by the file `--plugin` imports,
+evolved for from the shell into a run directory, compared with BP, FA and DFA, and resumed
+from that directory alone (examples/blobs_task.py is the file)."""
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import struct
+
+from tdca.cli import main
+from tdca.credit.artifact import load_credit_net
+from tdca.evolution import stream_key
+from tdca.evolution.runner import read_history
+from tdca.experiments.lr_grid import fitness_curves
+from tdca.experiments.registered_task import (
+    TEST_STREAM,
+    TaskConfig,
+    default_es,
+    rate_grid,
+    run_task,
+)
+from tdca.io import ArtifactError
+from tdca.networks import MLP
+from tdca.rundir import RunDirError
+from tdca.tasks import TASKS, build_task, register_task
+from tdca.tasks.registry import parse_option
+
+BLOBS = str(Path(__file__).resolve().parents[1] / "examples" / "blobs_task.py")
+SETTINGS = ["--lr", "0.5", "--steps", "5", "--credit-init", "dfa", "--credit-hidden", "16,16"]
+SETTINGS += ["--generations", "3", "--population", "4", "--seeds", "2", "--option", "n=120"]
+
+
+@pytest.fixture(scope="module")
+def blobs_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("task") / "blobs"
+    argv = ["--plugin", BLOBS, "task", "blobs", *SETTINGS, "--out", str(out), "--no-progress"]
+    assert main(argv) == 0
+    return out
+
+
+def _rows(run: Path) -> list[dict]:
+    keep = ("generation", "centre_fitness", "best_fitness", "mean_fitness", "diverged")
+    return [{k: r[k] for k in keep} for r in read_history(run)]
+
+
+def test_a_registered_task_is_evolved_for_and_compared_with_bp_fa_and_dfa(blobs_run, capsys):
+    config = json.loads((blobs_run / "config.json").read_text())
+    assert config["experiment"] == "task" and config["task"] == "blobs"
+    assert config["options"] == {"n": 120} and config["plugins"] == [BLOBS]
+    assert config["es"]["sigma_init"] == 0.003  # the DFA-like start's narrow search
+    m = json.loads((blobs_run / "metrics.json").read_text())
+    assert m["evolution"]["generations"] == 3 and len(read_history(blobs_run)) == 3
+    assert set(m["learners"]) == {"bp", "fa", "dfa", "tdca", "tdca_start"}
+    assert m["baselines_not_run"] == {}
+    assert m["learners"]["bp"]["init"] == "kaiming"  # backprop's own start, not the zeros
+    assert m["learners"]["dfa"]["init"] == "zero"
+    for name, r in m["learners"].items():
+        assert len(r["fitness_per_seed"]) == 2 and len(r["curve_mean"]) == 6
+        assert r["fitness_mean"] > r["start_fitness_mean"] + 0.3, name  # each one trains
+    for name in ("bp", "fa", "dfa"):  # picked on validation seeds from the grid around --lr
+        assert set(rate_grid(0.5)) <= set(map(float, m["learners"][name]["lr_grid_validation"]))
+        assert m["learners"][name]["lr"] in map(float, m["learners"][name]["lr_grid_validation"])
+    assert m["learners"]["tdca"]["lr"] == 0.5
+    # The full-batch task with a zero start gives every test seed the same number.
+    assert m["learners"]["dfa"]["fitness_std"] == 0.0
+    for figure in ("fitness.png", "learners.png"):
+        assert (blobs_run / figure).stat().st_size > 1000
+
+
+def test_the_credit_network_loads_for_its_task_and_not_for_a_classifier(blobs_run):
+    strategy, beta, meta = load_credit_net(blobs_run, task="blobs")
+    assert meta["task_name"] == "blobs" and meta["options"] == {"n": 120}
+    assert strategy.net.sizes == (6, 16, 16, 19)  # reads [p, onehot(y)], credits 16 + 3
+    # From Python, it trains the task as the run measured it on its test seeds.
+    task = build_task("blobs", meta["options"])
+    keys = jax.random.split(stream_key(0, TEST_STREAM), 2)
+    curves = fitness_curves(strategy, beta, task, meta["steps"], (meta["lr"],), keys, "sgd")
+    tdca = json.loads((blobs_run / "metrics.json").read_text())["learners"]["tdca"]
+    assert curves[0, :, -1].tolist() == pytest.approx(tdca["fitness_per_seed"], rel=1e-6)
+    with pytest.raises(ArtifactError, match="cannot train a classifier"):
+        load_credit_net(blobs_run)
+    with pytest.raises(ArtifactError, match="evolved for the task 'blobs', not 'other'"):
+        load_credit_net(blobs_run, task="other")
+    # the command that trains classifiers says so too, instead of a shape error
+    argv = ["train", "--dataset", "mnist", "--learner", f"tdca:{blobs_run}", "--out", "x"]
+    assert main(argv) == 2
+
+
+def test_an_interrupted_run_resumes_in_a_new_process_from_its_directory_alone(blobs_run, tmp_path):
+    cfg = TaskConfig(
+        task="blobs",
+        lr=0.5,
+        options={"n": 120},
+        steps=5,
+        credit_init="dfa",
+        credit_hidden=(16, 16),
+        seeds=2,
+        plugins=(BLOBS,),
+        es=replace(default_es("dfa"), population=4, generations=3),
+    )
+    out = tmp_path / "stopped"
+    assert run_task(cfg, out, stop_after=2, progress=False) is None
+    assert len(read_history(out)) == 2 and not (out / "metrics.json").exists()
+    (out / ".lock").unlink()  # held by this process until it exits, as the command's would be
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    done = subprocess.run(  # no --plugin: the run recorded it
+        [sys.executable, "-m", "tdca", "task", "--resume", str(out), "--no-progress"],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "tdca " in done.stdout and "dfa" in done.stdout
+    assert _rows(out) == _rows(blobs_run)  # bit for bit the uninterrupted run
+    _, resumed, _ = load_credit_net(out, task="blobs")
+    _, whole, _ = load_credit_net(blobs_run, task="blobs")
+    for a, b in zip(jax.tree.leaves(resumed), jax.tree.leaves(whole), strict=True):
+        np.testing.assert_array_equal(a, b)
+    m_resumed = json.loads((out / "metrics.json").read_text())["learners"]
+    m_whole = json.loads((blobs_run / "metrics.json").read_text())["learners"]
+    assert m_resumed == m_whole
+
+
+def test_a_resume_whose_plugin_has_moved_says_where_to_give_it(blobs_run, tmp_path):
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    for name in ("config.json", "checkpoint.npz", "metrics.jsonl", "log.txt"):
+        (moved / name).write_bytes((blobs_run / name).read_bytes())
+    config = json.loads((moved / "config.json").read_text())
+    config |= {"task": "blobs-elsewhere", "plugins": [str(tmp_path / "gone.py")]}
+    (moved / "config.json").write_text(json.dumps(config))
+    with pytest.raises(RunDirError, match="Give it where it is now: tdca --plugin FILE task"):
+        run_task(None, moved, resume=True, progress=False)
+
+
+@struct.dataclass
+class _NoTaps:
+    """A task with only what TDCA needs: no loss (BP) and no taps_and_error (FA, DFA)."""
+
+    x: jax.Array
+    model: MLP = struct.field(pytree_node=False)
+    name: str = struct.field(pytree_node=False, default="no-taps")
+
+    @property
+    def credit_input_dim(self) -> int:
+        return 2
+
+    @property
+    def credit_units(self) -> tuple[int, ...]:
+        return self.model.units
+
+    def init_params(self, key):
+        return self.model.init(key, "zero")
+
+    def batch(self, key, step):
+        return self.x
+
+    def credit_state(self, theta, x):
+        out, taps = self.model.forward(theta, x)
+        return jnp.concatenate([out, jnp.ones_like(out)], -1), taps
+
+    def apply_credits(self, theta, aux, credits):
+        return self.model.local_update(aux, credits)
+
+    def fitness(self, theta, key):  # how close the output gets to 1
+        return -jnp.mean((self.model.apply(theta, self.x) - 1.0) ** 2)
+
+
+def test_a_baseline_the_task_cannot_run_is_left_out_saying_why(tmp_path, capsys):
+    name = "no-taps-test"
+    TASKS.pop(name, None)
+    register_task(name, lambda: _NoTaps(jnp.ones((8, 3)), MLP((3, 4, 1))))
+    try:
+        argv = ["task", name, "--lr", "0.1", "--steps", "3", "--generations", "1"]
+        argv += ["--population", "2", "--seeds", "1", "--out", str(tmp_path / "r"), "--no-progress"]
+        assert main(argv) == 0
+        m = json.loads((tmp_path / "r" / "metrics.json").read_text())
+        assert set(m["learners"]) == {"tdca", "tdca_start"}
+        assert m["baselines_not_run"]["bp"] == "the task has no loss"
+        assert "taps_and_error" in m["baselines_not_run"]["dfa"]
+        assert "dfa        not run:" in capsys.readouterr().out
+    finally:
+        TASKS.pop(name, None)
+
+
+def test_the_registry_refuses_names_tasks_and_options_that_cannot_work():
+    with pytest.raises(ValueError, match="library's own tasks"):
+        register_task("classification", lambda: None)
+    with pytest.raises(ValueError, match="one non-empty word"):
+        register_task("two words", lambda: None)
+    TASKS.pop("reg-test", None)
+    register_task("reg-test", lambda size=3: object() if size == 0 else [size])
+    try:
+        with pytest.raises(ValueError, match="registered already"):
+            register_task("reg-test", lambda: None)
+        with pytest.raises(ValueError, match="does not take the options"):
+            build_task("reg-test", {"width": 2})
+        with pytest.raises(ValueError, match="lacks credit_input_dim"):
+            build_task("reg-test", {"size": 0})
+    finally:
+        TASKS.pop("reg-test", None)
+    with pytest.raises(ValueError, match=r"unknown task 'rl' .*tdca rl"):
+        build_task("rl")
+
+
+def test_a_task_that_is_not_a_pytree_is_refused_before_any_compilation():
+    class Plain:
+        credit_input_dim, credit_units = 2, (1,)
+
+        def __getattr__(self, name):  # every method the inner loop would call
+            return lambda *a: None
+
+    TASKS.pop("plain-test", None)
+    register_task("plain-test", Plain)
+    try:
+        with pytest.raises(ValueError, match=r"not a JAX pytree.*flax\.struct\.dataclass"):
+            build_task("plain-test")
+    finally:
+        TASKS.pop("plain-test", None)
+
+
+def test_options_are_read_as_json_where_they_are_json():
+    assert parse_option("n=300") == ("n", 300)
+    assert parse_option("rate=0.5") == ("rate", 0.5)
+    assert parse_option("sizes=[8, 16]") == ("sizes", [8, 16])
+    assert parse_option("flag=true") == ("flag", True)
+    assert parse_option("kind=spiral") == ("kind", "spiral")
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        parse_option("no-equals")
+    assert rate_grid(0.5) == (0.05, 0.15, 0.5, 1.5, 5.0)
+
+
+@pytest.mark.parametrize(
+    "argv, said",
+    [
+        (["evolve", "--task", "blobs", "--out", "x"], "evolved by tdca --plugin FILE task blobs"),
+        (["task", "blobs", "--out", "x"], "give --lr"),
+        (["task", "--out", "x", "--lr", "1"], "name the task"),
+        (["task", "blobs", "--resume", "x"], "give no NAME"),
+        (["task", "nope", "--lr", "1", "--out", "x"], "unknown task 'nope'"),
+    ],
+)
+def test_the_task_command_refuses_what_cannot_work(argv, said, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    try:
+        code = main(argv)
+    except SystemExit as e:  # argparse's own refusals
+        code = e.code
+    assert code == 2 and said in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()  # refused before anything was written
