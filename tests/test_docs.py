@@ -407,3 +407,29 @@ def test_readme_demo_time_is_the_measured_one():
     assert re.search(r"^rc=0$", text, flags=re.M)
     said = f"runs `tdca demo`; {seconds // 60} min {seconds % 60} s on our 2-core CPU"
     assert said in " ".join((ROOT / "README.md").read_text().split()), said
+
+
+def test_readme_task_example_is_what_the_committed_task_runs_printed():
+    """The README's `tdca task` output is the summary of results/cpu/task-blobs (what the
+    command prints, rebuilt from its metrics.json), and the prose's numbers are those runs'."""
+    from tdca.experiments.registered_task import summary_lines
+
+    text = (ROOT / "README.md").read_text()
+    runs = {
+        seed: json.loads((ROOT / "results/cpu" / d / "metrics.json").read_text())
+        for seed, d in ((0, "task-blobs"), (1, "task-blobs-seed1"))
+    }
+    printed = "\n".join("  " + line for line in summary_lines(runs[0]))
+    assert f"  ```text\n{printed}\n  ```" in text
+    learners = [r["learners"] for r in runs.values()]
+    margins = [f"{r['tdca']['fitness_mean'] - r['dfa']['fitness_mean']:.3f}" for r in learners]
+    assert f"by {margins[0]} here and {margins[1]} with evolution seed 1" in text
+    one = learners[1]
+    said = (
+        f"TDCA\n  {one['tdca']['fitness_mean']:.3f}, DFA {one['dfa']['fitness_mean']:.3f})",
+        f"({one['bp']['fitness_mean']:.3f} ± {one['bp']['fitness_std']:.3f})",
+    )
+    for s in said:
+        assert s.replace("-", "−") in text, s
+    config = json.loads((ROOT / "results/cpu/task-blobs/config.json").read_text())
+    assert not config["code_version"]["git_dirty"]

@@ -25,3 +25,7 @@ done
 tdca zoo verify all fashion-mnist mnist mnist-1000-20 mnist-1000-20-train-fitness mnist-1000-20-within --out results/cpu/zoo-verify.json | tee results/cpu/zoo-verify.txt  # every entry but cifar10
 tdca zoo verify cifar10 --out results/cpu/zoo-verify-cifar10.json | tee results/cpu/zoo-verify-cifar10.txt
 python results/gpu/make_zoo.py
+# `tdca task` (2026-12-08): the blobs task of examples/blobs_task.py from the shell, evolution
+# seeds 0 and 1 (README, "A task"); 6 s each on a 2-core CPU.
+tdca --plugin examples/blobs_task.py task blobs --lr 1.5 --steps 10 --credit-init dfa --credit-hidden 16,16 --generations 60 --population 16 --out results/cpu/task-blobs
+tdca --plugin examples/blobs_task.py task blobs --lr 1.5 --steps 10 --credit-init dfa --credit-hidden 16,16 --generations 60 --population 16 --seed 1 --out results/cpu/task-blobs-seed1
