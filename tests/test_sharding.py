@@ -870,3 +870,46 @@ def test_only_a_multi_process_cpu_job_with_a_persistent_cache_is_refused():
         assert compilation_cache_problem(2, "cpu") is None
     finally:
         cache(*before)
+
+
+def test_tdca_task_joins_a_distributed_job(tmp_path):
+    """`tdca --plugin FILE task NAME --coordinator ...`: a task of the user's own, evolved
+    by two processes (2 CPU devices each), gives the credit network one process with all
+    4 devices gives (the command line is what is tested, so compiled as the test above)."""
+    blobs = Path(__file__).resolve().parents[1] / "examples" / "blobs_task.py"
+    argv = ["--plugin", str(blobs), "task", "blobs", "--lr", "1", "--steps", "2"]
+    argv += ["--population", "8", "--generations", "2", "--seeds", "1", "--baselines", "dfa"]
+    argv += ["--no-progress"]
+    script = tmp_path / "tdca_cli.py"
+    script.write_text("import runpy\nrunpy.run_module('tdca', run_name='__main__')\n")
+    done = _two_processes(
+        script,
+        lambda i, port: [
+            *argv,
+            "--out",
+            str(tmp_path / f"p{i}"),
+            *["--coordinator", f"localhost:{port}", "--num-processes", "2"],
+            *["--process-id", str(i)],
+        ],
+        full_optimisation=False,
+    )
+    for i, (code, output) in enumerate(done):
+        assert code == 0, f"process {i} failed:\n{output}"
+    one = subprocess.run(
+        [sys.executable, str(script), *argv, "--out", str(tmp_path / "one")],
+        env=_env(4, full_optimisation=False),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert one.returncode == 0, one.stderr
+    nets = [_arrays(tmp_path / d / "credit_net.npz") for d in ("p0", "p1", "one")]
+    for net in nets:
+        net.pop("__meta__")
+    for net in nets[1:]:
+        assert net.keys() == nets[0].keys()
+        for k in nets[0]:
+            np.testing.assert_array_equal(net[k], nets[0][k])
+    for d in ("p0", "p1", "one"):
+        evolution = json.loads((tmp_path / d / "metrics.json").read_text())["evolution"]
+        assert evolution["devices_by_generation"] == [{"from": 0, "to": 1, "devices": 4}]

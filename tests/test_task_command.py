@@ -131,6 +131,45 @@ def test_an_interrupted_run_resumes_in_a_new_process_from_its_directory_alone(bl
     assert m_resumed == m_whole
 
 
+def _tdca(*argv: str, cwd: Path) -> subprocess.CompletedProcess:
+    """The command in a new process, as a shell starts it (its registrations are its own)."""
+    return subprocess.run(
+        [sys.executable, "-m", "tdca", *argv],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+    )
+
+
+def test_a_run_whose_plugin_moved_resumes_with_the_new_place_and_records_it(tmp_path):
+    first, second = tmp_path / "a" / "blobs.py", tmp_path / "b" / "blobs.py"
+    first.parent.mkdir()
+    second.parent.mkdir()
+    first.write_text(Path(BLOBS).read_text())
+    small = ["--lr", "1", "--steps", "2", "--generations", "1", "--population", "2"]
+    small += ["--seeds", "1", "--baselines", "dfa", "--no-progress"]
+    done = _tdca("--plugin", str(first), "task", "blobs", *small, "--out", "r", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    first.rename(second)
+    done = _tdca(
+        "--plugin",
+        str(second),
+        "task",
+        "--resume",
+        "r",
+        "--generations",
+        "2",
+        "--no-progress",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "not the code" not in done.stderr  # the same file, by content, elsewhere
+    config = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert config["plugins"] == [str(second)] and config["es"]["generations"] == 2
+    assert len(read_history(tmp_path / "r")) == 2
+
+
 def test_a_resume_whose_plugin_has_moved_says_where_to_give_it(blobs_run, tmp_path):
     moved = tmp_path / "moved"
     moved.mkdir()

@@ -567,7 +567,8 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--es-lr", type=_positive_float, default=None, help="PGPE learning rate")
     k.add_argument("--seed", type=_seed, default=0)
     _add_time_limit_arg(k)
-    _add_chunk_size_arg(k, default="none")
+    _add_chunk_size_arg(k)  # auto: a task of one's own may need any memory
+    _add_distributed_args(k)
 
     r = command("reproduce", help="rerun a table or figure of the papers")
     r.add_argument("table", choices=TABLES)

@@ -37,7 +37,7 @@ from tdca.evolution.runner import config_for_resume
 from tdca.experiments.lr_grid import fitness_curves, pick_rate, tune_rate
 from tdca.inner import OPTIMIZERS, InnerLoop, make_optimizer
 from tdca.networks.credit_net import check_hidden_widths
-from tdca.plugins import PluginError, digest, load_plugins, recorded_form
+from tdca.plugins import PluginError, digest, load_plugins, loaded, recorded_form
 from tdca.rundir import RUN_METADATA, RunDir, RunDirError, code_version
 from tdca.tasks.base import Task
 from tdca.tasks.registry import TASKS, build_task
@@ -282,7 +282,8 @@ def run_task(
     ``plugins``, given now, are recorded from then on (a moved file's new place).
     ``extend_to`` raises the generation count; ``time_limit`` (seconds) ends the evolution
     early as a finished run that a resume continues. ``chunk_size``: how many candidates
-    each device evaluates at once (one vmap by default), a matter of memory only.
+    each device evaluates at once (one vmap by default; the command's is auto), a matter of
+    memory only.
     """
     out = Path(out)
     if not resume and cfg is not None:  # a config that cannot work leaves no folder behind
@@ -296,15 +297,18 @@ def run_task(
         saved, saved_json = run.saved_config(TaskConfig.from_dict)
         digests_then = saved_json.get("plugin_digests")
         cfg = config_for_resume(run, saved, given=cfg, extend_to=extend_to)
-        if plugins:
-            cfg = replace(cfg, plugins=tuple(dict.fromkeys(plugins)))
+        if plugins:  # given now: they, and those saved ones this process imported, are kept
+            kept = (p for p in cfg.plugins if p in loaded())
+            cfg = replace(cfg, plugins=tuple(dict.fromkeys((*plugins, *kept))))
     elif cfg is None:
         raise ValueError("a new run needs a config")
     if cfg.task not in TASKS and cfg.plugins:
         load_plugins(cfg.plugins)
     task = build_task(cfg.task, cfg.options)
     digests = {p: digest(p) for p in cfg.plugins}
-    if digests_then is not None and digests_then != digests:
+    # By content, so that a plugin moved to another place (given anew) is the same code.
+    before, now = ({v for v in d.values() if v} for d in (digests_then or {}, digests))
+    if not before <= now:
         note = (
             f"the plugins' code is not the code this run was started with (sha256 "
             f"{digests_then} then, {digests} now); the resume goes on with the code as it is "
