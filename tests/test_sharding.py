@@ -620,21 +620,10 @@ def test_a_process_killed_mid_evolution_leaves_the_other_saying_so(tmp_path):
         assert [json.loads(r)["generation"] for r in history] == [0]
 
 
-def test_tdca_evolve_joins_a_distributed_job(tmp_path):
-    """`tdca evolve --coordinator ... --num-processes 2 --process-id I` (two data sets, one
-    credit network): the two processes (2 CPU devices each) write the same credit network
-    as one process with all 4 devices, and record how the population was spread. The
-    command line is what is tested (the CHILD tests compare the programs at XLA's default
-    optimisations), so all three compile with optimisations mostly off, which is faster."""
-    rng = np.random.default_rng(1)
-    argv = ["evolve"]
-    for name in ("a", "b"):  # a multi-data-set ("All") evolution: one credit network, two tasks
-        x = rng.integers(0, 255, (60, 6, 6), dtype=np.uint8)
-        y = np.arange(60) % 3
-        np.savez(tmp_path / f"{name}.npz", x_train=x, y_train=y, x_test=x[:20], y_test=y[:20])
-        argv += ["--dataset", f"npz:{tmp_path / name}.npz"]
-    argv += ["--train-size", "40", "--steps", "3"]
-    argv += ["--lr", "0.1", "--population", "8", "--generations", "2", "--no-progress"]
+def _job_and_one_process(tmp_path: Path, argv: list[str]) -> tuple[Path, list[str]]:
+    """The `tdca` command line ``argv`` run as a two-process job (2 CPU devices each, into
+    tmp_path/p0 and p1) and as one process with 4 devices (tmp_path/one), compiled with
+    optimisations mostly off; the script that ran them and the job's outputs."""
     script = tmp_path / "tdca_cli.py"
     script.write_text("import runpy\nrunpy.run_module('tdca', run_name='__main__')\n")
     done = _two_processes(
@@ -650,7 +639,6 @@ def test_tdca_evolve_joins_a_distributed_job(tmp_path):
     )
     for i, (code, output) in enumerate(done):
         assert code == 0, f"process {i} failed:\n{output}"
-        assert "persistent compilation cache is off in this multi-process job" in output
     one = subprocess.run(
         [sys.executable, str(script), *argv, "--out", str(tmp_path / "one")],
         env=_env(4, full_optimisation=False),
@@ -659,6 +647,27 @@ def test_tdca_evolve_joins_a_distributed_job(tmp_path):
         timeout=120,
     )
     assert one.returncode == 0, one.stderr
+    return script, [output for _, output in done]
+
+
+def test_tdca_evolve_joins_a_distributed_job(tmp_path):
+    """`tdca evolve --coordinator ... --num-processes 2 --process-id I` (two data sets, one
+    credit network): the two processes (2 CPU devices each) write the same credit network
+    as one process with all 4 devices, and record how the population was spread. The
+    command line is what is tested (the CHILD tests compare the programs at XLA's default
+    optimisations), so all three compile with optimisations mostly off, which is faster."""
+    rng = np.random.default_rng(1)
+    argv = ["evolve"]
+    for name in ("a", "b"):  # a multi-data-set ("All") evolution: one credit network, two tasks
+        x = rng.integers(0, 255, (60, 6, 6), dtype=np.uint8)
+        y = np.arange(60) % 3
+        np.savez(tmp_path / f"{name}.npz", x_train=x, y_train=y, x_test=x[:20], y_test=y[:20])
+        argv += ["--dataset", f"npz:{tmp_path / name}.npz"]
+    argv += ["--train-size", "40", "--steps", "3"]
+    argv += ["--lr", "0.1", "--population", "8", "--generations", "2", "--no-progress"]
+    script, done = _job_and_one_process(tmp_path, argv)
+    for output in done:
+        assert "persistent compilation cache is off in this multi-process job" in output
     nets = [_arrays(tmp_path / d / "credit_net.npz") for d in ("p0", "p1", "one")]
     metas = [json.loads(net.pop("__meta__").item()) for net in nets]
     # The same network and record, but for the job's size, which the host record says.
@@ -880,29 +889,7 @@ def test_tdca_task_joins_a_distributed_job(tmp_path):
     argv = ["--plugin", str(blobs), "task", "blobs", "--lr", "1", "--steps", "2"]
     argv += ["--population", "8", "--generations", "2", "--seeds", "1", "--baselines", "dfa"]
     argv += ["--no-progress"]
-    script = tmp_path / "tdca_cli.py"
-    script.write_text("import runpy\nrunpy.run_module('tdca', run_name='__main__')\n")
-    done = _two_processes(
-        script,
-        lambda i, port: [
-            *argv,
-            "--out",
-            str(tmp_path / f"p{i}"),
-            *["--coordinator", f"localhost:{port}", "--num-processes", "2"],
-            *["--process-id", str(i)],
-        ],
-        full_optimisation=False,
-    )
-    for i, (code, output) in enumerate(done):
-        assert code == 0, f"process {i} failed:\n{output}"
-    one = subprocess.run(
-        [sys.executable, str(script), *argv, "--out", str(tmp_path / "one")],
-        env=_env(4, full_optimisation=False),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert one.returncode == 0, one.stderr
+    _job_and_one_process(tmp_path, argv)
     nets = [_arrays(tmp_path / d / "credit_net.npz") for d in ("p0", "p1", "one")]
     for net in nets:
         net.pop("__meta__")
