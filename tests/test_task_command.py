@@ -69,8 +69,10 @@ def test_a_registered_task_is_evolved_for_and_compared_with_bp_fa_and_dfa(blobs_
         assert set(rate_grid(0.5)) <= set(map(float, m["learners"][name]["lr_grid_validation"]))
         assert m["learners"][name]["lr"] in map(float, m["learners"][name]["lr_grid_validation"])
     assert m["learners"]["tdca"]["lr"] == 0.5
-    # The full-batch task with a zero start gives every test seed the same number.
-    assert m["learners"]["dfa"]["fitness_std"] == 0.0
+    # The full-batch task with a zero start gives TDCA the same number on every test seed;
+    # DFA draws its feedback matrices per seed, so its spread includes theirs.
+    assert m["learners"]["tdca"]["fitness_std"] == 0.0
+    assert m["learners"]["dfa"]["fitness_std"] > 0.0
     for figure in ("fitness.png", "learners.png"):
         assert (blobs_run / figure).stat().st_size > 1000
 
@@ -148,8 +150,10 @@ def test_a_run_whose_plugin_moved_resumes_with_the_new_place_and_records_it(tmp_
     second.parent.mkdir()
     first.write_text(Path(BLOBS).read_text())
     small = ["--lr", "1", "--steps", "2", "--generations", "1", "--population", "2"]
-    small += ["--seeds", "1", "--baselines", "dfa", "--no-progress"]
-    done = _tdca("--plugin", str(first), "task", "blobs", *small, "--out", "r", cwd=tmp_path)
+    small += ["--seeds", "1", "--baselines", "sign-dfa,dfa", "--no-progress"]
+    learner = str(Path(BLOBS).parent / "sign_dfa.py")  # a learner of one's own, as a baseline
+    plugins = ["--plugin", str(first), "--plugin", learner]
+    done = _tdca(*plugins, "task", "blobs", *small, "--out", "r", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     first.rename(second)
     done = _tdca(
@@ -166,7 +170,9 @@ def test_a_run_whose_plugin_moved_resumes_with_the_new_place_and_records_it(tmp_
     assert done.returncode == 0, done.stderr
     assert "not the code" not in done.stderr  # the same file, by content, elsewhere
     config = json.loads((tmp_path / "r" / "config.json").read_text())
-    assert config["plugins"] == [str(second)] and config["es"]["generations"] == 2
+    # the learner's plugin, recorded, was imported again; the task's is at its new place
+    assert config["plugins"] == [str(second), learner] and config["es"]["generations"] == 2
+    assert "sign-dfa" in json.loads((tmp_path / "r" / "metrics.json").read_text())["learners"]
     assert len(read_history(tmp_path / "r")) == 2
 
 
@@ -178,7 +184,8 @@ def test_a_resume_whose_plugin_has_moved_says_where_to_give_it(blobs_run, tmp_pa
     config = json.loads((moved / "config.json").read_text())
     config |= {"task": "blobs-elsewhere", "plugins": [str(tmp_path / "gone.py")]}
     (moved / "config.json").write_text(json.dumps(config))
-    with pytest.raises(RunDirError, match="Give it where it is now: tdca --plugin FILE task"):
+    said = r"gone.py: no such file\)\. Give the file that registers it where it is now: tdca"
+    with pytest.raises(RunDirError, match=said):
         run_task(None, moved, resume=True, progress=False)
 
 
@@ -215,6 +222,156 @@ class _NoTaps:
         return -jnp.mean((self.model.apply(theta, self.x) - 1.0) ** 2)
 
 
+@struct.dataclass
+class _NoLoss:
+    """A layered task without ``loss`` (FA and DFA need none), whose start is a class
+    attribute rather than a field (so no learner can be given another)."""
+
+    x: jax.Array
+    y: jax.Array
+    model: MLP = struct.field(pytree_node=False)
+    name: str = struct.field(pytree_node=False, default="no-loss")
+    init_scheme = "zero"
+
+    @property
+    def credit_input_dim(self) -> int:
+        return 2
+
+    @property
+    def credit_units(self) -> tuple[int, ...]:
+        return self.model.units
+
+    def init_params(self, key):
+        return self.model.init(key, "zero")
+
+    def batch(self, key, step):
+        return self.x, self.y
+
+    def taps_and_error(self, theta, batch):
+        out, taps = self.model.forward(theta, batch[0])
+        return taps, batch[1] - out
+
+    def credit_state(self, theta, batch):
+        out, taps = self.model.forward(theta, batch[0])
+        return jnp.concatenate([out, batch[1]], -1), taps
+
+    def apply_credits(self, theta, aux, credits):
+        return self.model.local_update(aux, credits)
+
+    def fitness(self, theta, key):
+        return -jnp.mean((self.model.apply(theta, self.x) - self.y) ** 2)
+
+
+def _no_loss(width: int = 2) -> _NoLoss:
+    x = jax.random.normal(jax.random.PRNGKey(3), (16, 3))
+    task = _NoLoss(x, jnp.tanh(x[:, :1] - x[:, 1:2]), MLP((3, 4, 1)))
+    if width != 2:  # a credit_input_dim its credit_state does not give
+        return _Wider(task.x, task.y, task.model, width=width)
+    return task
+
+
+@struct.dataclass
+class _Wider(_NoLoss):
+    width: int = struct.field(pytree_node=False, default=2)
+
+    @property
+    def credit_input_dim(self) -> int:
+        return self.width
+
+
+def test_fa_and_dfa_train_a_task_without_loss_from_the_start_it_has(tmp_path):
+    TASKS.pop("no-loss-test", None)
+    register_task("no-loss-test", _no_loss)
+    try:
+        argv = ["task", "no-loss-test", "--lr", "0.3", "--steps", "3", "--generations", "1"]
+        argv += ["--population", "2", "--seeds", "2", "--credit-init", "dfa"]
+        argv += ["--out", str(tmp_path / "r"), "--no-progress"]
+        assert main(argv) == 0
+        m = json.loads((tmp_path / "r" / "metrics.json").read_text())
+        assert set(m["learners"]) == {"fa", "dfa", "tdca", "tdca_start"}
+        assert m["baselines_not_run"] == {"bp": "the task has no loss"}
+        for name in ("fa", "dfa"):  # trained, from the zero start the class attribute says
+            r = m["learners"][name]
+            assert r["init"] == "zero" and r["fitness_mean"] > r["start_fitness_mean"]
+    finally:
+        TASKS.pop("no-loss-test", None)
+
+
+def test_a_task_whose_parts_do_not_fit_is_refused_before_its_folder_is_made(tmp_path, capsys):
+    TASKS.pop("wider-test", None)
+    register_task("wider-test", _no_loss)
+    try:
+        argv = ["task", "wider-test", "--lr", "0.3", "--option", "width=5", "--no-progress"]
+        assert main([*argv, "--out", str(tmp_path / "r")]) == 2
+        said = capsys.readouterr().err
+        assert "one inner loop of it fails" in said and "credit_input_dim" in said
+        dfa = [*argv, "--credit-init", "dfa", "--out", str(tmp_path / "r")]
+        assert main(dfa) == 2
+        assert "twice the output's 1 units; task 'wider-test' gives it 5" in capsys.readouterr().err
+        assert not (tmp_path / "r").exists()
+        assert (
+            main(
+                [
+                    *argv[:-3],
+                    "--no-progress",
+                    "--generations",
+                    "1",
+                    "--population",
+                    "2",
+                    "--seeds",
+                    "1",
+                    "--out",
+                    str(tmp_path / "r"),
+                ]
+            )
+            == 0
+        )  # width 2 fits
+    finally:
+        TASKS.pop("wider-test", None)
+
+
+PLUGIN = """
+import numpy as np
+import jax.numpy as jnp
+from tdca.tasks import register_task
+import sys
+sys.path.insert(0, {tests!r})
+from test_task_command import _NoLoss
+from tdca.networks import MLP
+
+
+def build(path: str):
+    with np.load(path) as d:
+        x, y = jnp.asarray(d["x"]), jnp.asarray(d["y"])
+    return _NoLoss(x, y, MLP((3, 4, 1)))
+
+
+register_task("file-data-test", build)
+"""
+
+
+def test_a_resume_on_data_that_changed_is_refused(tmp_path):
+    data = tmp_path / "data.npz"
+    x = np.random.default_rng(0).normal(size=(16, 3)).astype(np.float32)
+    np.savez(data, x=x, y=np.tanh(x[:, :1]))
+    plugin = tmp_path / "file_task.py"
+    plugin.write_text(PLUGIN.format(tests=str(Path(__file__).parent)))
+    argv = ["--plugin", str(plugin), "task", "file-data-test", "--lr", "0.3", "--steps", "2"]
+    argv += ["--option", f"path={data}", "--generations", "1", "--population", "2"]
+    argv += ["--seeds", "1", "--baselines", "dfa", "--no-progress"]
+    try:
+        assert main([*argv, "--out", str(tmp_path / "r")]) == 0
+        (tmp_path / "r" / ".lock").unlink()  # this process's, until it exits
+        np.savez(data, x=x, y=np.tanh(x[:, 1:2]))  # other targets under the same name
+        with pytest.raises(RunDirError, match="not the one this run started on"):
+            run_task(None, tmp_path / "r", resume=True, extend_to=2, progress=False)
+        np.savez(data, x=x, y=np.tanh(x[:, :1]))  # the data it started on
+        assert run_task(None, tmp_path / "r", resume=True, extend_to=2, progress=False)
+        assert len(read_history(tmp_path / "r")) == 2
+    finally:
+        TASKS.pop("file-data-test", None)
+
+
 def test_a_baseline_the_task_cannot_run_is_left_out_saying_why(tmp_path, capsys):
     name = "no-taps-test"
     TASKS.pop(name, None)
@@ -225,6 +382,7 @@ def test_a_baseline_the_task_cannot_run_is_left_out_saying_why(tmp_path, capsys)
         assert main(argv) == 0
         m = json.loads((tmp_path / "r" / "metrics.json").read_text())
         assert set(m["learners"]) == {"tdca", "tdca_start"}
+        assert m["learners"]["tdca"]["init"] == "the task's own"  # no init_scheme to read
         assert m["baselines_not_run"]["bp"] == "the task has no loss"
         assert "taps_and_error" in m["baselines_not_run"]["dfa"]
         assert "dfa        not run:" in capsys.readouterr().out
@@ -242,7 +400,7 @@ def test_the_registry_refuses_names_tasks_and_options_that_cannot_work():
     try:
         with pytest.raises(ValueError, match="registered already"):
             register_task("reg-test", lambda: None)
-        with pytest.raises(ValueError, match="does not take the options"):
+        with pytest.raises(ValueError, match=r"takes no option width \(its options: size\)"):
             build_task("reg-test", {"width": 2})
         with pytest.raises(ValueError, match="lacks credit_input_dim"):
             build_task("reg-test", {"size": 0})
@@ -250,6 +408,32 @@ def test_the_registry_refuses_names_tasks_and_options_that_cannot_work():
         TASKS.pop("reg-test", None)
     with pytest.raises(ValueError, match=r"unknown task 'rl' .*tdca rl"):
         build_task("rl")
+    TASKS.pop("needs-test", None)
+    register_task("needs-test", lambda n, scale=1.0: 1 / (n - n))
+    try:
+        with pytest.raises(ValueError, match="needs --option n=VALUE"):
+            build_task("needs-test")
+        with pytest.raises(ValueError, match=r"takes no option m \(its options: n, scale\)"):
+            build_task("needs-test", {"n": 1, "m": 2})
+        raised = r"building it raised ZeroDivisionError.*\(at .*test_task_command.py:"
+        with pytest.raises(ValueError, match=raised):
+            build_task("needs-test", {"n": 1})
+    finally:
+        TASKS.pop("needs-test", None)
+
+
+def test_a_task_with_a_text_leaf_is_refused_before_any_compilation():
+    @struct.dataclass
+    class TextLeaf(_NoLoss):
+        scheme: str = "zero"  # not static: a leaf JAX cannot trace
+
+    TASKS.pop("text-test", None)
+    register_task("text-test", lambda: TextLeaf(*_no_loss().__dict__.values()))
+    try:
+        with pytest.raises(ValueError, match="has a leaf of type str"):
+            build_task("text-test")
+    finally:
+        TASKS.pop("text-test", None)
 
 
 def test_a_task_that_is_not_a_pytree_is_refused_before_any_compilation():
@@ -276,6 +460,8 @@ def test_options_are_read_as_json_where_they_are_json():
     assert parse_option("kind=spiral") == ("kind", "spiral")
     with pytest.raises(ValueError, match="KEY=VALUE"):
         parse_option("no-equals")
+    with pytest.raises(ValueError, match="NaN is not a number a run can record"):
+        parse_option("noise=NaN")
     assert rate_grid(0.5) == (0.05, 0.15, 0.5, 1.5, 5.0)
 
 
@@ -287,6 +473,8 @@ def test_options_are_read_as_json_where_they_are_json():
         (["task", "--out", "x", "--lr", "1"], "name the task"),
         (["task", "blobs", "--resume", "x"], "give no NAME"),
         (["task", "nope", "--lr", "1", "--out", "x"], "unknown task 'nope'"),
+        (["task", "--lr", "1", "--option", "n=2"], "give --out DIR"),
+        (["task", "blobs", "--baselines", "dfa,nope", "--lr", "1", "--out", "x"], "unknown: nope"),
     ],
 )
 def test_the_task_command_refuses_what_cannot_work(argv, said, tmp_path, capsys, monkeypatch):

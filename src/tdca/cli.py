@@ -561,10 +561,20 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument(
         "--seeds", type=_positive_int, default=5, help="test seeds, and as many validation seeds"
     )
-    k.add_argument("--generations", type=_positive_int, default=None)
-    k.add_argument("--population", type=_even_population, default=None)
-    k.add_argument("--sigma", type=_positive_float, default=None, help="PGPE initial std")
-    k.add_argument("--es-lr", type=_positive_float, default=None, help="PGPE learning rate")
+    k.add_argument("--generations", type=_positive_int, default=None, help="default 100")
+    k.add_argument("--population", type=_even_population, default=None, help="default 32")
+    k.add_argument(
+        "--sigma",
+        type=_positive_float,
+        default=None,
+        help="PGPE initial std (default 0.1; 0.003 with --credit-init dfa)",
+    )
+    k.add_argument(
+        "--es-lr",
+        type=_positive_float,
+        default=None,
+        help="PGPE learning rate (default 0.05; 0.001 with --credit-init dfa)",
+    )
     k.add_argument("--seed", type=_seed, default=0)
     _add_time_limit_arg(k)
     _add_chunk_size_arg(k)  # auto: a task of one's own may need any memory
@@ -940,7 +950,8 @@ def _task(args: argparse.Namespace) -> int:
     from tdca.tasks.registry import TASKS, parse_option
 
     if args.resume is None and args.out is None:
-        if args.name is not None:
+        settings = ("lr", "generations", "population", "sigma", "es_lr", "time_limit")
+        if args.name is not None or args.option or any(getattr(args, a) for a in settings):
             raise ValueError("give --out DIR (a new run) or --resume DIR")
         names = ", ".join(sorted(TASKS)) or "none (tdca --plugin FILE.py task: FILE registers one)"
         print(f"registered tasks: {names}")
@@ -1270,7 +1281,7 @@ def _check_data_dir(args: argparse.Namespace) -> None:
 def _resume_hint(args: argparse.Namespace) -> str:
     """How to go on after a stop outside the generation loop (e.g. during an evolution's
     final evaluation, or between the cells of a table): the saved work is reused."""
-    if args.command in ("evolve", "gaussian", "rl"):
+    if args.command in ("evolve", "gaussian", "rl", "task"):
         out = args.resume or args.out
         if out is not None and (Path(out) / "config.json").exists():
             return f"; continue with: tdca {args.command} --resume {out}"

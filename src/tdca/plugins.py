@@ -55,7 +55,7 @@ def _is_file_spec(spec: str) -> bool:
     return spec.endswith(".py") or "/" in spec or "\\" in spec or Path(spec).is_file()
 
 
-def _where(error: BaseException, path: Path | None = None) -> str:
+def where_raised(error: BaseException, path: Path | None = None) -> str:
     """' (at FILE:LINE)' for a plugin's error, so a one-line message still says where to
     look: the last line of the plugin file ``path`` it passed through, else the innermost."""
     if isinstance(error, SyntaxError) and error.filename:  # raised compiling, not running it
@@ -98,7 +98,7 @@ def _import_file(spec: str) -> str:
         loader_spec.loader.exec_module(module)
     except Exception as e:
         del sys.modules[name]
-        raise _raised(spec, e, _where(e, resolved)) from e
+        raise _raised(spec, e, where_raised(e, resolved)) from e
     _BY_SOURCE[str(resolved)] = str(resolved)
     return str(resolved)
 
@@ -120,7 +120,7 @@ def _import_module(spec: str) -> str:
                 f"--plugin {spec}: no file or importable module of that name (a module must "
                 "be on Python's path; a file is given by its path, e.g. ./my_nets.py)"
             ) from e
-        raise _raised(spec, e, _where(e)) from e
+        raise _raised(spec, e, where_raised(e)) from e
     found = _source_of(spec)
     if found is not None:
         _BY_SOURCE.setdefault(found, spec)

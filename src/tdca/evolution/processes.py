@@ -146,9 +146,13 @@ def _add_arrays(h: Any, leaves: list[Any]) -> None:
 def tree_digest(tree: Any) -> str:
     """A hex digest of a pytree (a task, say): its arrays (``_add_arrays``) and its
     structure with its static settings (a network's sizes, a class count), written the
-    same way in every process: sets and dicts sorted, object addresses left out."""
+    same way in every process: sets and dicts sorted, object addresses and the place of a
+    plugin's file left out."""
     leaves, treedef = jax.tree.flatten(tree)
-    h = hashlib.sha256(_canonical_structure(treedef).encode())
+    # A plugin's module is named after the file's place (tdca.plugins): the same code moved
+    # elsewhere, or at another path on another host, is the same task.
+    structure = re.sub(r"tdca_plugin_[0-9a-f]{12}", "tdca_plugin", _canonical_structure(treedef))
+    h = hashlib.sha256(structure.encode())
     _add_arrays(h, leaves)
     return h.hexdigest()[:16]
 

@@ -162,8 +162,8 @@ def config_for_resume(
         if extend_to < saved.es.generations:
             raise ValueError(
                 f"{run.path} is configured for {saved.es.generations} generations; --generations "
-                f"{extend_to} would shorten it (stop a run early with Ctrl-C, or tdca evolve's "
-                "--time-limit; it resumes from its checkpoint)"
+                f"{extend_to} would shorten it (stop a run early with Ctrl-C, or --time-limit "
+                "where the command has it; it resumes from its checkpoint)"
             )
         saved = replace(saved, es=replace(saved.es, generations=extend_to))
     return saved

@@ -95,9 +95,14 @@ def tune_rate(
     return rates, curves
 
 
+OWN_PARAMS = 0x0A11
+"""fold_in constant for the key from which ``fitness_curves`` draws a strategy's own
+parameters per run, apart from the keys the run and its fitness split off."""
+
+
 def fitness_curves(
     strategy: Any,
-    sparams: Any,
+    sparams: Any | None,
     task: Task,
     steps: int,
     lrs: tuple[float, ...],
@@ -106,7 +111,9 @@ def fitness_curves(
 ) -> np.ndarray:
     """(rates, seeds, steps + 1): the task's fitness before and after each inner step of
     ``strategy`` under the named inner ``optimizer`` at each rate, one run per key (rates
-    and runs vmapped: one compilation for the whole grid)."""
+    and runs vmapped: one compilation for the whole grid). ``sparams`` None: each key draws
+    the strategy's own parameters (``strategy.init``; FA's and DFA's feedback matrices), so
+    that the spread over keys includes theirs."""
     if optimizer not in OPTIMIZERS:
         choose = ", ".join(sorted(OPTIMIZERS))
         raise ValueError(f"unknown inner optimizer {optimizer!r}; choose one of {choose}")
@@ -115,8 +122,9 @@ def fitness_curves(
     def one(lr: jax.Array, key: jax.Array) -> jax.Array:
         loop = InnerLoop(strategy, steps, optimizer=make(lr))
         k_run, k_fit = jax.random.split(key)
+        own = strategy.init(jax.random.fold_in(key, OWN_PARAMS)) if sparams is None else sparams
         start = task.fitness(task.init_params(jax.random.split(k_run)[0]), k_fit)
-        _, trace = loop.run(sparams, task, k_run, record=lambda t, th: t.fitness(th, k_fit))
+        _, trace = loop.run(own, task, k_run, record=lambda t, th: t.fitness(th, k_fit))
         return jnp.concatenate([start[None], trace])
 
     grid = jax.vmap(jax.vmap(one, (None, 0)), (0, None))

@@ -11,7 +11,10 @@ The comparison is the fair one RL's is: each baseline (BP, FA, DFA by default, o
 of one's own) runs at the inner rate that did best on validation seeds, from a grid of five
 rates around the credit network's (grown past an end where the best sat), and every
 learner is reported as mean +- std over ``seeds`` test seeds that neither evolution nor
-the pick saw. A task whose fitness uses no randomness gives the same number on every seed.
+the pick saw. Each seed draws what is random in a learner's run: its start where that is
+random (BP's Kaiming weights), FA's and DFA's feedback matrices, and what the task draws
+from its keys (mini-batches, episodes); a full-batch task started from zeros gives TDCA
+the same number on every seed.
 """
 
 from __future__ import annotations
@@ -32,12 +35,12 @@ from tdca.credit.artifact import save_credit_net
 from tdca.credit.layout import CreditLayout, LayerCredits, check_layout_spec
 from tdca.credit.strategies import LEARNERS, TDCA, build_learner, starts_from_zeros
 from tdca.credit.strategies.bp import BP
-from tdca.evolution import ESConfig, Evolution, evolve, stream_key
+from tdca.evolution import ESConfig, Evolution, evolve, processes, stream_key
 from tdca.evolution.runner import config_for_resume
 from tdca.experiments.lr_grid import fitness_curves, pick_rate, tune_rate
 from tdca.inner import OPTIMIZERS, InnerLoop, make_optimizer
 from tdca.networks.credit_net import check_hidden_widths
-from tdca.plugins import PluginError, digest, load_plugins, loaded, recorded_form
+from tdca.plugins import PluginError, digest, load_plugins, loaded, recorded_form, where_raised
 from tdca.rundir import RUN_METADATA, RunDir, RunDirError, code_version
 from tdca.tasks.base import Task
 from tdca.tasks.registry import TASKS, build_task
@@ -46,7 +49,6 @@ KIND = "task"
 
 # Key streams beside the evolution (``stream_key``: none is a generation's key).
 INIT_STREAM = 1  # the credit network evolution starts from
-FEEDBACK_STREAM = 2  # the baselines' own parameters (FA's and DFA's feedback matrices)
 VALIDATION_STREAM = 3  # the baselines' learning-rate pick
 TEST_STREAM = 4  # every reported number
 
@@ -104,9 +106,10 @@ class TaskConfig:
             raise ValueError(f"credit_init must be one of {CREDIT_INITS}, got {self.credit_init!r}")
         unknown = [b for b in self.baselines if b not in LEARNERS]
         if unknown or len(set(self.baselines)) != len(self.baselines):
+            what = f"unknown: {', '.join(unknown)}" if unknown else "one is given twice"
             raise ValueError(
                 f"baselines must be learners, each once ({', '.join(LEARNERS)}, or one that "
-                f"register_learner added), got {list(self.baselines)}"
+                f"register_learner added): {list(self.baselines)} ({what})"
             )
         check_hidden_widths(self.credit_hidden)
         check_layout_spec(self.layout)
@@ -123,7 +126,7 @@ class TaskConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TaskConfig:
         """A saved config.json; unknown or missing settings are refused (``config_fields``)."""
-        d = config_fields(cls, d, metadata=(*RUN_METADATA, "plugin_digests"))
+        d = config_fields(cls, d, metadata=(*RUN_METADATA, "plugin_digests", "task_digest"))
         for name in ("credit_hidden", "baselines", "plugins"):
             d[name] = tuple(d[name])
         d["es"] = ESConfig.from_dict(d["es"])
@@ -145,42 +148,88 @@ def starting_point(cfg: TaskConfig, task: Task) -> tuple[TDCA, Any]:
     key = stream_key(cfg.seed, INIT_STREAM)
     if cfg.credit_init == "random":
         return strategy, strategy.init(key)
+    width, outputs = task.credit_input_dim, layout.units[-1]
+    if width != 2 * outputs:
+        raise ValueError(
+            f"--credit-init dfa starts from the rule B (target - prediction), so the credit "
+            f"network must read [prediction, target], twice the output's {outputs} units; "
+            f"task {cfg.task!r} gives it {width} inputs (use --credit-init random)"
+        )
     dense = CreditLayout(tuple(LayerCredits(lc.num_credits) for lc in layout.layers))
     # Diffused layouts get DFA on their credit centres (for dense ones the view is the same).
     return strategy, dfa_like_init(TDCA(strategy.net, dense), key, task.credit_input_dim // 2)
 
 
+def _one_inner_loop(cfg: TaskConfig, task: Task) -> None:
+    """Trace (not compile) one inner loop of the run's start on ``task``, so that a task
+    whose parts do not fit together (a credit_input_dim its credit_state does not give, a
+    shape error in its own code) is refused before the run directory exists."""
+    strategy, beta0 = starting_point(cfg, task)
+    loop = InnerLoop(strategy, cfg.steps, optimizer=make_optimizer(cfg.optimizer, cfg.lr))
+    try:
+        jax.eval_shape(loop.fitness, beta0, task, jax.random.PRNGKey(0))
+    except Exception as e:  # the user's code, traced: say it in one line, and where
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise ValueError(
+            f"task {cfg.task!r}: one inner loop of it fails ({type(e).__name__}: {first})"
+            f"{where_raised(e)}; check credit_input_dim and credit_units against what "
+            "credit_state and apply_credits give"
+        ) from e
+
+
 def _load_recorded_plugins(out: Path, raw: Any) -> None:
-    """On a resume, import the plugins the run recorded where its task is not known yet,
-    saying what to give where one has moved."""
-    name = raw.get("task") if isinstance(raw, dict) else None
-    plugins = raw.get("plugins") if isinstance(raw, dict) else None
-    if not isinstance(name, str) or name in TASKS:
+    """On a resume, import the plugins the run recorded where its task or a baseline is not
+    known yet (each on its own: one that has moved need not stop another that registers
+    what is missing), saying what to give where something is still missing."""
+    raw = raw if isinstance(raw, dict) else {}
+    name, plugins = raw.get("task"), raw.get("plugins")
+    baselines = [b for b in raw.get("baselines") or () if isinstance(b, str)]
+
+    def unknown() -> list[str]:
+        task = [f"the task {name!r}"] if isinstance(name, str) and name not in TASKS else []
+        return task + [f"the learner {b!r}" for b in baselines if b not in LEARNERS]
+
+    if not unknown():
         return
-    if isinstance(plugins, list) and plugins:
+    failed = []
+    for plugin in plugins if isinstance(plugins, list) else ():
         try:
-            load_plugins(plugins)
+            load_plugins([plugin])
         except PluginError as e:
-            raise RunDirError(
-                f"{out}: the run was started with the plugins {plugins}, needed for its task "
-                f"{name!r}; {e}. Give it where it is now: tdca --plugin FILE task --resume {out}"
-            ) from e
-    if name not in TASKS:
+            failed.append(str(e))
+    if missing := unknown():
+        why = f" ({'; '.join(failed)})" if failed else ""
         raise RunDirError(
-            f"{out}: this run evolves for the task {name!r}, which this process does not know; "
-            "resume it with the file that registers it (tdca --plugin FILE task --resume ...)"
+            f"{out}: this run needs {' and '.join(missing)}, which this process does not know; "
+            f"the run was started with the plugins {plugins}{why}. Give the file that "
+            f"registers it where it is now: tdca --plugin FILE task --resume {out}"
         )
 
 
-def _baseline(name: str, task: Task, seed: int) -> tuple[Any, Any, Task, str] | str:
-    """(strategy, its parameters, the task it trains, its start) for the learner ``name``,
-    or why it cannot run on ``task``."""
+TASKS_OWN_START = "the task's own"
+"""How a run records the start of a learner that trains from the task's ``init_params`` as
+they are (a task with no ``init_scheme`` field to give it another)."""
+
+
+def _start_of(task: Task) -> str:
+    """The start a task's inner loops train from: its ``init_scheme``, or its own."""
+    scheme = getattr(task, "init_scheme", None)
+    return scheme if isinstance(scheme, str) else TASKS_OWN_START
+
+
+def _baseline(name: str, task: Task) -> tuple[Any, Task, str] | str:
+    """(strategy, the task it trains, its start) for the learner ``name``, or why it cannot
+    run on ``task``. A learner starts where ``train_learner`` starts it (BP from Kaiming
+    weights) through the task's ``init_scheme`` field; a task without one trains every
+    learner from its own start."""
     learner = LEARNERS[name]
     if not hasattr(task, "loss") and name.startswith("bp"):
         return "the task has no loss"
-    scheme = learner.init_scheme
-    if hasattr(task, "init_scheme") and hasattr(task, "replace"):
-        task = task.replace(init_scheme=scheme)  # the learner's own start, as train_learner
+    if "init_scheme" in getattr(task, "__dataclass_fields__", {}):
+        try:
+            task = task.replace(init_scheme=learner.init_scheme)  # type: ignore[attr-defined]
+        except (AttributeError, TypeError, ValueError) as e:
+            return f"its start could not be set (task.replace(init_scheme=...): {e})"
     try:
         strategy = build_learner(name, task)
     except (AttributeError, TypeError, ValueError) as e:  # FA/DFA on a task without taps
@@ -190,7 +239,7 @@ def _baseline(name: str, task: Task, seed: int) -> tuple[Any, Any, Task, str] | 
             "backprop from the task's all-zero start moves only the output biases; give the "
             "task an init_scheme field (the learner's start is then used)"
         )
-    return strategy, strategy.init(stream_key(seed, FEEDBACK_STREAM)), task, scheme
+    return strategy, task, _start_of(task)
 
 
 def _summary(curves: np.ndarray) -> dict[str, Any]:
@@ -226,15 +275,16 @@ def compare(
     for name in cfg.baselines:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the start is checked below, said once
-            made = _baseline(name, task, cfg.seed)
+            made = _baseline(name, task)
         if isinstance(made, str):
             skipped[name] = made
             log(f"{name}: not run ({made})")
             continue
-        s, sp, t, scheme = made
+        s, t, scheme = made
+        # sparams None: each seed draws the learner's own (FA's and DFA's feedback matrices)
         rates, curves = tune_rate(
-            lambda lrs, s=s, sp=sp, t=t: fitness_curves(
-                s, sp, t, cfg.steps, lrs, validation, cfg.optimizer
+            lambda lrs, s=s, t=t: fitness_curves(
+                s, None, t, cfg.steps, lrs, validation, cfg.optimizer
             ),
             grid,
             log=log,
@@ -243,7 +293,7 @@ def compare(
         pick = pick_rate(curves)
         lr = rates[pick]
         final, whole = curves[:, :, -1].mean(1), curves.mean((1, 2))
-        test_curves = fitness_curves(s, sp, t, cfg.steps, (lr,), test, cfg.optimizer)[0]
+        test_curves = fitness_curves(s, None, t, cfg.steps, (lr,), test, cfg.optimizer)[0]
         out[name] = {
             "lr": lr,
             "lr_at_grid_edge": len(rates) > 1 and pick in (0, len(rates) - 1),
@@ -255,7 +305,7 @@ def compare(
             "init": scheme,
             **_summary(test_curves),
         }
-    start = getattr(task, "init_scheme", None)
+    start = _start_of(task)
     for name, params in (("tdca", beta), ("tdca_start", beta0)):
         curves = fitness_curves(strategy, params, task, cfg.steps, (cfg.lr,), test, cfg.optimizer)
         out[name] = {"lr": cfg.lr, "init": start, **_summary(curves[0])}
@@ -286,33 +336,43 @@ def run_task(
     memory only.
     """
     out = Path(out)
+    task = None
     if not resume and cfg is not None:  # a config that cannot work leaves no folder behind
         if cfg.task not in TASKS and cfg.plugins:
             load_plugins(cfg.plugins)
-        starting_point(cfg, build_task(cfg.task, cfg.options))
+        task = build_task(cfg.task, cfg.options)
+        _one_inner_loop(cfg, task)
     run = RunDir(out, resume=resume, kind=KIND)
-    digests_then: dict[str, str | None] | None = None
+    saved_json: dict[str, Any] = {}
     if resume:
         _load_recorded_plugins(out, run.read_json("config.json"))
         saved, saved_json = run.saved_config(TaskConfig.from_dict)
-        digests_then = saved_json.get("plugin_digests")
         cfg = config_for_resume(run, saved, given=cfg, extend_to=extend_to)
         if plugins:  # given now: they, and those saved ones this process imported, are kept
             kept = (p for p in cfg.plugins if p in loaded())
             cfg = replace(cfg, plugins=tuple(dict.fromkeys((*plugins, *kept))))
     elif cfg is None:
         raise ValueError("a new run needs a config")
-    if cfg.task not in TASKS and cfg.plugins:
-        load_plugins(cfg.plugins)
-    task = build_task(cfg.task, cfg.options)
+    if task is None:
+        if cfg.task not in TASKS and cfg.plugins:
+            load_plugins(cfg.plugins)
+        task = build_task(cfg.task, cfg.options)
+    task_digest = processes.tree_digest(task)  # its arrays and static settings
+    if saved_json.get("task_digest") not in (None, task_digest):
+        raise RunDirError(
+            f"{out}: the task {cfg.task!r} built now (options {cfg.options}) is not the one "
+            "this run started on: its data or settings differ (edited plugin code, or data "
+            "it reads that changed); a resume would mix two tasks, so start a new run"
+        )
     digests = {p: digest(p) for p in cfg.plugins}
     # By content, so that a plugin moved to another place (given anew) is the same code.
-    before, now = ({v for v in d.values() if v} for d in (digests_then or {}, digests))
+    then = saved_json.get("plugin_digests") or {}
+    before, now = ({v for v in d.values() if v} for d in (then, digests))
     if not before <= now:
         note = (
-            f"the plugins' code is not the code this run was started with (sha256 "
-            f"{digests_then} then, {digests} now); the resume goes on with the code as it is "
-            "now (evolution refuses it where the task's data or settings changed)"
+            f"the plugins' code is not the code this run was started with (sha256 {then} "
+            f"then, {digests} now); the task they build is the same (its data and "
+            "settings), so the resume goes on with the code as it is now"
         )
         warnings.warn(note, stacklevel=2)
         run.log(note)
@@ -332,7 +392,7 @@ def run_task(
         progress=progress,
         label=f"evolving TDCA ({cfg.task})",
         time_limit=time_limit,
-        config={**cfg.to_dict(), "plugin_digests": digests},
+        config={**cfg.to_dict(), "plugin_digests": digests, "task_digest": task_digest},
     )
     if result.interrupted:
         return None

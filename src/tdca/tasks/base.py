@@ -9,7 +9,6 @@ compiled program.
 
 from __future__ import annotations
 
-import inspect
 from typing import Any, Protocol, runtime_checkable
 
 import jax
@@ -118,13 +117,15 @@ def protocol_members(protocol: type) -> tuple[str, ...]:
 
 
 def require_layered(task: Task, strategy: str) -> LayeredTask:
-    """Fail early, with a reason, when a strategy needs layers the task does not have."""
-    if not isinstance(task, LayeredTask):
-        members = protocol_members(LayeredTask)
-        missing = [n for n in members if not hasattr(task, n)]
-        if not missing:  # there, but None, or (Python >= 3.12) only through __getattr__
-            missing = [n for n in members if inspect.getattr_static(task, n, None) is None]
-            missing.append("as members of its own (not None, not only through __getattr__)")
+    """Fail early, with a reason, when a strategy needs layers the task does not have. What
+    ``LayeredTask`` lists but ``loss``, which only backprop uses: FA and DFA send the
+    output error of ``taps_and_error`` down instead."""
+    members = [n for n in protocol_members(LayeredTask) if n != "loss"]
+    missing = [n for n in members if not hasattr(task, n)]
+    if not missing:  # there, but None (a class attribute that stands in for a method)
+        missing = [n for n in members if getattr(task, n) is None]
+        missing += ["as members of its own (not None)"] if missing else []
+    if missing:
         raise Unsupported(
             f"strategy {strategy!r} needs a task with a layered bottom-up network "
             f"(tdca.tasks.base.LayeredTask, e.g. classification); task {task_label(task)} "

@@ -70,14 +70,51 @@ def build_task(name: str, options: dict[str, Any] | None = None) -> Task:
         )
     build, options = TASKS[name], dict(options or {})
     try:
-        inspect.signature(build).bind(**options)
-    except TypeError as e:
-        raise ValueError(f"task {name!r} does not take the options {options}: {e}") from e
-    except ValueError:  # no signature to read (a builtin): let the call say
-        pass
-    task = build(**options)
+        signature = inspect.signature(build)
+    except (TypeError, ValueError):  # no signature to read (a builtin): let the call say
+        signature = None
+    if signature is not None:
+        _check_options(name, signature, options)
+    try:
+        task = build(**options)
+    except Exception as e:  # the user's code: one line that says where, not a traceback
+        from tdca.plugins import where_raised
+
+        raise ValueError(
+            f"task {name!r}: building it raised {type(e).__name__}: {e}{where_raised(e)}"
+        ) from e
     check_task(task, name)
     return task
+
+
+def _check_options(name: str, signature: inspect.Signature, options: dict[str, Any]) -> None:
+    """Refuse options the builder does not take, and name those it needs, as --option."""
+    params = signature.parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        takes = None  # **kwargs: any name
+    else:
+        takes = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    unknown = [k for k in options if takes is not None and k not in takes]
+    if unknown:
+        listed = ", ".join(takes or []) or "none"
+        raise ValueError(
+            f"task {name!r} takes no option {', '.join(unknown)} (its options: {listed})"
+        )
+    needed = [
+        p.name
+        for p in params
+        if p.default is p.empty
+        and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        and p.name not in options
+    ]
+    if needed:
+        given = " ".join(f"--option {n}=VALUE" for n in needed)
+        raise ValueError(f"task {name!r} needs {given}")
+    if any(p.kind is p.POSITIONAL_ONLY and p.default is p.empty for p in params):
+        raise ValueError(
+            f"task {name!r}: its builder takes positional-only arguments, "
+            "which options cannot give; make them keywords"
+        )
 
 
 def check_task(task: Any, name: str) -> None:
@@ -86,15 +123,21 @@ def check_task(task: Any, name: str) -> None:
     missing = [m for m in NEEDED if not hasattr(task, m)]
     if missing:
         raise ValueError(
-            f"task {name!r}: its builder returned a {type(task).__name__}, which lacks "
-            f"{', '.join(missing)} (a task's methods: tdca.tasks.base.Task)"
+            f"task {name!r}: its builder returned an object of type {type(task).__name__}, "
+            f"which lacks {', '.join(missing)} (a task's methods: tdca.tasks.base.Task)"
         )
     if jax.tree_util.tree_leaves(task) == [task]:
         raise ValueError(
-            f"task {name!r}: a {type(task).__name__} is not a JAX pytree, which evolution "
-            "needs (it jits and vmaps over the task); make its class a "
+            f"task {name!r}: an object of type {type(task).__name__} is not a JAX pytree, "
+            "which evolution needs (it jits and vmaps over the task); make its class a "
             "@flax.struct.dataclass, with static settings as struct.field(pytree_node=False)"
         )
+    from tdca.evolution.pgpe import require_pytree_task
+
+    try:
+        require_pytree_task(task)
+    except TypeError as e:  # a str or other non-array among its leaves
+        raise ValueError(f"task {name!r}: {e}") from None
 
 
 def parse_option(text: str) -> tuple[str, Any]:
@@ -105,7 +148,11 @@ def parse_option(text: str) -> tuple[str, Any]:
     key, sep, value = text.partition("=")
     if not sep or not key.isidentifier():
         raise ValueError(f"--option {text!r}: give KEY=VALUE, KEY a Python name")
+
+    def not_finite(constant: str) -> Any:  # config.json could not keep it (JSON has none)
+        raise ValueError(f"--option {text!r}: {constant} is not a number a run can record")
+
     try:
-        return key, json.loads(value)
+        return key, json.loads(value, parse_constant=not_finite)
     except json.JSONDecodeError:
         return key, value
