@@ -972,3 +972,29 @@ def test_a_dangling_link_and_a_config_folder_are_named_as_such(tmp_path):
     (run / "config.json").mkdir(parents=True)
     with pytest.raises(RunDirError, match=r"its config\.json is a folder, not the run's config"):
         RunDir(run, resume=True, kind="evolve-classification")
+
+
+def test_a_ctrl_c_while_the_command_imports_stops_it_once_the_imports_are_done(capsys):
+    """`tdca` imports JAX for about a second before its own Ctrl-C handling starts; a Ctrl-C
+    then used to print a traceback from JAX's imports, or be lost in them (the command ran
+    in full). Now it is noted, and the command stops after the imports, saying so."""
+    from tdca.command import run
+
+    ran = []
+
+    def load_interrupted():  # a Ctrl-C arrives while the command is being imported
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)  # the handler runs at the next bytecode
+        return lambda: ran.append(True) or 0
+
+    before = signal.getsignal(signal.SIGINT)
+    assert run(load_interrupted) == 130 and not ran
+    assert "interrupted while starting; nothing ran" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGINT) is before  # Ctrl-C is the command's again
+    assert run(lambda: lambda: ran.append(True) or 0) == 0 and ran  # else it just runs
+    # An ignored SIGINT (a background job) stays ignored through the imports.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        assert run(load_interrupted) == 0
+    finally:
+        signal.signal(signal.SIGINT, before)

@@ -2,6 +2,6 @@
 
 import sys
 
-from tdca.cli import main
+from tdca.command import run
 
-sys.exit(main())
+sys.exit(run())

@@ -1300,10 +1300,13 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         load_plugins(_plugins_given(argv))
+        args = build_parser().parse_args(argv)
     except ValueError as e:
         print(f"tdca: error: {e}", file=sys.stderr)
         return 2
-    args = build_parser().parse_args(argv)
+    except KeyboardInterrupt:  # while a plugin was imported: nothing ran yet
+        print("tdca: interrupted while starting; nothing ran", file=sys.stderr)
+        return 130
     handlers = {
         "gaussian": _gaussian,
         "rl": _rl,
