@@ -485,3 +485,23 @@ def test_the_task_command_refuses_what_cannot_work(argv, said, tmp_path, capsys,
         code = e.code
     assert code == 2 and said in capsys.readouterr().err
     assert not (tmp_path / "x").exists()  # refused before anything was written
+
+
+def test_the_report_tabulates_a_task_run_and_its_command_remakes_the_config(blobs_run):
+    """`tdca report DIR` on a `tdca task` run: a table of its learners, and the command
+    line shown parses back into the config the run saved."""
+    import shlex
+
+    from tdca.cli import build_parser, task_config
+    from tdca.experiments.report import results_document
+
+    doc = results_document([blobs_run])
+    assert "## Tasks of one's own (`tdca task`)" in doc and "Not run yet" not in doc
+    m = json.loads((blobs_run / "metrics.json").read_text())
+    for name, r in m["learners"].items():
+        assert f"| {name} | {r['fitness_mean']:.4g} ± {r['fitness_std']:.2g} " in doc
+    (line,) = [x for x in doc.splitlines() if x.startswith("`tdca --plugin")]
+    command = line[1 : line.index(" --out ")]
+    args = build_parser().parse_args([*shlex.split(command)[1:], "--out", "elsewhere"])
+    saved = TaskConfig.from_dict(json.loads((blobs_run / "config.json").read_text()))
+    assert task_config(args) == saved

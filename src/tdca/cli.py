@@ -638,7 +638,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     rep = command(
-        "report", help="write docs/results.md from reproduce, evolve and rl run directories"
+        "report", help="write docs/results.md from reproduce, evolve, rl and task run directories"
     )
     rep.add_argument("runs", nargs="+", type=Path)
     rep.add_argument(
@@ -945,9 +945,35 @@ def _evolve(args: argparse.Namespace) -> int:
     return 0
 
 
+def task_config(args: argparse.Namespace) -> Any:
+    """The ``TaskConfig`` of a new ``tdca task`` run, from its parsed command line."""
+    from tdca.experiments.registered_task import TaskConfig, default_es
+    from tdca.tasks.registry import parse_option
+
+    if args.name is None:
+        raise ValueError("name the task to evolve for (tdca task NAME --out DIR ...)")
+    if args.lr is None:
+        raise ValueError("give --lr, the credit network's inner learning rate")
+    cfg = TaskConfig(
+        task=args.name,
+        lr=args.lr,
+        options=dict(parse_option(o) for o in args.option),
+        steps=args.steps,
+        optimizer=args.optimizer,
+        credit_hidden=args.credit_hidden,
+        layout=args.layout,
+        credit_init=args.credit_init,
+        baselines=args.baselines,
+        seeds=args.seeds,
+        seed=args.seed,
+        plugins=tuple(args.plugin),
+    )
+    return replace(cfg, es=_es_from_args(default_es(args.credit_init), args))
+
+
 def _task(args: argparse.Namespace) -> int:
-    from tdca.experiments.registered_task import TaskConfig, default_es, run_task, summary_lines
-    from tdca.tasks.registry import TASKS, parse_option
+    from tdca.experiments.registered_task import run_task, summary_lines
+    from tdca.tasks.registry import TASKS
 
     if args.resume is None and args.out is None:
         settings = ("lr", "generations", "population", "sigma", "es_lr", "time_limit")
@@ -958,26 +984,7 @@ def _task(args: argparse.Namespace) -> int:
         return 0
     cfg = None
     if args.resume is None:
-        if args.name is None:
-            raise ValueError("name the task to evolve for (tdca task NAME --out DIR ...)")
-        if args.lr is None:
-            raise ValueError("give --lr, the credit network's inner learning rate")
-        options = dict(parse_option(o) for o in args.option)
-        cfg = TaskConfig(
-            task=args.name,
-            lr=args.lr,
-            options=options,
-            steps=args.steps,
-            optimizer=args.optimizer,
-            credit_hidden=args.credit_hidden,
-            layout=args.layout,
-            credit_init=args.credit_init,
-            baselines=args.baselines,
-            seeds=args.seeds,
-            seed=args.seed,
-            plugins=tuple(args.plugin),
-        )
-        cfg = replace(cfg, es=_es_from_args(default_es(args.credit_init), args))
+        cfg = task_config(args)
     elif args.name is not None:
         raise ValueError("--resume continues the saved run's task; give no NAME with it")
     out = args.resume or args.out

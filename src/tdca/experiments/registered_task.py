@@ -447,6 +447,33 @@ def run_task(
     return metrics
 
 
+def command_line(cfg: TaskConfig) -> str:
+    """The ``tdca`` command that makes a run of ``cfg`` (what ``tdca report`` shows); PGPE
+    settings the command has no flag for are said after it."""
+    import json
+    import shlex
+
+    q = shlex.quote
+    words = [f"--plugin {q(p)}" for p in cfg.plugins] + ["task", q(cfg.task)]
+    words += [f"--option {q(f'{k}={json.dumps(v)}')}" for k, v in cfg.options.items()]
+    words += [f"--lr {cfg.lr:g}", f"--steps {cfg.steps}", f"--optimizer {cfg.optimizer}"]
+    words += [f"--credit-hidden {','.join(map(str, cfg.credit_hidden))}"]
+    words += [f"--layout {cfg.layout}", f"--credit-init {cfg.credit_init}"]
+    words += [f"--baselines {','.join(cfg.baselines)}", f"--seeds {cfg.seeds}"]
+    es = cfg.es
+    words += [f"--seed {cfg.seed}", f"--generations {es.generations}"]
+    words += [f"--population {es.population}", f"--sigma {es.sigma_init:g}"]
+    words += [f"--es-lr {es.learning_rate:g}"]
+    fixed = default_es(cfg.credit_init)
+    other = [
+        f"es.{k}={getattr(es, k)}"
+        for k in ("optimizer", "std_lr", "std_max_change", "checkpoint_every")
+        if getattr(es, k) != getattr(fixed, k)
+    ]
+    command = "tdca " + " ".join(words)
+    return command + (f" (config.json also sets {', '.join(other)})" if other else "")
+
+
 def summary_lines(metrics: dict[str, Any]) -> list[str]:
     """What ``tdca task`` prints of a run's metrics.json (log.txt keeps it too)."""
     m = metrics
@@ -466,6 +493,7 @@ def summary_lines(metrics: dict[str, Any]) -> list[str]:
 __all__ = [
     "KIND",
     "TaskConfig",
+    "command_line",
     "compare",
     "default_es",
     "rate_grid",

@@ -27,7 +27,7 @@ TITLES = {
     "figS2": "Figure S2: accuracy against inner step",
     "figS3": "Figure S3: update trajectories on the loss landscape",
 }
-COMMANDS = "`tdca reproduce`, `tdca evolve` or `tdca rl`"
+COMMANDS = "`tdca reproduce`, `tdca evolve`, `tdca rl` or `tdca task`"
 """The commands whose run directories the report reads."""
 
 # Figure S3's numbers for the papers' "almost orthogonal" (tdca.analysis.trajectories).
@@ -145,7 +145,8 @@ FIGURE_NOTES = {
 
 
 def _kind(d: Path) -> tuple[str | None, dict[str, Any] | None]:
-    """("table" | "check" | "rl" | None, metrics) for a run directory given to the report."""
+    """("table" | "check" | "rl" | "task" | None, metrics) for a run directory given to the
+    report."""
     f = d / "metrics.json"
     if not f.is_file():
         return None, None
@@ -158,6 +159,8 @@ def _kind(d: Path) -> tuple[str | None, dict[str, Any] | None]:
         return "check", m
     if "learners" in m and "env" in m and (d / "config.json").is_file():
         return "rl", m
+    if "learners" in m and "task" in m and _experiment_is(d, "task"):
+        return "task", m
     return None, m
 
 
@@ -166,20 +169,20 @@ def _unfinished(d: Path, kind: str | None, m: dict[str, Any] | None) -> str | No
     describes (it was resumed with a larger --generations and stopped before the end, so
     metrics.json is still the shorter run's), or None. A row would pair the new command
     with the old numbers."""
-    if kind not in ("check", "rl") or m is None:
+    if kind not in ("check", "rl", "task") or m is None:
         return None
     try:
         configured = read_json(d / "config.json")["es"]["generations"]
         ev = m["evolution"]
         # evolve's metrics.json says what it was configured for (a --time-limit may end it
         # early, at fewer generations: a finished run); rl's ends only at its last one
-        ran_for = ev.get("generations_configured") if kind == "check" else ev["generations"]
+        ran_for = ev["generations"] if kind == "rl" else ev.get("generations_configured")
         reached = ev["generations"]
     except (KeyError, TypeError, AttributeError, RunDirError):
         return None  # damage: the row says what is missing
     if ran_for is None or ran_for == configured:
         return None
-    command = "evolve" if kind == "check" else "rl"
+    command = {"check": "evolve", "rl": "rl", "task": "task"}[kind]
     return (
         f"unfinished: its metrics.json is from generation {reached} of {configured} "
         f"(config.json); finish it with tdca {command} --resume {d}"
@@ -225,12 +228,6 @@ def _experiment_is(d: Path, kind: str) -> bool:
         return False
 
 
-OWN_TASK = (
-    "a `tdca task` run (a task of your own, which the report has no table for; its numbers "
-    "are in its metrics.json, and the command printed them)"
-)
-
-
 def unused_run_dirs(run_dirs: list[Path]) -> list[tuple[Path, str]]:
     """The given paths the report cannot use, and why, so that a typo is not a silent gap
     (folders without a metrics.json, like a cache a shell glob picked up, pass quietly).
@@ -244,8 +241,6 @@ def unused_run_dirs(run_dirs: list[Path]) -> list[tuple[Path, str]]:
             unused.append((d, unfinished))
         elif not d.exists():
             unused.append((d, "no such file or directory"))
-        elif kind is None and m is not None and _experiment_is(d, "task"):
-            unused.append((d, OWN_TASK))
         elif kind is None and m is not None:
             unused.append((d, f"its metrics.json is not from {COMMANDS}"))
         elif m is None and _custom_evolution(d):
@@ -395,6 +390,48 @@ def _rl_section(runs: list[tuple[Path, dict[str, Any], dict[str, Any]]]) -> list
     return [*out, ""]
 
 
+def _task_section(runs: list[tuple[Path, dict[str, Any], dict[str, Any]]]) -> list[str]:
+    """One table per `tdca task` run: each learner's fitness on the test seeds."""
+    from tdca.experiments.registered_task import TaskConfig, command_line
+
+    out = [
+        "## Tasks of one's own (`tdca task`)",
+        "",
+        "The task's fitness after the inner loop, mean ± std over test seeds that neither "
+        "evolution nor the learning-rate pick saw (each seed draws the learner's own "
+        "randomness). Baselines use the rate, of five from a tenth to ten times the credit "
+        "network's, that did best on as many validation seeds (grown past an end where the "
+        "best sat); *tdca* is the evolved credit network at its own rate, *tdca_start* the "
+        "one its evolution began from. The command remakes the run.",
+        "",
+    ]
+    for d, m, cfg in runs:
+        with _naming_damage(d):
+            config = TaskConfig.from_dict(cfg)
+            ev = m["evolution"]
+            out += [
+                f"### {m['task']} (`{d}`)",
+                "",
+                f"`{command_line(config)} --out {d}`: {ev['generations']} generations of "
+                f"population {ev['population']}, {m['steps']} inner steps ({m['optimizer']}), "
+                f"{m['seeds']} test seeds.",
+                "",
+                "| learner | fitness | at the start | lr | start |",
+                "|---|---|---|---|---|",
+            ]
+            for name, r in m["learners"].items():
+                out.append(
+                    f"| {name} | {r['fitness_mean']:.4g} ± {r['fitness_std']:.2g} "
+                    f"| {r['start_fitness_mean']:.4g} | {r['lr']:g} | {r['init']} |"
+                )
+            out += [
+                f"| {name} | not run: {why} | | | |"
+                for name, why in m.get("baselines_not_run", {}).items()
+            ]
+            out.append("")
+    return out
+
+
 @contextlib.contextmanager
 def _naming_damage(d: Path) -> Iterator[None]:
     """A run file with a missing or malformed field: one error naming the folder, not a
@@ -410,7 +447,7 @@ def _naming_damage(d: Path) -> Iterator[None]:
 
 def results_document(run_dirs: list[Path]) -> str:
     """docs/results.md: every reproduced table found, with what ran and at which scale."""
-    found, checks, rl = [], [], []
+    found, checks, rl, tasks = [], [], [], []
     for d in map(Path, run_dirs):
         kind, m = _kind(d)
         if _unfinished(d, kind, m):  # unused_run_dirs says so
@@ -421,6 +458,8 @@ def results_document(run_dirs: list[Path]) -> str:
             checks.append((d, m, read_json(d / "config.json")))
         elif kind == "rl":
             rl.append((d, m, read_json(d / "config.json")))
+        elif kind == "task":
+            tasks.append((d, m, read_json(d / "config.json")))
     scales = {m.get("scale") for _, m in found}
     datasets = {ds for _, m in found for ds in m.get("datasets", [])}
     datasets |= {ds for _, _, cfg in checks for ds in cfg.get("datasets", [])}
@@ -521,6 +560,8 @@ def results_document(run_dirs: list[Path]) -> str:
         ]
     if rl:
         out += _rl_section(rl)
+    if tasks:
+        out += _task_section(tasks)
     partial = [
         (d, m)
         for d, m in found
@@ -538,7 +579,7 @@ def results_document(run_dirs: list[Path]) -> str:
                 "the rest has not been run yet at this scale (costs: `results/run_small.sh`)."
             )
         out.append("")
-    for scale in ("small", "paper"):
+    for scale in ("small", "paper") if found or not (rl or tasks) else ():
         ran = {m["table"] for _, m in found if m["scale"] == scale}
         missing = [t for t in TITLES if t not in ran]
         if not missing:
