@@ -242,7 +242,7 @@ class _NoLoss:
         return self.model.units
 
     def init_params(self, key):
-        return self.model.init(key, "zero")
+        return self.model.init(key, self.init_scheme)
 
     def batch(self, key, step):
         return self.x, self.y
@@ -268,6 +268,24 @@ def _no_loss(width: int = 2) -> _NoLoss:
     if width != 2:  # a credit_input_dim its credit_state does not give
         return _Wider(task.x, task.y, task.model, width=width)
     return task
+
+
+@struct.dataclass
+class _Kaiming(_NoLoss):
+    init_scheme: str = struct.field(pytree_node=False, default="kaiming")
+
+
+@struct.dataclass
+class _BadTaps(_NoLoss):
+    def taps_and_error(self, theta, batch):  # an error two outputs wide for one output
+        taps, err = super().taps_and_error(theta, batch)
+        return taps, jnp.concatenate([err, err], -1)
+
+
+@struct.dataclass
+class _PerExample(_NoLoss):
+    def fitness(self, theta, key):  # one number per example: not a fitness
+        return -((self.model.apply(theta, self.x) - self.y) ** 2)[:, 0]
 
 
 @struct.dataclass
@@ -297,37 +315,55 @@ def test_fa_and_dfa_train_a_task_without_loss_from_the_start_it_has(tmp_path):
         TASKS.pop("no-loss-test", None)
 
 
+def test_every_learner_but_backprop_trains_from_the_tasks_own_start():
+    """A ReLU network, say, cannot start from zeros: the task says kaiming, and FA and DFA
+    train from there as the credit network does; BP is given its own start only where the
+    task's is all zeros."""
+    from tdca.experiments.registered_task import _baseline
+
+    task = _Kaiming(*_no_loss().__dict__.values())
+    for name in ("fa", "dfa"):
+        _, trained, start = _baseline(name, task)
+        assert trained.init_scheme == start == "kaiming"
+    assert _baseline("bp", task) == "the task has no loss"
+
+
+def test_a_baseline_that_fails_on_the_task_is_left_out_saying_why(tmp_path):
+    TASKS.pop("bad-taps-test", None)
+    register_task("bad-taps-test", lambda: _BadTaps(*_no_loss().__dict__.values()))
+    try:
+        argv = ["task", "bad-taps-test", "--lr", "0.3", "--steps", "2", "--generations", "1"]
+        argv += ["--population", "2", "--seeds", "1", "--baselines", "dfa"]
+        assert main([*argv, "--out", str(tmp_path / "r"), "--no-progress"]) == 0
+        m = json.loads((tmp_path / "r" / "metrics.json").read_text())
+        assert m["baselines_not_run"]["dfa"].startswith("failed: TypeError")
+        assert set(m["learners"]) == {"tdca", "tdca_start"}
+    finally:
+        TASKS.pop("bad-taps-test", None)
+
+
 def test_a_task_whose_parts_do_not_fit_is_refused_before_its_folder_is_made(tmp_path, capsys):
     TASKS.pop("wider-test", None)
+    TASKS.pop("per-example-test", None)
     register_task("wider-test", _no_loss)
+    register_task("per-example-test", lambda: _PerExample(*_no_loss().__dict__.values()))
+    out = ["--no-progress", "--out", str(tmp_path / "r")]
     try:
-        argv = ["task", "wider-test", "--lr", "0.3", "--option", "width=5", "--no-progress"]
-        assert main([*argv, "--out", str(tmp_path / "r")]) == 2
+        argv = ["task", "wider-test", "--lr", "0.3", "--option", "width=5"]
+        assert main([*argv, *out]) == 2
         said = capsys.readouterr().err
         assert "one inner loop of it fails" in said and "credit_input_dim" in said
-        dfa = [*argv, "--credit-init", "dfa", "--out", str(tmp_path / "r")]
-        assert main(dfa) == 2
-        assert "twice the output's 1 units; task 'wider-test' gives it 5" in capsys.readouterr().err
+        assert main([*argv, "--credit-init", "dfa", *out]) == 2
+        said = capsys.readouterr().err
+        assert "twice the output's 1 units; task 'wider-test' gives it 5" in said
+        assert main(["task", "per-example-test", "--lr", "0.3", *out]) == 2
+        assert "gives shape (16,); average it over examples" in capsys.readouterr().err
         assert not (tmp_path / "r").exists()
-        assert (
-            main(
-                [
-                    *argv[:-3],
-                    "--no-progress",
-                    "--generations",
-                    "1",
-                    "--population",
-                    "2",
-                    "--seeds",
-                    "1",
-                    "--out",
-                    str(tmp_path / "r"),
-                ]
-            )
-            == 0
-        )  # width 2 fits
+        small = ["--generations", "1", "--population", "2", "--seeds", "1"]
+        assert main(["task", "wider-test", "--lr", "0.3", *small, *out]) == 0  # width 2 fits
     finally:
         TASKS.pop("wider-test", None)
+        TASKS.pop("per-example-test", None)
 
 
 PLUGIN = """
@@ -402,7 +438,7 @@ def test_the_registry_refuses_names_tasks_and_options_that_cannot_work():
             register_task("reg-test", lambda: None)
         with pytest.raises(ValueError, match=r"takes no option width \(its options: size\)"):
             build_task("reg-test", {"width": 2})
-        with pytest.raises(ValueError, match="lacks credit_input_dim"):
+        with pytest.raises(ValueError, match="lacks name, credit_input_dim"):
             build_task("reg-test", {"size": 0})
     finally:
         TASKS.pop("reg-test", None)
@@ -462,6 +498,8 @@ def test_options_are_read_as_json_where_they_are_json():
         parse_option("no-equals")
     with pytest.raises(ValueError, match="NaN is not a number a run can record"):
         parse_option("noise=NaN")
+    with pytest.raises(ValueError, match="not a number a run can record"):
+        parse_option("scale=[1, 1e400]")  # read as inf, which config.json cannot keep
     assert rate_grid(0.5) == (0.05, 0.15, 0.5, 1.5, 5.0)
 
 
@@ -474,6 +512,11 @@ def test_options_are_read_as_json_where_they_are_json():
         (["task", "blobs", "--resume", "x"], "give no NAME"),
         (["task", "nope", "--lr", "1", "--out", "x"], "unknown task 'nope'"),
         (["task", "--lr", "1", "--option", "n=2"], "give --out DIR"),
+        (["task", "--steps", "5"], "give --out DIR"),
+        (
+            ["task", "blobs", "--lr", "1", "--option", "n=2", "--option", "n=3", "--out", "x"],
+            "--option n is given twice",
+        ),
         (["task", "blobs", "--baselines", "dfa,nope", "--lr", "1", "--out", "x"], "unknown: nope"),
     ],
 )
@@ -497,11 +540,53 @@ def test_the_report_tabulates_a_task_run_and_its_command_remakes_the_config(blob
 
     doc = results_document([blobs_run])
     assert "## Tasks of one's own (`tdca task`)" in doc and "Not run yet" not in doc
+    assert "scale small" not in doc  # the notes on the papers' tables are for tables only
     m = json.loads((blobs_run / "metrics.json").read_text())
     for name, r in m["learners"].items():
         assert f"| {name} | {r['fitness_mean']:.4g} ± {r['fitness_std']:.2g} " in doc
-    (line,) = [x for x in doc.splitlines() if x.startswith("`tdca --plugin")]
-    command = line[1 : line.index(" --out ")]
+    (line,) = [x for x in doc.splitlines() if x.startswith("` tdca --plugin")]
+    command = line[2 : line.index(" --out ")]
     args = build_parser().parse_args([*shlex.split(command)[1:], "--out", "elsewhere"])
     saved = TaskConfig.from_dict(json.loads((blobs_run / "config.json").read_text()))
     assert task_config(args) == saved
+
+
+def test_the_reported_command_line_parses_back_into_the_config_exactly():
+    """Every number as Python's shortest exact form, every word quoted for the shell."""
+    import shlex
+
+    from tdca.cli import build_parser, task_config
+    from tdca.experiments.registered_task import command_line
+
+    cfg = TaskConfig(
+        task="blobs",
+        lr=0.123456789,
+        options={"label": "two words, 'quoted' $x", "sizes": [8, 16], "rate": 1e-07},
+        baselines=(),
+        credit_hidden=(7, 5),
+        layout="line:4",
+        plugins=(BLOBS,),
+        es=replace(default_es(), sigma_init=0.0123456789, learning_rate=0.00123456789),
+    )
+    command = command_line(cfg.to_dict())
+    args = build_parser().parse_args([*shlex.split(command)[1:], "--out", "x"])
+    assert task_config(args) == cfg
+
+
+def test_a_task_digest_without_modules_is_the_same_class_from_another_module():
+    from tdca.evolution import processes
+
+    def task_class(module: str):
+        @struct.dataclass
+        class Points:
+            x: jax.Array
+
+        Points.__module__ = module  # the same file, imported as a module or by its path
+        return Points
+
+    x = jnp.arange(3.0)
+    a, b = task_class("my_tasks")(x), task_class("tdca_plugin_0123456789ab")(x)
+    assert processes.tree_digest(a, modules=False) == processes.tree_digest(b, modules=False)
+    assert processes.tree_digest(a) != processes.tree_digest(b)
+    other = task_class("my_tasks")(x + 1)  # other data: another task
+    assert processes.tree_digest(other, modules=False) != processes.tree_digest(a, modules=False)

@@ -945,10 +945,22 @@ def _evolve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _options(given: list[str]) -> dict[str, Any]:
+    """--option KEY=VALUE pairs as the builder's keywords; a KEY given twice is refused."""
+    from tdca.tasks.registry import parse_option
+
+    options: dict[str, Any] = {}
+    for text in given:
+        key, value = parse_option(text)
+        if key in options:
+            raise ValueError(f"--option {key} is given twice")
+        options[key] = value
+    return options
+
+
 def task_config(args: argparse.Namespace) -> Any:
     """The ``TaskConfig`` of a new ``tdca task`` run, from its parsed command line."""
     from tdca.experiments.registered_task import TaskConfig, default_es
-    from tdca.tasks.registry import parse_option
 
     if args.name is None:
         raise ValueError("name the task to evolve for (tdca task NAME --out DIR ...)")
@@ -957,7 +969,7 @@ def task_config(args: argparse.Namespace) -> Any:
     cfg = TaskConfig(
         task=args.name,
         lr=args.lr,
-        options=dict(parse_option(o) for o in args.option),
+        options=_options(args.option),
         steps=args.steps,
         optimizer=args.optimizer,
         credit_hidden=args.credit_hidden,
@@ -976,8 +988,13 @@ def _task(args: argparse.Namespace) -> int:
     from tdca.tasks.registry import TASKS
 
     if args.resume is None and args.out is None:
-        settings = ("lr", "generations", "population", "sigma", "es_lr", "time_limit")
-        if args.name is not None or args.option or any(getattr(args, a) for a in settings):
+        bare = vars(build_parser().parse_args(["task"]))  # the defaults of every setting
+        given = [
+            k
+            for k, v in bare.items()
+            if k not in ("plugin", "no_progress") and getattr(args, k, v) != v
+        ]
+        if args.name is not None or given:  # a run's settings, but no folder to write it to
             raise ValueError("give --out DIR (a new run) or --resume DIR")
         names = ", ".join(sorted(TASKS)) or "none (tdca --plugin FILE.py task: FILE registers one)"
         print(f"registered tasks: {names}")

@@ -143,27 +143,29 @@ def _add_arrays(h: Any, leaves: list[Any]) -> None:
         h.update(np.ascontiguousarray(a).tobytes())
 
 
-def tree_digest(tree: Any) -> str:
+def tree_digest(tree: Any, modules: bool = True) -> str:
     """A hex digest of a pytree (a task, say): its arrays (``_add_arrays``) and its
     structure with its static settings (a network's sizes, a class count), written the
     same way in every process: sets and dicts sorted, object addresses and the place of a
-    plugin's file left out."""
+    plugin's file left out; with ``modules`` False, the modules of the classes too."""
     leaves, treedef = jax.tree.flatten(tree)
     # A plugin's module is named after the file's place (tdca.plugins): the same code moved
     # elsewhere, or at another path on another host, is the same task.
-    structure = re.sub(r"tdca_plugin_[0-9a-f]{12}", "tdca_plugin", _canonical_structure(treedef))
+    structure = _canonical_structure(treedef, modules)
+    structure = re.sub(r"tdca_plugin_[0-9a-f]{12}", "tdca_plugin", structure)
     h = hashlib.sha256(structure.encode())
     _add_arrays(h, leaves)
     return h.hexdigest()[:16]
 
 
-def _canonical_structure(treedef: Any) -> str:
+def _canonical_structure(treedef: Any, modules: bool = True) -> str:
     data = treedef.node_data()
     if data is None:  # a leaf
         return "*"
     kind, static = data
-    children = ",".join(_canonical_structure(c) for c in treedef.children())
-    return f"{kind.__module__}.{kind.__qualname__}[{_canonical(static)}]({children})"
+    children = ",".join(_canonical_structure(c, modules) for c in treedef.children())
+    name = f"{kind.__module__}.{kind.__qualname__}" if modules else kind.__qualname__
+    return f"{name}[{_canonical(static)}]({children})"
 
 
 def _canonical(value: Any) -> str:

@@ -166,8 +166,11 @@ def _one_inner_loop(cfg: TaskConfig, task: Task) -> None:
     shape error in its own code) is refused before the run directory exists."""
     strategy, beta0 = starting_point(cfg, task)
     loop = InnerLoop(strategy, cfg.steps, optimizer=make_optimizer(cfg.optimizer, cfg.lr))
+    pair = jax.tree.map(lambda a: jax.numpy.stack([a, a]), beta0)  # vmapped, as evolution does
     try:
-        jax.eval_shape(loop.fitness, beta0, task, jax.random.PRNGKey(0))
+        shape = jax.eval_shape(
+            jax.vmap(loop.fitness, (0, None, None)), pair, task, jax.random.PRNGKey(0)
+        ).shape
     except Exception as e:  # the user's code, traced: say it in one line, and where
         first = str(e).strip().splitlines()[0] if str(e).strip() else ""
         raise ValueError(
@@ -175,6 +178,11 @@ def _one_inner_loop(cfg: TaskConfig, task: Task) -> None:
             f"{where_raised(e)}; check credit_input_dim and credit_units against what "
             "credit_state and apply_credits give"
         ) from e
+    if shape != (2,):
+        raise ValueError(
+            f"task {cfg.task!r}: its fitness must be one number per trained network (a "
+            f"scalar), but gives shape {shape[1:]}; average it over examples"
+        )
 
 
 def _load_recorded_plugins(out: Path, raw: Any) -> None:
@@ -219,22 +227,24 @@ def _start_of(task: Task) -> str:
 
 def _baseline(name: str, task: Task) -> tuple[Any, Task, str] | str:
     """(strategy, the task it trains, its start) for the learner ``name``, or why it cannot
-    run on ``task``. A learner starts where ``train_learner`` starts it (BP from Kaiming
-    weights) through the task's ``init_scheme`` field; a task without one trains every
-    learner from its own start."""
-    learner = LEARNERS[name]
-    if not hasattr(task, "loss") and name.startswith("bp"):
-        return "the task has no loss"
-    if "init_scheme" in getattr(task, "__dataclass_fields__", {}):
-        try:
-            task = task.replace(init_scheme=learner.init_scheme)  # type: ignore[attr-defined]
-        except (AttributeError, TypeError, ValueError) as e:
-            return f"its start could not be set (task.replace(init_scheme=...): {e})"
+    run on ``task``. Every learner trains from the task's own start, as the credit network
+    does, but backprop, which cannot leave an all-zero start: it starts where
+    ``train_learner`` starts it (Kaiming weights for ``bp``) through the task's
+    ``init_scheme`` field, and is left out where the task has no such field."""
     try:
         strategy = build_learner(name, task)
     except (AttributeError, TypeError, ValueError) as e:  # FA/DFA on a task without taps
         return f"{type(e).__name__}: {e}"
-    if isinstance(strategy, BP) and starts_from_zeros(task):
+    if not isinstance(strategy, BP):
+        return strategy, task, _start_of(task)
+    if not hasattr(task, "loss"):
+        return "the task has no loss"
+    if "init_scheme" in getattr(task, "__dataclass_fields__", {}):
+        try:
+            task = task.replace(init_scheme=LEARNERS[name].init_scheme)  # type: ignore[attr-defined]
+        except (AttributeError, TypeError, ValueError) as e:
+            return f"its start could not be set (task.replace(init_scheme=...): {e})"
+    if starts_from_zeros(task):
         return (
             "backprop from the task's all-zero start moves only the output biases; give the "
             "task an init_scheme field (the learner's start is then used)"
@@ -282,14 +292,20 @@ def compare(
             continue
         s, t, scheme = made
         # sparams None: each seed draws the learner's own (FA's and DFA's feedback matrices)
-        rates, curves = tune_rate(
-            lambda lrs, s=s, t=t: fitness_curves(
-                s, None, t, cfg.steps, lrs, validation, cfg.optimizer
-            ),
-            grid,
-            log=log,
-            name=name,
-        )
+        try:
+            rates, curves = tune_rate(
+                lambda lrs, s=s, t=t: fitness_curves(
+                    s, None, t, cfg.steps, lrs, validation, cfg.optimizer
+                ),
+                grid,
+                log=log,
+                name=name,
+            )
+        except Exception as e:  # the task's code under this learner: said, not a traceback
+            first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+            skipped[name] = f"failed: {type(e).__name__}: {first}{where_raised(e)}"
+            log(f"{name}: not run ({skipped[name]})")
+            continue
         pick = pick_rate(curves)
         lr = rates[pick]
         final, whole = curves[:, :, -1].mean(1), curves.mean((1, 2))
@@ -357,12 +373,15 @@ def run_task(
         if cfg.task not in TASKS and cfg.plugins:
             load_plugins(cfg.plugins)
         task = build_task(cfg.task, cfg.options)
-    task_digest = processes.tree_digest(task)  # its arrays and static settings
+    # its arrays and static settings; not the modules its classes came from (the same file
+    # imported as a module or by its path)
+    task_digest = processes.tree_digest(task, modules=False)
     if saved_json.get("task_digest") not in (None, task_digest):
         raise RunDirError(
             f"{out}: the task {cfg.task!r} built now (options {cfg.options}) is not the one "
-            "this run started on: its data or settings differ (edited plugin code, or data "
-            "it reads that changed); a resume would mix two tasks, so start a new run"
+            "this run started on: its data or settings differ (edited plugin code, data it "
+            "reads that changed, or data it computes that came out otherwise in the last bits "
+            "on this machine or device); a resume would mix two tasks, so start a new run"
         )
     digests = {p: digest(p) for p in cfg.plugins}
     # By content, so that a plugin moved to another place (given anew) is the same code.
@@ -447,28 +466,31 @@ def run_task(
     return metrics
 
 
-def command_line(cfg: TaskConfig) -> str:
-    """The ``tdca`` command that makes a run of ``cfg`` (what ``tdca report`` shows); PGPE
-    settings the command has no flag for are said after it."""
+def command_line(cfg: dict[str, Any]) -> str:
+    """The ``tdca`` command that makes a run of the saved config ``cfg`` (config.json, as
+    ``TaskConfig.to_dict`` writes it; what ``tdca report`` shows, so read without the
+    plugins that registered its task and learners). Numbers are written as Python's
+    shortest exact form, so the line parses back into the same config; PGPE settings the
+    command has no flag for are said after it."""
     import json
     import shlex
 
-    q = shlex.quote
-    words = [f"--plugin {q(p)}" for p in cfg.plugins] + ["task", q(cfg.task)]
-    words += [f"--option {q(f'{k}={json.dumps(v)}')}" for k, v in cfg.options.items()]
-    words += [f"--lr {cfg.lr:g}", f"--steps {cfg.steps}", f"--optimizer {cfg.optimizer}"]
-    words += [f"--credit-hidden {','.join(map(str, cfg.credit_hidden))}"]
-    words += [f"--layout {cfg.layout}", f"--credit-init {cfg.credit_init}"]
-    words += [f"--baselines {','.join(cfg.baselines)}", f"--seeds {cfg.seeds}"]
-    es = cfg.es
-    words += [f"--seed {cfg.seed}", f"--generations {es.generations}"]
-    words += [f"--population {es.population}", f"--sigma {es.sigma_init:g}"]
-    words += [f"--es-lr {es.learning_rate:g}"]
-    fixed = default_es(cfg.credit_init)
+    q, es = shlex.quote, cfg["es"]
+    words = [f"--plugin {q(p)}" for p in cfg["plugins"]] + ["task", q(cfg["task"])]
+    words += [f"--option {q(f'{k}={json.dumps(v)}')}" for k, v in cfg["options"].items()]
+    words += [f"--lr {cfg['lr']!r}", f"--steps {cfg['steps']}"]
+    words += [f"--optimizer {cfg['optimizer']}"]
+    words += [f"--credit-hidden {','.join(map(str, cfg['credit_hidden']))}"]
+    words += [f"--layout {q(cfg['layout'])}", f"--credit-init {cfg['credit_init']}"]
+    words += [f"--baselines {q(','.join(cfg['baselines']))}", f"--seeds {cfg['seeds']}"]
+    words += [f"--seed {cfg['seed']}", f"--generations {es['generations']}"]
+    words += [f"--population {es['population']}", f"--sigma {es['sigma_init']!r}"]
+    words += [f"--es-lr {es['learning_rate']!r}"]
+    fixed = default_es(cfg["credit_init"])
     other = [
-        f"es.{k}={getattr(es, k)}"
+        f"es.{k}={es[k]}"
         for k in ("optimizer", "std_lr", "std_max_change", "checkpoint_every")
-        if getattr(es, k) != getattr(fixed, k)
+        if es.get(k) != getattr(fixed, k)
     ]
     command = "tdca " + " ".join(words)
     return command + (f" (config.json also sets {', '.join(other)})" if other else "")

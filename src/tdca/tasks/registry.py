@@ -11,7 +11,9 @@ records them too.
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -27,7 +29,7 @@ RESERVED = ("classification", "gaussian", "rl")
 """The library's own tasks, which have commands of their own (``tdca evolve``, ``tdca
 gaussian``, ``tdca rl``)."""
 
-NEEDED = ("credit_input_dim", "credit_units", "init_params", "batch", "credit_state")
+NEEDED = ("name", "credit_input_dim", "credit_units", "init_params", "batch", "credit_state")
 NEEDED += ("apply_credits", "fitness")
 """What the inner loop and evolution use of a task (``tasks/base.py``); ``loss`` (BP) and
 ``taps_and_error`` (FA, DFA) are optional: without them those baselines are not run."""
@@ -80,8 +82,12 @@ def build_task(name: str, options: dict[str, Any] | None = None) -> Task:
     except Exception as e:  # the user's code: one line that says where, not a traceback
         from tdca.plugins import where_raised
 
+        try:  # the line of the builder's own file, not of the library it called
+            source = Path(inspect.getsourcefile(build) or "")
+        except TypeError:
+            source = None
         raise ValueError(
-            f"task {name!r}: building it raised {type(e).__name__}: {e}{where_raised(e)}"
+            f"task {name!r}: building it raised {type(e).__name__}: {e}{where_raised(e, source)}"
         ) from e
     check_task(task, name)
     return task
@@ -153,6 +159,19 @@ def parse_option(text: str) -> tuple[str, Any]:
         raise ValueError(f"--option {text!r}: {constant} is not a number a run can record")
 
     try:
-        return key, json.loads(value, parse_constant=not_finite)
+        parsed = json.loads(value, parse_constant=not_finite)
     except json.JSONDecodeError:
         return key, value
+    if not _finite(parsed):  # 1e400 is read as inf
+        not_finite(value)
+    return key, parsed
+
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    return True
