@@ -7,7 +7,7 @@ options and the plugins, so ``tdca task --resume DIR`` rebuilds it), metrics.jso
 checkpoint.npz, credit_net.npz, metrics.json, log.txt and figures (evolution fitness;
 the task's fitness against inner step for each learner).
 
-The comparison is the fair one RL's is: each baseline (BP, FA, DFA by default, or learners
+The comparison is a fair one, as RL's: each baseline (BP, FA, DFA by default, or learners
 of one's own) runs at the inner rate that did best on validation seeds, from a grid of five
 rates around the credit network's (grown past an end where the best sat), and every
 learner is reported as mean +- std over ``seeds`` test seeds that neither evolution nor
@@ -373,28 +373,7 @@ def run_task(
         if cfg.task not in TASKS and cfg.plugins:
             load_plugins(cfg.plugins)
         task = build_task(cfg.task, cfg.options)
-    # its arrays and static settings; not the modules its classes came from (the same file
-    # imported as a module or by its path)
-    task_digest = processes.tree_digest(task, modules=False)
-    if saved_json.get("task_digest") not in (None, task_digest):
-        raise RunDirError(
-            f"{out}: the task {cfg.task!r} built now (options {cfg.options}) is not the one "
-            "this run started on: its data or settings differ (edited plugin code, data it "
-            "reads that changed, or data it computes that came out otherwise in the last bits "
-            "on this machine or device); a resume would mix two tasks, so start a new run"
-        )
-    digests = {p: digest(p) for p in cfg.plugins}
-    # By content, so that a plugin moved to another place (given anew) is the same code.
-    then = saved_json.get("plugin_digests") or {}
-    before, now = ({v for v in d.values() if v} for d in (then, digests))
-    if not before <= now:
-        note = (
-            f"the plugins' code is not the code this run was started with (sha256 {then} "
-            f"then, {digests} now); the task they build is the same (its data and "
-            "settings), so the resume goes on with the code as it is now"
-        )
-        warnings.warn(note, stacklevel=2)
-        run.log(note)
+    task_digest, digests = _same_task(run, cfg, task, saved_json)
     run.log(f"{KIND} run: {cfg.to_dict()}")
     strategy, beta0 = starting_point(cfg, task)
     optimizer = make_optimizer(cfg.optimizer, cfg.lr)
@@ -464,6 +443,37 @@ def run_task(
         run.log("wrote fitness.png, learners.png")
     run.log("done")
     return metrics
+
+
+def _same_task(
+    run: RunDir, cfg: TaskConfig, task: Task, saved: dict[str, Any]
+) -> tuple[str, dict[str, str | None]]:
+    """(the task's digest, the plugins' sha256) that config.json records. A resumed run
+    (``saved``, its config.json) on another task is refused; under other plugin code that
+    builds the same task, it is said and goes on."""
+    # its arrays and static settings; not the modules its classes came from (the same file
+    # imported as a module or by its path)
+    task_digest = processes.tree_digest(task, modules=False)
+    if saved.get("task_digest") not in (None, task_digest):
+        raise RunDirError(
+            f"{run.path}: the task {cfg.task!r} built now (options {cfg.options}) is not the "
+            "one this run started on: its data or settings differ (edited plugin code, data "
+            "it reads that changed, or data it computes that came out otherwise in the last "
+            "bits on this machine or device); a resume would mix two tasks, so start a new run"
+        )
+    digests = {p: digest(p) for p in cfg.plugins}
+    # By content, so that a plugin moved to another place (given anew) is the same code.
+    then = saved.get("plugin_digests") or {}
+    before, now = ({v for v in d.values() if v} for d in (then, digests))
+    if not before <= now:
+        note = (
+            f"the plugins' code is not the code this run was started with (sha256 {then} "
+            f"then, {digests} now); the task they build is the same (its data and "
+            "settings), so the resume goes on with the code as it is now"
+        )
+        warnings.warn(note, stacklevel=3)
+        run.log(note)
+    return task_digest, digests
 
 
 def command_line(cfg: dict[str, Any]) -> str:
