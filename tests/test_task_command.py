@@ -131,6 +131,15 @@ def test_an_interrupted_run_resumes_in_a_new_process_from_its_directory_alone(bl
     m_resumed = json.loads((out / "metrics.json").read_text())["learners"]
     m_whole = json.loads((blobs_run / "metrics.json").read_text())["learners"]
     assert m_resumed == m_whole
+    # From Python, a resume given the config with more generations extends the run to them.
+    more = run_task(
+        replace(cfg, es=replace(cfg.es, generations=4)),
+        out,
+        resume=True,
+        progress=False,
+        make_figures=False,
+    )
+    assert more["evolution"]["generations"] == 4 and len(read_history(out)) == 4
 
 
 def _tdca(*argv: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -447,7 +456,7 @@ def test_the_registry_refuses_names_tasks_and_options_that_cannot_work():
     TASKS.pop("needs-test", None)
     register_task("needs-test", lambda n, scale=1.0: 1 / (n - n))
     try:
-        with pytest.raises(ValueError, match="needs --option n=VALUE"):
+        with pytest.raises(ValueError, match=r"needs the options n \(--option n=VALUE\)"):
             build_task("needs-test")
         with pytest.raises(ValueError, match=r"takes no option m \(its options: n, scale\)"):
             build_task("needs-test", {"n": 1, "m": 2})
@@ -590,3 +599,41 @@ def test_a_task_digest_without_modules_is_the_same_class_from_another_module():
     assert processes.tree_digest(a) != processes.tree_digest(b)
     other = task_class("my_tasks")(x + 1)  # other data: another task
     assert processes.tree_digest(other, modules=False) != processes.tree_digest(a, modules=False)
+
+
+def test_a_task_config_made_in_python_is_what_the_command_would_make_and_keeps():
+    from tdca.experiments.registered_task import summary_lines
+
+    dfa = TaskConfig(task="blobs", lr=1.5, credit_init="dfa")
+    assert dfa.es == default_es("dfa")  # the narrow search around the DFA-like start
+    assert TaskConfig(task="blobs", lr=np.float32(0.5)).lr == 0.5  # kept as JSON keeps it
+    for bad in (
+        {"lr": True},
+        {"options": {"sizes": (8, 16)}},
+        {"options": {"x": float("nan")}},
+        {"es": {"population": 4}},
+    ):
+        with pytest.raises(ValueError):
+            TaskConfig(**{"task": "blobs", "lr": 1.0, **bad})
+    metrics = {
+        "task": "t",
+        "steps": 1,
+        "optimizer": "sgd",
+        "seeds": 1,
+        "baselines_not_run": {},
+        "learners": {
+            "dfa": {
+                "fitness_mean": None,
+                "fitness_std": None,
+                "start_fitness_mean": -1.0,
+                "lr": 0.1,
+            }
+        },
+    }
+    assert "nan" in summary_lines(metrics)[1]  # a diverged learner, as metrics.json keeps it
+
+
+def test_a_new_run_without_a_config_leaves_no_folder(tmp_path):
+    with pytest.raises(ValueError, match="a new run needs a config"):
+        run_task(None, tmp_path / "r")
+    assert not (tmp_path / "r").exists()

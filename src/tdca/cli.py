@@ -254,8 +254,9 @@ def _add_precision_arg(p: argparse.ArgumentParser, inherits: str = "") -> None:
 
 PLUGIN_HELP = (
     "a Python file (or module name) to import first, e.g. one that registers a network "
-    "(tdca.networks.register_arch) or a learner (tdca.credit.register_learner), whose names "
-    "--arch and --learner then accept; repeatable; an evolution records it for its resume"
+    "(tdca.networks.register_arch), a learner (tdca.credit.register_learner) or a task "
+    "(tdca.tasks.register_task), whose names --arch, --learner and tdca task then accept; "
+    "repeatable; an evolution records it for its resume"
 )
 
 
@@ -534,8 +535,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="the credit network's inner learning rate (required: no rate is picked for a "
         "task of your own); the baselines pick theirs from five rates around it",
     )
-    k.add_argument("--steps", type=_positive_int, default=20, help="inner-loop steps M")
-    k.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
+    k.add_argument(
+        "--steps", type=_positive_int, default=20, help="inner-loop steps M (default 20)"
+    )
+    k.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd", help="default sgd")
     k.add_argument(
         "--credit-hidden",
         type=_widths,
@@ -543,7 +546,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="W,W",
         help="the credit network's hidden widths (default 30,30)",
     )
-    k.add_argument("--layout", default="dense", help="dense | line:K | grid:RxC[/group]")
+    k.add_argument("--layout", default="dense", help="dense (default) | line:K | grid:RxC[/group]")
     k.add_argument(
         "--credit-init",
         default="random",
@@ -559,7 +562,10 @@ def build_parser() -> argparse.ArgumentParser:
         "cannot run is left out, saying why; a learner of your own by its name)",
     )
     k.add_argument(
-        "--seeds", type=_positive_int, default=5, help="test seeds, and as many validation seeds"
+        "--seeds",
+        type=_positive_int,
+        default=5,
+        help="test seeds, and as many validation seeds (default 5)",
     )
     k.add_argument("--generations", type=_positive_int, default=None, help="default 100")
     k.add_argument("--population", type=_even_population, default=None, help="default 32")
@@ -960,7 +966,7 @@ def _options(given: list[str]) -> dict[str, Any]:
 
 def task_config(args: argparse.Namespace) -> Any:
     """The ``TaskConfig`` of a new ``tdca task`` run, from its parsed command line."""
-    from tdca.experiments.registered_task import TaskConfig, default_es
+    from tdca.experiments.registered_task import TaskConfig
 
     if args.name is None:
         raise ValueError("name the task to evolve for (tdca task NAME --out DIR ...)")
@@ -980,7 +986,7 @@ def task_config(args: argparse.Namespace) -> Any:
         seed=args.seed,
         plugins=tuple(args.plugin),
     )
-    return replace(cfg, es=_es_from_args(default_es(args.credit_init), args))
+    return replace(cfg, es=_es_from_args(cfg.es, args))
 
 
 def _task(args: argparse.Namespace) -> int:

@@ -2,7 +2,7 @@
 of the grid it was given (and really trains), the grid grows past that end along the 1-3-10
 ladder the grids use. Classification's ``tune_lr``, RL's ``compare`` and ``tdca task``'s
 baselines all use it, so a weak baseline is never an artefact of where a grid happened to
-stop. The last three tune on fitness curves (``fitness_curves``: the task's fitness before
+stop. The last two tune on fitness curves (``fitness_curves``: the task's fitness before
 and after each inner step), which any task gives."""
 
 from __future__ import annotations
@@ -123,6 +123,8 @@ def fitness_curves(
         loop = InnerLoop(strategy, steps, optimizer=make(lr))
         k_run, k_fit = jax.random.split(key)
         own = strategy.init(jax.random.fold_in(key, OWN_PARAMS)) if sparams is None else sparams
+        # The start's fitness: the network InnerLoop.run starts from (its init key is the
+        # first of the two it splits from k_run).
         start = task.fitness(task.init_params(jax.random.split(k_run)[0]), k_fit)
         _, trace = loop.run(own, task, k_run, record=lambda t, th: t.fitness(th, k_fit))
         return jnp.concatenate([start[None], trace])

@@ -19,6 +19,7 @@ the same number on every seed.
 
 from __future__ import annotations
 
+import json
 import time
 import warnings
 from collections.abc import Callable
@@ -83,8 +84,8 @@ class TaskConfig:
     baselines: tuple[str, ...] = ("bp", "fa", "dfa")
     seeds: int = 5
     seed: int = 0
-    plugins: tuple[str, ...] = ()  # files or modules that register the task
-    es: ESConfig = field(default_factory=default_es)
+    plugins: tuple[str, ...] = ()  # files or modules that register the task or a learner
+    es: ESConfig | None = None  # None: default_es(credit_init), as the command's defaults
 
     def __post_init__(self) -> None:
         if not isinstance(self.task, str) or not self.task:
@@ -93,8 +94,18 @@ class TaskConfig:
             isinstance(k, str) and k.isidentifier() for k in self.options
         ):
             raise ValueError(f"options must map Python names to values, got {self.options!r}")
-        if not (is_finite_number(self.lr) and self.lr > 0):
+        try:  # what config.json keeps is what a resume rebuilds the task from
+            kept = json.loads(json.dumps(self.options, allow_nan=False))
+        except (TypeError, ValueError):
+            kept = None
+        if kept != self.options:
+            raise ValueError(
+                f"options must be what config.json keeps as they are (numbers, text, true/"
+                f"false, lists and dicts of them; no NaN, no tuples), got {self.options!r}"
+            )
+        if isinstance(self.lr, bool) or not (is_finite_number(self.lr) and self.lr > 0):
             raise ValueError(f"lr must be a finite number > 0, got {self.lr!r}")
+        object.__setattr__(self, "lr", float(self.lr))  # numpy's too: config.json keeps it
         for name in ("steps", "seeds"):
             value = getattr(self, name)
             if not is_integer(value) or value < 1:
@@ -104,6 +115,19 @@ class TaskConfig:
             raise ValueError(f"optimizer must be one of {choose}, got {self.optimizer!r}")
         if self.credit_init not in CREDIT_INITS:
             raise ValueError(f"credit_init must be one of {CREDIT_INITS}, got {self.credit_init!r}")
+        if self.es is None:
+            object.__setattr__(self, "es", default_es(self.credit_init))
+        if not isinstance(self.es, ESConfig):
+            raise ValueError(f"es must be an ESConfig, got {type(self.es).__name__}")
+        if not isinstance(self.plugins, tuple) or not all(
+            isinstance(p, str) and p.strip() for p in self.plugins
+        ):
+            raise ValueError(f"plugins must be a tuple of paths or module names: {self.plugins!r}")
+        object.__setattr__(self, "plugins", tuple(recorded_form(p) for p in self.plugins))
+        if not isinstance(self.baselines, tuple):
+            raise ValueError(f"baselines must be a tuple of learner names: {self.baselines!r}")
+        if any(b not in LEARNERS for b in self.baselines) and self.plugins:
+            load_plugins(self.plugins)  # a learner of one's own, registered by a plugin
         unknown = [b for b in self.baselines if b not in LEARNERS]
         if unknown or len(set(self.baselines)) != len(self.baselines):
             what = f"unknown: {', '.join(unknown)}" if unknown else "one is given twice"
@@ -114,11 +138,6 @@ class TaskConfig:
         check_hidden_widths(self.credit_hidden)
         check_layout_spec(self.layout)
         check_seed(self.seed)
-        if not isinstance(self.plugins, tuple) or not all(
-            isinstance(p, str) and p.strip() for p in self.plugins
-        ):
-            raise ValueError(f"plugins must be a tuple of paths or module names: {self.plugins!r}")
-        object.__setattr__(self, "plugins", tuple(recorded_form(p) for p in self.plugins))
 
     def to_dict(self) -> dict[str, Any]:
         return {"experiment": KIND, **asdict(self)}
@@ -136,7 +155,7 @@ class TaskConfig:
 def rate_grid(lr: float) -> tuple[float, ...]:
     """Five rates around ``lr``, a tenth to ten times it (0.5 -> 0.05, 0.15, 0.5, 1.5, 5):
     the baselines' grid, which ``tune_rate`` grows past an end where the best rate sits."""
-    return tuple(float(f"{lr * f:.3g}") for f in (0.1, 0.3, 1.0, 3.0, 10.0))
+    return tuple(lr if f == 1.0 else float(f"{lr * f:.3g}") for f in (0.1, 0.3, 1.0, 3.0, 10.0))
 
 
 def starting_point(cfg: TaskConfig, task: Task) -> tuple[TDCA, Any]:
@@ -153,7 +172,8 @@ def starting_point(cfg: TaskConfig, task: Task) -> tuple[TDCA, Any]:
         raise ValueError(
             f"--credit-init dfa starts from the rule B (target - prediction), so the credit "
             f"network must read [prediction, target], twice the output's {outputs} units; "
-            f"task {cfg.task!r} gives it {width} inputs (use --credit-init random)"
+            f"task {cfg.task!r} gives it {width} inputs (use credit_init random: "
+            "--credit-init random)"
         )
     dense = CreditLayout(tuple(LayerCredits(lc.num_credits) for lc in layout.layers))
     # Diffused layouts get DFA on their credit centres (for dense ones the view is the same).
@@ -172,9 +192,8 @@ def _one_inner_loop(cfg: TaskConfig, task: Task) -> None:
             jax.vmap(loop.fitness, (0, None, None)), pair, task, jax.random.PRNGKey(0)
         ).shape
     except Exception as e:  # the user's code, traced: say it in one line, and where
-        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
         raise ValueError(
-            f"task {cfg.task!r}: one inner loop of it fails ({type(e).__name__}: {first})"
+            f"task {cfg.task!r}: one inner loop of it fails ({_first_line(e)})"
             f"{where_raised(e)}; check credit_input_dim and credit_units against what "
             "credit_state and apply_credits give"
         ) from e
@@ -183,6 +202,12 @@ def _one_inner_loop(cfg: TaskConfig, task: Task) -> None:
             f"task {cfg.task!r}: its fitness must be one number per trained network (a "
             f"scalar), but gives shape {shape[1:]}; average it over examples"
         )
+
+
+def _first_line(error: BaseException) -> str:
+    """An error's type and the first line of its message (a traced error runs to pages)."""
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}"
 
 
 def _load_recorded_plugins(out: Path, raw: Any) -> None:
@@ -230,7 +255,8 @@ def _baseline(name: str, task: Task) -> tuple[Any, Task, str] | str:
     run on ``task``. Every learner trains from the task's own start, as the credit network
     does, but backprop, which cannot leave an all-zero start: it starts where
     ``train_learner`` starts it (Kaiming weights for ``bp``) through the task's
-    ``init_scheme`` field, and is left out where the task has no such field."""
+    ``init_scheme`` field, and is left out where the task starts from all zeros and has no
+    such field."""
     try:
         strategy = build_learner(name, task)
     except (AttributeError, TypeError, ValueError) as e:  # FA/DFA on a task without taps
@@ -302,8 +328,7 @@ def compare(
                 name=name,
             )
         except Exception as e:  # the task's code under this learner: said, not a traceback
-            first = str(e).strip().splitlines()[0] if str(e).strip() else ""
-            skipped[name] = f"failed: {type(e).__name__}: {first}{where_raised(e)}"
+            skipped[name] = f"failed: {_first_line(e)}{where_raised(e)}"
             log(f"{name}: not run ({skipped[name]})")
             continue
         pick = pick_rate(curves)
@@ -344,35 +369,37 @@ def run_task(
     """Evolve, compare and plot; returns metrics, or None if the evolution was interrupted.
 
     ``resume`` continues ``out`` with its saved config (``cfg`` may be None or must agree
-    with it), importing the plugins it recorded where the task is not registered yet;
-    ``plugins``, given now, are recorded from then on (a moved file's new place).
-    ``extend_to`` raises the generation count; ``time_limit`` (seconds) ends the evolution
-    early as a finished run that a resume continues. ``chunk_size``: how many candidates
-    each device evaluates at once (one vmap by default; the command's is auto), a matter of
-    memory only.
+    with it but for its generation count, which then extends the run), importing the
+    plugins it recorded where the task or a learner is not registered yet; ``plugins`` are
+    imported first and recorded (on a resume, a moved file's new place). ``extend_to``
+    raises the generation count; ``time_limit`` (seconds) ends the evolution early as a
+    finished run that a resume continues, and ``stop_after`` (generations) as an
+    interrupted one. ``chunk_size``: how many candidates each device evaluates at once (one
+    vmap by default; the command's is auto), a matter of memory only. ``progress``: a
+    progress bar (or lines); ``make_figures``: fitness.png and learners.png.
     """
     out = Path(out)
+    given = load_plugins(plugins)  # first: a moved plugin's new place, say
     task = None
-    if not resume and cfg is not None:  # a config that cannot work leaves no folder behind
-        if cfg.task not in TASKS and cfg.plugins:
-            load_plugins(cfg.plugins)
-        task = build_task(cfg.task, cfg.options)
+    if not resume:  # a config that cannot work leaves no folder behind
+        if cfg is None:
+            raise ValueError("a new run needs a config")
+        cfg = replace(cfg, plugins=tuple(dict.fromkeys((*cfg.plugins, *given))))
+        task = _built(cfg)
         _one_inner_loop(cfg, task)
+    elif cfg is not None and extend_to is None:
+        extend_to = cfg.es.generations  # a config asking for more generations extends the run
     run = RunDir(out, resume=resume, kind=KIND)
     saved_json: dict[str, Any] = {}
     if resume:
         _load_recorded_plugins(out, run.read_json("config.json"))
         saved, saved_json = run.saved_config(TaskConfig.from_dict)
         cfg = config_for_resume(run, saved, given=cfg, extend_to=extend_to)
-        if plugins:  # given now: they, and those saved ones this process imported, are kept
+        if given:  # given now: they, and those saved ones this process imported, are kept
             kept = (p for p in cfg.plugins if p in loaded())
-            cfg = replace(cfg, plugins=tuple(dict.fromkeys((*plugins, *kept))))
-    elif cfg is None:
-        raise ValueError("a new run needs a config")
-    if task is None:
-        if cfg.task not in TASKS and cfg.plugins:
-            load_plugins(cfg.plugins)
-        task = build_task(cfg.task, cfg.options)
+            cfg = replace(cfg, plugins=tuple(dict.fromkeys((*given, *kept))))
+        task = _built(cfg)
+    assert cfg is not None and task is not None
     task_digest, digests = _same_task(run, cfg, task, saved_json)
     run.log(f"{KIND} run: {cfg.to_dict()}")
     strategy, beta0 = starting_point(cfg, task)
@@ -445,6 +472,13 @@ def run_task(
     return metrics
 
 
+def _built(cfg: TaskConfig) -> Task:
+    """The task ``cfg`` names, its plugins imported first where it is not known yet."""
+    if cfg.task not in TASKS and cfg.plugins:
+        load_plugins(cfg.plugins)
+    return build_task(cfg.task, cfg.options)
+
+
 def _same_task(
     run: RunDir, cfg: TaskConfig, task: Task, saved: dict[str, Any]
 ) -> tuple[str, dict[str, str | None]]:
@@ -513,10 +547,14 @@ def summary_lines(metrics: dict[str, Any]) -> list[str]:
         f"task {m['task']}: fitness after {m['steps']} inner steps ({m['optimizer']}), "
         f"mean +- std over {m['seeds']} test seeds"
     ]
+    nan = float("nan")  # metrics.json keeps a NaN (a diverged learner) as null
     for name, r in m["learners"].items():
+        mean, std, start = (
+            nan if r[k] is None else r[k]
+            for k in ("fitness_mean", "fitness_std", "start_fitness_mean")
+        )
         lines.append(
-            f"  {name:<10} {r['fitness_mean']:12.5g} +- {r['fitness_std']:<10.3g} "
-            f"(start {r['start_fitness_mean']:.5g}; lr {r['lr']:g})"
+            f"  {name:<10} {mean:12.5g} +- {std:<10.3g} (start {start:.5g}; lr {r['lr']:g})"
         )
     lines += [f"  {name:<10} not run: {why}" for name, why in m["baselines_not_run"].items()]
     return lines

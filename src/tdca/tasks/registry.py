@@ -115,7 +115,7 @@ def _check_options(name: str, signature: inspect.Signature, options: dict[str, A
     ]
     if needed:
         given = " ".join(f"--option {n}=VALUE" for n in needed)
-        raise ValueError(f"task {name!r} needs {given}")
+        raise ValueError(f"task {name!r} needs the options {', '.join(needed)} ({given})")
     if any(p.kind is p.POSITIONAL_ONLY and p.default is p.empty for p in params):
         raise ValueError(
             f"task {name!r}: its builder takes positional-only arguments, "
