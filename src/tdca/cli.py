@@ -1038,7 +1038,7 @@ def _task(args: argparse.Namespace) -> int:
 def _reproduce(args: argparse.Namespace) -> int:
     from tdca.experiments.reproduce import run_reproduce
 
-    datasets = tuple(d.strip() for d in args.datasets.split(",") if d.strip())
+    datasets = _names(args.datasets)
     m = run_reproduce(
         args.table,
         args.out,

@@ -32,13 +32,20 @@ what the papers' baselines behave like (BP with 150 full-batch Adam steps reprod
 Kaiming-BP numbers, SGD does not: docs/results.md)."""
 
 
-def make_optimizer(name: str, lr: float) -> optax.GradientTransformation:
-    """The named inner-loop optimizer at ``lr`` (clear error for an unknown name)."""
+def optimizer_named(name: str) -> Callable[[float], optax.GradientTransformation]:
+    """The named inner-loop optimizer's constructor (clear error for an unknown name); it
+    also takes a traced rate, as a vmapped grid of rates gives it."""
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown inner optimizer {name!r}; choose one of {sorted(OPTIMIZERS)}")
+    return OPTIMIZERS[name]
+
+
+def make_optimizer(name: str, lr: float) -> optax.GradientTransformation:
+    """The named inner-loop optimizer at ``lr`` (clear error for an unknown name)."""
+    make = optimizer_named(name)
     if not (is_finite_number(lr) and lr > 0):
         raise ValueError(f"inner learning rate must be a finite number > 0, got {lr!r}")
-    return OPTIMIZERS[name](lr)
+    return make(lr)
 
 
 def _check_shaped_like(

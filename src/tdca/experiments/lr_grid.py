@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from tdca.inner import OPTIMIZERS, InnerLoop
+from tdca.inner import InnerLoop, optimizer_named
 from tdca.tasks.base import Task
 
 LR_GRID_EXTENSION = 4
@@ -100,6 +100,26 @@ OWN_PARAMS = 0x0A11
 parameters per run, apart from the keys the run and its fitness split off."""
 
 
+def tuned_rate(
+    rates: list[float], curves: np.ndarray, grid: tuple[float, ...]
+) -> tuple[float, dict[str, Any]]:
+    """The rate ``pick_rate`` takes from ``tune_rate``'s rates and validation curves, and
+    what a run records of the pick: whether it sits at an end of the rates tried (after
+    any growth), the rates added to ``grid``, and each rate's mean final and whole-curve
+    validation fitness."""
+    pick = pick_rate(curves)
+    final, whole = curves[:, :, -1].mean(1), curves.mean((1, 2))
+    return rates[pick], {
+        "lr": rates[pick],
+        "lr_at_grid_edge": len(rates) > 1 and pick in (0, len(rates) - 1),
+        "lr_grid_added": [r for r in rates if r not in grid],
+        "lr_grid_validation": {str(r): float(v) for r, v in zip(rates, final, strict=True)},
+        "lr_grid_validation_curve_mean": {
+            str(r): float(v) for r, v in zip(rates, whole, strict=True)
+        },
+    }
+
+
 def fitness_curves(
     strategy: Any,
     sparams: Any | None,
@@ -114,10 +134,7 @@ def fitness_curves(
     and runs vmapped: one compilation for the whole grid). ``sparams`` None: each key draws
     the strategy's own parameters (``strategy.init``; FA's and DFA's feedback matrices), so
     that the spread over keys includes theirs."""
-    if optimizer not in OPTIMIZERS:
-        choose = ", ".join(sorted(OPTIMIZERS))
-        raise ValueError(f"unknown inner optimizer {optimizer!r}; choose one of {choose}")
-    make = OPTIMIZERS[optimizer]
+    make = optimizer_named(optimizer)
 
     def one(lr: jax.Array, key: jax.Array) -> jax.Array:
         loop = InnerLoop(strategy, steps, optimizer=make(lr))

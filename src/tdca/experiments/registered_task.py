@@ -38,7 +38,7 @@ from tdca.credit.strategies import LEARNERS, TDCA, build_learner, starts_from_ze
 from tdca.credit.strategies.bp import BP
 from tdca.evolution import ESConfig, Evolution, evolve, processes, stream_key
 from tdca.evolution.runner import config_for_resume
-from tdca.experiments.lr_grid import fitness_curves, pick_rate, tune_rate
+from tdca.experiments.lr_grid import fitness_curves, tune_rate, tuned_rate
 from tdca.inner import OPTIMIZERS, InnerLoop, make_optimizer
 from tdca.networks.credit_net import check_hidden_widths
 from tdca.plugins import PluginError, digest, load_plugins, loaded, recorded_form, where_raised
@@ -180,10 +180,11 @@ def starting_point(cfg: TaskConfig, task: Task) -> tuple[TDCA, Any]:
     return strategy, dfa_like_init(TDCA(strategy.net, dense), key, task.credit_input_dim // 2)
 
 
-def _one_inner_loop(cfg: TaskConfig, task: Task) -> None:
+def _one_inner_loop(cfg: TaskConfig, task: Task) -> tuple[TDCA, Any]:
     """Trace (not compile) one inner loop of the run's start on ``task``, so that a task
     whose parts do not fit together (a credit_input_dim its credit_state does not give, a
-    shape error in its own code) is refused before the run directory exists."""
+    shape error in its own code) is refused before the run directory exists; the start
+    (``starting_point``), which the run then evolves from."""
     strategy, beta0 = starting_point(cfg, task)
     loop = InnerLoop(strategy, cfg.steps, optimizer=make_optimizer(cfg.optimizer, cfg.lr))
     pair = jax.tree.map(lambda a: jax.numpy.stack([a, a]), beta0)  # vmapped, as evolution does
@@ -202,6 +203,7 @@ def _one_inner_loop(cfg: TaskConfig, task: Task) -> None:
             f"task {cfg.task!r}: its fitness must be one number per trained network (a "
             f"scalar), but gives shape {shape[1:]}; average it over examples"
         )
+    return strategy, beta0
 
 
 def _first_line(error: BaseException) -> str:
@@ -331,21 +333,9 @@ def compare(
             skipped[name] = f"failed: {_first_line(e)}{where_raised(e)}"
             log(f"{name}: not run ({skipped[name]})")
             continue
-        pick = pick_rate(curves)
-        lr = rates[pick]
-        final, whole = curves[:, :, -1].mean(1), curves.mean((1, 2))
+        lr, record = tuned_rate(rates, curves, grid)
         test_curves = fitness_curves(s, None, t, cfg.steps, (lr,), test, cfg.optimizer)[0]
-        out[name] = {
-            "lr": lr,
-            "lr_at_grid_edge": len(rates) > 1 and pick in (0, len(rates) - 1),
-            "lr_grid_added": [r for r in rates if r not in grid],
-            "lr_grid_validation": {str(r): float(v) for r, v in zip(rates, final, strict=True)},
-            "lr_grid_validation_curve_mean": {
-                str(r): float(v) for r, v in zip(rates, whole, strict=True)
-            },
-            "init": scheme,
-            **_summary(test_curves),
-        }
+        out[name] = {**record, "init": scheme, **_summary(test_curves)}
     start = _start_of(task)
     for name, params in (("tdca", beta), ("tdca_start", beta0)):
         curves = fitness_curves(strategy, params, task, cfg.steps, (cfg.lr,), test, cfg.optimizer)
@@ -380,13 +370,13 @@ def run_task(
     """
     out = Path(out)
     given = load_plugins(plugins)  # first: a moved plugin's new place, say
-    task = None
+    task, start = None, None
     if not resume:  # a config that cannot work leaves no folder behind
         if cfg is None:
             raise ValueError("a new run needs a config")
         cfg = replace(cfg, plugins=tuple(dict.fromkeys((*cfg.plugins, *given))))
         task = _built(cfg)
-        _one_inner_loop(cfg, task)
+        start = _one_inner_loop(cfg, task)
     elif cfg is not None and extend_to is None:
         extend_to = cfg.es.generations  # a config asking for more generations extends the run
     run = RunDir(out, resume=resume, kind=KIND)
@@ -402,9 +392,8 @@ def run_task(
     assert cfg is not None and task is not None
     task_digest, digests = _same_task(run, cfg, task, saved_json)
     run.log(f"{KIND} run: {cfg.to_dict()}")
-    strategy, beta0 = starting_point(cfg, task)
-    optimizer = make_optimizer(cfg.optimizer, cfg.lr)
-    loop = InnerLoop(strategy, cfg.steps, optimizer=optimizer)
+    strategy, beta0 = start or starting_point(cfg, task)
+    loop = InnerLoop(strategy, cfg.steps, optimizer=make_optimizer(cfg.optimizer, cfg.lr))
     t0 = time.perf_counter()
     result = evolve(
         Evolution(loop, beta0, cfg.es, chunk_size=chunk_size),
@@ -516,7 +505,6 @@ def command_line(cfg: dict[str, Any]) -> str:
     plugins that registered its task and learners). Numbers are written as Python's
     shortest exact form, so the line parses back into the same config; PGPE settings the
     command has no flag for are said after it."""
-    import json
     import shlex
 
     q, es = shlex.quote, cfg["es"]

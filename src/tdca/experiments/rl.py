@@ -25,7 +25,7 @@ from tdca.checks import check_seed, config_fields, is_finite_number, is_integer
 from tdca.credit.strategies import BP, TDCA
 from tdca.credit.strategies.feedback import DFA
 from tdca.evolution import ESConfig, Evolution, evolve, open_run, stream_key
-from tdca.experiments.lr_grid import fitness_curves, pick_rate, tune_rate
+from tdca.experiments.lr_grid import fitness_curves, pick_rate, tune_rate, tuned_rate
 from tdca.inner import InnerLoop
 from tdca.io import save_pytree
 from tdca.networks.credit_net import check_hidden_widths
@@ -152,24 +152,11 @@ def compare(
             log=log,
             name=name,
         )
-        pick = pick_rate(grid)
-        lr = rates[pick]
-        at_edge = len(rates) > 1 and pick in (0, len(rates) - 1)
-        if at_edge:
+        lr, record = tuned_rate(rates, grid, cfg.lr_grid)
+        if record["lr_at_grid_edge"]:  # of the rates tried, after any extension
             log(f"{name}: the rate picked, {lr:g}, is at an end of the rates tried {tuple(rates)}")
         curves = fitness_curves(strategy, sparams, t, cfg.steps, (lr,), test, "adam")[0]
-        final, whole = grid[:, :, -1].mean(1), grid.mean((1, 2))
-        out[name] = {
-            "lr": lr,
-            "lr_at_grid_edge": at_edge,  # of the rates tried, after any extension
-            "lr_grid_added": [r for r in rates if r not in cfg.lr_grid],
-            "lr_grid_validation": {str(r): float(v) for r, v in zip(rates, final, strict=True)},
-            "lr_grid_validation_curve_mean": {
-                str(r): float(v) for r, v in zip(rates, whole, strict=True)
-            },
-            "init": t.init_scheme,
-            **_summary(curves),
-        }
+        out[name] = {**record, "init": t.init_scheme, **_summary(curves)}
     curves = fitness_curves(tdca, beta, task, cfg.steps, (cfg.lr,), test, "adam")[0]
     out["tdca"] = {"lr": cfg.lr, "init": task.init_scheme, **_summary(curves)}
     return out
